@@ -1,0 +1,122 @@
+// The one schema of lyncproxy's YAML configuration. The TypeScript types below are derived from it
+// (Static<>), so the validator and the code can never disagree about the shape of a config.
+// Vocabulary follows what Lync admins know from TMG and ARR: listeners, pools (server farms),
+// web publishing rules with public names and bridging.
+import { Type, type Static } from '@sinclair/typebox'
+
+const Name = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$', description: 'an identifier: letters, digits, . _ -' })
+const Port = Type.Integer({ minimum: 0, maximum: 65535 })
+const Seconds = Type.Number({ exclusiveMinimum: 0, maximum: 86_400 })
+// A DNS name as a Lync topology uses it; `*.` is allowed for wildcard public names.
+const Fqdn = Type.String({ pattern: '^(\\*\\.)?[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*\\.?$', maxLength: 253 })
+const Address = Type.String({ minLength: 1, maxLength: 255, description: 'an IPv4/IPv6 address or a host name' })
+const PathPrefix = Type.String({ pattern: '^/[^?#\\s]*$', description: 'a path prefix starting with /' })
+const FilePath = Type.String({ minLength: 1 })
+
+export const TimeoutsSchema = Type.Object({
+  connect: Type.Optional(Seconds),
+  response: Type.Optional(Seconds),
+}, { additionalProperties: false })
+
+export const CertificateSchema = Type.Union([
+  Type.Object({
+    lab: Type.Literal(true, { description: 'issue this certificate from the lab CA, covering every public name' }),
+  }, { additionalProperties: false }),
+  Type.Object({
+    cert: FilePath,
+    key: FilePath,
+    chain: Type.Optional(FilePath),
+    passphraseEnv: Type.Optional(Type.String({ minLength: 1 })),
+    passphraseFile: Type.Optional(FilePath),
+  }, { additionalProperties: false }),
+  Type.Object({
+    pfx: FilePath,
+    passphraseEnv: Type.Optional(Type.String({ minLength: 1 })),
+    passphraseFile: Type.Optional(FilePath),
+  }, { additionalProperties: false }),
+])
+
+export const ListenerSchema = Type.Object({
+  name: Name,
+  protocol: Type.Union([Type.Literal('http'), Type.Literal('https')]),
+  address: Type.String({ minLength: 1, default: '127.0.0.1' }),
+  port: Port,
+  // The port clients see when it differs from `port` (NAT in front of the proxy); used in redirects.
+  publicPort: Type.Optional(Port),
+  certificates: Type.Optional(Type.Array(CertificateSchema, { minItems: 1 })),
+  // On an http listener: published names that no http rule forwards are redirected to HTTPS.
+  redirectToHttps: Type.Optional(Type.Boolean()),
+}, { additionalProperties: false })
+
+export const PoolTlsSchema = Type.Object({
+  // PEM files of the CAs that issued the pool's internal certificates; `lab` means certs/lab-ca.pem.
+  ca: Type.Optional(Type.Array(FilePath, { minItems: 1 })),
+  verify: Type.Optional(Type.Boolean()),
+  servername: Type.Optional(Fqdn),
+}, { additionalProperties: false })
+
+export const PoolSchema = Type.Object({
+  description: Type.Optional(Type.String()),
+  fqdn: Fqdn,
+  address: Type.Optional(Address),
+  httpPort: Type.Optional(Port),
+  httpsPort: Type.Optional(Port),
+  tls: Type.Optional(PoolTlsSchema),
+  maxSockets: Type.Optional(Type.Integer({ minimum: 1, maximum: 65_536 })),
+}, { additionalProperties: false })
+
+export const RuleSchema = Type.Object({
+  name: Name,
+  description: Type.Optional(Type.String()),
+  publicNames: Type.Array(Fqdn, { minItems: 1 }),
+  paths: Type.Optional(Type.Array(PathPrefix, { minItems: 1 })),
+  listeners: Type.Optional(Type.Array(Name, { minItems: 1 })),
+  action: Type.Union([Type.Literal('forward'), Type.Literal('redirect'), Type.Literal('deny')]),
+  pool: Type.Optional(Name),
+  // Bridging override; by default 443 → pool.httpsPort and 80 → pool.httpPort, as TMG bridging does.
+  bridge: Type.Optional(Type.Object({
+    http: Type.Optional(Port),
+    https: Type.Optional(Port),
+  }, { additionalProperties: false })),
+  redirectStatus: Type.Optional(Type.Union([Type.Literal(301), Type.Literal(302), Type.Literal(307), Type.Literal(308)])),
+  timeouts: Type.Optional(TimeoutsSchema),
+}, { additionalProperties: false })
+
+export const LabUserSchema = Type.Object({
+  sipUri: Type.String({ pattern: '^[^@\\s]+@[^@\\s]+$' }),
+  password: Type.String({ minLength: 1 }),
+  displayName: Type.Optional(Type.String()),
+}, { additionalProperties: false })
+
+export const LabSchema = Type.Object({
+  sipDomain: Fqdn,
+  users: Type.Optional(Type.Array(LabUserSchema)),
+}, { additionalProperties: false })
+
+export const ConfigSchema = Type.Object({
+  listeners: Type.Array(ListenerSchema, { minItems: 1 }),
+  pools: Type.Record(Name, PoolSchema),
+  rules: Type.Array(RuleSchema, { minItems: 1 }),
+  defaults: Type.Optional(Type.Object({
+    timeouts: Type.Optional(TimeoutsSchema),
+    // Client side: how long an idle keep-alive connection is kept between requests.
+    clientIdleTimeout: Type.Optional(Seconds),
+    // Client side: time allowed to send the request headers (slowloris guard).
+    headersTimeout: Type.Optional(Seconds),
+  }, { additionalProperties: false })),
+  certs: Type.Optional(Type.Object({
+    dir: Type.Optional(FilePath),
+  }, { additionalProperties: false })),
+  log: Type.Optional(Type.Object({
+    level: Type.Optional(Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)))),
+  }, { additionalProperties: false })),
+  lab: Type.Optional(LabSchema),
+}, { additionalProperties: false })
+
+export type Config = Static<typeof ConfigSchema>
+export type ListenerConfig = Static<typeof ListenerSchema>
+export type PoolConfig = Static<typeof PoolSchema>
+export type RuleConfig = Static<typeof RuleSchema>
+export type CertificateConfig = Static<typeof CertificateSchema>
+export type TimeoutsConfig = Static<typeof TimeoutsSchema>
+export type LabConfig = Static<typeof LabSchema>

@@ -57,7 +57,11 @@ export const PoolTlsSchema = Type.Object({
 
 export const PoolSchema = Type.Object({
   description: Type.Optional(Type.String()),
+  // What the pool is in the Lync topology; lints, the lab and the port tables read it.
+  role: Type.Optional(Type.Union([Type.Literal('frontend'), Type.Literal('director'), Type.Literal('owas'), Type.Literal('other')])),
   fqdn: Fqdn,
+  // Topology Builder's "external web services FQDN" of this pool (webext.contoso.com), when it has one.
+  externalWebFqdn: Type.Optional(Fqdn),
   address: Type.Optional(Address),
   httpPort: Type.Optional(Port),
   httpsPort: Type.Optional(Port),
@@ -88,9 +92,17 @@ export const LabUserSchema = Type.Object({
   displayName: Type.Optional(Type.String()),
 }, { additionalProperties: false })
 
+export const LabServerSchema = Type.Object({
+  name: Name,
+  pool: Name,
+  fqdn: Type.Optional(Fqdn),
+}, { additionalProperties: false })
+
 export const LabSchema = Type.Object({
   sipDomain: Fqdn,
   users: Type.Optional(Type.Array(LabUserSchema)),
+  // The stand-in servers `lyncproxy lab` starts, each behind the pool it names.
+  servers: Type.Optional(Type.Array(LabServerSchema)),
 }, { additionalProperties: false })
 
 export const ConfigSchema = Type.Object({
@@ -120,3 +132,4 @@ export type RuleConfig = Static<typeof RuleSchema>
 export type CertificateConfig = Static<typeof CertificateSchema>
 export type TimeoutsConfig = Static<typeof TimeoutsSchema>
 export type LabConfig = Static<typeof LabSchema>
+export type LabServerConfig = Static<typeof LabServerSchema>

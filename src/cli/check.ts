@@ -1,0 +1,84 @@
+// `lyncproxy check -c FILE`: validates a configuration the way start-up would (same loader, same
+// environment overrides) without binding ports or reading certificates, so it is safe to run on a
+// live proxy before a reload or in CI.
+import { parseArgs } from 'node:util'
+import { LyncProxyError } from '../errors.js'
+import { formatErrors, loadConfigFile, overridesFromEnv } from '../config/load.js'
+
+export const CHECK_USAGE = `Usage: lyncproxy check -c FILE
+
+Validates a lyncproxy configuration file: YAML syntax, the schema, references between listeners,
+pools and rules, and conflicting settings. Binds nothing and reads no certificate files.
+
+Options:
+  -c, --config FILE   the YAML configuration to check
+  -h, --help          show this help
+
+Environment:
+  LYNCPROXY_HTTP_PORT, LYNCPROXY_HTTPS_PORT
+                      replace the port of every http / https listener, as at start-up
+
+Exit status: 0 valid, 2 invalid configuration, 64 usage error.
+`
+
+// Where the output goes; tests pass their own to capture it.
+export interface CheckIO {
+  stdout: { write: (s: string) => unknown }
+  stderr: { write: (s: string) => unknown }
+  env: NodeJS.ProcessEnv
+}
+
+// argv: the arguments after `check` (main.ts strips the command name).
+export async function runCheck (argv: string[], io: CheckIO = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
+  let file: string
+  try {
+    const { values } = parseArgs({
+      args: argv,
+      options: {
+        config: { type: 'string', short: 'c' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    })
+    if (values.help === true) {
+      io.stdout.write(CHECK_USAGE)
+      return 0
+    }
+    if (values.config === undefined || values.config === '') {
+      throw new LyncProxyError('LRP_ERR_USAGE', 'lyncproxy check needs the configuration file: -c FILE', { fix: 'run lyncproxy check -c config/lab.yaml, or see --help' })
+    }
+    file = values.config
+  } catch (err) {
+    const e = err instanceof LyncProxyError
+      ? err
+      // parseArgs throws TypeErrors (unknown option, missing value); they are usage errors.
+      : new LyncProxyError('LRP_ERR_USAGE', err instanceof Error ? err.message : String(err))
+    io.stderr.write(e.format() + '\n')
+    return e.exitCode
+  }
+
+  try {
+    const overrides = overridesFromEnv(io.env)
+    const loaded = await loadConfigFile(file, { overrides })
+    const { listeners, pools, rules } = loaded.config
+    io.stdout.write(`OK: ${file}: ${count(listeners.length, 'listener')}, ${count(Object.keys(pools).length, 'pool')}, ${count(rules.length, 'rule')}\n`)
+    for (const [variable, port] of [['LYNCPROXY_HTTP_PORT', overrides.httpPort], ['LYNCPROXY_HTTPS_PORT', overrides.httpsPort]] as const) {
+      if (port !== undefined) io.stdout.write(`note: ${variable}=${port} replaces the listener ports in ${file}\n`)
+    }
+    for (const w of loaded.warnings) io.stderr.write(`warning: ${file}: ${w}\n`)
+    return 0
+  } catch (err) {
+    io.stderr.write(formatErrors(err) + '\n')
+    return exitCodeOf(err)
+  }
+}
+
+function count (n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`
+}
+
+function exitCodeOf (err: unknown): number {
+  if (typeof err === 'object' && err !== null && 'exitCode' in err && typeof err.exitCode === 'number') return err.exitCode
+  return 1
+}

@@ -1,0 +1,77 @@
+// `lyncproxy lab` (what `npm start` runs): the proxy and the stand-in Lync servers on loopback, then
+// what a person needs to point a client at it.
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { formatErrors, loadConfigFile, overridesFromEnv } from '../config/load.js'
+import { startLab, type RunningLab } from '../lab/run.js'
+import { createLogger } from '../observe/logger.js'
+import { exitCodeOf } from './exit-code.js'
+import { handleSignals } from './run-proxy.js'
+
+export const DEFAULT_LAB_CONFIG = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../config/lab.yaml')
+
+export const LAB_USAGE = `Usage: lyncproxy lab [-c FILE] [--log-level LEVEL]
+
+Runs the lab: lyncproxy plus stand-in Front End, Director and Office Web Apps servers, all on loopback.
+Lab certificates (a lab CA and the server certificates) are created in certs/ on first start.
+
+Options:
+  -c, --config FILE     the lab configuration (default: config/lab.yaml)
+      --log-level LEVEL fatal, error, warn, info, debug, trace or silent
+  -h, --help            show this help
+
+Environment:
+  LYNCPROXY_HTTP_PORT, LYNCPROXY_HTTPS_PORT   use these ports instead of 80 and 443 (no root needed)
+`
+
+export async function runLab (argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { config: { type: 'string', short: 'c' }, 'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    strict: true,
+  })
+  if (values.help === true) { process.stdout.write(LAB_USAGE); return 0 }
+  const file = values.config ?? DEFAULT_LAB_CONFIG
+  try {
+    const loaded = await loadConfigFile(file, { overrides: overridesFromEnv(process.env) })
+    const logger = createLogger({ level: values['log-level'] ?? loaded.config.log.level })
+    const lab = await startLab(loaded, { logger })
+    process.stdout.write(labBanner(lab))
+    handleSignals({ file, logger, proxy: lab.proxy, close: () => lab.close() })
+    return -1
+  } catch (err) {
+    process.stderr.write(formatErrors(err) + '\n')
+    return exitCodeOf(err)
+  }
+}
+
+export function labBanner (lab: RunningLab): string {
+  const proxy = lab.proxy
+  const names = proxy.table().publicNames.filter((n) => !n.startsWith('*.'))
+  const http = proxy.listeners.find((l) => l.protocol === 'http')
+  const https = proxy.listeners.find((l) => l.protocol === 'https')
+  const lines: string[] = ['', 'lyncproxy lab is ready.', '']
+  lines.push('Listeners:')
+  for (const l of proxy.listeners) lines.push(`  ${l.name.padEnd(16)} ${l.protocol}://${l.address}:${l.port}`)
+  lines.push('', 'Stand-in servers:')
+  for (const s of lab.standIns) lines.push(`  ${s.member.padEnd(8)} ${s.sites.map((x) => `${x.kind} ${x.protocol}://${x.address}:${x.port}`).join(', ')}`)
+  lines.push('', 'Published names:')
+  for (const n of names) lines.push(`  ${n}`)
+  if (proxy.labCerts !== undefined) lines.push('', `Trust the lab CA: ${proxy.labCerts.caFile}`)
+  lines.push('', 'Try it (curl --resolve points a name at the proxy without DNS):')
+  const ca = proxy.labCerts === undefined ? '' : ` --cacert ${proxy.labCerts.caFile}`
+  for (const n of names) {
+    if (https !== undefined) lines.push(`  curl -si${ca} --resolve ${n}:${https.port}:${https.address} https://${n}${https.port === 443 ? '' : ':' + https.port}/`)
+  }
+  if (http !== undefined) {
+    const lyncdiscover = names.find((n) => n.startsWith('lyncdiscover.'))
+    if (lyncdiscover !== undefined) lines.push(`  curl -si --resolve ${lyncdiscover}:${http.port}:${http.address} 'http://${lyncdiscover}${http.port === 80 ? '' : ':' + http.port}/?sipuri=user1@contoso.com'`)
+  }
+  const address = https?.address ?? http?.address ?? '127.0.0.1'
+  lines.push('', 'Or add to the hosts file (/etc/hosts, C:\\Windows\\System32\\drivers\\etc\\hosts):')
+  lines.push(`  ${address} ${names.join(' ')}`)
+  for (const n of lab.notes) lines.push('', `note: ${n}`)
+  lines.push('', 'Ctrl-C stops the lab.', '')
+  return lines.join('\n')
+}

@@ -1,0 +1,49 @@
+#!/usr/bin/env node
+// The lyncproxy command: one subcommand per task, each with its own --help.
+import { runCheck } from './check.js'
+import { runLab } from './lab.js'
+import { runStart } from './start.js'
+
+const USAGE = `Usage: lyncproxy <command> [options]
+
+A reverse proxy standing in for Forefront TMG / IIS ARR in front of a Lync Server 2013 topology.
+
+Commands:
+  lab      run the proxy and stand-in Lync servers on loopback (what npm start runs)
+  start    run the proxy with a configuration file (-c FILE)
+  check    validate a configuration file without starting (-c FILE)
+
+Run lyncproxy <command> --help for the options of a command.
+`
+
+const commands: Record<string, (argv: string[]) => Promise<number>> = {
+  lab: runLab,
+  start: runStart,
+  check: runCheck,
+}
+
+async function main (argv: string[]): Promise<number> {
+  const [command, ...rest] = argv
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(USAGE)
+    return command === undefined ? 64 : 0
+  }
+  const run = commands[command]
+  if (run === undefined) {
+    process.stderr.write(`LRP_ERR_USAGE: unknown command '${command}'. Fix: use one of ${Object.keys(commands).join(', ')}\n\n${USAGE}`)
+    return 64
+  }
+  try {
+    return await run(rest)
+  } catch (err) {
+    // parseArgs reports unknown options and missing values as TypeErrors: usage errors.
+    process.stderr.write(`LRP_ERR_USAGE: ${(err as Error).message}. Fix: see lyncproxy ${command} --help\n`)
+    return 64
+  }
+}
+
+// A negative code means the command keeps running (a server); it exits on its own signal.
+main(process.argv.slice(2)).then((code) => { if (code >= 0) process.exitCode = code }, (err) => {
+  process.stderr.write(`internal error: ${(err as Error).stack ?? String(err)}\n`)
+  process.exitCode = 1
+})

@@ -1,0 +1,39 @@
+// What `start` and `lab` share once the proxy runs: signals. SIGHUP reloads the config file (a bad
+// file leaves the running table in place), SIGTERM and SIGINT stop accepting, let requests in
+// flight finish for a while, and exit 0.
+import { formatErrors, loadConfigFile, overridesFromEnv } from '../config/load.js'
+import type { RunningProxy } from '../control/proxy.js'
+import type { Logger } from '../observe/logger.js'
+
+export interface SignalOptions {
+  file: string
+  logger: Logger
+  proxy: RunningProxy
+  close: () => Promise<void>
+  graceMs?: number
+}
+
+export function handleSignals ({ file, logger, proxy, close, graceMs = 10_000 }: SignalOptions): void {
+  let reloads = Promise.resolve()
+  process.on('SIGHUP', () => {
+    reloads = reloads.then(async () => {
+      try {
+        const next = await loadConfigFile(file, { overrides: overridesFromEnv(process.env) })
+        await proxy.reload(next)
+      } catch (err) {
+        logger.error({ err: formatErrors(err) }, `reload of ${file} failed; the running configuration stays in place`)
+      }
+    })
+  })
+  let stopping = false
+  const stop = (signal: string): void => {
+    if (stopping) return
+    stopping = true
+    logger.info(`${signal}: closing listeners, finishing requests in flight (up to ${graceMs / 1000} s)`)
+    const hard = setTimeout(() => process.exit(0), graceMs + 2000)
+    hard.unref()
+    close().then(() => { logger.flush(); process.exit(0) }, () => process.exit(1))
+  }
+  process.on('SIGTERM', () => stop('SIGTERM'))
+  process.on('SIGINT', () => stop('SIGINT'))
+}

@@ -1,0 +1,120 @@
+// The request entry point of every listener: guard and route (resolve.ts), then the rule's action.
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
+import { EdgeFailures, type Failure } from '../forward/failure.js'
+import { forwardRequest } from '../forward/forward.js'
+import { sendFailure, sendRedirect, writeRawFailure } from '../forward/local-response.js'
+import { buildUpstreamHeaders, REJECT_UNDERSCORE } from '../forward/request-headers.js'
+import { forwardUpgrade } from '../forward/upgrade.js'
+import { Exchange } from '../observe/exchange.js'
+import type { Route } from '../routing/table.js'
+import { kListenerState, type ListenerState } from './listener-state.js'
+import { isFailure, OPTIONS_STAR, resolveRoute } from './resolve.js'
+
+const kExchange = Symbol('lyncproxy.exchange')
+const kBytes = Symbol('lyncproxy.socketBytes')
+
+interface StatefulServer extends Server { [kListenerState]: ListenerState }
+interface TaggedResponse extends ServerResponse { [kExchange]?: Exchange, [kListenerState]?: ListenerState }
+interface CountedSocket extends Socket { [kBytes]?: { read: number, written: number } }
+
+export function clientAddress (socket: Socket): string {
+  const a = socket.remoteAddress ?? ''
+  return a.startsWith('::ffff:') ? a.slice(7) : a
+}
+
+export function onRequest (this: Server, req: IncomingMessage, res: ServerResponse): void {
+  const state = (this as StatefulServer)[kListenerState]
+  const ex = new Exchange(state.name, clientAddress(req.socket), req.method ?? '')
+  const tagged = res as TaggedResponse
+  tagged[kExchange] = ex
+  tagged[kListenerState] = state
+  res.on('close', onExchangeClose)
+  const route = resolveRoute(state, req, ex)
+  if (isFailure(route)) {
+    answerLocally(res, ex, route)
+    return
+  }
+  if (route.action === 'deny') {
+    answerLocally(res, ex, EdgeFailures.denied, route)
+    return
+  }
+  if (route.action === 'redirect') {
+    sendRedirect(res, route, ex.publicName, ex.target)
+    return
+  }
+  const built = buildUpstreamHeaders(req.rawHeaders, { client: ex.client, proto: state.protocol, host: ex.host, via: state.via })
+  if (built === REJECT_UNDERSCORE) {
+    answerLocally(res, ex, EdgeFailures.badHeader)
+    return
+  }
+  if (built.loop) {
+    answerLocally(res, ex, EdgeFailures.loop)
+    return
+  }
+  forwardRequest(ex, req, res, route, built.headers, built.connectionAuth, built.hasBody)
+}
+
+function answerLocally (res: ServerResponse, ex: Exchange, failure: Failure, route?: Route): void {
+  if (failure === OPTIONS_STAR) {
+    res.writeHead(200, ['Allow', 'GET, HEAD, POST, PUT, DELETE, OPTIONS', 'Content-Length', '0'])
+    res.end()
+    return
+  }
+  ex.error = failure.code
+  sendFailure(res, failure, route)
+}
+
+function onExchangeClose (this: ServerResponse): void {
+  const tagged = this as TaggedResponse
+  const ex = tagged[kExchange]!
+  ex.status = this.statusCode
+  if (!this.writableFinished) ex.aborted = true
+  finish(ex, this.socket ?? this.req.socket, tagged[kListenerState]!)
+}
+
+function finish (ex: Exchange, socket: Socket | null, state: ListenerState): void {
+  ex.durationMs = performance.now() - ex.startedAt
+  if (socket !== null) {
+    // Per-exchange byte counts from the connection's running totals.
+    const counted = socket as CountedSocket
+    const prev = counted[kBytes] ?? { read: 0, written: 0 }
+    ex.bytesIn = socket.bytesRead - prev.read
+    ex.bytesOut = socket.bytesWritten - prev.written
+    prev.read = socket.bytesRead
+    prev.written = socket.bytesWritten
+    counted[kBytes] = prev
+  }
+  state.bus.publish(ex)
+}
+
+export function onUpgrade (this: Server, req: IncomingMessage, socket: Socket, head: Buffer): void {
+  const state = (this as StatefulServer)[kListenerState]
+  const ex = new Exchange(state.name, clientAddress(socket), req.method ?? '')
+  socket.on('error', swallow)
+  const done = (): void => finish(ex, socket, state)
+  const route = resolveRoute(state, req, ex)
+  if (isFailure(route)) {
+    refuseUpgrade(socket, ex, route, done)
+    return
+  }
+  if (route.action !== 'forward' || req.method !== 'GET' || (req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
+    refuseUpgrade(socket, ex, EdgeFailures.upgradeRefused, done)
+    return
+  }
+  const built = buildUpstreamHeaders(req.rawHeaders, { client: ex.client, proto: state.protocol, host: ex.host, via: state.via, upgrade: 'websocket' })
+  if (built === REJECT_UNDERSCORE || built.loop) {
+    refuseUpgrade(socket, ex, built === REJECT_UNDERSCORE ? EdgeFailures.badHeader : EdgeFailures.loop, done)
+    return
+  }
+  forwardUpgrade(ex, socket, head, route, built.headers, done)
+}
+
+function refuseUpgrade (socket: Socket, ex: Exchange, failure: Failure, done: () => void): void {
+  ex.error = failure.code
+  ex.status = failure.status
+  writeRawFailure(socket, failure, undefined)
+  done()
+}
+
+function swallow (): void {}

@@ -1,0 +1,84 @@
+// The listening sockets: one Node server per configured listener, with the client-side limits and
+// timeouts that hold against slow or hostile clients, and errors mapped to coded start-up errors.
+import http from 'node:http'
+import https from 'node:https'
+import type { ResolvedConfig, ResolvedListener } from '../config/defaults.js'
+import { LyncProxyError } from '../errors.js'
+import { serverTlsProfile } from '../tls/profile.js'
+import type { SniSelector } from '../tls/sni.js'
+import { onClientError } from './client-error.js'
+import { onRequest, onUpgrade } from './handler.js'
+import { kListenerState, type ListenerState } from './listener-state.js'
+
+export interface BoundListener {
+  name: string
+  protocol: 'http' | 'https'
+  address: string
+  port: number
+  server: http.Server
+  state: ListenerState
+}
+
+export function createServer (listener: ResolvedListener, config: ResolvedConfig, state: ListenerState, sni: { current: SniSelector } | undefined): http.Server {
+  const options: http.ServerOptions = {
+    requireHostHeader: true,
+    headersTimeout: config.defaults.headersTimeout * 1000,
+    // Receiving a whole request (a large upload included) may take this long; responses are governed
+    // by the rules' own timeouts instead.
+    requestTimeout: 300_000,
+    keepAliveTimeout: config.defaults.clientIdleTimeout * 1000,
+    connectionsCheckingInterval: 1000,
+    noDelay: true,
+  }
+  let server: http.Server
+  if (listener.protocol === 'https') {
+    if (sni === undefined) throw new Error(`listener ${listener.name} has no certificates`)
+    server = https.createServer({
+      ...options,
+      ...serverTlsProfile(),
+      ...sni.current.defaultCertificate.secureContextOptions,
+      // Read through the holder so that a reload can swap certificates without a restart.
+      SNICallback: (name, cb) => sni.current.SNICallback(name, cb),
+    })
+  } else {
+    server = http.createServer(options)
+  }
+  // Node otherwise keeps only the first 2,000 fields and drops the rest silently; the edge counts
+  // them itself and answers 431.
+  server.maxHeadersCount = 0
+  // A long poll sends nothing for up to 900 s: no socket idle timeout while a request is active.
+  server.timeout = 0
+  ;(server as http.Server & { [kListenerState]: ListenerState })[kListenerState] = state
+  server.on('request', onRequest)
+  server.on('upgrade', onUpgrade)
+  server.on('clientError', onClientError)
+  server.on('tlsClientError', swallow)
+  return server
+}
+
+export function bind (server: http.Server, listener: ResolvedListener, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException): void => {
+      server.off('listening', onListening)
+      reject(listenError(err, listener, port))
+    }
+    const onListening = (): void => {
+      server.off('error', onError)
+      const address = server.address()
+      resolve(typeof address === 'object' && address !== null ? address.port : port)
+    }
+    server.once('error', onError)
+    server.once('listening', onListening)
+    server.listen({ host: listener.address, port, backlog: 1024 })
+  })
+}
+
+function listenError (err: NodeJS.ErrnoException, listener: ResolvedListener, port: number): LyncProxyError {
+  const where = `listener ${listener.name} cannot bind ${listener.address}:${port}`
+  const location = { path: `/listeners/${listener.name}` }
+  if (err.code === 'EACCES') return new LyncProxyError('LRP_ERR_LISTEN_PRIVILEGED', `${where}: ports below 1024 need privilege`, { location, cause: err })
+  if (err.code === 'EADDRINUSE') return new LyncProxyError('LRP_ERR_LISTEN_IN_USE', `${where}: the port is already in use`, { location, cause: err })
+  return new LyncProxyError('LRP_ERR_LISTEN_ADDRESS', `${where}: ${err.code ?? err.message}`, { location, cause: err })
+}
+
+function swallow (): void {}

@@ -1,0 +1,15 @@
+// What the route modules of one stand-in share: the spec, the pool it serves and the UCWA state.
+// The state is per stand-in, not per site, because a client may create an application through one
+// IIS site and poll its events through the other, as with the real server.
+import type { SiteKind, SiteProtocol, StandInSpec, WebPool } from './types.js'
+import type { ApplicationRegistry } from './ucwa/applications.js'
+import type { EventChannels } from './ucwa/events.js'
+
+export interface Site { kind: SiteKind; protocol: SiteProtocol }
+
+export interface StandInContext {
+  spec: StandInSpec
+  pool: WebPool
+  applications: ApplicationRegistry
+  channels: EventChannels
+}

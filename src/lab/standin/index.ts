@@ -1,0 +1,53 @@
+// Stand-in Lync servers for the lab: each is a real HTTP(S) server, one per IIS site of a member, that
+// speaks enough of the Lync 2013 web services wire formats for a reverse proxy to be tested against.
+import type { AddressInfo } from 'node:net'
+import type { FastifyInstance } from 'fastify'
+import { buildSiteApp } from './app.js'
+import type { StandInContext } from './context.js'
+import { triggerUserEvent } from './lab-events.js'
+import { ownPool } from './topology.js'
+import type { BoundSite, RunningStandIn, StandInSpec } from './types.js'
+import { ApplicationRegistry } from './ucwa/applications.js'
+import { EventChannels } from './ucwa/events.js'
+
+export type { BoundSite, LabTopology, LabUser, RunningStandIn, SiteKind, SiteProtocol, SiteSpec, StandInSpec, WebPool } from './types.js'
+
+export async function startStandIn (spec: StandInSpec): Promise<RunningStandIn> {
+  const ctx: StandInContext = {
+    spec,
+    pool: ownPool(spec),
+    applications: new ApplicationRegistry(),
+    channels: new EventChannels(),
+  }
+  const apps: FastifyInstance[] = []
+  const sites: BoundSite[] = []
+  try {
+    for (const site of spec.sites) {
+      const app = buildSiteApp(ctx, site)
+      apps.push(app)
+      await app.listen({ host: spec.address, port: site.port })
+      const bound = app.server.address() as AddressInfo
+      sites.push({ kind: site.kind, protocol: site.protocol, address: bound.address, port: bound.port })
+    }
+  } catch (err) {
+    // A member is all its sites or nothing: do not leave half of it listening.
+    await Promise.allSettled(apps.map((a) => a.close()))
+    throw err
+  }
+
+  let closing: Promise<void> | undefined
+  return {
+    member: spec.member,
+    sites,
+    triggerEvent: (sipUri, event) => triggerUserEvent(ctx, sipUri, event),
+    close: () => {
+      closing ??= (async () => {
+        // Answer held P-GETs before the sockets go, so a client sees a response rather than a reset.
+        ctx.channels.closeAll()
+        ctx.applications.clear()
+        await Promise.all(apps.map((a) => a.close()))
+      })()
+      return closing
+    },
+  }
+}

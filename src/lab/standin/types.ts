@@ -1,0 +1,42 @@
+// The public shapes of the stand-in Lync servers. Kept apart from the implementation so the lab runner
+// (and anything else that only describes a topology) can import them without pulling in fastify.
+
+export type SiteKind = 'internal' | 'external'
+export type SiteProtocol = 'http' | 'https'
+
+// A pool's two web-services names, as Topology Builder shows them: the internal web FQDN and the
+// "external web services FQDN" that the reverse proxy publishes.
+export interface WebPool { internalFqdn: string; externalFqdn: string }
+
+export interface LabUser { sipUri: string; password: string; displayName?: string }
+
+export interface LabTopology {
+  sipDomain: string
+  frontEnd: WebPool
+  director?: WebPool
+  owas?: WebPool
+  users: LabUser[]
+}
+
+export interface SiteSpec { kind: SiteKind; protocol: SiteProtocol; port: number }
+
+export interface StandInSpec {
+  member: string
+  role: 'frontend' | 'director' | 'owas'
+  serverFqdn: string
+  address: string
+  // Lync FE/Director run two IIS sites: internal on 80/443, external on 8080/4443. OWAS: 80/443.
+  sites: SiteSpec[]
+  tls?: { cert: string; key: string }
+  topology: LabTopology
+}
+
+export interface BoundSite { kind: SiteKind; protocol: SiteProtocol; address: string; port: number }
+
+export interface RunningStandIn {
+  member: string
+  sites: BoundSite[]
+  // Pushes a UCWA event to every event channel of that user; returns how many held P-GETs it woke.
+  triggerEvent (sipUri: string, event: object): number
+  close (): Promise<void>
+}

@@ -1,0 +1,56 @@
+// UCWA applications: what a client creates with POST /ucwa/oauth/v1/applications and then addresses
+// by id. Held in memory for the life of the stand-in, like an FE's registered endpoints.
+import { randomBytes } from 'node:crypto'
+import type { LabUser } from '../types.js'
+import { sipKey } from '../topology.js'
+
+export interface UcwaApplication {
+  id: string
+  owner: string
+  user: LabUser
+  userAgent: string
+  endpointId: string
+  culture: string
+  // The value of the cwt_ucwa cookie the server sets for photo requests.
+  photoCookie: string
+}
+
+export interface NewApplication { userAgent: string; endpointId: string; culture: string }
+
+export const APPLICATIONS_PATH = '/ucwa/oauth/v1/applications'
+
+export class ApplicationRegistry {
+  private readonly apps = new Map<string, UcwaApplication>()
+
+  // UCWA makes creation idempotent per endpoint: the same user and EndpointId get the same
+  // application back, so a client retrying after a lost 201 does not leak applications.
+  create (user: LabUser, input: NewApplication): UcwaApplication {
+    const owner = sipKey(user.sipUri)
+    for (const app of this.apps.values()) {
+      if (app.owner === owner && app.endpointId === input.endpointId) return app
+    }
+    const id = randomBytes(8).toString('hex')
+    const app: UcwaApplication = { id, owner, user, ...input, photoCookie: randomBytes(24).toString('base64url') }
+    this.apps.set(id, app)
+    return app
+  }
+
+  // An application is only visible to the user who created it.
+  find (id: string, user: LabUser): UcwaApplication | undefined {
+    const app = this.apps.get(id)
+    return app !== undefined && app.owner === sipKey(user.sipUri) ? app : undefined
+  }
+
+  remove (id: string): boolean {
+    return this.apps.delete(id)
+  }
+
+  ofUser (sipUri: string): UcwaApplication[] {
+    const owner = sipKey(sipUri)
+    return [...this.apps.values()].filter((a) => a.owner === owner)
+  }
+
+  clear (): void {
+    this.apps.clear()
+  }
+}

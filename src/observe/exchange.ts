@@ -1,0 +1,59 @@
+// One record per finished exchange. The access log, the metrics and the live flow feed all read this
+// record; nothing else on the request path logs or counts by itself.
+
+let sequence = 0
+const idPrefix = process.pid.toString(36) + '-'
+
+export class Exchange {
+  readonly id: string
+  readonly time: number
+  readonly startedAt: number
+  readonly listener: string
+  readonly client: string
+  readonly method: string
+  // The Host as the client sent it (or the authority of an absolute-form target).
+  host = ''
+  // The published name it matched, normalized; the only name a redirect may use.
+  publicName = ''
+  target = ''
+  rule = ''
+  pool = ''
+  upstream = ''
+  status = 0
+  upstreamStatus = 0
+  bytesIn = 0
+  bytesOut = 0
+  durationMs = 0
+  // A stable code such as upstream_refused; '' when the exchange went well.
+  error = ''
+  // Set when the client connection was aborted mid-response (truncation made visible).
+  aborted = false
+
+  constructor (listener: string, client: string, method: string) {
+    this.id = idPrefix + (++sequence).toString(36)
+    this.time = Date.now()
+    this.startedAt = performance.now()
+    this.listener = listener
+    this.client = client
+    this.method = method
+  }
+}
+
+export type ExchangeSink = (exchange: Exchange) => void
+
+export class ExchangeBus {
+  private sinks: ExchangeSink[] = []
+
+  subscribe (sink: ExchangeSink): () => void {
+    this.sinks = [...this.sinks, sink]
+    return () => { this.sinks = this.sinks.filter((s) => s !== sink) }
+  }
+
+  publish (exchange: Exchange): void {
+    const sinks = this.sinks
+    for (let i = 0; i < sinks.length; i++) {
+      // A failing consumer must never take the request path down with it.
+      try { sinks[i]!(exchange) } catch { /* consumers report their own failures */ }
+    }
+  }
+}

@@ -1,0 +1,22 @@
+// The process logger: JSON lines written asynchronously, pretty when a person watches a terminal.
+import pino, { type Logger } from 'pino'
+import pretty from 'pino-pretty'
+
+export type { Logger }
+
+export interface LoggerOptions {
+  level: string
+  pretty?: boolean
+  // A file to append to instead of stdout.
+  file?: string
+}
+
+export function createLogger (options: LoggerOptions): Logger {
+  const base = { level: options.level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }
+  if (options.file !== undefined) return pino(base, pino.destination({ dest: options.file, sync: false, mkdir: true }))
+  if (options.pretty ?? process.stdout.isTTY === true) {
+    return pino(base, pretty({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }))
+  }
+  // Asynchronous writes keep the request path off the terminal's or pipe's pace.
+  return pino(base, pino.destination({ dest: 1, sync: false }))
+}

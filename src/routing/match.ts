@@ -1,0 +1,28 @@
+// Request → route. Map lookups and a short prefix scan; nothing is built per request except for
+// wildcard names, whose matched name comes from the client.
+import { hasPathPrefix, normalizeHost, parentDomain } from './host.js'
+import type { HostEntry, ListenerRoutes, Route } from './table.js'
+
+export function lookupHost (listener: ListenerRoutes, rawHost: string): HostEntry | undefined {
+  const exact = listener.hosts.get(rawHost)
+  if (exact !== undefined) return exact
+  const name = normalizeHost(rawHost)
+  if (name === '') return undefined
+  const entry = listener.hosts.get(name)
+  if (entry !== undefined || listener.wildcards.size === 0) return entry
+  const wildcard = listener.wildcards.get(parentDomain(name))
+  // normalizeHost allows '_' for lookups; a name put into a redirect must be a plain DNS name.
+  return wildcard === undefined || name.includes('_') ? undefined : { name, routes: wildcard.routes }
+}
+
+// First rule in config order whose path prefixes match; rules for one host are already in order.
+export function matchPath (routes: readonly Route[], target: string): Route | undefined {
+  for (let i = 0; i < routes.length; i++) {
+    const route = routes[i]!
+    const prefixes = route.prefixes
+    for (let j = 0; j < prefixes.length; j++) {
+      if (hasPathPrefix(target, prefixes[j]!)) return route
+    }
+  }
+  return undefined
+}

@@ -1,0 +1,51 @@
+// The compiled routing table: what the data plane reads. Built from a config by compile.ts, never
+// mutated afterwards; a reload swaps the whole table.
+import type { UpstreamPool } from '../upstream/pool.js'
+
+export type RuleAction = 'forward' | 'redirect' | 'deny'
+
+export interface Timeouts {
+  connectMs: number
+  responseMs: number
+}
+
+// A publishing rule as seen from one listener. Forward routes carry their bridged upstream port.
+export interface Route {
+  readonly rule: string
+  // Position of the rule in the config (0-based); implicit routes get -1.
+  readonly ruleIndex: number
+  readonly action: RuleAction
+  readonly prefixes: readonly string[]
+  readonly pool: UpstreamPool | undefined
+  readonly upstreamTls: boolean
+  readonly upstreamPort: number
+  readonly timeouts: Timeouts
+  readonly redirectStatus: number
+  // For redirects: the https port clients are sent to, '' when it is the default 443.
+  readonly redirectPortSuffix: string
+  // True for routes the compiler added (the port-80 redirect of names no http rule forwards).
+  readonly implicit: boolean
+}
+
+export interface ListenerRoutes {
+  readonly name: string
+  readonly protocol: 'http' | 'https'
+  // Exact public names (normalized) → the routes that publish them, in rule order.
+  readonly hosts: ReadonlyMap<string, HostEntry>
+  // Wildcard public names, keyed by the parent domain ('*.contoso.com' → 'contoso.com').
+  readonly wildcards: ReadonlyMap<string, HostEntry>
+}
+
+export interface HostEntry {
+  // The published name, normalized; safe to put in a redirect.
+  readonly name: string
+  readonly routes: readonly Route[]
+}
+
+export interface RoutingTable {
+  readonly generation: number
+  readonly listeners: ReadonlyMap<string, ListenerRoutes>
+  readonly pools: ReadonlyMap<string, UpstreamPool>
+  // Every published name, for certificates, lints and the port tables.
+  readonly publicNames: readonly string[]
+}

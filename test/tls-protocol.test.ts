@@ -1,0 +1,143 @@
+// The server profile as a client sees it: protocol versions, cipher order, curves, ALPN and the
+// handshake timeout, probed with `openssl s_client` and Node's client against a live server.
+import t from 'tap'
+import { spawn } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import net, { type AddressInfo } from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import tls from 'node:tls'
+import { ensureLabCertificates } from '../src/tls/lab-certs.js'
+import { loadCertificate } from '../src/tls/load.js'
+import { INTERMEDIATE_TLS12_CIPHERS, serverTlsProfile } from '../src/tls/profile.js'
+
+interface RunResult { code: number | null, stdout: string, stderr: string }
+
+function run (cmd: string, args: string[], input = ''): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], timeout: 10_000 })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d })
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
+    child.on('error', reject)
+    child.on('close', (code) => resolve({ code, stdout, stderr }))
+    child.stdin.on('error', () => { /* the child may exit before reading its input */ })
+    child.stdin.end(input)
+  })
+}
+
+// What a handshake settled on, from s_client's session summary.
+function summary (out: string): { protocol?: string, cipher?: string, alpn?: string } {
+  return {
+    protocol: /^\s*Protocol\s*:\s*(\S+)/m.exec(out)?.[1],
+    cipher: /^\s*Cipher\s*:\s*(\S+)/m.exec(out)?.[1],
+    alpn: /^ALPN protocol:\s*(\S+)/m.exec(out)?.[1],
+  }
+}
+
+async function startServer (t: Tap.Test, options: tls.TlsOptions): Promise<{ port: number, errors: string[] }> {
+  const errors: string[] = []
+  const server = tls.createServer(options, (socket) => socket.end())
+  server.on('tlsClientError', (err: NodeJS.ErrnoException) => { errors.push(err.code ?? err.message) })
+  const open = new Set<net.Socket>()
+  server.on('connection', (s) => { open.add(s); s.on('close', () => open.delete(s)) })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => {
+    for (const s of open) s.destroy()
+    server.close(() => resolve())
+  }))
+  return { port: (server.address() as AddressInfo).port, errors }
+}
+
+t.test('profile values', async (t) => {
+  const p = serverTlsProfile()
+  t.equal(p.minVersion, 'TLSv1.2')
+  t.ok(p.ciphers.endsWith(':ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305'))
+  t.equal(p.ciphers.split(':').filter((c) => !c.startsWith('TLS_')).join(':'), INTERMEDIATE_TLS12_CIPHERS, 'TLS 1.2 list is exactly the intermediate one')
+  t.equal(p.ecdhCurve, 'X25519:prime256v1:secp384r1')
+  t.equal(p.honorCipherOrder, true)
+  t.same(p.ALPNProtocols, ['http/1.1'])
+  t.equal(p.handshakeTimeout, 10_000)
+  t.equal(serverTlsProfile(2500).handshakeTimeout, 2500)
+  t.not(serverTlsProfile(), serverTlsProfile(), 'a fresh object per call')
+  t.throws(() => serverTlsProfile(0), RangeError)
+})
+
+t.test('handshakes against the profile', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'lyncproxy-proto-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const lab = await ensureLabCertificates({ dir, externalNames: ['webext.contoso.com'], internal: [] })
+  const cert = await loadCertificate({ lab: true }, { baseDir: dir, lab })
+
+  const strict = await startServer(t, { ...serverTlsProfile(), ...cert.secureContextOptions })
+  // A server that still speaks TLS 1.0/1.1, to prove that this openssl client can offer TLS 1.1 at
+  // all; otherwise a refusal below could be the client's own doing.
+  const permissive = await startServer(t, { ...cert.secureContextOptions, minVersion: 'TLSv1', ciphers: 'DEFAULT:@SECLEVEL=0' })
+
+  const sClient = (port: number, ...args: string[]): Promise<RunResult> => run('openssl', [
+    's_client', '-connect', `127.0.0.1:${port}`, '-servername', 'webext.contoso.com',
+    '-CAfile', lab.caFile, '-verify_return_error', '-alpn', 'http/1.1', ...args,
+  ])
+
+  t.test('TLS 1.1 is refused', async (t) => {
+    const control = await sClient(permissive.port, '-tls1_1', '-cipher', 'DEFAULT:@SECLEVEL=0')
+    t.equal(control.code, 0, 'control: the client completes TLS 1.1 with a permissive server')
+    t.equal(summary(control.stdout).protocol, 'TLSv1.1')
+
+    const refused = await sClient(strict.port, '-tls1_1', '-cipher', 'DEFAULT:@SECLEVEL=0')
+    t.not(refused.code, 0, 's_client -tls1_1 fails')
+    t.match(refused.stderr, /alert protocol version/, 'the server answers with a protocol_version alert')
+    t.notMatch(refused.stdout, /BEGIN CERTIFICATE/, 'no certificate was sent')
+    t.ok(strict.errors.includes('ERR_SSL_UNSUPPORTED_PROTOCOL'), `the server refused the version (${strict.errors.join(', ')})`)
+  })
+
+  t.test('TLS 1.2 uses the server cipher order and ALPN', async (t) => {
+    const r = await sClient(strict.port, '-tls1_2')
+    t.equal(r.code, 0, 's_client -tls1_2 succeeds')
+    t.same(summary(r.stdout), { protocol: 'TLSv1.2', cipher: 'ECDHE-RSA-AES128-GCM-SHA256', alpn: 'http/1.1' })
+    t.match(r.stdout, /Verify return code: 0 \(ok\)/)
+
+    // The client prefers AES-256; the server's order (AES-128 first) must win.
+    const ordered = await sClient(strict.port, '-tls1_2', '-cipher', 'ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256')
+    t.equal(summary(ordered.stdout).cipher, 'ECDHE-RSA-AES128-GCM-SHA256', 'honorCipherOrder: the server picks')
+
+    const cbc = await sClient(strict.port, '-tls1_2', '-cipher', 'ECDHE-RSA-AES128-SHA:AES128-GCM-SHA256')
+    t.not(cbc.code, 0, 'CBC and static-RSA suites are refused')
+    t.ok(strict.errors.includes('ERR_SSL_NO_SHARED_CIPHER'))
+
+    const curve = await sClient(strict.port, '-tls1_2', '-groups', 'secp521r1')
+    t.not(curve.code, 0, 'a curve outside X25519/P-256/P-384 is refused')
+    const x25519 = await sClient(strict.port, '-tls1_2')
+    t.match(x25519.stdout, /Server Temp Key: X25519/, 'X25519 is the preferred group')
+  })
+
+  t.test('TLS 1.3', async (t) => {
+    const r = await sClient(strict.port, '-tls1_3')
+    t.equal(r.code, 0, 's_client -tls1_3 succeeds')
+    t.same(summary(r.stdout), { protocol: 'TLSv1.3', cipher: 'TLS_AES_128_GCM_SHA256', alpn: 'http/1.1' })
+  })
+
+  t.test('Node client negotiates http/1.1 by ALPN', async (t) => {
+    const socket = tls.connect({ host: '127.0.0.1', port: strict.port, servername: 'webext.contoso.com', ca: lab.caPem, ALPNProtocols: ['h2', 'http/1.1'] })
+    await new Promise<void>((resolve, reject) => { socket.once('secureConnect', resolve); socket.once('error', reject) })
+    t.equal(socket.alpnProtocol, 'http/1.1', 'h2 is not offered, http/1.1 is chosen')
+    t.equal(socket.getProtocol(), 'TLSv1.3')
+    socket.destroy()
+  })
+})
+
+t.test('handshake timeout closes a silent connection', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'lyncproxy-proto-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const lab = await ensureLabCertificates({ dir, externalNames: ['webext.contoso.com'], internal: [] })
+  const cert = await loadCertificate({ lab: true }, { baseDir: dir, lab })
+  const { port, errors } = await startServer(t, { ...serverTlsProfile(300), ...cert.secureContextOptions })
+  const started = Date.now()
+  const raw = net.connect(port, '127.0.0.1')
+  raw.on('error', () => { /* a reset is also a close */ })
+  await new Promise<void>((resolve) => raw.once('close', () => resolve()))
+  const elapsed = Date.now() - started
+  t.ok(elapsed >= 250 && elapsed < 3000, `closed after ${elapsed} ms (timeout 300 ms)`)
+  t.ok(errors.includes('ERR_TLS_HANDSHAKE_TIMEOUT'), 'the server reports a handshake timeout')
+})

@@ -4,6 +4,7 @@
 import { parseArgs } from 'node:util'
 import { LyncProxyError } from '../errors.js'
 import { formatErrors, loadConfigFile, overridesFromEnv } from '../config/load.js'
+import { exitCodeOf } from './exit-code.js'
 
 export const CHECK_USAGE = `Usage: lyncproxy check -c FILE
 
@@ -76,9 +77,4 @@ export async function runCheck (argv: string[], io: CheckIO = { stdout: process.
 
 function count (n: number, noun: string): string {
   return `${n} ${noun}${n === 1 ? '' : 's'}`
-}
-
-function exitCodeOf (err: unknown): number {
-  if (typeof err === 'object' && err !== null && 'exitCode' in err && typeof err.exitCode === 'number') return err.exitCode
-  return 1
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // The lyncproxy command: one subcommand per task, each with its own --help.
+import { runCerts } from './certs.js'
 import { runCheck } from './check.js'
 import { runLab } from './lab.js'
+import { runStandIn } from './standin.js'
 import { runStart } from './start.js'
 
 const USAGE = `Usage: lyncproxy <command> [options]
@@ -12,6 +14,8 @@ Commands:
   lab      run the proxy and stand-in Lync servers on loopback (what npm start runs)
   start    run the proxy with a configuration file (-c FILE)
   check    validate a configuration file without starting (-c FILE)
+  certs    create or renew the lab CA and lab certificates
+  standin  run one stand-in Lync server of the lab (--server NAME)
 
 Run lyncproxy <command> --help for the options of a command.
 `
@@ -20,6 +24,8 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   lab: runLab,
   start: runStart,
   check: runCheck,
+  certs: runCerts,
+  standin: runStandIn,
 }
 
 async function main (argv: string[]): Promise<number> {

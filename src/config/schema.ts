@@ -39,7 +39,7 @@ export const CertificateSchema = Type.Union([
 export const ListenerSchema = Type.Object({
   name: Name,
   protocol: Type.Union([Type.Literal('http'), Type.Literal('https')]),
-  address: Type.String({ minLength: 1, default: '127.0.0.1' }),
+  address: Type.Optional(Type.String({ minLength: 1, description: 'default 127.0.0.1' })),
   port: Port,
   // The port clients see when it differs from `port` (NAT in front of the proxy); used in redirects.
   publicPort: Type.Optional(Port),
@@ -121,6 +121,17 @@ export const ConfigSchema = Type.Object({
   }, { additionalProperties: false })),
   log: Type.Optional(Type.Object({
     level: Type.Optional(Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)))),
+    // Append JSON lines to this file instead of stdout.
+    file: Type.Optional(FilePath),
+  }, { additionalProperties: false })),
+  // The admin plane (metrics, health, routes, the teaching page): its own listener, internal only.
+  admin: Type.Optional(Type.Object({
+    enabled: Type.Optional(Type.Boolean()),
+    address: Type.Optional(Type.String({ minLength: 1 })),
+    port: Type.Optional(Port),
+    // A bearer token that protects the admin API, read from an environment variable or a file.
+    tokenEnv: Type.Optional(Type.String({ minLength: 1 })),
+    tokenFile: Type.Optional(FilePath),
   }, { additionalProperties: false })),
   lab: Type.Optional(LabSchema),
 }, { additionalProperties: false })

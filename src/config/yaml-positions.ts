@@ -41,7 +41,10 @@ export function parseYamlWithPositions (text: string, file: string): ParsedYaml 
     const at = position(e.pos[0])
     const message = e.code === 'DUPLICATE_KEY'
       ? `duplicate key '${duplicateKeyText(text, e.pos)}': a key may appear only once in a mapping`
-      : `invalid YAML: ${lowerFirst(e.message)}`
+      // yaml's own wording here addresses programmers (it suggests another API call).
+      : e.code === 'MULTIPLE_DOCS'
+        ? 'invalid YAML: the file holds more than one document (a second ---); a configuration is one document'
+        : `invalid YAML: ${lowerFirst(e.message)}`
     return new LyncProxyError('LRP_ERR_CONFIG_SYNTAX', message, {
       location: { file, line: at.line, column: at.column },
       fix: e.code === 'DUPLICATE_KEY' ? 'remove or rename one of the two keys' : undefined,

@@ -43,6 +43,7 @@ export function onRequest (this: Server, req: IncomingMessage, res: ServerRespon
     sendRedirect(res, route, ex.publicName, ex.target)
     return
   }
+  ex.requestHeaders = req.rawHeaders
   const built = buildUpstreamHeaders(req.rawHeaders, { client: ex.client, proto: state.protocol, host: ex.host, via: state.via })
   if (built === REJECT_UNDERSCORE) {
     answerLocally(res, ex, EdgeFailures.badHeader)
@@ -52,6 +53,7 @@ export function onRequest (this: Server, req: IncomingMessage, res: ServerRespon
     answerLocally(res, ex, EdgeFailures.loop)
     return
   }
+  ex.forwardedHeaders = built.headers
   forwardRequest(ex, req, res, route, built.headers, built.connectionAuth, built.hasBody)
 }
 

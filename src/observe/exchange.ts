@@ -28,6 +28,10 @@ export class Exchange {
   error = ''
   // Set when the client connection was aborted mid-response (truncation made visible).
   aborted = false
+  // References, not copies: the raw header arrays as received from the client and as forwarded,
+  // for the teaching page's "show headers". Nothing is built for them on the request path.
+  requestHeaders: readonly string[] | undefined = undefined
+  forwardedHeaders: readonly string[] | undefined = undefined
 
   constructor (listener: string, client: string, method: string) {
     this.id = idPrefix + (++sequence).toString(36)

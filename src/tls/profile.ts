@@ -55,3 +55,11 @@ export function serverTlsProfile (handshakeTimeoutMs: number = DEFAULT_HANDSHAKE
     handshakeTimeout: handshakeTimeoutMs,
   }
 }
+
+// handshakeTimeout only reports: Node emits ERR_TLS_HANDSHAKE_TIMEOUT (and every other handshake
+// failure) as `tlsClientError` and leaves the socket open, so a silent client would hold it for
+// ever. https.Server closes it itself unless a `clientError` listener takes over (fastify adds one);
+// a plain tls.Server, or such a listener, must do it, which is what this does.
+export function closeFailedHandshakes (server: tls.Server): void {
+  server.on('tlsClientError', (_err: Error, socket: tls.TLSSocket) => { socket.destroy() })
+}

@@ -1,0 +1,50 @@
+// `lyncproxy standin --server NAME`: one stand-in Lync server from the lab config, alone. The lab runs
+// all of them in one process; docker-compose runs one per container, as a real topology would.
+import { parseArgs } from 'node:util'
+import { formatErrors, loadConfigFile } from '../config/load.js'
+import { labCertificateRequest } from '../control/lab-cert-request.js'
+import { startStandIn } from '../lab/standin/index.js'
+import { standInSpecs } from '../lab/topology.js'
+import { ensureLabCertificates } from '../tls/lab-certs.js'
+import { exitCodeOf } from './exit-code.js'
+import { DEFAULT_LAB_CONFIG } from './lab.js'
+
+export const STANDIN_USAGE = `Usage: lyncproxy standin --server NAME [-c FILE] [--address ADDR]
+
+Runs one stand-in server of the lab (fe01, dir01, owas01 in config/lab.yaml) with its internal and
+external sites, until SIGTERM/SIGINT.
+
+Options:
+  -s, --server NAME   a name from lab.servers in the config
+  -c, --config FILE   the configuration (default: config/lab.yaml)
+      --address ADDR  listen here instead of the pool's address (0.0.0.0 in a container)
+  -h, --help          show this help
+`
+
+export async function runStandIn (argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { server: { type: 'string', short: 's' }, config: { type: 'string', short: 'c' }, address: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    strict: true,
+  })
+  if (values.help === true) { process.stdout.write(STANDIN_USAGE); return 0 }
+  try {
+    const loaded = await loadConfigFile(values.config ?? DEFAULT_LAB_CONFIG)
+    const certs = await ensureLabCertificates(labCertificateRequest(loaded.config))
+    const specs = standInSpecs(loaded.config, certs)
+    const spec = specs.find((s) => s.member === values.server)
+    if (spec === undefined) {
+      process.stderr.write(`LRP_ERR_USAGE: no lab server named '${values.server ?? ''}'. Fix: use one of ${specs.map((s) => s.member).join(', ')}\n`)
+      return 64
+    }
+    const running = await startStandIn(values.address === undefined ? spec : { ...spec, address: values.address })
+    for (const s of running.sites) process.stdout.write(`${running.member}: ${s.kind} site ${s.protocol}://${s.address}:${s.port}\n`)
+    const stop = (): void => { running.close().then(() => process.exit(0), () => process.exit(1)) }
+    process.on('SIGTERM', stop)
+    process.on('SIGINT', stop)
+    return -1
+  } catch (err) {
+    process.stderr.write(formatErrors(err) + '\n')
+    return exitCodeOf(err)
+  }
+}

@@ -31,7 +31,7 @@ export async function startStandIn (spec: StandInSpec): Promise<RunningStandIn> 
     }
   } catch (err) {
     // A member is all its sites or nothing: do not leave half of it listening.
-    await Promise.allSettled(apps.map((a) => a.close()))
+    
     throw err
   }
 

@@ -48,6 +48,6 @@ export function verifyWebTicket (token: string, pool: string, now = Date.now()):
     return { ok: false, reason: 'malformed' }
   }
   if (ticket.expires * 1000 <= now) return { ok: false, reason: 'expired' }
-  
+  if (ticket.pool !== pool.toLowerCase()) return { ok: false, reason: 'other-pool' }
   return { ok: true, ticket }
 }

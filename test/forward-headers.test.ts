@@ -20,6 +20,22 @@ function pairs (raw: string[], names: string[]): string[][] {
   return out
 }
 
+// Decodes chunked framing from the start of `bytes`; null unless it ends with a proper last chunk.
+function dechunk (bytes: string): string | null {
+  let out = ''
+  let at = 0
+  for (;;) {
+    const eol = bytes.indexOf('\r\n', at)
+    if (eol < 0) return null
+    const size = parseInt(bytes.slice(at, eol), 16)
+    if (Number.isNaN(size)) return null
+    if (size === 0) return bytes.startsWith('\r\n', eol + 2) ? out : null
+    out += bytes.slice(eol + 2, eol + 2 + size)
+    if (!bytes.startsWith('\r\n', eol + 2 + size)) return null
+    at = eol + 4 + size
+  }
+}
+
 const OWAS_TARGET = '/m/Presenter.aspx?a=0&e=true&WopiSrc=https%3A%2F%2Ffe1.contoso.net%2FDataCollabWeb%2Fwopi%2Ffiles%2F9-1-ABC&access_token=x%252Fy'
 const NTLM_TYPE1 = 'NTLM TlRMTVNTUAABAAAAB4IIogAAAAAAAAAAAAAAAAAAAAAGAbEdAAAADw=='
 
@@ -160,9 +176,10 @@ t.test('request headers through both listeners', async (t) => {
     t.same(fields(got.rawHeaders, 'content-length'), [], 'and no Content-Length beside it')
     t.equal(got.body.toString(), 'hello world', 'the same body bytes')
     const wire = up.rawBytes()
-    const head = wire.slice(wire.lastIndexOf('POST /ucwa/y'))
-    t.equal(head.match(/\r\ntransfer-encoding:/gi)?.length, 1, 'one framing header on the wire')
-    console.error(JSON.stringify(head)); t.ok(head.endsWith('0\r\n\r\n'), 'the forwarded body is properly terminated')
+    const start = wire.lastIndexOf('POST /ucwa/y')
+    const headEnd = wire.indexOf('\r\n\r\n', start) + 4
+    t.equal(wire.slice(start, headEnd).match(/\r\ntransfer-encoding:/gi)?.length, 1, 'one framing header on the wire')
+    t.equal(dechunk(wire.slice(headEnd)), 'hello world', 'the wire body is valid chunked framing, terminated, same bytes')
   })
 
   await t.test('the request target', async (t) => {
@@ -190,12 +207,13 @@ t.test('request headers through both listeners', async (t) => {
     }
 
     const before = up.requests.length
-    for (const sent of ['/a%2Fb', '/a%2fb', '/a%5Cb', '/a\\b', '/a%00b', '/..', '/a/../../b', '/%2e%2e/x', '/%C0%AF', '/a%c0%afb', '/%E0%80%AF']) {
+    const refused = ['/a%2Fb', '/a%2fb', '/a%5Cb', '/a\\b', '/a%00b', '/..', '/a/../../b', '/%2e%2e/x', '/%C0%AF', '/a%c0%afb', '/%E0%80%AF']
+    for (const sent of refused) {
       r = await send(sent)
       t.equal(parseResponseHead(r.bytes).status, 400, `${sent} refused with 400`)
     }
     t.equal(up.requests.length, before, 'no refused target was forwarded')
-    t.notMatch(up.rawBytes(), /%2F b|%5C|%00|%C0|\\/i)
+    t.notMatch(up.rawBytes(), /%5C|%00|%C0|%E0|\\|GET \/a%2Fb|GET \/\.\./i, 'none of them on the wire')
   })
 })
 

@@ -209,6 +209,10 @@ t.test('user resources without a web ticket: 401 with Bearer and MsRtcOAuth on s
     ], `${resource}: two WWW-Authenticate header lines`)
     t.equal(r.headers['x-ms-webticketurl'], 'https://webext.contoso.com/WebTicket/WebTicketService.svc')
   }
+  // Internal clients are sent to the token service on the pool's internal name.
+  const internal = await get('internal', 'https', `${SVC}/root/oauth/user`, { host: 'pool01.contoso.net' })
+  t.equal(internal.status, 401)
+  t.match(internal.headers['www-authenticate'], [/^Bearer /, /^MsRtcOAuth href="https:\/\/pool01\.contoso\.net\/WebTicket\/oauthtoken",/])
 })
 
 t.test('domain resource and XFrame page', async (t) => {

@@ -145,10 +145,14 @@ t.test('later calls reuse, and reissue only what changed', async (t) => {
   t.ok(x509(fifth.internal.get('dir')?.cert ?? '').verify(x509(fifth.caPem).publicKey), 'issued by the new CA')
   t.equal(await mode(path.join(dir, 'lab-ca.key')), 0o600, 'the new CA key has mode 0600')
 
-  // A damaged CA file counts as missing.
+  // A damaged CA file counts as missing. (No internal certificates this time, which also drops
+  // them from the manifest.)
   await writeFile(path.join(dir, 'lab-ca.pem'), 'not a certificate\n')
-  const sixth = await ensureLabCertificates({ dir, externalNames: more, internal: INTERNAL })
+  const sixth = await ensureLabCertificates({ dir, externalNames: more, internal: [] })
   t.not(fp(sixth.caPem), fp(fifth.caPem), 'an unreadable CA certificate gives a new CA')
+  t.ok(x509(sixth.external.cert).verify(x509(sixth.caPem).publicKey), 'and the external certificate is reissued under it')
+  const manifest = JSON.parse(await readFile(path.join(dir, 'lab-certs.json'), 'utf8')) as { leaves: Record<string, unknown> }
+  t.same(Object.keys(manifest.leaves), ['external'], 'ids no longer configured leave the manifest')
 })
 
 t.test('concurrent calls for one directory share one CA', async (t) => {

@@ -4,12 +4,20 @@
 import { parseArgs } from 'node:util'
 import { LyncProxyError } from '../errors.js'
 import { formatErrors, loadConfigFile, overridesFromEnv } from '../config/load.js'
+import { compileForAnalysis } from '../explain/analysis-table.js'
+import { lintConfig, type Lint } from '../explain/lints.js'
 import { exitCodeOf } from './exit-code.js'
 
 export const CHECK_USAGE = `Usage: lyncproxy check -c FILE
 
 Validates a lyncproxy configuration file: YAML syntax, the schema, references between listeners,
 pools and rules, and conflicting settings. Binds nothing and reads no certificate files.
+
+Then warns, with the reason, about what breaks Lync although the file is valid: HTTPS bridged to
+port 443 of a Lync pool (its internal site; the external one is 4443), lyncdiscover redirected on
+port 80 when the certificate may lack its name, meet or dialin not published, admin.<domain>
+published, a long-poll rule (/ucwa, /mcx) with a response timeout under 900 s, and an admin plane
+open to the network without a token.
 
 Options:
   -c, --config FILE   the YAML configuration to check
@@ -68,10 +76,21 @@ export async function runCheck (argv: string[], io: CheckIO = { stdout: process.
       if (port !== undefined) io.stdout.write(`note: ${variable}=${port} replaces the listener ports in ${file}\n`)
     }
     for (const w of loaded.warnings) io.stderr.write(`warning: ${file}: ${w}\n`)
+    for (const lint of lints(loaded.config, loaded.baseDir)) io.stderr.write(`warning: ${file} at ${lint.path}: ${lint.message}. Why: ${lint.why} [${lint.id}]\n`)
     return 0
   } catch (err) {
     io.stderr.write(formatErrors(err) + '\n')
     return exitCodeOf(err)
+  }
+}
+
+// The Lync lints read the compiled table, built without the pools' CA files (check reads none).
+function lints (config: Parameters<typeof lintConfig>[0], baseDir: string): Lint[] {
+  const analysis = compileForAnalysis(config, baseDir)
+  try {
+    return lintConfig(config, analysis.table)
+  } finally {
+    analysis.close()
   }
 }
 

@@ -3,15 +3,18 @@
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { startAdminIfEnabled, type RunningAdmin } from '../admin/server.js'
 import { formatErrors, loadConfigFile, overridesFromEnv } from '../config/load.js'
 import { startLab, type RunningLab } from '../lab/run.js'
+import { attachErrorLog } from '../observe/error-log.js'
 import { createLogger } from '../observe/logger.js'
 import { exitCodeOf } from './exit-code.js'
 import { handleSignals } from './run-proxy.js'
+import { configLogFile } from './start.js'
 
 export const DEFAULT_LAB_CONFIG = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../config/lab.yaml')
 
-export const LAB_USAGE = `Usage: lyncproxy lab [-c FILE] [--log-level LEVEL]
+export const LAB_USAGE = `Usage: lyncproxy lab [-c FILE] [--log-level LEVEL] [--log-file FILE]
 
 Runs the lab: lyncproxy plus stand-in Front End, Director and Office Web Apps servers, all on loopback.
 Lab certificates (a lab CA and the server certificates) are created in certs/ on first start.
@@ -19,6 +22,7 @@ Lab certificates (a lab CA and the server certificates) are created in certs/ on
 Options:
   -c, --config FILE     the lab configuration (default: config/lab.yaml)
       --log-level LEVEL fatal, error, warn, info, debug, trace or silent
+      --log-file FILE   append JSON log lines to FILE instead of stdout (default: the config's log.file)
   -h, --help            show this help
 
 Environment:
@@ -28,17 +32,27 @@ Environment:
 export async function runLab (argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { config: { type: 'string', short: 'c' }, 'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { config: { type: 'string', short: 'c' }, 'log-level': { type: 'string' }, 'log-file': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     strict: true,
   })
   if (values.help === true) { process.stdout.write(LAB_USAGE); return 0 }
   const file = values.config ?? DEFAULT_LAB_CONFIG
   try {
     const loaded = await loadConfigFile(file, { overrides: overridesFromEnv(process.env) })
-    const logger = createLogger({ level: values['log-level'] ?? loaded.config.log.level })
+    const logFile = values['log-file'] ?? configLogFile(loaded.config.log.file, loaded.baseDir)
+    const logger = createLogger({ level: values['log-level'] ?? loaded.config.log.level, ...(logFile === undefined ? {} : { file: logFile }) })
     const lab = await startLab(loaded, { logger })
-    process.stdout.write(labBanner(lab))
-    handleSignals({ file, logger, proxy: lab.proxy, close: () => lab.close() })
+    attachErrorLog(lab.proxy.bus, logger)
+    let admin: RunningAdmin | undefined
+    try {
+      admin = await startAdminIfEnabled(loaded, lab.proxy, logger)
+    } catch (err) {
+      await lab.close()
+      throw err
+    }
+    process.stdout.write(labBanner(lab, admin))
+    const close = async (): Promise<void> => { await admin?.close(); await lab.close() }
+    handleSignals({ file, logger, proxy: lab.proxy, close, ...(admin === undefined ? {} : { reload: admin.reload }) })
     return -1
   } catch (err) {
     process.stderr.write(formatErrors(err) + '\n')
@@ -46,7 +60,7 @@ export async function runLab (argv: string[]): Promise<number> {
   }
 }
 
-export function labBanner (lab: RunningLab): string {
+export function labBanner (lab: RunningLab, admin?: RunningAdmin): string {
   const proxy = lab.proxy
   const names = proxy.table().publicNames.filter((n) => !n.startsWith('*.'))
   const http = proxy.listeners.find((l) => l.protocol === 'http')
@@ -56,6 +70,7 @@ export function labBanner (lab: RunningLab): string {
   for (const l of proxy.listeners) lines.push(`  ${l.name.padEnd(16)} ${l.protocol}://${l.address}:${l.port}`)
   lines.push('', 'Stand-in servers:')
   for (const s of lab.standIns) lines.push(`  ${s.member.padEnd(8)} ${s.sites.map((x) => `${x.kind} ${x.protocol}://${x.address}:${x.port}`).join(', ')}`)
+  if (admin !== undefined) lines.push('', `Admin plane and teaching page: ${admin.url}`, `  metrics ${admin.url}metrics, routes ${admin.url}api/routes, live flows ${admin.url}api/flows`)
   lines.push('', 'Published names:')
   for (const n of names) lines.push(`  ${n}`)
   if (proxy.labCerts !== undefined) lines.push('', `Trust the lab CA: ${proxy.labCerts.caFile}`)

@@ -2,7 +2,9 @@
 // The lyncproxy command: one subcommand per task, each with its own --help.
 import { runCerts } from './certs.js'
 import { runCheck } from './check.js'
+import { runExplain } from './explain.js'
 import { runLab } from './lab.js'
+import { runPorts } from './ports.js'
 import { runStandIn } from './standin.js'
 import { runStart } from './start.js'
 
@@ -14,6 +16,8 @@ Commands:
   lab      run the proxy and stand-in Lync servers on loopback (what npm start runs)
   start    run the proxy with a configuration file (-c FILE)
   check    validate a configuration file without starting (-c FILE)
+  explain  show where a request for a URL would go, rule by rule (explain URL)
+  ports    print the firewall port tables of the configured topology
   certs    create or renew the lab CA and lab certificates
   standin  run one stand-in Lync server of the lab (--server NAME)
 
@@ -24,6 +28,8 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   lab: runLab,
   start: runStart,
   check: runCheck,
+  explain: runExplain,
+  ports: runPorts,
   certs: runCerts,
   standin: runStandIn,
 }

@@ -11,11 +11,15 @@ export interface SignalOptions {
   proxy: RunningProxy
   close: () => Promise<void>
   graceMs?: number
+  // The admin plane's reload, when it runs: SIGHUP then takes the same path as POST /api/reload
+  // (one queue, one log line, one metric).
+  reload?: () => Promise<unknown>
 }
 
-export function handleSignals ({ file, logger, proxy, close, graceMs = 10_000 }: SignalOptions): void {
+export function handleSignals ({ file, logger, proxy, close, graceMs = 10_000, reload }: SignalOptions): void {
   let reloads = Promise.resolve()
   process.on('SIGHUP', () => {
+    if (reload !== undefined) { void reload(); return }
     reloads = reloads.then(async () => {
       try {
         const next = await loadConfigFile(file, { overrides: overridesFromEnv(process.env) })

@@ -1,7 +1,10 @@
 // `lyncproxy start -c FILE`: the proxy alone, in front of real (or any) Lync servers.
+import path from 'node:path'
 import { parseArgs } from 'node:util'
+import { startAdminIfEnabled } from '../admin/server.js'
 import { formatErrors, loadConfigFile, overridesFromEnv } from '../config/load.js'
 import { startProxy } from '../control/proxy.js'
+import { attachErrorLog } from '../observe/error-log.js'
 import { createLogger } from '../observe/logger.js'
 import { exitCodeOf } from './exit-code.js'
 import { handleSignals } from './run-proxy.js'
@@ -13,7 +16,7 @@ Runs the reverse proxy with the given configuration until SIGTERM/SIGINT. SIGHUP
 Options:
   -c, --config FILE     the YAML configuration
       --log-level LEVEL fatal, error, warn, info, debug, trace or silent (default: the config's log.level)
-      --log-file FILE   append JSON log lines to FILE instead of stdout
+      --log-file FILE   append JSON log lines to FILE instead of stdout (default: the config's log.file)
   -h, --help            show this help
 
 Environment:
@@ -31,13 +34,29 @@ export async function runStart (argv: string[]): Promise<number> {
   const file = values.config
   try {
     const loaded = await loadConfigFile(file, { overrides: overridesFromEnv(process.env) })
-    const logger = createLogger({ level: values['log-level'] ?? loaded.config.log.level, ...(values['log-file'] === undefined ? {} : { file: values['log-file'] }) })
+    const logFile = values['log-file'] ?? configLogFile(loaded.config.log.file, loaded.baseDir)
+    const logger = createLogger({ level: values['log-level'] ?? loaded.config.log.level, ...(logFile === undefined ? {} : { file: logFile }) })
     const proxy = await startProxy(loaded, { logger })
+    attachErrorLog(proxy.bus, logger)
     for (const l of proxy.listeners) logger.info(`listening: ${l.name} ${l.protocol}://${l.address}:${l.port}`)
-    handleSignals({ file, logger, proxy, close: () => proxy.close() })
+    let admin
+    try {
+      admin = await startAdminIfEnabled(loaded, proxy, logger)
+    } catch (err) {
+      await proxy.close(0)
+      throw err
+    }
+    if (admin !== undefined) logger.info(`admin plane and teaching page: ${admin.url}`)
+    const close = async (): Promise<void> => { await admin?.close(); await proxy.close() }
+    handleSignals({ file, logger, proxy, close, ...(admin === undefined ? {} : { reload: admin.reload }) })
     return -1
   } catch (err) {
     process.stderr.write(formatErrors(err) + '\n')
     return exitCodeOf(err)
   }
+}
+
+// log.file in the config is relative to the config file, like every other path in it.
+export function configLogFile (file: string | undefined, baseDir: string): string | undefined {
+  return file === undefined ? undefined : path.resolve(baseDir, file)
 }

@@ -1,7 +1,7 @@
 // Defaults, in one place, and the type of a config once they are applied. The rest of the code reads a
 // ResolvedConfig and never has to decide what a missing field means.
 import path from 'node:path'
-import type { Config, ListenerConfig, PoolConfig, RuleConfig, TimeoutsConfig } from './schema.js'
+import type { Config, ListenerConfig, MemberConfig, PoolConfig, RuleConfig, TcpFrontendConfig, TimeoutsConfig } from './schema.js'
 
 export const DEFAULTS = {
   listenerAddress: '127.0.0.1',
@@ -20,7 +20,25 @@ export const DEFAULTS = {
   clientIdleTimeout: 120,
   headersTimeout: 30,
   certsDir: 'certs',
+  poolKind: 'vip',
+  balance: 'round-robin',
+  affinity: 'none',
+  // Microsoft's own HLB probe of the web services (the DNS-summary's GeoDNS health check).
+  healthPath: '/autodiscover/autodiscoverservice.svc/root',
+  healthInterval: 5,
+  healthTimeout: 2,
+  healthRise: 2,
+  healthFall: 3,
+  passiveFailures: 3,
+  passiveBackoff: 10,
+  memberWeight: 1,
+  // The HLB requirements' TCP idle timeout for the Director and Front End VIPs.
+  tcpIdleTimeout: 1800,
   logLevel: 'info',
+  // The admin plane listens on loopback only unless told otherwise: it shows headers and can reload.
+  adminEnabled: true,
+  adminAddress: '127.0.0.1',
+  adminPort: 9090,
 } as const
 
 // Type helpers. The resolved types are derived from the schema's types, so a field added to the
@@ -37,10 +55,16 @@ type PoolTlsConfig = NonNullable<PoolConfig['tls']>
 type DefaultsConfig = NonNullable<Config['defaults']>
 
 type TimeoutsShape = Required<TimeoutsConfig>
-type ListenerShape = Defaulted<ListenerConfig, 'address' | 'redirectToHttps'>
-type PoolShape = Simplify<Defaulted<Omit<PoolConfig, 'tls'>, 'address' | 'httpPort' | 'httpsPort' | 'maxSockets'> & {
+type ListenerShape = Defaulted<ListenerConfig, 'address' | 'redirectToHttps' | 'interface'>
+type MemberShape = Defaulted<MemberConfig, 'httpPort' | 'httpsPort' | 'weight'>
+type PoolShape = Simplify<Defaulted<Omit<PoolConfig, 'tls' | 'members' | 'health' | 'passive'>, 'address' | 'httpPort' | 'httpsPort' | 'maxSockets' | 'kind' | 'balance' | 'affinity'> & {
   tls: Defaulted<PoolTlsConfig, 'ca' | 'verify' | 'servername'>
+  // Every pool has members: a vip pool has one, its address; a dns pool's come from DNS at run time.
+  members: MemberShape[]
+  health: Required<NonNullable<PoolConfig['health']>>
+  passive: Required<NonNullable<PoolConfig['passive']>>
 }>
+type TcpShape = Defaulted<TcpFrontendConfig, 'address' | 'targetPort' | 'idleTimeout'>
 type RuleBaseShape = Defaulted<Omit<RuleConfig, 'timeouts' | 'action' | 'pool'>, 'paths' | 'listeners' | 'redirectStatus'> & {
   // The rule's own timeouts merged over defaults.timeouts.
   timeouts: TimeoutsShape
@@ -49,14 +73,16 @@ type RuleBaseShape = Defaulted<Omit<RuleConfig, 'timeouts' | 'action' | 'pool'>,
 type RuleShape =
   | Simplify<RuleBaseShape & { action: Extract<RuleConfig['action'], 'forward'>, pool: string }>
   | Simplify<RuleBaseShape & { action: Exclude<RuleConfig['action'], 'forward'>, pool?: undefined }>
-type ConfigShape = Simplify<Omit<Config, 'listeners' | 'pools' | 'rules' | 'defaults' | 'certs' | 'log'> & {
+type ConfigShape = Simplify<Omit<Config, 'listeners' | 'pools' | 'rules' | 'defaults' | 'certs' | 'log' | 'tcp' | 'admin'> & {
   listeners: ListenerShape[]
+  tcp: TcpShape[]
   pools: Record<string, PoolShape>
   rules: RuleShape[]
   defaults: Simplify<Defaulted<Omit<DefaultsConfig, 'timeouts'>, 'clientIdleTimeout' | 'headersTimeout'> & { timeouts: TimeoutsShape }>
   // dir is an absolute path once resolved.
   certs: Defaulted<NonNullable<Config['certs']>, 'dir'>
   log: Defaulted<NonNullable<Config['log']>, 'level'>
+  admin: Defaulted<NonNullable<Config['admin']>, 'enabled' | 'address' | 'port'>
 }>
 
 export type ResolvedConfig = DeepReadonly<ConfigShape>
@@ -64,6 +90,8 @@ export type ResolvedListener = ResolvedConfig['listeners'][number]
 export type ResolvedPool = ResolvedConfig['pools'][string]
 export type ResolvedRule = ResolvedConfig['rules'][number]
 export type ResolvedTimeouts = ResolvedConfig['defaults']['timeouts']
+export type ResolvedMember = ResolvedPool['members'][number]
+export type ResolvedTcpFrontend = ResolvedConfig['tcp'][number]
 
 // Where the certificates directory is. The repository (and the npm package) keeps configs in
 // config/ and certificates in certs/ beside it, so `certs` in config/lab.yaml must mean <repo>/certs,
@@ -90,16 +118,50 @@ export function applyDefaults (input: Config, baseDir: string): ResolvedConfig {
   const listeners = config.listeners.map((l): ListenerShape => ({
     ...l,
     address: l.address ?? DEFAULTS.listenerAddress,
+    interface: l.interface ?? 'external',
     // Only an http listener can redirect to HTTPS; on https listeners the flag is always false.
     redirectToHttps: l.protocol === 'http' ? (l.redirectToHttps ?? true) : false,
   }))
 
-  const pools = Object.fromEntries(Object.entries(config.pools).map(([name, p]): [string, PoolShape] => [name, {
-    ...p,
+  const pools = Object.fromEntries(Object.entries(config.pools).map(([name, p]): [string, PoolShape] => [name, resolvePool(p)]))
+  const tcp = (config.tcp ?? []).map((f): TcpShape => ({
+    ...f,
+    address: f.address ?? DEFAULTS.listenerAddress,
+    targetPort: f.targetPort ?? f.port,
+    idleTimeout: f.idleTimeout ?? DEFAULTS.tcpIdleTimeout,
+  }))
+
+  function resolvePool (p: PoolConfig): PoolShape {
     // An HLB VIP is normally reached by its FQDN; address is for labs and hosts-file setups.
-    address: p.address ?? p.fqdn,
-    httpPort: p.httpPort ?? DEFAULTS.poolHttpPort,
-    httpsPort: p.httpsPort ?? DEFAULTS.poolHttpsPort,
+    const address = p.address ?? p.fqdn
+    const httpPort = p.httpPort ?? DEFAULTS.poolHttpPort
+    const httpsPort = p.httpsPort ?? DEFAULTS.poolHttpsPort
+    const kind = p.kind ?? DEFAULTS.poolKind
+    const members: MemberShape[] = kind === 'members'
+      ? (p.members ?? []).map((m) => ({ ...m, httpPort: m.httpPort ?? httpPort, httpsPort: m.httpsPort ?? httpsPort, weight: m.weight ?? DEFAULTS.memberWeight }))
+      : kind === 'vip' ? [{ name: 'vip', address, httpPort, httpsPort, weight: 1 }] : []
+    return {
+    ...p,
+    kind,
+    members,
+    balance: p.balance ?? DEFAULTS.balance,
+    affinity: p.affinity ?? DEFAULTS.affinity,
+    health: {
+      // A vip pool is the HLB's business; members are probed as an HLB would probe them.
+      check: p.health?.check ?? (kind === 'members' ? 'http' : 'none'),
+      path: p.health?.path ?? DEFAULTS.healthPath,
+      interval: p.health?.interval ?? DEFAULTS.healthInterval,
+      timeout: p.health?.timeout ?? DEFAULTS.healthTimeout,
+      rise: p.health?.rise ?? DEFAULTS.healthRise,
+      fall: p.health?.fall ?? DEFAULTS.healthFall,
+    },
+    passive: {
+      failures: p.passive?.failures ?? DEFAULTS.passiveFailures,
+      backoff: p.passive?.backoff ?? DEFAULTS.passiveBackoff,
+    },
+    address,
+    httpPort,
+    httpsPort,
     maxSockets: p.maxSockets ?? DEFAULTS.poolMaxSockets,
     tls: {
       ...p.tls,
@@ -108,7 +170,8 @@ export function applyDefaults (input: Config, baseDir: string): ResolvedConfig {
       // The pool's certificate names its FQDN even when `address` is an IP.
       servername: p.tls?.servername ?? p.fqdn,
     },
-  }]))
+    }
+  }
 
   const rules = config.rules.map((r): RuleShape => {
     const { timeouts, pool, action, ...rest } = r
@@ -134,6 +197,7 @@ export function applyDefaults (input: Config, baseDir: string): ResolvedConfig {
     listeners,
     pools,
     rules,
+    tcp,
     defaults: {
       ...d,
       timeouts: defaultTimeouts,
@@ -142,6 +206,12 @@ export function applyDefaults (input: Config, baseDir: string): ResolvedConfig {
     },
     certs: { ...config.certs, dir: resolveCertsDir(config.certs?.dir ?? DEFAULTS.certsDir, baseDir) },
     log: { ...config.log, level: config.log?.level ?? DEFAULTS.logLevel },
+    admin: {
+      ...config.admin,
+      enabled: config.admin?.enabled ?? DEFAULTS.adminEnabled,
+      address: config.admin?.address ?? DEFAULTS.adminAddress,
+      port: config.admin?.port ?? DEFAULTS.adminPort,
+    },
   }
   return deepFreeze(resolved)
 }

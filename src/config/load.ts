@@ -91,9 +91,11 @@ function withOverrides (config: Config, overrides: ConfigOverrides): Config {
   if (httpPort === undefined && httpsPort === undefined) return config
   return {
     ...config,
+    // Only the reverse proxy's external listeners: an HLB VIP on the internal side keeps the ports
+    // the pools are reached on.
     listeners: config.listeners.map((l) => {
       const port = l.protocol === 'http' ? httpPort : httpsPort
-      return port === undefined ? l : { ...l, port }
+      return port === undefined || l.interface === 'internal' ? l : { ...l, port }
     }),
   }
 }
@@ -104,6 +106,9 @@ function configWarnings (config: ResolvedConfig): string[] {
   for (const [name, pool] of Object.entries(config.pools)) {
     if (!pool.tls.verify) {
       warnings.push(`upstream TLS verification is off for pool ${name}: the proxy will forward to any server that answers on its address`)
+    }
+    if (pool.kind === 'dns' && config.rules.some((r) => r.pool === name)) {
+      warnings.push(`pool ${name} uses DNS load balancing for web traffic: Lync Server does not support that (HTTP/HTTPS needs a hardware load balancer); fine for a lab or non-Lync use`)
     }
   }
   return warnings

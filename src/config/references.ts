@@ -19,8 +19,45 @@ export function crossCheckIssues (config: Config, context: CrossCheckContext): C
   return [
     ...listenerIssues(config, context),
     ...ruleIssues(config),
+    ...poolIssues(config),
+    ...tcpIssues(config),
     ...labIssues(config),
   ]
+}
+
+// A pool's kind decides which of its keys mean anything; a key that would be ignored is an error.
+function poolIssues (config: Config): ConfigIssue[] {
+  const issues: ConfigIssue[] = []
+  for (const [name, p] of Object.entries(config.pools)) {
+    const kind = p.kind ?? 'vip'
+    if (kind === 'members' && (p.members === undefined || p.members.length === 0)) {
+      issues.push({ code: CONFLICT, path: ['pools', name], message: `pool '${name}' has kind members but no members`, fix: 'list the servers under members: [{ name, address }], or use kind: vip' })
+    }
+    if (kind !== 'members' && p.members !== undefined) {
+      issues.push({ code: CONFLICT, path: ['pools', name, 'members'], at: 'key', message: `pool '${name}' lists members but its kind is ${kind}`, fix: 'set kind: members, or remove members' })
+    }
+    if (kind !== 'dns' && p.dns !== undefined) {
+      issues.push({ code: CONFLICT, path: ['pools', name, 'dns'], at: 'key', message: `pool '${name}' has dns settings but its kind is ${kind}`, fix: 'set kind: dns, or remove dns' })
+    }
+    p.members?.forEach((m, i) => {
+      const first = p.members?.findIndex((o) => o.name === m.name) ?? i
+      if (first < i) issues.push({ code: CONFLICT, path: ['pools', name, 'members', i, 'name'], message: `member name '${m.name}' is used twice in pool '${name}'`, fix: 'give every member its own name; metrics and drain use it' })
+    })
+  }
+  return issues
+}
+
+function tcpIssues (config: Config): ConfigIssue[] {
+  const poolNames = Object.keys(config.pools)
+  const issues: ConfigIssue[] = []
+  config.tcp?.forEach((f, i) => {
+    if (!Object.hasOwn(config.pools, f.pool)) {
+      issues.push({ code: REFERENCE, path: ['tcp', i, 'pool'], message: `tcp frontend '${f.name}' names pool '${f.pool}', which is not defined${didYouMean(f.pool, poolNames)}; defined pools: ${poolNames.join(', ')}` })
+    }
+    const first = config.tcp?.findIndex((o) => o.name === f.name) ?? i
+    if (first < i) issues.push({ code: CONFLICT, path: ['tcp', i, 'name'], message: `tcp frontend name '${f.name}' is used twice`, fix: 'give every tcp frontend its own name' })
+  })
+  return issues
 }
 
 function listenerIssues (config: Config, context: CrossCheckContext): ConfigIssue[] {

@@ -23,6 +23,10 @@ export const CertificateSchema = Type.Union([
     lab: Type.Literal(true, { description: 'issue this certificate from the lab CA, covering every public name' }),
   }, { additionalProperties: false }),
   Type.Object({
+    // The lab's internal certificate of this pool: what an HLB VIP of the pool presents.
+    labInternal: Name,
+  }, { additionalProperties: false }),
+  Type.Object({
     cert: FilePath,
     key: FilePath,
     chain: Type.Optional(FilePath),
@@ -39,6 +43,9 @@ export const CertificateSchema = Type.Union([
 export const ListenerSchema = Type.Object({
   name: Name,
   protocol: Type.Union([Type.Literal('http'), Type.Literal('https')]),
+  // Which side of the port summary the listener is on: external (the reverse proxy's public side,
+  // the default) or internal (an HLB VIP that internal clients and the reverse proxy reach).
+  interface: Type.Optional(Type.Union([Type.Literal('external'), Type.Literal('internal')])),
   address: Type.Optional(Type.String({ minLength: 1, description: 'default 127.0.0.1' })),
   port: Port,
   // The port clients see when it differs from `port` (NAT in front of the proxy); used in redirects.
@@ -55,8 +62,55 @@ export const PoolTlsSchema = Type.Object({
   servername: Type.Optional(Fqdn),
 }, { additionalProperties: false })
 
+export const MemberSchema = Type.Object({
+  name: Name,
+  address: Address,
+  // Per-member ports, when a member listens elsewhere than the pool's ports.
+  httpPort: Type.Optional(Port),
+  httpsPort: Type.Optional(Port),
+  weight: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+}, { additionalProperties: false })
+
+export const HealthSchema = Type.Object({
+  // http: GET `path` on the member's HTTPS port (Microsoft's probe: the autodiscover root, no Accept
+  // header, 200 expected); tcp: a connect; none: members are taken as up.
+  check: Type.Optional(Type.Union([Type.Literal('http'), Type.Literal('tcp'), Type.Literal('none')])),
+  path: Type.Optional(PathPrefix),
+  interval: Type.Optional(Seconds),
+  timeout: Type.Optional(Seconds),
+  // Consecutive successes to come back up, failures to go down.
+  rise: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+  fall: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+}, { additionalProperties: false })
+
+export const PassiveSchema = Type.Object({
+  // Consecutive connect failures or 5xx answers that eject a member, and for how long at first.
+  failures: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+  backoff: Type.Optional(Seconds),
+}, { additionalProperties: false })
+
+export const PoolDnsSchema = Type.Object({
+  // The name whose A/AAAA records are the members; the pool FQDN by default.
+  name: Type.Optional(Fqdn),
+  // Re-resolve at this interval (seconds); by default on the records' TTL.
+  interval: Type.Optional(Seconds),
+  // A DNS server to ask (ip or ip:port) instead of the system resolver.
+  server: Type.Optional(Type.String({ minLength: 1 })),
+}, { additionalProperties: false })
+
 export const PoolSchema = Type.Object({
   description: Type.Optional(Type.String()),
+  // vip: one address, an HLB balances behind it; members: lyncproxy balances; dns: the A/AAAA records
+  // of a name are the members (labs only: Lync web traffic needs an HLB).
+  kind: Type.Optional(Type.Union([Type.Literal('vip'), Type.Literal('members'), Type.Literal('dns')])),
+  members: Type.Optional(Type.Array(MemberSchema, { minItems: 1 })),
+  balance: Type.Optional(Type.Union([Type.Literal('round-robin'), Type.Literal('least-connections')])),
+  // none for external web services (Microsoft's HLB table), source for internal ones; cookie inserts
+  // MS-WSMAN as Microsoft specifies it.
+  affinity: Type.Optional(Type.Union([Type.Literal('none'), Type.Literal('source'), Type.Literal('cookie')])),
+  health: Type.Optional(HealthSchema),
+  passive: Type.Optional(PassiveSchema),
+  dns: Type.Optional(PoolDnsSchema),
   // What the pool is in the Lync topology; lints, the lab and the port tables read it.
   role: Type.Optional(Type.Union([Type.Literal('frontend'), Type.Literal('director'), Type.Literal('owas'), Type.Literal('other')])),
   fqdn: Fqdn,
@@ -72,7 +126,8 @@ export const PoolSchema = Type.Object({
 export const RuleSchema = Type.Object({
   name: Name,
   description: Type.Optional(Type.String()),
-  publicNames: Type.Array(Fqdn, { minItems: 1 }),
+  // `*` alone matches any Host: what a load balancer VIP listener publishes.
+  publicNames: Type.Array(Type.Union([Fqdn, Type.Literal('*')]), { minItems: 1 }),
   paths: Type.Optional(Type.Array(PathPrefix, { minItems: 1 })),
   listeners: Type.Optional(Type.Array(Name, { minItems: 1 })),
   action: Type.Union([Type.Literal('forward'), Type.Literal('redirect'), Type.Literal('deny')]),
@@ -84,6 +139,18 @@ export const RuleSchema = Type.Object({
   }, { additionalProperties: false })),
   redirectStatus: Type.Optional(Type.Union([Type.Literal(301), Type.Literal(302), Type.Literal(307), Type.Literal(308)])),
   timeouts: Type.Optional(TimeoutsSchema),
+}, { additionalProperties: false })
+
+// A layer-4 frontend: what an HLB does for SIP/MTLS (5061), 444 and the CLS ports. Bytes are spliced
+// both ways; TLS passes through untouched.
+export const TcpFrontendSchema = Type.Object({
+  name: Name,
+  address: Type.Optional(Type.String({ minLength: 1 })),
+  port: Port,
+  pool: Name,
+  // The members' port; the frontend's own port by default.
+  targetPort: Type.Optional(Port),
+  idleTimeout: Type.Optional(Seconds),
 }, { additionalProperties: false })
 
 export const LabUserSchema = Type.Object({
@@ -109,6 +176,7 @@ export const ConfigSchema = Type.Object({
   listeners: Type.Array(ListenerSchema, { minItems: 1 }),
   pools: Type.Record(Name, PoolSchema),
   rules: Type.Array(RuleSchema, { minItems: 1 }),
+  tcp: Type.Optional(Type.Array(TcpFrontendSchema)),
   defaults: Type.Optional(Type.Object({
     timeouts: Type.Optional(TimeoutsSchema),
     // Client side: how long an idle keep-alive connection is kept between requests.
@@ -144,3 +212,5 @@ export type CertificateConfig = Static<typeof CertificateSchema>
 export type TimeoutsConfig = Static<typeof TimeoutsSchema>
 export type LabConfig = Static<typeof LabSchema>
 export type LabServerConfig = Static<typeof LabServerSchema>
+export type TcpFrontendConfig = Static<typeof TcpFrontendSchema>
+export type MemberConfig = Static<typeof MemberSchema>

@@ -6,19 +6,19 @@ import type { ResolvedConfig } from '../config/defaults.js'
 import type { LabCertificateOptions } from '../tls/lab-certs.js'
 
 export function needsLabCertificates (config: ResolvedConfig): boolean {
-  const listenerCert = config.listeners.some((l) => (l.certificates ?? []).some((c) => 'lab' in c))
+  const listenerCert = config.listeners.some((l) => (l.certificates ?? []).some((c) => 'lab' in c || 'labInternal' in c))
   const poolCa = Object.values(config.pools).some((p) => p.tls.ca.includes('lab'))
   return listenerCert || poolCa || config.lab !== undefined
 }
 
 export function labCertificateRequest (config: ResolvedConfig): LabCertificateOptions {
   const external = new Set<string>()
-  for (const rule of config.rules) for (const n of rule.publicNames) external.add(n.toLowerCase())
+  for (const rule of config.rules) for (const n of rule.publicNames) if (n !== '*') external.add(n.toLowerCase())
   const internal = Object.entries(config.pools).map(([id, pool]) => {
     const names = new Set<string>([pool.fqdn.toLowerCase()])
     if (pool.externalWebFqdn !== undefined) names.add(pool.externalWebFqdn.toLowerCase())
     for (const rule of config.rules) {
-      if (rule.pool === id) for (const n of rule.publicNames) names.add(n.toLowerCase())
+      if (rule.pool === id) for (const n of rule.publicNames) if (n !== '*') names.add(n.toLowerCase())
     }
     for (const server of config.lab?.servers ?? []) {
       if (server.pool === id && server.fqdn !== undefined) names.add(server.fqdn.toLowerCase())

@@ -2,8 +2,9 @@
 // the access log. Reload builds a new table (and certificate set) and swaps one reference; a config
 // that fails leaves the running one in place.
 import { randomBytes } from 'node:crypto'
+import type net from 'node:net'
 import type { LoadedConfig } from '../config/load.js'
-import type { ResolvedConfig } from '../config/defaults.js'
+import type { ResolvedConfig, ResolvedTcpFrontend } from '../config/defaults.js'
 import { LyncProxyError } from '../errors.js'
 import { bind, createServer, type BoundListener } from '../edge/listeners.js'
 import type { ListenerState, TableHolder } from '../edge/listener-state.js'
@@ -13,9 +14,12 @@ import type { Logger } from '../observe/logger.js'
 import { compileTable } from '../routing/compile.js'
 import type { RoutingTable } from '../routing/table.js'
 import { ensureLabCertificates, type LabCertificates } from '../tls/lab-certs.js'
-import { loadCertificate } from '../tls/load.js'
+import { loadCertificate, type LoadedCertificate } from '../tls/load.js'
+import { serverTlsContextOptions } from '../tls/profile.js'
 import { createSniSelector, type SniSelector } from '../tls/sni.js'
+import { createTcpFrontend, tcpSockets } from '../l4/tcp-frontend.js'
 import { labCertificateRequest, needsLabCertificates } from './lab-cert-request.js'
+import { supervisePools } from './pool-supervisor.js'
 
 export interface ProxyOptions {
   logger: Logger
@@ -31,14 +35,39 @@ export interface ListenerAddress {
   port: number
 }
 
+// What the admin plane reads about a listener: bound or not, and its open client connections.
+export interface ListenerStatus {
+  name: string
+  listening: boolean
+  connections: number
+}
+
+// A certificate an https listener serves, for expiry metrics and the teaching page.
+export interface ServedCertificate {
+  listener: string
+  names: readonly string[]
+  notAfter: Date
+  source: string
+}
+
+export interface TcpAddress {
+  name: string
+  address: string
+  port: number
+  server: net.Server
+}
+
 export interface RunningProxy {
   readonly listeners: readonly ListenerAddress[]
+  readonly tcpFrontends: ReadonlyArray<Omit<TcpAddress, 'server'>>
   readonly bus: ExchangeBus
   readonly labCerts: LabCertificates | undefined
   table (): RoutingTable
   config (): ResolvedConfig
   reload (loaded: LoadedConfig): Promise<void>
   close (graceMs?: number): Promise<void>
+  listenerStatus (): Promise<ListenerStatus[]>
+  certificates (): ServedCertificate[]
 }
 
 export const DEFAULT_HEADER_COUNT_LIMIT = 200
@@ -57,6 +86,7 @@ export async function startProxy (loaded: LoadedConfig, options: ProxyOptions): 
   const via = 'lyncproxy-' + randomBytes(3).toString('hex')
 
   const bound: BoundListener[] = []
+  const tcpBound: TcpAddress[] = []
   const sniHolders = new Map<string, { current: SniSelector }>()
   try {
     for (const listener of config.listeners) {
@@ -68,7 +98,9 @@ export async function startProxy (loaded: LoadedConfig, options: ProxyOptions): 
         protocol: listener.protocol,
         tables: holder,
         coverage: sni,
-        via,
+        // Per listener, so the same process can be both reverse proxy and HLB VIP without seeing
+        // its own Via as a loop.
+        via: via + '.' + listener.name,
         bus,
         limits: { maxHeaderCount: DEFAULT_HEADER_COUNT_LIMIT, maxTargetLength: DEFAULT_TARGET_LENGTH_LIMIT },
       }
@@ -76,9 +108,15 @@ export async function startProxy (loaded: LoadedConfig, options: ProxyOptions): 
       const port = await bind(server, listener, listener.port)
       bound.push({ name: listener.name, protocol: listener.protocol, address: listener.address, port, server, state })
     }
+    for (const frontend of config.tcp) {
+      const server = createTcpFrontend(frontend, holder)
+      const port = await bindTcp(server, frontend)
+      tcpBound.push({ name: frontend.name, address: frontend.address, port, server })
+    }
   } catch (err) {
     await Promise.all(bound.map((b) => closeServer(b, 0)))
-    for (const pool of holder.current.pools.values()) pool.destroy()
+    await Promise.all(tcpBound.map((b) => closeTcp(b.server)))
+    destroyPools(holder.current)
     throw err
   }
 
@@ -87,8 +125,9 @@ export async function startProxy (loaded: LoadedConfig, options: ProxyOptions): 
     // Port 0 (tests): redirects must name the port actually bound.
     const first = holder.current
     holder.current = compileTable(config, { baseDir: loaded.baseDir, labCaPem: labCerts?.caPem, generation, boundPorts })
-    for (const pool of first.pools.values()) pool.destroy()
+    destroyPools(first)
   }
+  let supervisor = await supervisePools(holder.current, config, logger)
   const detachLog = attachAccessLog(bus, logger)
   for (const w of loaded.warnings) logger.warn(w)
 
@@ -96,13 +135,15 @@ export async function startProxy (loaded: LoadedConfig, options: ProxyOptions): 
 
   return {
     listeners,
+    tcpFrontends: tcpBound.map(({ name, address, port }) => ({ name, address, port })),
     bus,
     labCerts,
     table: () => holder.current,
     config: () => config,
     async reload (next: LoadedConfig): Promise<void> {
       const nextConfig = next.config
-      const sameListeners = JSON.stringify(nextConfig.listeners.map(listenerIdentity)) === JSON.stringify(config.listeners.map(listenerIdentity))
+      const sameListeners = JSON.stringify(nextConfig.listeners.map(listenerIdentity)) === JSON.stringify(config.listeners.map(listenerIdentity)) &&
+        JSON.stringify(nextConfig.tcp.map(tcpIdentity)) === JSON.stringify(config.tcp.map(tcpIdentity))
       if (!sameListeners) {
         throw new LyncProxyError('LRP_ERR_CONFIG_CONFLICT', 'the reloaded config changes listeners (names, protocols, addresses or ports)', {
           location: { file: next.file, path: '/listeners' },
@@ -113,10 +154,19 @@ export async function startProxy (loaded: LoadedConfig, options: ProxyOptions): 
       if (needsLabCertificates(nextConfig)) nextLab = await ensureLabCertificates(labCertificateRequest(nextConfig))
       const nextSni = await loadListenerCertificates(nextConfig, next.baseDir, nextLab, options.env)
       const table = compileTable(nextConfig, { baseDir: next.baseDir, labCaPem: nextLab?.caPem, generation: generation + 1, boundPorts })
+      let nextSupervisor
+      try {
+        nextSupervisor = await supervisePools(table, nextConfig, logger)
+      } catch (err) {
+        destroyPools(table)
+        throw err
+      }
       // Everything new is built; from here on nothing can fail, so the swap is all or nothing.
       generation++
       const previous = holder.current
       holder.current = table
+      supervisor.stop()
+      supervisor = nextSupervisor
       config = nextConfig
       labCerts = nextLab
       sniByListener = nextSni
@@ -126,24 +176,77 @@ export async function startProxy (loaded: LoadedConfig, options: ProxyOptions): 
         if (sni !== undefined && sniHolder !== undefined) {
           sniHolder.current = sni
           b.state.coverage = sni
-          ;(b.server as unknown as { setSecureContext: (o: object) => void }).setSecureContext(sni.defaultCertificate.secureContextOptions)
+          ;(b.server as unknown as { setSecureContext: (o: object) => void }).setSecureContext({ ...serverTlsContextOptions(), ...sni.defaultCertificate.secureContextOptions })
         }
       }
       // Requests in flight keep their pool; its idle sockets go now, busy ones when they finish.
       for (const pool of previous.pools.values()) pool.drain()
+      for (const pool of previous.tcpPools.values()) pool.destroy()
       for (const w of next.warnings) logger.warn(w)
       logger.info({ generation }, 'configuration reloaded')
     },
+    listenerStatus: () => Promise.all(bound.map(listenerStatusOf)),
+    certificates: () => servedCertificates(sniByListener),
     async close (graceMs = 5000): Promise<void> {
-      await Promise.all(bound.map((b) => closeServer(b, graceMs)))
-      for (const pool of holder.current.pools.values()) pool.destroy()
+      supervisor.stop()
+      await Promise.all([...bound.map((b) => closeServer(b, graceMs)), ...tcpBound.map((b) => closeTcp(b.server))])
+      destroyPools(holder.current)
       detachLog()
     },
   }
 }
 
+function tcpIdentity (f: ResolvedConfig['tcp'][number]): string {
+  return `${f.name}|${f.address}|${f.port}`
+}
+
+function destroyPools (table: RoutingTable): void {
+  for (const pool of table.pools.values()) pool.destroy()
+  for (const pool of table.tcpPools.values()) pool.destroy()
+}
+
+function bindTcp (server: net.Server, frontend: ResolvedTcpFrontend): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      const code = err.code === 'EACCES' ? 'LRP_ERR_LISTEN_PRIVILEGED' : err.code === 'EADDRINUSE' ? 'LRP_ERR_LISTEN_IN_USE' : 'LRP_ERR_LISTEN_ADDRESS'
+      reject(new LyncProxyError(code, `tcp frontend ${frontend.name} cannot bind ${frontend.address}:${frontend.port}: ${err.code ?? err.message}`, { location: { path: `/tcp/${frontend.name}` }, cause: err }))
+    })
+    server.listen({ host: frontend.address, port: frontend.port }, () => {
+      const a = server.address()
+      resolve(typeof a === 'object' && a !== null ? a.port : frontend.port)
+    })
+  })
+}
+
+// Spliced tunnels have no request boundary to wait for: closing ends them.
+function closeTcp (server: net.Server): Promise<void> {
+  return new Promise((resolve) => {
+    if (!server.listening) { resolve(); return }
+    server.close(() => resolve())
+    for (const socket of tcpSockets(server)) socket.destroy()
+  })
+}
+
 function listenerIdentity (l: ResolvedConfig['listeners'][number]): string {
   return `${l.name}|${l.protocol}|${l.address}|${l.port}`
+}
+
+// The loaded certificates behind each selector, kept beside it rather than in it: only the admin
+// plane asks, and the SNI selector stays what the handshake needs.
+const certificatesOf = new WeakMap<SniSelector, LoadedCertificate[]>()
+
+function servedCertificates (sniByListener: ReadonlyMap<string, SniSelector>): ServedCertificate[] {
+  const out: ServedCertificate[] = []
+  for (const [listener, sni] of sniByListener) {
+    for (const c of certificatesOf.get(sni) ?? []) out.push({ listener, names: c.names, notAfter: c.notAfter, source: c.source })
+  }
+  return out
+}
+
+function listenerStatusOf (b: BoundListener): Promise<ListenerStatus> {
+  return new Promise((resolve) => {
+    b.server.getConnections((err, count) => resolve({ name: b.name, listening: b.server.listening, connections: err === null ? count : 0 }))
+  })
 }
 
 async function loadListenerCertificates (config: ResolvedConfig, baseDir: string, lab: LabCertificates | undefined, env: NodeJS.ProcessEnv | undefined): Promise<Map<string, SniSelector>> {
@@ -152,7 +255,9 @@ async function loadListenerCertificates (config: ResolvedConfig, baseDir: string
     if (listener.protocol !== 'https' || listener.certificates === undefined) continue
     const certs = []
     for (const c of listener.certificates) certs.push(await loadCertificate(c, { baseDir, lab, env: env ?? process.env }))
-    out.set(listener.name, createSniSelector(certs))
+    const selector = createSniSelector(certs)
+    certificatesOf.set(selector, certs)
+    out.set(listener.name, selector)
   }
   return out
 }

@@ -4,7 +4,8 @@ import http from 'node:http'
 import https from 'node:https'
 import type { ResolvedConfig, ResolvedListener } from '../config/defaults.js'
 import { LyncProxyError } from '../errors.js'
-import { serverTlsProfile } from '../tls/profile.js'
+import type tls from 'node:tls'
+import { closeFailedHandshakes, serverTlsProfile } from '../tls/profile.js'
 import type { SniSelector } from '../tls/sni.js'
 import { onClientError } from './client-error.js'
 import { onRequest, onUpgrade } from './handler.js'
@@ -52,7 +53,8 @@ export function createServer (listener: ResolvedListener, config: ResolvedConfig
   server.on('request', onRequest)
   server.on('upgrade', onUpgrade)
   server.on('clientError', onClientError)
-  server.on('tlsClientError', swallow)
+  // A handshake that fails or times out must free its socket; Node only reports it.
+  if (listener.protocol === 'https') closeFailedHandshakes(server as unknown as tls.Server)
   return server
 }
 
@@ -81,4 +83,3 @@ function listenError (err: NodeJS.ErrnoException, listener: ResolvedListener, po
   return new LyncProxyError('LRP_ERR_LISTEN_ADDRESS', `${where}: ${err.code ?? err.message}`, { location, cause: err })
 }
 
-function swallow (): void {}

@@ -17,20 +17,21 @@ const TLS_EXPIRED = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID'])
 export const kTimeoutKind = Symbol('lyncproxy.timeoutKind')
 export type TimeoutKind = 'connect' | 'response'
 
-export function classifyUpstreamError (err: NodeJS.ErrnoException & { [kTimeoutKind]?: TimeoutKind }, route: Route): Failure {
+// `address` and `port` are where the request went: the chosen member's address and bridged port.
+export function classifyUpstreamError (err: NodeJS.ErrnoException & { [kTimeoutKind]?: TimeoutKind }, route: Route, address: string, port: number): Failure {
   const pool = route.pool
   const poolName = pool?.name ?? '?'
-  const where = pool === undefined ? '' : ` (${pool.fqdn} at ${pool.address}:${route.upstreamPort})`
+  const where = pool === undefined ? '' : ` (${pool.fqdn} at ${address}:${port})`
   const timeout = err[kTimeoutKind]
   if (timeout === 'connect') {
-    return { status: 504, code: 'upstream_connect_timeout', reason: `no connection to pool ${poolName}${where} within ${route.timeouts.connectMs / 1000} s: check that the pool answers on port ${route.upstreamPort} and that the firewall allows the proxy's internal interface to reach it` }
+    return { status: 504, code: 'upstream_connect_timeout', reason: `no connection to pool ${poolName}${where} within ${route.timeouts.connectMs / 1000} s: check that the pool answers on port ${port} and that the firewall allows the proxy's internal interface to reach it` }
   }
   if (timeout === 'response') {
     return { status: 504, code: 'upstream_timeout', reason: `pool ${poolName}${where} sent no response within ${route.timeouts.responseMs / 1000} s: long polls (/ucwa, /mcx) need rules.${route.rule}.timeouts.response of at least 960` }
   }
   const code = err.code ?? ''
   if (code === 'ECONNREFUSED') {
-    return { status: 502, code: 'upstream_refused', reason: `pool ${poolName}${where} refused the connection: is its ${route.upstreamTls ? 'HTTPS' : 'HTTP'} external web site listening on port ${route.upstreamPort}?` }
+    return { status: 502, code: 'upstream_refused', reason: `pool ${poolName}${where} refused the connection: is its ${route.upstreamTls ? 'HTTPS' : 'HTTP'} external web site listening on port ${port}?` }
   }
   if (TLS_UNTRUSTED.has(code)) {
     return { status: 502, code: 'upstream_tls_untrusted', reason: `upstream TLS certificate not trusted (${code}): add the issuing CA to pools.${poolName}.tls.ca` }
@@ -42,7 +43,7 @@ export function classifyUpstreamError (err: NodeJS.ErrnoException & { [kTimeoutK
     return { status: 502, code: 'upstream_tls_expired', reason: `upstream certificate of pool ${poolName} is expired or not yet valid (${code}): renew it` }
   }
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
-    return { status: 502, code: 'upstream_dns', reason: `cannot resolve ${pool?.address ?? 'the pool address'}: give pools.${poolName}.address as an IP or fix DNS` }
+    return { status: 502, code: 'upstream_dns', reason: `cannot resolve ${address}: give pools.${poolName}.address as an IP or fix DNS` }
   }
   if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'EADDRNOTAVAIL') {
     return { status: 502, code: 'upstream_unreachable', reason: `pool ${poolName}${where} is unreachable (${code})` }
@@ -51,9 +52,14 @@ export function classifyUpstreamError (err: NodeJS.ErrnoException & { [kTimeoutK
     return { status: 502, code: 'upstream_bad_response', reason: `pool ${poolName}${where} sent an invalid HTTP response (${code})` }
   }
   if (code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS') || code === 'EPROTO') {
-    return { status: 502, code: 'upstream_tls_failed', reason: `TLS with pool ${poolName}${where} failed (${code}): the pool's port ${route.upstreamPort} must speak TLS; SSL offloading to a plain port is not supported for Lync` }
+    return { status: 502, code: 'upstream_tls_failed', reason: `TLS with pool ${poolName}${where} failed (${code}): the pool's port ${port} must speak TLS; SSL offloading to a plain port is not supported for Lync` }
   }
   return { status: 502, code: 'upstream_reset', reason: `pool ${poolName}${where} closed the connection before responding (${code || err.message})` }
+}
+
+export function noHealthyMember (route: Route): Failure {
+  const name = route.pool?.name ?? '?'
+  return { status: 503, code: 'no_healthy_member', reason: `pool ${name} has no healthy member: every server is down, ejected or drained (see the health checks of pools.${name})` }
 }
 
 // Failures the edge decides before any upstream is involved.

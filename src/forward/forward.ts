@@ -1,33 +1,54 @@
 // The forwarding engine: one upstream request per client request, bodies streamed both ways with
 // backpressure, nothing buffered whole. The handlers are named top-level functions that find their
 // state on the emitter, so a request costs no closures.
-import http, { type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http'
+import http, { type Agent, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http'
 import https from 'node:https'
 import type { Socket } from 'node:net'
 import type { Exchange } from '../observe/exchange.js'
 import type { Route } from '../routing/table.js'
+import { AFFINITY_COOKIE, affinityCookie } from '../upstream/balance.js'
+import type { Member } from '../upstream/member.js'
 import { existingPin, pinClientConnection } from '../upstream/pinning.js'
-import { classifyUpstreamError, kTimeoutKind, type TimeoutKind } from './failure.js'
+import { classifyUpstreamError, kTimeoutKind, noHealthyMember, type TimeoutKind } from './failure.js'
 import { sendFailure } from './local-response.js'
 import { filterResponseHeaders } from './request-headers.js'
 
 const kForward = Symbol('lyncproxy.forward')
+
+// Methods a retry may repeat (RFC 9110 §9.2.2); a POST is never sent twice.
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'])
+// Failures that prove nothing reached the upstream: safe to try another member.
+const NOTHING_SENT = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL'])
+const RETRY_AFTER_SECONDS = '10'
 
 class ForwardState {
   readonly ex: Exchange
   readonly req: IncomingMessage
   readonly res: ServerResponse
   readonly route: Route
-  readonly upReq: ClientRequest
+  readonly headers: string[]
+  readonly hasBody: boolean
+  // The request had no valid MS-WSMAN cookie: the response carries one (cookie affinity only).
+  readonly setAffinityCookie: boolean
+  member: Member
+  agent: Agent
+  upReq: ClientRequest | undefined = undefined
+  port = 0
   connected = false
   responded = false
+  retried = false
+  finished = false
 
-  constructor (ex: Exchange, req: IncomingMessage, res: ServerResponse, route: Route, upReq: ClientRequest) {
+  constructor (ex: Exchange, req: IncomingMessage, res: ServerResponse, route: Route, headers: string[], hasBody: boolean, member: Member, agent: Agent, setAffinityCookie: boolean) {
     this.ex = ex
     this.req = req
     this.res = res
     this.route = route
-    this.upReq = upReq
+    this.headers = headers
+    this.hasBody = hasBody
+    this.member = member
+    this.agent = agent
+    this.setAffinityCookie = setAffinityCookie
   }
 }
 
@@ -37,32 +58,61 @@ export function forwardRequest (ex: Exchange, req: IncomingMessage, res: ServerR
   const pool = route.pool!
   const tls = route.upstreamTls
   const client = req.socket
-  let agent = existingPin(client, pool)
-  if (agent === undefined) {
-    agent = connectionAuth ? pinClientConnection(client, pool, tls) : (tls ? pool.httpsAgent : pool.httpAgent)
+  let member: Member | undefined
+  let agent: Agent
+  let setCookie = false
+  const pin = existingPin(client, pool)
+  if (pin !== undefined) {
+    member = pin.member
+    agent = pin.agent
+  } else {
+    const cookie = pool.affinity === 'cookie' ? affinityCookie(req.rawHeaders) : ''
+    member = pool.pick(ex.client, cookie)
+    if (member === undefined) {
+      ex.pool = pool.name
+      ex.error = 'no_healthy_member'
+      sendFailure(res, noHealthyMember(route), route, ['Retry-After', RETRY_AFTER_SECONDS])
+      return
+    }
+    setCookie = pool.affinity === 'cookie' && cookie !== member.cookie
+    agent = connectionAuth ? pinClientConnection(client, pool, tls, member).agent : (tls ? pool.httpsAgent : pool.httpAgent)
   }
   ex.pool = pool.name
-  ex.upstream = pool.address + ':' + route.upstreamPort
+  const state = new ForwardState(ex, req, res, route, headers, hasBody, member, agent, setCookie)
+  ;(res as Tagged)[kForward] = state
+  res.on('close', onClientClose)
+  sendUpstream(state)
+}
+
+function sendUpstream (state: ForwardState): void {
+  const { route, member, ex, req } = state
+  const tls = route.upstreamTls
+  const port = route.bridgePort !== 0 ? route.bridgePort : tls ? member.httpsPort : member.httpPort
+  state.port = port
+  state.connected = false
+  state.finished = false
+  ex.member = member.name
+  ex.upstream = member.address + ':' + port
+  member.active++
   const options: https.RequestOptions = {
-    agent,
-    host: pool.address,
-    port: route.upstreamPort,
+    agent: state.agent,
+    host: member.address,
+    port,
     method: req.method,
     path: ex.target,
-    headers: headers as unknown as http.OutgoingHttpHeaders,
+    headers: state.headers as unknown as http.OutgoingHttpHeaders,
     setHost: false,
   }
   const upReq = tls ? https.request(options) : http.request(options)
-  const state = new ForwardState(ex, req, res, route, upReq)
+  state.upReq = upReq
   ;(upReq as Tagged)[kForward] = state
-  ;(res as Tagged)[kForward] = state
   upReq.setTimeout(route.timeouts.connectMs)
   upReq.on('socket', onUpstreamSocket)
   upReq.on('timeout', onUpstreamTimeout)
   upReq.on('error', onUpstreamError)
   upReq.on('response', onUpstreamResponse)
-  res.on('close', onClientClose)
-  if (hasBody) {
+  upReq.on('upgrade', onUnsolicitedUpgrade)
+  if (state.hasBody) {
     req.pipe(upReq)
   } else {
     upReq.end()
@@ -72,29 +122,32 @@ export function forwardRequest (ex: Exchange, req: IncomingMessage, res: ServerR
 function onUpstreamSocket (this: ClientRequest, socket: Socket): void {
   const state = (this as Tagged)[kForward]!
   if (!socket.connecting) {
-    markConnected(state)
+    markConnected(state, this)
     return
   }
   // New connections only: the connect timeout covers TCP, and TLS when the upstream speaks it.
-  socket.once(state.route.upstreamTls ? 'secureConnect' : 'connect', () => markConnected(state))
+  socket.once(state.route.upstreamTls ? 'secureConnect' : 'connect', () => markConnected(state, this))
 }
 
-function markConnected (state: ForwardState): void {
-  if (state.connected) return
+function markConnected (state: ForwardState, upReq: ClientRequest): void {
+  if (state.upReq !== upReq || state.connected) return
   state.connected = true
-  state.upReq.setTimeout(state.route.timeouts.responseMs)
+  upReq.setTimeout(state.route.timeouts.responseMs)
 }
 
 function onUpstreamTimeout (this: ClientRequest): void {
   const state = (this as Tagged)[kForward]!
   const err = new Error('upstream timeout') as Error & { [kTimeoutKind]?: TimeoutKind }
-  err[kTimeoutKind] = state.connected ? 'response' : 'connect'
+  err[kTimeoutKind] = state.upReq === this && state.connected ? 'response' : 'connect'
   this.destroy(err)
 }
 
-function onUpstreamError (this: ClientRequest, err: Error): void {
+function onUpstreamError (this: ClientRequest, err: NodeJS.ErrnoException & { [kTimeoutKind]?: TimeoutKind }): void {
   const state = (this as Tagged)[kForward]!
-  const { ex, res, route } = state
+  // A superseded attempt (after a retry) has nothing left to say.
+  if (state.upReq !== this) return
+  const { ex, res, route, member } = state
+  releaseMember(state)
   if (state.responded || res.headersSent) {
     // Once the status line has gone out, the only honest signal left is an aborted connection.
     if (ex.error === '') ex.error = 'upstream_aborted'
@@ -102,26 +155,64 @@ function onUpstreamError (this: ClientRequest, err: Error): void {
     return
   }
   if (res.destroyed) return
-  const failure = classifyUpstreamError(err, route)
+  const connectFailure = NOTHING_SENT.has(err.code ?? '') || err[kTimeoutKind] === 'connect'
+  const pool = route.pool!
+  if (connectFailure) pool.recordFailure(member, err.code ?? 'connect timeout')
+  if (connectFailure && canRetry(state)) {
+    const next = pool.pick(ex.client, '', member)
+    if (next !== undefined) {
+      state.retried = true
+      state.member = next
+      ex.retried = true
+      sendUpstream(state)
+      return
+    }
+  }
+  const failure = classifyUpstreamError(err, route, member.address, state.port)
   ex.error = failure.code
   sendFailure(res, failure, route)
 }
 
+// Once, for idempotent methods without a body, and never for a pinned (NTLM) connection: its
+// handshake state lives on the member it is pinned to.
+function canRetry (state: ForwardState): boolean {
+  if (state.retried || state.hasBody) return false
+  if (!IDEMPOTENT.has(state.req.method ?? '')) return false
+  const pool = state.route.pool!
+  return state.agent === pool.httpAgent || state.agent === pool.httpsAgent
+}
+
 function onUpstreamResponse (this: ClientRequest, upRes: IncomingMessage): void {
   const state = (this as Tagged)[kForward]!
-  const { ex, res } = state
+  const { ex, res, route, member } = state
   state.responded = true
   const status = upRes.statusCode ?? 502
   ex.upstreamStatus = status
+  if (status === 101) {
+    // Node hands a 101 that lacks `Connection: upgrade` to 'response'. This request asked for no
+    // upgrade, so the answer is invalid (RFC 9110 §15.2.2); relayed, it would switch the client's
+    // connection to a protocol nobody speaks.
+    state.responded = false
+    this.destroy()
+    onUpstreamError.call(this, unsolicitedUpgrade())
+    return
+  }
+  // 502/503/504 say the server itself is unwell. A 500 is also Lync's answer to a bad web ticket,
+  // which any client can provoke, so it must not eject a member.
+  if (status >= 502 && status <= 504) route.pool!.recordFailure(member, `answered ${status}`)
+  else route.pool!.recordSuccess(member)
   ;(upRes as Tagged)[kForward] = state
   upRes.on('error', onUpstreamBodyError)
   upRes.on('aborted', onUpstreamBodyError)
+  upRes.on('end', onUpstreamEnd)
   if (res.destroyed) {
     upRes.resume()
     return
   }
+  const headers = filterResponseHeaders(upRes.rawHeaders)
+  if (state.setAffinityCookie) headers.push('Set-Cookie', AFFINITY_COOKIE + '=' + member.cookie + '; Path=/')
   try {
-    res.writeHead(status, upRes.statusMessage, filterResponseHeaders(upRes.rawHeaders) as unknown as http.OutgoingHttpHeaders)
+    res.writeHead(status, upRes.statusMessage, headers as unknown as http.OutgoingHttpHeaders)
   } catch {
     // A field value that Node's client accepted but its server refuses to emit.
     state.responded = false
@@ -132,6 +223,22 @@ function onUpstreamResponse (this: ClientRequest, upRes: IncomingMessage): void 
   upRes.pipe(res)
 }
 
+// A 101 with `Connection: upgrade` goes to 'upgrade' instead; with no listener Node destroys the
+// socket and emits neither 'response' nor 'error', and the client would wait for an answer forever.
+function onUnsolicitedUpgrade (this: ClientRequest, _upRes: IncomingMessage, socket: Socket): void {
+  ;(this as Tagged)[kForward]!.ex.upstreamStatus = 101
+  socket.destroy()
+  onUpstreamError.call(this, unsolicitedUpgrade())
+}
+
+function unsolicitedUpgrade (): NodeJS.ErrnoException {
+  return Object.assign(new Error('unsolicited 101 Switching Protocols'), { code: 'ERR_UNSOLICITED_UPGRADE' })
+}
+
+function onUpstreamEnd (this: IncomingMessage): void {
+  releaseMember((this as Tagged)[kForward]!)
+}
+
 function onUpstreamBodyError (this: IncomingMessage): void {
   const state = (this as Tagged)[kForward]!
   if (state.ex.error === '') state.ex.error = 'upstream_truncated'
@@ -140,9 +247,16 @@ function onUpstreamBodyError (this: IncomingMessage): void {
 
 // Truncation must stay visible: no final chunk, no padded length, the connection simply ends.
 function abortClient (state: ForwardState): void {
+  releaseMember(state)
   state.ex.aborted = true
   state.res.destroy()
   state.req.socket.destroy()
+}
+
+function releaseMember (state: ForwardState): void {
+  if (state.finished) return
+  state.finished = true
+  state.member.active--
 }
 
 function onClientClose (this: ServerResponse): void {
@@ -150,6 +264,7 @@ function onClientClose (this: ServerResponse): void {
   if (!this.writableFinished) {
     state.ex.aborted = true
     if (state.ex.error === '') state.ex.error = 'client_aborted'
-    state.upReq.destroy()
+    state.upReq?.destroy()
   }
+  releaseMember(state)
 }

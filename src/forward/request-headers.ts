@@ -82,7 +82,7 @@ export function buildUpstreamHeaders (raw: string[], ctx: ForwardContext): Upstr
     out.push(name, raw[i + 1]!)
   }
   if (!hostWritten) out.push('Host', ctx.host)
-  const loop = via.includes(ctx.via)
+  const loop = via !== '' && hasViaToken(via, ctx.via)
   if (ctx.upgrade !== undefined) out.push('Connection', 'Upgrade', 'Upgrade', ctx.upgrade)
   if (chunked) out.push('Transfer-Encoding', 'chunked')
   out.push(
@@ -93,6 +93,18 @@ export function buildUpstreamHeaders (raw: string[], ctx: ForwardContext): Upstr
     'Via', via === '' ? '1.1 ' + ctx.via : via + ', 1.1 ' + ctx.via,
   )
   return { headers: out, hasBody: chunked || (length !== '' && length !== '0'), connectionAuth, loop }
+}
+
+// Whether one of the Via entries was received by `token` (a whole word, not a prefix of another).
+function hasViaToken (via: string, token: string): boolean {
+  let at = via.indexOf(token)
+  while (at >= 0) {
+    const before = at === 0 ? 32 : via.charCodeAt(at - 1)
+    const after = at + token.length === via.length ? 32 : via.charCodeAt(at + token.length)
+    if ((before === 32 || before === 44) && (after === 32 || after === 44 || after === 40)) return true
+    at = via.indexOf(token, at + 1)
+  }
+  return false
 }
 
 function connectionNamedFields (raw: string[]): Set<string> | undefined {

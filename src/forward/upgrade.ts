@@ -6,19 +6,30 @@ import https from 'node:https'
 import type { Socket } from 'node:net'
 import type { Exchange } from '../observe/exchange.js'
 import type { Route } from '../routing/table.js'
-import { classifyUpstreamError } from './failure.js'
+import { classifyUpstreamError, noHealthyMember } from './failure.js'
 import { writeRawFailure } from './local-response.js'
 import { filterResponseHeaders } from './request-headers.js'
 
 export function forwardUpgrade (ex: Exchange, client: Socket, head: Buffer, route: Route, headers: string[], done: () => void): void {
   const pool = route.pool!
   ex.pool = pool.name
-  ex.upstream = pool.address + ':' + route.upstreamPort
+  const member = pool.pick(ex.client, '')
+  if (member === undefined) {
+    const failure = noHealthyMember(route)
+    ex.error = failure.code
+    ex.status = failure.status
+    writeRawFailure(client, failure, route)
+    done()
+    return
+  }
+  const port = route.bridgePort !== 0 ? route.bridgePort : route.upstreamTls ? member.httpsPort : member.httpPort
+  ex.member = member.name
+  ex.upstream = member.address + ':' + port
   const options: https.RequestOptions = {
     // Upgraded sockets leave the agent anyway; a fresh connection keeps the keep-alive pool clean.
     agent: false,
-    host: pool.address,
-    port: route.upstreamPort,
+    host: member.address,
+    port,
     method: 'GET',
     path: ex.target,
     headers: headers as unknown as http.OutgoingHttpHeaders,
@@ -31,7 +42,7 @@ export function forwardUpgrade (ex: Exchange, client: Socket, head: Buffer, rout
   const fail = (err: Error): void => {
     if (settled) return
     settled = true
-    const failure = classifyUpstreamError(err, route)
+    const failure = classifyUpstreamError(err, route, member.address, port)
     ex.error = failure.code
     ex.status = failure.status
     writeRawFailure(client, failure, route)

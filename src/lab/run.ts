@@ -1,19 +1,21 @@
 // `lyncproxy lab`: the proxy and the stand-in Lync servers behind it, all on loopback. The stand-ins
-// listen on their pools' addresses and real ports (8080/4443, 80/443), so the port summary holds as
-// written; tests ask for ephemeral ports instead and the pools are pointed at what was bound.
-import type { LoadedConfig } from '../config/load.js'
+// listen on their pools' addresses and real ports (8080/4443, 80/443), so the port summaries hold as
+// written; tests ask for ephemeral ports instead, and every pool is pointed at what was bound.
+import fs from 'node:fs'
 import { deepFreeze, type ResolvedConfig } from '../config/defaults.js'
+import type { LoadedConfig } from '../config/load.js'
 import { labCertificateRequest } from '../control/lab-cert-request.js'
 import { startProxy, type RunningProxy } from '../control/proxy.js'
 import type { Logger } from '../observe/logger.js'
-import { ensureLabCertificates } from '../tls/lab-certs.js'
+import { ensureLabCertificates, type LabCertificates } from '../tls/lab-certs.js'
+import { startEcho, type EchoServer } from './echo.js'
 import { startStandIn } from './standin/index.js'
 import type { RunningStandIn, StandInSpec } from './standin/types.js'
 import { standInSpecs } from './topology.js'
 
 export interface LabOptions {
   logger: Logger
-  // Bind every stand-in site on port 0 and point the pools at the bound ports (tests).
+  // Bind everything on port 0 and point the pools at the bound ports (tests).
   ephemeralPorts?: boolean
   env?: NodeJS.ProcessEnv
 }
@@ -21,40 +23,80 @@ export interface LabOptions {
 export interface RunningLab {
   proxy: RunningProxy
   standIns: RunningStandIn[]
+  echoes: EchoServer[]
   // Notes for the operator, such as sites skipped for want of privilege.
   notes: string[]
   close (): Promise<void>
 }
 
+type Mutable<T> = { -readonly [K in keyof T]: Mutable<T[K]> }
+type Draft = Mutable<ResolvedConfig>
+
 export async function startLab (loaded: LoadedConfig, options: LabOptions): Promise<RunningLab> {
+  const ephemeral = options.ephemeralPorts === true
   const certs = await ensureLabCertificates(labCertificateRequest(loaded.config))
   const notes: string[] = []
+  const draft = structuredClone(loaded.config) as Draft
+  if (!ephemeral && !canBindPrivilegedPorts()) dropPrivilegedInternals(draft, notes)
   const standIns: RunningStandIn[] = []
-  const specs = standInSpecs(loaded.config, certs)
+  const echoes: EchoServer[] = []
+  const closeBackends = async (): Promise<void> => { await Promise.all([...standIns.map((s) => s.close()), ...echoes.map((e) => e.close())]) }
   try {
-    for (const spec of specs) standIns.push(await startStandInWithFallback(options.ephemeralPorts === true ? withEphemeralPorts(spec) : spec, notes))
+    for (const spec of standInSpecs(loaded.config, certs)) {
+      standIns.push(await startStandInWithFallback(ephemeral ? withEphemeralPorts(spec) : spec, notes))
+    }
+    echoes.push(...await startLayer4Echoes(draft, certs, ephemeral))
   } catch (err) {
-    await Promise.all(standIns.map((s) => s.close()))
+    await closeBackends()
     throw err
   }
-  let config = loaded.config
-  if (options.ephemeralPorts === true) config = pointPoolsAt(config, standIns)
+  const configuredPorts = new Map(draft.listeners.map((l) => [l.name, l.port]))
+  if (ephemeral) {
+    for (const l of draft.listeners) l.port = 0
+    pointPoolsAtStandIns(draft, standIns)
+  }
   let proxy: RunningProxy
   try {
-    proxy = await startProxy({ ...loaded, config }, { logger: options.logger, labCerts: certs, ...(options.env === undefined ? {} : { env: options.env }) })
+    proxy = await startProxy({ ...loaded, config: deepFreeze(draft) as ResolvedConfig }, { logger: options.logger, labCerts: certs, ...(options.env === undefined ? {} : { env: options.env }) })
+    // A vip pool whose address is one of our own listeners (the Director's HLB VIP) follows the
+    // ports those listeners were given.
+    if (ephemeral && pointVipPoolsAtListeners(draft, proxy, configuredPorts)) await proxy.reload({ ...loaded, config: deepFreeze(structuredClone(draft)) as ResolvedConfig })
   } catch (err) {
-    await Promise.all(standIns.map((s) => s.close()))
+    await closeBackends()
     throw err
   }
   return {
     proxy,
     standIns,
+    echoes,
     notes,
     async close () {
       await proxy.close(0)
-      await Promise.all(standIns.map((s) => s.close()))
+      await closeBackends()
     },
   }
+}
+
+// CAP_NET_BIND_SERVICE is bit 10 of the effective capabilities; root has it.
+function canBindPrivilegedPorts (): boolean {
+  if (process.getuid?.() === 0) return true
+  try {
+    const status = fs.readFileSync('/proc/self/status', 'utf8')
+    const hex = /^CapEff:\s*([0-9a-f]+)/m.exec(status)?.[1]
+    return hex !== undefined && (BigInt('0x' + hex) & (1n << 10n)) !== 0n
+  } catch {
+    return false
+  }
+}
+
+// Without privilege the VIP's 80/443/444 cannot be bound; the rest of the lab still runs.
+function dropPrivilegedInternals (draft: Draft, notes: string[]): void {
+  const dropped = draft.listeners.filter((l) => l.interface === 'internal' && l.port !== 0 && l.port < 1024)
+  const droppedTcp = draft.tcp.filter((f) => f.port !== 0 && f.port < 1024)
+  if (dropped.length === 0 && droppedTcp.length === 0) return
+  draft.listeners = draft.listeners.filter((l) => !dropped.includes(l))
+  draft.tcp = draft.tcp.filter((f) => !droppedTcp.includes(f))
+  notes.push(`not privileged to bind ports below 1024: left out ${[...dropped.map((l) => `${l.name} (${l.address}:${l.port})`), ...droppedTcp.map((f) => `${f.name} (${f.address}:${f.port})`)].join(', ')}`)
 }
 
 // Internal sites sit on 80/443; without privilege the lab still runs, with the external sites only.
@@ -75,18 +117,73 @@ function withEphemeralPorts (spec: StandInSpec): StandInSpec {
   return { ...spec, sites: spec.sites.map((s) => ({ ...s, port: 0 })) }
 }
 
-// The pool of each stand-in now answers on the ports its external sites were given.
-function pointPoolsAt (config: ResolvedConfig, running: RunningStandIn[]): ResolvedConfig {
-  const copy = structuredClone(config) as { pools: Record<string, { httpPort: number, httpsPort: number }>, lab?: { servers?: Array<{ name: string, pool: string }> } }
+// One echo server per member of every layer-4 pool, on the frontend's target port. With ephemeral
+// ports the first member picks a free port and the others take the same one on their own address,
+// because a frontend has one target port for all members.
+async function startLayer4Echoes (draft: Draft, certs: LabCertificates, ephemeral: boolean): Promise<EchoServer[]> {
+  const echoes: EchoServer[] = []
+  const cert = (pool: string): { cert: string, key: string } => {
+    const c = certs.internal.get(pool)
+    if (c === undefined) throw new Error(`no lab certificate for pool ${pool}`)
+    return c
+  }
+  for (const frontend of draft.tcp) {
+    const pool = draft.pools[frontend.pool]
+    if (pool === undefined) continue
+    let port = ephemeral ? 0 : frontend.targetPort
+    for (const member of pool.members) {
+      const echo = await startEcho(member.name, member.address, port, cert(frontend.pool))
+      echoes.push(echo)
+      port = echo.port
+    }
+    if (ephemeral) {
+      frontend.targetPort = port
+      frontend.port = 0
+    }
+  }
+  return echoes
+}
+
+function pointPoolsAtStandIns (draft: Draft, running: RunningStandIn[]): void {
   for (const standIn of running) {
-    const server = copy.lab?.servers?.find((s) => s.name === standIn.member)
-    const pool = server === undefined ? undefined : copy.pools[server.pool]
+    const server = draft.lab?.servers?.find((s) => s.name === standIn.member)
+    const pool = server === undefined ? undefined : draft.pools[server.pool]
     if (pool === undefined) continue
     const external = standIn.sites.filter((s) => s.kind === 'external')
-    const http = external.find((s) => s.protocol === 'http')
-    const https = external.find((s) => s.protocol === 'https')
-    if (http !== undefined) pool.httpPort = http.port
-    if (https !== undefined) pool.httpsPort = https.port
+    const http = external.find((s) => s.protocol === 'http')?.port
+    const https = external.find((s) => s.protocol === 'https')?.port
+    const target = pool.kind === 'members' ? pool.members.find((m) => m.name === standIn.member) : pool
+    if (target === undefined) continue
+    if (http !== undefined) target.httpPort = http
+    if (https !== undefined) target.httpsPort = https
+    if (pool.kind === 'vip' && pool.members[0] !== undefined) {
+      if (http !== undefined) pool.members[0].httpPort = http
+      if (https !== undefined) pool.members[0].httpsPort = https
+    }
+    // The HLB rules bridge to the servers' internal site on 80/443: follow where it went.
+    const internalHttp = standIn.sites.find((s) => s.kind === 'internal' && s.protocol === 'http')?.port
+    const internalHttps = standIn.sites.find((s) => s.kind === 'internal' && s.protocol === 'https')?.port
+    for (const rule of draft.rules) {
+      if (rule.pool !== server?.pool || rule.bridge === undefined) continue
+      if (rule.bridge.http === 80 && internalHttp !== undefined) rule.bridge.http = internalHttp
+      if (rule.bridge.https === 443 && internalHttps !== undefined) rule.bridge.https = internalHttps
+    }
   }
-  return deepFreeze(copy as unknown as ResolvedConfig) as ResolvedConfig
+}
+
+function pointVipPoolsAtListeners (draft: Draft, proxy: RunningProxy, configuredPorts: Map<string, number>): boolean {
+  let changed = false
+  for (const pool of Object.values(draft.pools)) {
+    if (pool.kind !== 'vip') continue
+    const mine = proxy.listeners.filter((l) => l.address === pool.address)
+    if (mine.length === 0) continue
+    // The VIP listener that carried the pool's configured port now has an ephemeral one.
+    const configured = (protocol: 'http' | 'https', port: number): number | undefined =>
+      mine.find((l) => l.protocol === protocol && configuredPorts.get(l.name) === port)?.port
+    const http = configured('http', pool.httpPort)
+    const https = configured('https', pool.httpsPort)
+    if (http !== undefined) { pool.httpPort = http; pool.members[0]!.httpPort = http; changed = true }
+    if (https !== undefined) { pool.httpsPort = https; pool.members[0]!.httpsPort = https; changed = true }
+  }
+  return changed
 }

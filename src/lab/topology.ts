@@ -31,20 +31,22 @@ export function standInSpecs (config: ResolvedConfig, certs: LabCertificates): S
     if (pool === undefined) throw new Error(`lab server ${server.name} names pool ${server.pool}, which is not defined`)
     const role = pool.role === 'director' ? 'director' : pool.role === 'owas' ? 'owas' : 'frontend'
     const cert = certs.internal.get(server.pool)
+    // Behind a members pool each server has its own address; behind a vip pool it is the pool's.
+    const member = pool.kind === 'members' ? pool.members.find((m) => m.name === server.name) : undefined
     const sites: SiteSpec[] = role === 'owas'
       ? [{ kind: 'external', protocol: 'http', port: pool.httpPort }, { kind: 'external', protocol: 'https', port: pool.httpsPort }]
       : [
           // Lync's two IIS sites: internal on 80/443, external (what the reverse proxy reaches) on 8080/4443.
           { kind: 'internal', protocol: 'http', port: 80 },
           { kind: 'internal', protocol: 'https', port: 443 },
-          { kind: 'external', protocol: 'http', port: pool.httpPort },
-          { kind: 'external', protocol: 'https', port: pool.httpsPort },
+          { kind: 'external', protocol: 'http', port: member?.httpPort ?? pool.httpPort },
+          { kind: 'external', protocol: 'https', port: member?.httpsPort ?? pool.httpsPort },
         ]
     specs.push({
       member: server.name,
       role,
       serverFqdn: server.fqdn ?? `${server.name}.${pool.fqdn.split('.').slice(1).join('.')}`,
-      address: pool.address,
+      address: member?.address ?? pool.address,
       sites,
       ...(cert === undefined ? {} : { tls: { cert: cert.cert, key: cert.key } }),
       topology,

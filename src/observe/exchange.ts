@@ -18,6 +18,7 @@ export class Exchange {
   target = ''
   rule = ''
   pool = ''
+  member = ''
   upstream = ''
   status = 0
   upstreamStatus = 0
@@ -28,6 +29,8 @@ export class Exchange {
   error = ''
   // Set when the client connection was aborted mid-response (truncation made visible).
   aborted = false
+  // The first member failed before anything was sent and another one answered.
+  retried = false
   // References, not copies: the raw header arrays as received from the client and as forwarded,
   // for the teaching page's "show headers". Nothing is built for them on the request path.
   requestHeaders: readonly string[] | undefined = undefined

@@ -24,7 +24,7 @@ export function compileTable (config: ResolvedConfig, ctx: CompileContext): Rout
   for (const [name, pool] of Object.entries(config.pools)) pools.set(name, buildPool(name, pool, ctx))
 
   const publicNames = new Set<string>()
-  for (const rule of config.rules) for (const n of rule.publicNames) publicNames.add(publicNameKey(n))
+  for (const rule of config.rules) for (const n of rule.publicNames) if (n !== '*') publicNames.add(publicNameKey(n))
 
   const listeners = new Map<string, ListenerRoutes>()
   for (const listener of config.listeners) {
@@ -44,7 +44,12 @@ export function compileTable (config: ResolvedConfig, ctx: CompileContext): Rout
     }
     listeners.set(listener.name, splitWildcards(listener, hosts))
   }
-  return { generation: ctx.generation, listeners, pools, publicNames: [...publicNames] }
+  const tcpPools = new Map<string, UpstreamPool>()
+  for (const frontend of config.tcp) {
+    const pool = config.pools[frontend.pool]
+    if (pool !== undefined) tcpPools.set(frontend.name, buildPool(frontend.pool, pool, ctx))
+  }
+  return { generation: ctx.generation, listeners, pools, tcpPools, publicNames: [...publicNames] }
 }
 
 // Lower case, no trailing dot: the form normalizeHost produces from a Host header.
@@ -79,10 +84,15 @@ function buildPool (name: string, pool: ResolvedPool, ctx: CompileContext): Upst
   }
   return new UpstreamPool({
     name,
+    kind: pool.kind,
     fqdn: pool.fqdn,
     address: pool.address,
     httpPort: pool.httpPort,
     httpsPort: pool.httpsPort,
+    members: pool.members,
+    balance: pool.balance,
+    affinity: pool.affinity,
+    passive: { failures: pool.passive.failures, backoffMs: pool.passive.backoff * 1000 },
     ca: ca.length > 0 ? ca : undefined,
     verify: pool.tls.verify,
     servername: pool.tls.servername,
@@ -93,9 +103,9 @@ function buildPool (name: string, pool: ResolvedPool, ctx: CompileContext): Upst
 function buildRoute (rule: ResolvedRule, index: number, listener: ResolvedListener, pools: Map<string, UpstreamPool>, redirectPort: number): Route {
   const pool = rule.pool === undefined ? undefined : pools.get(rule.pool)
   const tls = listener.protocol === 'https'
-  // Bridging as TMG does it: a request that came in on HTTPS goes to the pool's HTTPS port (4443),
-  // one that came in on HTTP to its HTTP port (8080).
-  const port = pool === undefined ? 0 : tls ? (rule.bridge?.https ?? pool.httpsPort) : (rule.bridge?.http ?? pool.httpPort)
+  // Bridging as TMG does it: a request that came in on HTTPS goes to the member's HTTPS port (4443),
+  // one that came in on HTTP to its HTTP port (8080), unless the rule names another port.
+  const bridge = tls ? rule.bridge?.https : rule.bridge?.http
   return Object.freeze({
     rule: rule.name,
     ruleIndex: index,
@@ -103,7 +113,7 @@ function buildRoute (rule: ResolvedRule, index: number, listener: ResolvedListen
     prefixes: Object.freeze(rule.paths.map((p) => p.toLowerCase())),
     pool,
     upstreamTls: tls,
-    upstreamPort: port,
+    bridgePort: bridge ?? 0,
     timeouts: Object.freeze({ connectMs: rule.timeouts.connect * 1000, responseMs: rule.timeouts.response * 1000 }),
     redirectStatus: rule.redirectStatus,
     redirectPortSuffix: portSuffix(redirectPort),
@@ -129,7 +139,7 @@ function implicitRedirect (config: ResolvedConfig, port: number): Route {
     prefixes: Object.freeze(['/']),
     pool: undefined,
     upstreamTls: false,
-    upstreamPort: 0,
+    bridgePort: 0,
     timeouts: Object.freeze({ connectMs: config.defaults.timeouts.connect * 1000, responseMs: config.defaults.timeouts.response * 1000 }),
     redirectStatus: 301,
     redirectPortSuffix: portSuffix(port),
@@ -146,9 +156,12 @@ function appendRoute (hosts: Map<string, Route[]>, name: string, route: Route): 
 function splitWildcards (listener: ResolvedListener, all: Map<string, Route[]>): ListenerRoutes {
   const hosts = new Map<string, HostEntry>()
   const wildcards = new Map<string, HostEntry>()
+  let anyHost: HostEntry | undefined
   for (const [name, routes] of all) {
     const frozen = Object.freeze(routes)
-    if (name.startsWith('*.')) {
+    if (name === '*') {
+      anyHost = Object.freeze({ name: '', routes: frozen })
+    } else if (name.startsWith('*.')) {
       const parent = name.slice(2)
       wildcards.set(parent, Object.freeze({ name: parent, routes: frozen }))
     } else {
@@ -163,7 +176,7 @@ function splitWildcards (listener: ResolvedListener, all: Map<string, Route[]>):
     const merged = [...entry.routes, ...wildcard.routes.filter((r) => !entry.routes.includes(r))].sort(byConfigOrder)
     hosts.set(name, Object.freeze({ name, routes: Object.freeze(merged) }))
   }
-  return { name: listener.name, protocol: listener.protocol, hosts, wildcards }
+  return { name: listener.name, protocol: listener.protocol, hosts, wildcards, anyHost }
 }
 
 // Rules in config order; the implicit port-80 redirect always comes last.

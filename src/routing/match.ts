@@ -1,5 +1,5 @@
 // Request → route. Map lookups and a short prefix scan; nothing is built per request except for
-// wildcard names, whose matched name comes from the client.
+// wildcard and any-Host ('*') names, whose matched name comes from the client.
 import { hasPathPrefix, normalizeHost, parentDomain } from './host.js'
 import type { HostEntry, ListenerRoutes, Route } from './table.js'
 
@@ -9,10 +9,16 @@ export function lookupHost (listener: ListenerRoutes, rawHost: string): HostEntr
   const name = normalizeHost(rawHost)
   if (name === '') return undefined
   const entry = listener.hosts.get(name)
-  if (entry !== undefined || listener.wildcards.size === 0) return entry
-  const wildcard = listener.wildcards.get(parentDomain(name))
-  // normalizeHost allows '_' for lookups; a name put into a redirect must be a plain DNS name.
-  return wildcard === undefined || name.includes('_') ? undefined : { name, routes: wildcard.routes }
+  if (entry !== undefined) return entry
+  const wildcard = listener.wildcards.size === 0 ? undefined : listener.wildcards.get(parentDomain(name))
+  // normalizeHost allows '_' for lookups; a name put into a redirect must be a plain DNS name. A
+  // wildcard covers one label, and '.lab.contoso.com' has an empty one where that label should be.
+  if (wildcard !== undefined && !name.includes('_') && name.charCodeAt(0) !== 46 /* . */) return { name, routes: wildcard.routes }
+  // '*' publishes the name the client asked for, as a wildcard does: a redirect and the SNI check
+  // need that name, and an empty one makes the Location 'https:///path', which browsers read as
+  // a redirect to the host named by the path's first segment.
+  const any = listener.anyHost
+  return any === undefined ? undefined : { name, routes: any.routes }
 }
 
 // First rule in config order whose path prefixes match; rules for one host are already in order.

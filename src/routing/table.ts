@@ -18,7 +18,9 @@ export interface Route {
   readonly prefixes: readonly string[]
   readonly pool: UpstreamPool | undefined
   readonly upstreamTls: boolean
-  readonly upstreamPort: number
+  // A rule's bridging override; 0 means the member's own port for the scheme (httpsPort on 443,
+  // httpPort on 80), which is TMG's bridging.
+  readonly bridgePort: number
   readonly timeouts: Timeouts
   readonly redirectStatus: number
   // For redirects: the https port clients are sent to, '' when it is the default 443.
@@ -34,6 +36,8 @@ export interface ListenerRoutes {
   readonly hosts: ReadonlyMap<string, HostEntry>
   // Wildcard public names, keyed by the parent domain ('*.contoso.com' → 'contoso.com').
   readonly wildcards: ReadonlyMap<string, HostEntry>
+  // Rules published for `*`: any Host, as a load balancer VIP takes it.
+  readonly anyHost: HostEntry | undefined
 }
 
 export interface HostEntry {
@@ -46,6 +50,9 @@ export interface RoutingTable {
   readonly generation: number
   readonly listeners: ReadonlyMap<string, ListenerRoutes>
   readonly pools: ReadonlyMap<string, UpstreamPool>
+  // Layer-4 frontends by name: each gets its own copy of its pool's members, because a member's
+  // health on 5061 says nothing about its health on 4443.
+  readonly tcpPools: ReadonlyMap<string, UpstreamPool>
   // Every published name, for certificates, lints and the port tables.
   readonly publicNames: readonly string[]
 }

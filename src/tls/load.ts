@@ -219,13 +219,19 @@ async function fromPem (cfg: PemConfig, ctx: CertificateLoadContext): Promise<Lo
   })
 }
 
-function fromLab (ctx: CertificateLoadContext): LoadedCertificate {
+function fromLab (ctx: CertificateLoadContext, internalPool?: string): LoadedCertificate {
   if (ctx.lab === undefined) {
-    throw new LyncProxyError('LRP_ERR_CERT_LOAD', 'a listener asks for the lab certificate ("lab: true") but the lab CA was not prepared', {
+    throw new LyncProxyError('LRP_ERR_CERT_LOAD', 'a listener asks for a lab certificate but the lab CA was not prepared', {
       fix: 'run the lab (lyncproxy lab), or give cert/key or pfx files for this listener',
     })
   }
-  const { cert, key, certFile, keyFile } = ctx.lab.external
+  const files = internalPool === undefined ? ctx.lab.external : ctx.lab.internal.get(internalPool)
+  if (files === undefined) {
+    throw new LyncProxyError('LRP_ERR_CERT_LOAD', `a listener asks for the lab internal certificate of pool '${internalPool ?? ''}', which has none`, {
+      fix: 'name a pool defined in the config in labInternal',
+    })
+  }
+  const { cert, key, certFile, keyFile } = files
   return fromPemInput({ certText: cert, certFile, keyText: key, keyFile, source: `lab certificate ${certFile}` })
 }
 
@@ -293,6 +299,7 @@ async function fromPfx (cfg: PfxConfig, ctx: CertificateLoadContext): Promise<Lo
 
 export async function loadCertificate (cfg: CertificateConfig, ctx: CertificateLoadContext): Promise<LoadedCertificate> {
   if ('lab' in cfg) return fromLab(ctx)
+  if ('labInternal' in cfg) return fromLab(ctx, cfg.labInternal)
   if ('pfx' in cfg) return fromPfx(cfg, ctx)
   return fromPem(cfg, ctx)
 }

@@ -5,12 +5,19 @@
 // until the client connection closes (the behaviour of nginx's ntlm directive).
 import type { Agent } from 'node:http'
 import type { Socket } from 'node:net'
+import type { Member } from './member.js'
 import type { UpstreamPool } from './pool.js'
 
 const kPins = Symbol('lyncproxy.ntlmPins')
 
+// The upstream connection and the member it goes to: both are fixed for the pinned client connection.
+export interface Pin {
+  agent: Agent
+  member: Member
+}
+
 interface PinnedSocket extends Socket {
-  [kPins]?: Map<UpstreamPool, Agent>
+  [kPins]?: Map<UpstreamPool, Pin>
 }
 
 let pinnedConnections = 0
@@ -19,12 +26,12 @@ export function pinnedConnectionCount (): number {
   return pinnedConnections
 }
 
-export function existingPin (client: Socket, pool: UpstreamPool): Agent | undefined {
+export function existingPin (client: Socket, pool: UpstreamPool): Pin | undefined {
   const pins = (client as PinnedSocket)[kPins]
   return pins === undefined ? undefined : pins.get(pool)
 }
 
-export function pinClientConnection (client: Socket, pool: UpstreamPool, tls: boolean): Agent {
+export function pinClientConnection (client: Socket, pool: UpstreamPool, tls: boolean, member: Member): Pin {
   const socket = client as PinnedSocket
   let pins = socket[kPins]
   if (pins === undefined) {
@@ -32,20 +39,20 @@ export function pinClientConnection (client: Socket, pool: UpstreamPool, tls: bo
     socket[kPins] = pins
     socket.once('close', releasePins)
   }
-  let agent = pins.get(pool)
-  if (agent === undefined) {
-    agent = pool.createPinnedAgent(tls)
-    pins.set(pool, agent)
+  let pin = pins.get(pool)
+  if (pin === undefined) {
+    pin = { agent: pool.createPinnedAgent(tls), member }
+    pins.set(pool, pin)
     pinnedConnections++
   }
-  return agent
+  return pin
 }
 
 function releasePins (this: PinnedSocket): void {
   const pins = this[kPins]
   if (pins === undefined) return
-  for (const agent of pins.values()) {
-    agent.destroy()
+  for (const pin of pins.values()) {
+    pin.agent.destroy()
     pinnedConnections--
   }
   pins.clear()

@@ -1,47 +1,128 @@
-// An upstream pool as the data plane sees it: where to connect, how to speak TLS, and the keep-alive
-// agents that hold its connections. Built once per table by the control plane; a reload builds new
-// pools and lets the old agents drain.
+// An upstream pool as the data plane sees it: its members, how to choose one, how to speak TLS to
+// them, and the keep-alive agents that hold the connections. Built once per table by the control
+// plane; a reload builds new pools and lets the old agents drain. Node's agents keep a separate
+// socket list per host:port, so one agent per scheme serves every member.
 import http from 'node:http'
 import https from 'node:https'
+import { pickBySource, pickLeastConnections, pickRoundRobin, type BalancePolicy } from './balance.js'
+import { Member } from './member.js'
+
+export type PoolKind = 'vip' | 'members' | 'dns'
+export type Affinity = 'none' | 'source' | 'cookie'
 
 export interface UpstreamPoolOptions {
   name: string
+  kind: PoolKind
   fqdn: string
   address: string
   httpPort: number
   httpsPort: number
+  members: ReadonlyArray<{ name: string, address: string, httpPort: number, httpsPort: number, weight: number }>
+  balance: BalancePolicy
+  affinity: Affinity
+  passive: { failures: number, backoffMs: number }
   ca: string[] | undefined
   verify: boolean
   servername: string
   maxSockets: number
 }
 
+export type MemberEvent = (member: Member, change: 'up' | 'down' | 'ejected' | 'restored' | 'drain' | 'undrain', detail: string) => void
+
 export class UpstreamPool {
   readonly name: string
+  readonly kind: PoolKind
   readonly fqdn: string
   readonly address: string
   readonly httpPort: number
   readonly httpsPort: number
   readonly servername: string
   readonly verify: boolean
+  readonly balance: BalancePolicy
+  readonly affinity: Affinity
+  readonly passive: { failures: number, backoffMs: number }
   readonly httpAgent: http.Agent
   readonly httpsAgent: https.Agent
   readonly tlsOptions: https.AgentOptions
+  // Replaced as a whole (never mutated in place) when DNS answers change.
+  members: readonly Member[]
+  onMemberEvent: MemberEvent | undefined = undefined
 
   constructor (o: UpstreamPoolOptions) {
     this.name = o.name
+    this.kind = o.kind
     this.fqdn = o.fqdn
     this.address = o.address
     this.httpPort = o.httpPort
     this.httpsPort = o.httpsPort
     this.servername = o.servername
     this.verify = o.verify
+    this.balance = o.balance
+    this.affinity = o.affinity
+    this.passive = o.passive
+    this.members = o.members.map((m) => new Member({ pool: o.name, ...m }))
     // lifo hands out the most recently used socket, which is the one least likely to have been closed
     // by the server's own keep-alive timer; the idle timeout stays below IIS's 120 s default.
     const common = { keepAlive: true, maxSockets: o.maxSockets, maxFreeSockets: Math.min(o.maxSockets, 256), scheduling: 'lifo' as const, timeout: 60_000 }
     this.httpAgent = new http.Agent(common)
     this.tlsOptions = { ca: o.ca, rejectUnauthorized: o.verify, servername: o.servername, ALPNProtocols: ['http/1.1'] }
     this.httpsAgent = new https.Agent({ ...common, ...this.tlsOptions })
+  }
+
+  // The member for one request: the affinity member when it is available, else the policy's choice.
+  // `exclude` is the member a retry must avoid.
+  pick (client: string, cookie: string, exclude?: Member): Member | undefined {
+    const members = this.members
+    const now = Date.now()
+    if (members.length === 1) {
+      const only = members[0]!
+      return only !== exclude && only.available(now) ? only : undefined
+    }
+    if (this.affinity === 'cookie' && cookie !== '') {
+      for (let i = 0; i < members.length; i++) {
+        const m = members[i]!
+        if (m.cookie === cookie && m !== exclude && m.available(now)) return m
+      }
+    } else if (this.affinity === 'source') {
+      return pickBySource(members, now, exclude, client)
+    }
+    return this.balance === 'least-connections' ? pickLeastConnections(members, now, exclude) : pickRoundRobin(members, now, exclude)
+  }
+
+  // Passive health: consecutive connect failures or gateway-class answers eject a member for a
+  // back-off that doubles with each ejection (capped), as HAProxy's observe/error-limit does.
+  // A vip pool's one address is the HLB's to manage: ejecting it would only turn 502s into 503s.
+  recordFailure (member: Member, reason: string): void {
+    if (this.kind === 'vip') return
+    member.consecutiveFailures++
+    if (member.consecutiveFailures < this.passive.failures || Date.now() < member.ejectedUntil) return
+    member.ejections++
+    const backoff = Math.min(this.passive.backoffMs * 2 ** (member.ejections - 1), 300_000)
+    member.ejectedUntil = Date.now() + backoff
+    member.consecutiveFailures = 0
+    this.onMemberEvent?.(member, 'ejected', `${reason}; ejected for ${backoff / 1000} s`)
+  }
+
+  recordSuccess (member: Member): void {
+    member.consecutiveFailures = 0
+    if (member.ejections > 0 && Date.now() >= member.ejectedUntil) {
+      member.ejections = 0
+      this.onMemberEvent?.(member, 'restored', 'answered again after its ejection')
+    }
+  }
+
+  setDraining (memberName: string, draining: boolean): Member | undefined {
+    const member = this.members.find((m) => m.name === memberName)
+    if (member === undefined || member.draining === draining) return member
+    member.draining = draining
+    this.onMemberEvent?.(member, draining ? 'drain' : 'undrain', draining ? 'no new requests' : 'back in rotation')
+    return member
+  }
+
+  // DNS pools: the new answer set, keeping the state of members whose address is unchanged.
+  replaceMembers (next: ReadonlyArray<{ name: string, address: string, httpPort: number, httpsPort: number, weight: number }>): void {
+    const old = new Map(this.members.map((m) => [m.address, m]))
+    this.members = next.map((n) => old.get(n.address) ?? new Member({ pool: this.name, ...n }))
   }
 
   // A private agent with a single connection, for a client connection pinned by NTLM/Negotiate.
@@ -64,3 +145,5 @@ export class UpstreamPool {
     this.httpsAgent.destroy()
   }
 }
+
+export { Member }

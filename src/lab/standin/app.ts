@@ -17,9 +17,9 @@ import { registerUcwa } from './ucwa/routes.js'
 import { registerWebTicket } from './webticket/routes.js'
 import { registerWindowsAuth } from './winauth.js'
 
-// Longer than the 900 s UCWA event channel plus margin, so an idle keep-alive connection of a
-// proxy is never cut by the stand-in first during a long poll.
-const KEEP_ALIVE_MS = 960_000
+// IIS closes an idle keep-alive connection after its connectionTimeout, 120 s by default; a proxy's
+// upstream pool has to cope with that, so the stand-in does the same. (A held P-GET is not idle.)
+const KEEP_ALIVE_MS = 120_000
 
 function createServer (ctx: StandInContext, site: Site, handler: http.RequestListener): http.Server {
   const { tls } = ctx.spec

@@ -31,7 +31,7 @@ export async function startStandIn (spec: StandInSpec): Promise<RunningStandIn> 
     }
   } catch (err) {
     // A member is all its sites or nothing: do not leave half of it listening.
-    
+    await Promise.allSettled(apps.map((a) => a.close()))
     throw err
   }
 
@@ -45,6 +45,8 @@ export async function startStandIn (spec: StandInSpec): Promise<RunningStandIn> 
         // Answer held P-GETs before the sockets go, so a client sees a response rather than a reset.
         ctx.channels.closeAll()
         ctx.applications.clear()
+        // One turn of the event loop lets those answers reach their sockets before close destroys them.
+        await new Promise((resolve) => setImmediate(resolve))
         await Promise.all(apps.map((a) => a.close()))
       })()
       return closing

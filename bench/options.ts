@@ -1,0 +1,114 @@
+// The command line of `npm run bench`.
+import { parseArgs } from 'node:util'
+import type { TargetId } from './targets.js'
+
+export type ScenarioId = 'a' | 'b' | 'c' | 'd' | 'e' | 'f' | 'soak'
+export const ALL_SCENARIOS: ScenarioId[] = ['a', 'b', 'c', 'd', 'e', 'f', 'soak']
+export const ALL_TARGETS: TargetId[] = ['direct', 'lyncproxy', 'http-proxy', 'nginx', 'haproxy']
+
+export const USAGE = `Usage: npm run bench -- [options]
+
+Measures lyncproxy against the backend alone, bare http-proxy, nginx and HAProxy (issue 6).
+
+Options:
+  --quick             a seconds-long smoke: one round, 1.5 s per run, no warm-up, scenarios a,
+                      b and a small e (200 long polls); proves the harness works, asserts no speed
+  --cpu-prof          only profile lyncproxy (node --cpu-prof) under scenario a and print the
+                      top self-time functions
+  --no-cpu-prof       skip the profile step that a full run ends with
+  --rounds N          rounds per target (default 3; --quick 1)
+  --duration S        seconds per measured run (default 10; --quick 1.5)
+  --warmup S          seconds of load before a target's first round (default 2; --quick 0)
+  --scenarios LIST    comma-separated, from a,b,c,d,e,f,soak (default: all; --quick: a,b,e)
+  --targets LIST      comma-separated, from direct,lyncproxy,http-proxy,nginx,haproxy
+  --longpolls N       idle long polls in scenario e (default 5000; --quick 200)
+  --no-wrk            autocannon only, even when wrk is installed
+  --quiet-wait S      before each measured run, wait up to S seconds while other processes keep
+                      more than a quarter of a CPU busy (default 20; --quick 0)
+  --no-build          use dist/ as it is instead of running npm run build first
+  --log-file FILE     where lyncproxy writes its info-level log lines (default /dev/null)
+  --out DIR           where latest.json and latest.md go (default bench/results)
+  -h, --help          this text
+
+Scenarios: a HTTP GET ~1 KB JSON, 50 connections; b the same over HTTPS 443 → upstream TLS;
+c POST 64 KB; d 1,000 keep-alive connections; e idle long polls held open beside a small load;
+f p99 at a fixed 2,000 req/s; soak 5 rounds of 30 s (lyncproxy), RSS and fds after each.
+`
+
+export interface BenchOptions {
+  quick: boolean
+  profileOnly: boolean
+  profile: boolean
+  rounds: number
+  durationS: number
+  warmupS: number
+  scenarios: ScenarioId[]
+  targets: TargetId[]
+  longPolls: number
+  wrk: boolean
+  quietWaitS: number
+  build: boolean
+  logFile: string
+  out: string | undefined
+  help: boolean
+}
+
+function list<T extends string> (raw: string | undefined, allowed: readonly T[], what: string): T[] | undefined {
+  if (raw === undefined) return undefined
+  if (raw === 'none') return []
+  const items = raw.split(',').map((s) => s.trim()).filter((s) => s !== '')
+  for (const item of items) {
+    if (!(allowed as readonly string[]).includes(item)) throw new Error(`unknown ${what} '${item}': use ${allowed.join(', ')}`)
+  }
+  return items as T[]
+}
+
+function positive (raw: string | undefined, fallback: number, what: string, allowZero = false): number {
+  if (raw === undefined) return fallback
+  const n = Number(raw)
+  if (!Number.isFinite(n) || n < 0 || (n === 0 && !allowZero)) throw new Error(`${what} must be a positive number, got '${raw}'`)
+  return n
+}
+
+export function parseOptions (argv: string[]): BenchOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean' },
+      'cpu-prof': { type: 'boolean' },
+      'no-cpu-prof': { type: 'boolean' },
+      rounds: { type: 'string' },
+      duration: { type: 'string' },
+      warmup: { type: 'string' },
+      scenarios: { type: 'string' },
+      targets: { type: 'string' },
+      longpolls: { type: 'string' },
+      'no-wrk': { type: 'boolean' },
+      'quiet-wait': { type: 'string' },
+      'no-build': { type: 'boolean' },
+      'log-file': { type: 'string' },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  })
+  const quick = values.quick === true
+  const profileOnly = values['cpu-prof'] === true
+  return {
+    quick,
+    profileOnly,
+    profile: profileOnly || (!quick && values['no-cpu-prof'] !== true),
+    rounds: Math.round(positive(values.rounds, quick ? 1 : 3, '--rounds')),
+    durationS: positive(values.duration, quick ? 1.5 : 10, '--duration'),
+    warmupS: positive(values.warmup, quick ? 0 : 2, '--warmup', true),
+    scenarios: profileOnly ? [] : (list(values.scenarios, ALL_SCENARIOS, 'scenario') ?? (quick ? ['a', 'b', 'e'] : ALL_SCENARIOS)),
+    targets: list(values.targets, ALL_TARGETS, 'target') ?? ALL_TARGETS,
+    longPolls: Math.round(positive(values.longpolls, quick ? 200 : 5000, '--longpolls')),
+    wrk: values['no-wrk'] !== true,
+    quietWaitS: positive(values['quiet-wait'], quick ? 0 : 20, '--quiet-wait', true),
+    build: values['no-build'] !== true,
+    logFile: values['log-file'] ?? '/dev/null',
+    out: values.out,
+    help: values.help === true,
+  }
+}

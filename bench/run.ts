@@ -1,0 +1,238 @@
+// `npm run bench`: issue 6's harness. Builds lyncproxy, prepares lab certificates, starts the backend,
+// then measures every available target scenario by scenario, prints the tables and the bar, and
+// writes latest.json and latest.md. See `npm run bench -- --help`.
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import ts from 'typescript'
+import { validateConfigObject } from '../src/config/load.js'
+import { labCertificateRequest } from '../src/control/lab-cert-request.js'
+import { ensureLabCertificates } from '../src/tls/lab-certs.js'
+import { fdLimit, machineInfo } from './machine.js'
+import { parseOptions, USAGE, type BenchOptions } from './options.js'
+import { runProfile } from './profile.js'
+import { barsOf, barsText, machineLine, markdown, ratiosOf, scenarioText } from './report.js'
+import type { BenchResults, ProfileResult, ScenarioResult } from './results.js'
+import { runLongPolls, runSoak, runThroughput, TargetSet, type Log } from './scenarios.js'
+import { findTool, lyncproxyConfig, spawnLogged, stopChild, TARGET_LABELS, type BenchContext, type LabFiles, type TargetId } from './targets.js'
+
+const repo = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '')
+const INSTALL_HINT = 'apt-get install nginx-light haproxy wrk'
+const t0 = Date.now()
+const print = (text: string): void => { process.stdout.write(text + '\n') }
+// Progress lines carry the time since the start, so a slow step shows.
+const log: Log = (line) => {
+  const s = Math.round((Date.now() - t0) / 1000)
+  const stamp = `${String(Math.floor(s / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`
+  const lead = /^\n*/.exec(line)![0]
+  print(`${lead}${stamp} ${line.slice(lead.length)}`)
+}
+
+// Client connections a run holds at once, and what that asks of the per-process file limit: a proxy
+// holds two descriptors per forwarded connection.
+function fdsNeeded (opts: BenchOptions): number {
+  const clients = Math.max(opts.scenarios.includes('d') ? 1000 : 100, opts.scenarios.includes('e') ? opts.longPolls + 50 : 0)
+  return 2 * clients + 600
+}
+
+function ensureFdLimit (opts: BenchOptions): void {
+  const need = fdsNeeded(opts)
+  const { soft, hard } = fdLimit()
+  if (soft >= need) return
+  if (hard >= need && process.env.LYNCPROXY_BENCH_REEXEC === undefined) {
+    log(`open-file limit ${soft} is below the ${need} this run needs; re-running with ulimit -n ${hard}`)
+    const r = spawnSync('/bin/sh', ['-c', `ulimit -n ${hard} && exec "$@"`, 'sh', process.execPath, ...process.execArgv, ...process.argv.slice(1)], {
+      stdio: 'inherit',
+      env: { ...process.env, LYNCPROXY_BENCH_REEXEC: '1' },
+    })
+    process.exit(r.status ?? 1)
+  }
+  const fit = Math.max(100, Math.floor((soft - 700) / 2))
+  log(`WARNING: the open-file limit is ${soft} (hard ${hard}); ${opts.longPolls} long polls need about ${need}. ` +
+    `Raise it (as root: ulimit -n 20000, or LimitNOFILE= for a service) to measure the bar; this run uses ${fit} long polls.`)
+  opts.longPolls = Math.min(opts.longPolls, fit)
+}
+
+function build (): void {
+  log('building dist/ (tsc -p tsconfig.build.json), so that the bench measures the shipped program')
+  const r = spawnSync(process.execPath, [path.join(repo, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: repo, encoding: 'utf8' })
+  if (r.status !== 0) {
+    process.stderr.write(`${r.stdout}${r.stderr}\nthe build failed: fix the errors above, or pass --no-build to measure dist/ as it is\n`)
+    process.exit(1)
+  }
+}
+
+// The child servers (backend, bare http-proxy) run as plain JavaScript, so that their memory is
+// theirs and not a TypeScript loader's.
+function transpileChildren (): string {
+  const dir = path.join(repo, 'bench/.build')
+  mkdirSync(dir, { recursive: true })
+  for (const name of ['backend', 'http-proxy']) {
+    const source = readFileSync(path.join(repo, 'bench/servers', `${name}.ts`), 'utf8')
+    const out = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, esModuleInterop: true }, fileName: `${name}.ts` })
+    writeFileSync(path.join(dir, `${name}.mjs`), out.outputText)
+  }
+  return dir
+}
+
+async function labFiles (tmp: string): Promise<LabFiles> {
+  const certsDir = path.join(tmp, 'certs')
+  const lab = { certsDir } as LabFiles
+  // The certificates the config asks for, issued the way lyncproxy itself would: it finds and reuses them.
+  const config = lyncproxyConfig({ lab, backend: { pid: 0, httpPort: 8080, httpsPort: 4443 } }, { http: 80, https: 443 })
+  const loaded = validateConfigObject(config, { file: path.join(tmp, 'lyncproxy.yaml'), baseDir: tmp })
+  const certs = await ensureLabCertificates(labCertificateRequest(loaded.config))
+  const internal = certs.internal.get('fe')
+  if (internal === undefined) throw new Error('no internal certificate for pool fe')
+  const combinedFile = path.join(certsDir, 'external-combined.pem')
+  writeFileSync(combinedFile, certs.external.cert.trimEnd() + '\n' + certs.external.key.trimEnd() + '\n', { mode: 0o600 })
+  return {
+    certsDir,
+    caFile: certs.caFile,
+    certFile: certs.external.certFile,
+    keyFile: certs.external.keyFile,
+    combinedFile,
+    internalCertFile: internal.certFile,
+    internalKeyFile: internal.keyFile,
+  }
+}
+
+async function startBackend (childDir: string, lab: LabFiles): Promise<{ pid: number, httpPort: number, httpsPort: number, stop: () => Promise<void> }> {
+  const s = spawnLogged(process.execPath, [path.join(childDir, 'backend.mjs'), '--cert', lab.internalCertFile, '--key', lab.internalKeyFile], repo)
+  const deadline = Date.now() + 15_000
+  for (;;) {
+    const line = s.output().split('\n').find((l) => l.includes('"ready":true'))
+    if (line !== undefined) {
+      const r = JSON.parse(line) as { httpPort: number, httpsPort: number, bodyBytes: number }
+      log(`backend: pid ${s.child.pid}, http :${r.httpPort}, https :${r.httpsPort}, body ${r.bodyBytes} bytes`)
+      return { pid: s.child.pid!, httpPort: r.httpPort, httpsPort: r.httpsPort, stop: () => stopChild(s) }
+    }
+    if (s.child.exitCode !== null || Date.now() > deadline) throw new Error(`the backend did not start:\n${s.output()}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+async function main (): Promise<number> {
+  const opts = parseOptions(process.argv.slice(2))
+  if (opts.help) { process.stdout.write(USAGE); return 0 }
+  const startedAt = new Date()
+  ensureFdLimit(opts)
+  if (opts.build) build()
+  if (!existsSync(path.join(repo, 'dist/cli/main.js'))) {
+    process.stderr.write('dist/cli/main.js is missing: run npm run build (or drop --no-build)\n')
+    return 1
+  }
+  const childDir = transpileChildren()
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'lyncproxy-bench-'))
+  const tools = { nginx: findTool('nginx'), haproxy: findTool('haproxy'), wrk: opts.wrk ? findTool('wrk') : undefined }
+  const autocannonVersion = (JSON.parse(readFileSync(path.join(repo, 'node_modules/autocannon/package.json'), 'utf8')) as { version: string }).version
+  const machine = machineInfo({ ...tools, wrk: findTool('wrk') }, autocannonVersion)
+  const skipped: BenchResults['skipped'] = []
+  const missing = [tools.nginx === undefined ? 'nginx' : '', tools.haproxy === undefined ? 'haproxy' : '', findTool('wrk') === undefined ? 'wrk' : ''].filter((s) => s !== '')
+  log(`lyncproxy bench (${opts.profileOnly ? 'profile' : opts.quick ? 'quick' : 'full'}): ${machineLine({ machine } as BenchResults)}`)
+  const busy = machine.loadAverage.start > machine.nproc / 2
+  if (busy) log(`WARNING: the 1-minute load average is ${machine.loadAverage.start} on ${machine.nproc} CPUs: something else is running, and every figure of this run will be skewed`)
+  if (missing.length > 0) log(`not installed: ${missing.join(', ')}; those targets/loads are skipped (${INSTALL_HINT})`)
+  for (const id of opts.targets) {
+    if (id === 'nginx' && tools.nginx === undefined) skipped.push({ target: 'nginx', reason: `not installed (${INSTALL_HINT})` })
+    if (id === 'haproxy' && tools.haproxy === undefined) skipped.push({ target: 'HAProxy', reason: `not installed (${INSTALL_HINT})` })
+  }
+  if (opts.wrk && tools.wrk === undefined) skipped.push({ target: 'wrk (load)', reason: `not installed (${INSTALL_HINT})` })
+
+  let backend: Awaited<ReturnType<typeof startBackend>> | undefined
+  const scenarios: ScenarioResult[] = []
+  let profile: ProfileResult | null = null
+  let failures = 0
+  try {
+    const lab = await labFiles(tmp)
+    backend = await startBackend(childDir, lab)
+    const ctx: BenchContext = {
+      repo,
+      tmp,
+      lab,
+      backend,
+      childDir,
+      tools,
+      logFile: opts.logFile,
+      maxConnections: Math.max(1100, opts.longPolls + 100),
+      fdLimit: fdLimit().soft,
+    }
+    let set = new TargetSet(ctx, log)
+    for (const id of opts.scenarios) {
+      try {
+        if (id === 'e') {
+          const ids: TargetId[] = opts.targets.flatMap((t): TargetId[] => t === 'lyncproxy' ? ['lyncproxy', 'lyncproxy-pool8k'] : [t])
+          scenarios.push(await runLongPolls(ids, set, ctx, opts, log))
+        } else if (id === 'soak') {
+          const soak = await runSoak(set, opts, log)
+          if (soak !== undefined) scenarios.push(soak)
+        } else {
+          scenarios.push(await runThroughput(id, opts.targets, set, ctx, opts, log))
+        }
+        print(scenarioText(scenarios[scenarios.length - 1]!, ratiosOf(scenarios)))
+      } catch (err) {
+        failures++
+        log(`[${id}] failed: ${(err as Error).stack ?? String(err)}`)
+      }
+      for (const [tid, reason] of set.failed) {
+        if (!skipped.some((s) => s.target === TARGET_LABELS[tid])) skipped.push({ target: TARGET_LABELS[tid], reason })
+      }
+      if (!opts.quick) {
+        await set.stopAll()
+        set = new TargetSet(ctx, log)
+      }
+    }
+    await set.stopAll()
+    if (opts.profile) {
+      try {
+        const out = opts.out ?? path.join(repo, 'bench/results')
+        profile = await runProfile(ctx, path.join(out, 'profile'), opts.profileOnly ? opts.durationS : Math.min(opts.durationS, 10), opts.warmupS, log) ?? null
+      } catch (err) {
+        failures++
+        log(`[profile] failed: ${(err as Error).stack ?? String(err)}`)
+      }
+    }
+  } finally {
+    await backend?.stop()
+    rmSync(tmp, { recursive: true, force: true })
+  }
+
+  machine.loadAverage.end = Math.round(os.loadavg()[0]! * 100) / 100
+  const ratios = ratiosOf(scenarios)
+  const results: BenchResults = {
+    version: 1,
+    mode: opts.profileOnly ? 'profile' : opts.quick ? 'quick' : 'full',
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    machine,
+    settings: { rounds: opts.rounds, durationS: opts.durationS, warmupS: opts.warmupS, longPolls: opts.longPolls, logFile: opts.logFile, wrk: tools.wrk !== undefined, quietWaitS: opts.quietWaitS },
+    skipped,
+    scenarios,
+    ratios,
+    bars: [],
+    profile,
+  }
+  results.bars = barsOf(results)
+
+  if (!opts.profileOnly) {
+    print('\n══ summary ══')
+    print(machineLine(results))
+    for (const s of scenarios) print(scenarioText(s, ratios))
+    print('\nThe bar of issue 6:')
+    print(barsText(results.bars))
+  }
+  const out = opts.out ?? path.join(repo, 'bench/results')
+  mkdirSync(out, { recursive: true })
+  const base = opts.profileOnly ? 'profile' : 'latest'
+  writeFileSync(path.join(out, `${base}.json`), JSON.stringify(results, null, 2) + '\n')
+  writeFileSync(path.join(out, `${base}.md`), markdown(results))
+  log(`\nwrote ${path.relative(process.cwd(), path.join(out, `${base}.json`))} and ${base}.md (${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)} s)`)
+  return failures === 0 ? 0 : 1
+}
+
+main().then((code) => { process.exitCode = code }, (err) => {
+  process.stderr.write(`${(err as Error).stack ?? String(err)}\n`)
+  process.exitCode = 1
+})

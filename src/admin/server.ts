@@ -1,0 +1,194 @@
+// The admin plane: metrics, health, the routing table, explain, the live flow feed, reload and the
+// teaching page, on a listener of its own (127.0.0.1:9090 by default). It is a separate server, so
+// no published name can reach it: the external listeners never route to it.
+import Fastify from 'fastify'
+import type { LoadedConfig } from '../config/load.js'
+import type { RunningProxy } from '../control/proxy.js'
+import { LyncProxyError } from '../errors.js'
+import { ExplainError, explainRequest } from '../explain/explain.js'
+import { portTables } from '../explain/ports.js'
+import type { Logger } from '../observe/logger.js'
+import { createMetrics, type Metrics } from '../observe/metrics.js'
+import { tallyTraffic } from '../observe/traffic.js'
+import { requireToken, resolveAdminToken } from './auth.js'
+import { createFlowFeed } from './flows.js'
+import { redactConfig } from './redact.js'
+import { createReloader, type ReloadResult } from './reload.js'
+import { routesView } from './routes-view.js'
+import * as schemas from './schemas.js'
+import { loadStaticFiles } from './static-files.js'
+
+export interface AdminOptions {
+  proxy: RunningProxy
+  logger: Logger
+  // The file the proxy was loaded from, for reloads, and its directory, for admin.tokenFile.
+  file?: string
+  baseDir?: string
+  env?: NodeJS.ProcessEnv
+  // Overrides of config.admin.address / port (tests bind port 0).
+  address?: string
+  port?: number
+  // Default process metrics; tests that start many admin planes leave them out.
+  processMetrics?: boolean
+  flowHistory?: number
+  flowQueue?: number
+}
+
+export interface RunningAdmin {
+  readonly url: string
+  readonly address: string
+  readonly port: number
+  readonly metrics: Metrics
+  // The reload that SIGHUP should use too.
+  reload (): Promise<ReloadResult>
+  close (): Promise<void>
+}
+
+const OPEN_ROUTES = new Set(['/healthz'])
+
+export function adminOptionsFrom (loaded: LoadedConfig, proxy: RunningProxy, logger: Logger): AdminOptions {
+  return { proxy, logger, file: loaded.file, baseDir: loaded.baseDir }
+}
+
+export async function startAdmin (o: AdminOptions): Promise<RunningAdmin> {
+  const { proxy } = o
+  const env = o.env ?? process.env
+  const settings = proxy.config().admin
+  const token = resolveAdminToken(settings, env, o.baseDir ?? process.cwd())
+  const address = o.address ?? settings.address
+  const logger = o.logger.child({ plane: 'admin' })
+
+  const metrics = createMetrics(proxy, { processMetrics: o.processMetrics ?? true })
+  const traffic = tallyTraffic(proxy.bus)
+  const flows = createFlowFeed(proxy.bus, { history: o.flowHistory ?? 50, perClient: o.flowQueue ?? 256, onDrop: (n) => metrics.recordFlowDrops(n) })
+  const reload = createReloader({ file: o.file, proxy, logger, env, onResult: (r) => metrics.recordReload(r.ok ? 'success' : 'failure') })
+  const files = loadStaticFiles()
+  const started = Date.now()
+
+  const app = Fastify({ loggerInstance: logger, disableRequestLogging: true, return503OnClosing: true })
+  if (token !== undefined) app.addHook('onRequest', requireToken(token, OPEN_ROUTES))
+  app.addHook('onSend', async (_request, reply) => {
+    // The page and the API are for this admin listener only: no framing, no sniffing, no caching.
+    reply.header('X-Content-Type-Options', 'nosniff').header('X-Frame-Options', 'DENY').header('Cache-Control', 'no-store')
+  })
+  // SSE responses never end by themselves; end them before fastify waits for connections to close.
+  app.addHook('preClose', async () => { flows.close() })
+  app.setErrorHandler(async (err, request, reply) => {
+    if (err instanceof ExplainError) return reply.code(400).send({ error: 'bad_url', message: err.message })
+    const status = (err as { statusCode?: number }).statusCode ?? 500
+    if (status >= 500) request.log.error({ err }, 'admin request failed')
+    return reply.code(status).send({ error: (err as { code?: string }).code ?? 'error', message: err instanceof Error ? err.message : String(err) })
+  })
+
+  const boundPorts = (): Map<string, number> => new Map(proxy.listeners.map((l) => [l.name, l.port]))
+
+  app.get('/healthz', { schema: schemas.healthzSchema }, async () => ({ status: 'ok', uptimeSeconds: (Date.now() - started) / 1000 }))
+
+  app.get('/readyz', { schema: schemas.readyzSchema }, async (_request, reply) => {
+    const status = await proxy.listenerStatus()
+    const table = proxy.table()
+    const listeners = proxy.listeners.map((l) => {
+      const s = status.find((x) => x.name === l.name)
+      return { ...l, listening: s?.listening ?? false, connections: s?.connections ?? 0 }
+    })
+    const now = Date.now()
+    const pools = [...table.pools.values()].map((p) => {
+      const members = p.members.map((m) => ({ name: m.name, address: m.address, up: m.up && now >= m.ejectedUntil }))
+      const checked = p.kind !== 'vip' || proxy.config().pools[p.name]?.health.check !== 'none'
+      return { name: p.name, kind: p.kind, health: !checked ? 'unchecked' : members.some((m) => m.up) ? 'up' : 'down', members }
+    })
+    const ready = listeners.length > 0 && listeners.every((l) => l.listening) && table.generation > 0
+    return reply.code(ready ? 200 : 503).send({ ready, table: { loaded: table.generation > 0, generation: table.generation }, listeners, pools })
+  })
+
+  app.get('/metrics', { schema: schemas.metricsSchema }, async (_request, reply) => {
+    const text = await metrics.registry.metrics()
+    return reply.type(metrics.registry.contentType).send(text)
+  })
+
+  app.get('/api/routes', { schema: schemas.routesSchema }, async () => routesView(proxy.table(), proxy.config(), proxy.listeners))
+
+  app.get('/api/config', { schema: schemas.configSchema }, async () => redactConfig(proxy.config()))
+
+  app.get('/api/ports', { schema: schemas.portsSchema }, async () => ({ tables: portTables({ config: proxy.config(), table: proxy.table(), boundPorts: boundPorts() }) }))
+
+  app.get('/api/traffic', { schema: schemas.trafficSchema }, async () => traffic.snapshot())
+
+  app.get<{ Querystring: { url: string, listener?: string, client?: string, method?: string, header?: string[] } }>('/api/explain', { schema: schemas.explainSchema }, async (request) => {
+    const q = request.query
+    const headers = (q.header ?? []).map((h): [string, string] => {
+      const colon = h.indexOf(':')
+      if (colon <= 0) throw new ExplainError(`header '${h}' is not 'Name: value'`)
+      return [h.slice(0, colon).trim(), h.slice(colon + 1).trim()]
+    })
+    return explainRequest({
+      url: q.url,
+      ...(q.listener === undefined ? {} : { listener: q.listener }),
+      ...(q.client === undefined ? {} : { client: q.client }),
+      ...(q.method === undefined ? {} : { method: q.method }),
+      headers,
+    }, { config: proxy.config(), table: proxy.table(), boundPorts: boundPorts() })
+  })
+
+  app.get('/api/flows', { schema: schemas.flowsSchema }, async (request, reply) => {
+    reply.hijack()
+    flows.attach(request.raw, reply.raw)
+  })
+
+  app.post('/api/reload', { schema: schemas.reloadSchema }, async (_request, reply) => {
+    const result = await reload()
+    return reply.code(result.ok ? 200 : o.file === undefined ? 409 : 422).send(result)
+  })
+
+  const page = files.get('index.html')!
+  app.get<{ Querystring: { token?: string } }>('/', { schema: schemas.pageSchema }, async (request, reply) => {
+    const given = request.query.token
+    // A browser opened with ?token= must send it for the script and style sheet too.
+    const body = given === undefined ? page.body : page.body.toString().replace(/"\/static\/([a-z.]+)"/g, `"/static/$1?token=${encodeURIComponent(given)}"`)
+    return reply.type(page.type).send(body)
+  })
+  app.get<{ Params: { file: string } }>('/static/:file', { schema: schemas.assetSchema }, async (request, reply) => {
+    const file = files.get(request.params.file)!
+    return reply.type(file.type).send(file.body)
+  })
+
+  const closeAll = (): void => { flows.close(); traffic.close(); metrics.close() }
+  let port: number
+  try {
+    await app.listen({ host: address, port: o.port ?? settings.port })
+    const bound = app.server.address()
+    port = typeof bound === 'object' && bound !== null ? bound.port : (o.port ?? settings.port)
+  } catch (err) {
+    closeAll()
+    await app.close().catch(() => {})
+    throw listenError(err as NodeJS.ErrnoException, address, o.port ?? settings.port)
+  }
+  const host = address.includes(':') ? `[${address}]` : address
+  return {
+    url: `http://${host}:${port}/`,
+    address,
+    port,
+    metrics,
+    reload,
+    async close () {
+      await app.close()
+      closeAll()
+    },
+  }
+}
+
+function listenError (err: NodeJS.ErrnoException, address: string, port: number): LyncProxyError {
+  const where = `the admin plane cannot bind ${address}:${port}`
+  const location = { path: '/admin' }
+  const fix = 'set admin.port (or admin.address) to a free one, or admin.enabled: false'
+  if (err.code === 'EACCES') return new LyncProxyError('LRP_ERR_LISTEN_PRIVILEGED', `${where}: ports below 1024 need privilege`, { location, fix, cause: err })
+  if (err.code === 'EADDRINUSE') return new LyncProxyError('LRP_ERR_LISTEN_IN_USE', `${where}: the port is already in use`, { location, fix, cause: err })
+  return new LyncProxyError('LRP_ERR_LISTEN_ADDRESS', `${where}: ${err.code ?? err.message}`, { location, cause: err })
+}
+
+// What `start` and `lab` run next to the proxy: the admin plane when the config enables it, with
+// the config file for reloads.
+export async function startAdminIfEnabled (loaded: LoadedConfig, proxy: RunningProxy, logger: Logger): Promise<RunningAdmin | undefined> {
+  if (!proxy.config().admin.enabled) return undefined
+  return startAdmin(adminOptionsFrom(loaded, proxy, logger))
+}

@@ -1,0 +1,33 @@
+// The teaching page's files: plain HTML, CSS and JavaScript read once at start, no build step and
+// no CDN, because a lab is often offline.
+import { existsSync, readFileSync } from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+export interface StaticFile { body: Buffer, type: string }
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.svg': 'image/svg+xml',
+}
+
+// From src/admin/ the files are beside this module; tsc does not copy them, so from dist/admin/
+// they are read from the package's src/admin/static.
+function staticDir (): string {
+  const here = path.dirname(fileURLToPath(import.meta.url))
+  const candidates = [path.join(here, 'static'), path.resolve(here, '../../src/admin/static')]
+  const found = candidates.find((d) => existsSync(path.join(d, 'index.html')))
+  if (found === undefined) throw new Error(`the teaching page's files are missing (looked in ${candidates.join(', ')})`)
+  return found
+}
+
+export function loadStaticFiles (): Map<string, StaticFile> {
+  const dir = staticDir()
+  const files = new Map<string, StaticFile>()
+  for (const name of ['index.html', 'app.js', 'style.css']) {
+    files.set(name, { body: readFileSync(path.join(dir, name)), type: TYPES[path.extname(name)]! })
+  }
+  return files
+}

@@ -1,0 +1,68 @@
+// A dns pool's members are the A/AAAA records of a name, re-resolved on the records' TTL (or a fixed
+// interval). This is DNS load balancing as Lync uses it for SIP; for web traffic Lync needs an HLB,
+// which `lyncproxy check` says. A connect failure moves the request on to the next address.
+import { Resolver } from 'node:dns/promises'
+import type { UpstreamPool } from './pool.js'
+
+export interface DnsSettings {
+  name: string
+  // Fixed re-resolution interval; when absent the smallest record TTL is used.
+  intervalMs?: number
+  server?: string
+}
+
+const MIN_REFRESH_MS = 1000
+const MAX_REFRESH_MS = 3_600_000
+const RETRY_MS = 5000
+
+export type DnsEvent = (pool: UpstreamPool, detail: string, failed: boolean) => void
+
+export class DnsMembers {
+  private readonly resolver = new Resolver({ timeout: 2000, tries: 2 })
+  private timer: NodeJS.Timeout | undefined
+  private stopped = false
+
+  constructor (private readonly pool: UpstreamPool, private readonly settings: DnsSettings, private readonly onEvent?: DnsEvent) {
+    if (settings.server !== undefined) this.resolver.setServers([settings.server])
+  }
+
+  // Resolves once before the pool serves, then keeps following the records.
+  async start (): Promise<void> {
+    await this.refresh()
+  }
+
+  stop (): void {
+    this.stopped = true
+    clearTimeout(this.timer)
+  }
+
+  async refresh (): Promise<void> {
+    let nextMs = RETRY_MS
+    try {
+      const [v4, v6] = await Promise.all([
+        this.resolver.resolve4(this.settings.name, { ttl: true }).catch(notFound),
+        this.resolver.resolve6(this.settings.name, { ttl: true }).catch(notFound),
+      ])
+      const records = [...v4, ...v6]
+      if (records.length === 0) throw Object.assign(new Error(`no A or AAAA records for ${this.settings.name}`), { code: 'ENOTFOUND' })
+      const pool = this.pool
+      const before = pool.members.map((m) => m.address).join(',')
+      pool.replaceMembers(records.map((r) => ({ name: r.address, address: r.address, httpPort: pool.httpPort, httpsPort: pool.httpsPort, weight: 1 })))
+      const after = pool.members.map((m) => m.address).join(',')
+      if (before !== after) this.onEvent?.(pool, `${this.settings.name} → ${after}`, false)
+      const ttlMs = Math.min(...records.map((r) => r.ttl)) * 1000
+      nextMs = Math.max(MIN_REFRESH_MS, Math.min(this.settings.intervalMs ?? ttlMs, MAX_REFRESH_MS))
+    } catch (err) {
+      // Keep the last good answer; a resolver hiccup must not empty the pool.
+      this.onEvent?.(this.pool, `cannot resolve ${this.settings.name}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, true)
+    }
+    if (this.stopped) return
+    this.timer = setTimeout(() => { void this.refresh() }, nextMs)
+    this.timer.unref()
+  }
+}
+
+function notFound (err: NodeJS.ErrnoException): Array<{ address: string, ttl: number }> {
+  if (err.code === 'ENODATA' || err.code === 'ENOTFOUND') return []
+  throw err
+}

@@ -1,0 +1,47 @@
+// One server behind a pool, and what the balancer knows of it: whether health checks say it is up,
+// whether passive observation has ejected it for a while, whether the admin drains it, and how many
+// requests it is serving now.
+import { createHash } from 'node:crypto'
+
+export interface MemberOptions {
+  pool: string
+  name: string
+  address: string
+  httpPort: number
+  httpsPort: number
+  weight: number
+}
+
+export class Member {
+  readonly pool: string
+  readonly name: string
+  readonly address: string
+  readonly httpPort: number
+  readonly httpsPort: number
+  readonly weight: number
+  // The MS-WSMAN affinity value: a digest of the pool and member names, so the cookie never reveals
+  // an address and stays the same across restarts.
+  readonly cookie: string
+  up = true
+  draining = false
+  ejectedUntil = 0
+  consecutiveFailures = 0
+  ejections = 0
+  active = 0
+  // Smooth weighted round robin state (the algorithm nginx uses).
+  currentWeight = 0
+
+  constructor (o: MemberOptions) {
+    this.pool = o.pool
+    this.name = o.name
+    this.address = o.address
+    this.httpPort = o.httpPort
+    this.httpsPort = o.httpsPort
+    this.weight = o.weight
+    this.cookie = createHash('sha256').update(o.pool + '\0' + o.name).digest('hex').slice(0, 24)
+  }
+
+  available (now: number): boolean {
+    return this.up && !this.draining && now >= this.ejectedUntil
+  }
+}

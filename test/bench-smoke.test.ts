@@ -1,0 +1,80 @@
+// The benchmark harness (issue 6) runs: `npm run bench -- --quick` exits 0 and writes results of the
+// expected shape. It asserts no speed; the numbers of a smoke run mean nothing.
+import { spawn } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const KILL_AFTER_MS = 150_000
+
+t.setTimeout(KILL_AFTER_MS + 20_000)
+
+function runBench (args: string[]): Promise<{ code: number | null, output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', './bench/register.mjs', 'bench/run.ts', ...args], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: KILL_AFTER_MS,
+      killSignal: 'SIGKILL',
+    })
+    let output = ''
+    child.stdout.on('data', (c: Buffer) => { output += c.toString() })
+    child.stderr.on('data', (c: Buffer) => { output += c.toString() })
+    child.on('close', (code) => resolve({ code, output }))
+  })
+}
+
+interface Row { target: string, tool?: string, rounds: unknown[], median: Record<string, number | null> }
+interface Scenario { kind: string, id: string, rows: Row[] }
+
+t.test('npm run bench -- --quick runs every available target and writes latest.json and latest.md', async (t) => {
+  const out = mkdtempSync(path.join(os.tmpdir(), 'lyncproxy-bench-smoke-'))
+  t.teardown(() => rmSync(out, { recursive: true, force: true }))
+  // dist/ comes from npm install (prepare); build only when it is missing.
+  const build = existsSync(path.join(root, 'dist/cli/main.js')) ? ['--no-build'] : []
+  const { code, output } = await runBench(['--quick', '--out', out, ...build])
+  t.equal(code, 0, `exit status 0; output:\n${output.slice(-3000)}`)
+
+  const file = path.join(out, 'latest.json')
+  t.ok(existsSync(file), 'latest.json written to --out')
+  if (!existsSync(file)) return
+  const r = JSON.parse(readFileSync(file, 'utf8')) as {
+    version: number
+    mode: string
+    machine: { nproc: number, cpuModel: string, node: string }
+    scenarios: Scenario[]
+    ratios: unknown[]
+    bars: Array<{ id: string, met: boolean | null }>
+    skipped: unknown[]
+  }
+  t.equal(r.version, 1)
+  t.equal(r.mode, 'quick')
+  t.ok(r.machine.nproc >= 1 && r.machine.cpuModel !== '' && r.machine.node === process.version, 'machine described')
+  t.same(r.scenarios.map((s) => s.id), ['a', 'b', 'e'], 'quick runs scenarios a, b and e')
+
+  for (const id of ['a', 'b']) {
+    const s = r.scenarios.find((x) => x.id === id)!
+    t.equal(s.kind, 'throughput')
+    const targets = s.rows.filter((row) => row.tool === 'autocannon').map((row) => row.target)
+    t.ok(targets.includes('direct') && targets.includes('lyncproxy') && targets.includes('http-proxy'), `scenario ${id}: the Node targets were measured`)
+    for (const row of s.rows) {
+      t.equal(row.rounds.length, 1, `${id}/${row.target}/${row.tool}: one round`)
+      t.ok(typeof row.median.rps === 'number' && row.median.rps > 0, `${id}/${row.target}/${row.tool}: requests were answered`)
+      for (const k of ['p50', 'p99', 'p999', 'cpuSeconds', 'peakRssMB', 'errors', 'non2xx']) t.type(row.median[k], 'number', `${id}/${row.target}: ${k}`)
+    }
+  }
+  const e = r.scenarios.find((x) => x.id === 'e') as Scenario & { count: number, rows: Array<Row & { allHeld: boolean }> }
+  t.equal(e.kind, 'longpoll')
+  t.equal(e.count, 200, 'the smoke holds 200 long polls')
+  t.ok(e.rows.some((row) => row.target === 'lyncproxy'), 'lyncproxy took the long polls')
+  for (const row of e.rows) t.type(row.allHeld, 'boolean')
+
+  t.ok(Array.isArray(r.ratios), 'ratios listed')
+  t.same(r.bars.map((b) => b.id), ['get-rps', 'get-p99-2000', 'https-rps', 'conn-1000', 'longpoll-5000', 'soak', 'workers'], 'every bar of issue 6 is reported')
+  const md = readFileSync(path.join(out, 'latest.md'), 'utf8')
+  t.match(md, /## The bar \(issue 6\)/)
+  t.match(md, /## a: HTTP GET/)
+})

@@ -1,0 +1,204 @@
+// Bodies are streamed, never buffered whole: 50 MB each way through the https listener to an https
+// upstream, checked by byte count and sha256 at both ends, with the process's RSS sampled throughout
+// (the proxy runs in this process). A reader that stops reading must stop the writer on the far side.
+import { createHash, type Hash } from 'node:crypto'
+import https from 'node:https'
+import type { IncomingMessage } from 'node:http'
+import { Readable, Writable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import t from 'tap'
+import { pool, startTestProxy, testCertificates } from './helpers/proxy.js'
+import { startUpstream } from './helpers/upstream.js'
+
+const MB = 1024 * 1024
+const TOTAL = 50 * MB
+const CHUNK = 64 * 1024
+const RSS_ALLOWANCE = 100 * MB
+// A stalled reader may let this much pile up in socket and stream buffers on both hops, far below the body.
+const STALL_ALLOWANCE = 20 * MB
+const STALL_MS = 2000
+
+interface Tally { bytes: number, hash: Hash }
+
+function tally (): Tally {
+  return { bytes: 0, hash: createHash('sha256') }
+}
+
+// A deterministic body made chunk by chunk, hashed and counted as it is produced.
+async function * body (total: number, sent: Tally): AsyncGenerator<Buffer> {
+  for (let i = 0; sent.bytes < total; i++) {
+    const chunk = Buffer.allocUnsafe(Math.min(CHUNK, total - sent.bytes))
+    chunk.fill((i * 7) & 0xff)
+    if (chunk.length >= 4) chunk.writeUInt32BE(i, 0)
+    sent.bytes += chunk.length
+    sent.hash.update(chunk)
+    yield chunk
+  }
+}
+
+// A sink that counts and hashes without keeping anything.
+function counter (into: Tally): Writable {
+  return new Writable({
+    write (chunk: Buffer, _enc, cb) {
+      into.bytes += chunk.length
+      into.hash.update(chunk)
+      cb()
+    },
+  })
+}
+
+class RssSampler {
+  readonly baseline: number
+  max: number
+  private readonly timer: NodeJS.Timeout
+
+  constructor () {
+    this.baseline = process.memoryUsage.rss()
+    this.max = this.baseline
+    this.timer = setInterval(() => this.sample(), 20)
+  }
+
+  sample (): void {
+    const rss = process.memoryUsage.rss()
+    if (rss > this.max) this.max = rss
+  }
+
+  stop (): number {
+    clearInterval(this.timer)
+    this.sample()
+    return this.max - this.baseline
+  }
+}
+
+function mb (n: number): string {
+  return (n / MB).toFixed(1) + ' MB'
+}
+
+t.test('50 MB each way, streamed', async (t) => {
+  const certs = await testCertificates()
+  // Upstream side of each transfer: what it received (uploads) and what it sent (downloads).
+  let received = tally()
+  let served = tally()
+  let stallUploadMs = 0
+  const upstream = await startUpstream((req, res) => {
+    if (req.method === 'PUT') {
+      received = tally()
+      const sink = counter(received)
+      const consume = (): void => {
+        pipeline(req, sink).then(() => {
+          res.writeHead(200, { 'Content-Type': 'application/json' })
+          res.end(JSON.stringify({ bytes: received.bytes, sha256: received.hash.digest('hex') }))
+        }, () => res.destroy())
+      }
+      if (stallUploadMs > 0) setTimeout(consume, stallUploadMs)
+      else consume()
+      return
+    }
+    served = tally()
+    const size = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('size'))
+    const headers: Record<string, string> = { 'Content-Type': 'application/octet-stream' }
+    if (req.url?.includes('length=1') === true) headers['Content-Length'] = String(size)
+    res.writeHead(200, headers)
+    pipeline(Readable.from(body(size, served)), res).catch(() => { /* the client went away */ })
+  }, certs.internal.get('fe'), { readBody: false })
+  const p = await startTestProxy({
+    pools: { fe: pool(upstream.port) },
+    rules: [{ name: 'webext', publicNames: ['webext.contoso.com'], action: 'forward', pool: 'fe', listeners: ['external-https'] }],
+  })
+  const agent = new https.Agent({ keepAlive: false, ca: certs.caPem, servername: 'webext.contoso.com' })
+  t.teardown(async () => { agent.destroy(); await p.close(); await upstream.close() })
+
+  const open = (method: string, path: string, headers: Record<string, string | number> = {}) => https.request({
+    host: '127.0.0.1', port: p.httpsPort, method, path, agent, headers: { Host: 'webext.contoso.com', ...headers },
+  })
+  const responseOf = (req: ReturnType<typeof open>): Promise<IncomingMessage> =>
+    new Promise((resolve, reject) => { req.once('response', resolve); req.once('error', reject) })
+  const readAll = async (res: IncomingMessage): Promise<string> => {
+    const parts: Buffer[] = []
+    for await (const c of res) parts.push(c as Buffer)
+    return Buffer.concat(parts).toString()
+  }
+
+  // Warm up TLS sessions, lazy modules and the first pooled connection before measuring.
+  {
+    const req = open('GET', `/warm?size=${MB}`)
+    req.end()
+    const got = tally()
+    await pipeline(await responseOf(req), counter(got))
+    t.equal(got.bytes, MB, 'warm-up')
+  }
+
+  await t.test('upload', async (t) => {
+    const rss = new RssSampler()
+    const sent = tally()
+    const req = open('PUT', '/upload', { 'Content-Length': TOTAL })
+    const response = responseOf(req)
+    await pipeline(Readable.from(body(TOTAL, sent)), req)
+    const res = await response
+    const answer = JSON.parse(await readAll(res)) as { bytes: number, sha256: string }
+    const grew = rss.stop()
+    t.equal(res.statusCode, 200)
+    t.equal(answer.bytes, TOTAL, 'the upstream received every byte')
+    t.equal(answer.sha256, sent.hash.digest('hex'), 'the upstream received the same bytes (sha256)')
+    t.ok(grew < RSS_ALLOWANCE, `RSS grew by ${mb(grew)}, under ${mb(RSS_ALLOWANCE)}`)
+  })
+
+  for (const framing of ['chunked', 'length'] as const) {
+    await t.test(`download (${framing})`, async (t) => {
+      const rss = new RssSampler()
+      const req = open('GET', `/download?size=${TOTAL}&length=${framing === 'length' ? 1 : 0}`)
+      req.end()
+      const res = await responseOf(req)
+      const got = tally()
+      await pipeline(res, counter(got))
+      const grew = rss.stop()
+      t.equal(res.statusCode, 200)
+      if (framing === 'length') t.equal(res.headers['content-length'], String(TOTAL), 'the declared length is relayed')
+      else t.equal(res.headers['transfer-encoding'], 'chunked')
+      t.equal(served.bytes, TOTAL, 'the upstream sent the whole body')
+      t.equal(got.bytes, TOTAL, 'the client received every byte')
+      t.equal(got.hash.digest('hex'), served.hash.digest('hex'), 'the client received the same bytes (sha256)')
+      t.ok(grew < RSS_ALLOWANCE, `RSS grew by ${mb(grew)}, under ${mb(RSS_ALLOWANCE)}`)
+    })
+  }
+
+  await t.test('a client that stops reading stops the upstream', async (t) => {
+    const rss = new RssSampler()
+    const req = open('GET', `/download?size=${TOTAL}`)
+    req.end()
+    const res = await responseOf(req)
+    res.pause()
+    await new Promise((resolve) => setTimeout(resolve, STALL_MS))
+    const producedWhileStalled = served.bytes
+    const grewWhileStalled = rss.max - rss.baseline
+    t.ok(producedWhileStalled < STALL_ALLOWANCE, `the upstream produced ${mb(producedWhileStalled)} while the client read nothing`)
+    t.ok(grewWhileStalled < STALL_ALLOWANCE, `RSS grew by ${mb(grewWhileStalled)} while stalled`)
+    const got = tally()
+    await pipeline(res, counter(got))
+    const grew = rss.stop()
+    t.equal(got.bytes, TOTAL, 'once resumed, every byte arrives')
+    t.equal(got.hash.digest('hex'), served.hash.digest('hex'), 'the same bytes (sha256)')
+    t.ok(grew < RSS_ALLOWANCE, `RSS grew by ${mb(grew)} over the whole transfer`)
+  })
+
+  await t.test('an upstream that stops reading stops the client', async (t) => {
+    stallUploadMs = STALL_MS
+    t.teardown(() => { stallUploadMs = 0 })
+    const rss = new RssSampler()
+    const sent = tally()
+    const req = open('PUT', '/upload', { 'Content-Length': TOTAL })
+    const response = responseOf(req)
+    const piped = pipeline(Readable.from(body(TOTAL, sent)), req)
+    await new Promise((resolve) => setTimeout(resolve, STALL_MS - 300))
+    const producedWhileStalled = sent.bytes
+    const grewWhileStalled = rss.max - rss.baseline
+    t.ok(producedWhileStalled < STALL_ALLOWANCE, `the client could write ${mb(producedWhileStalled)} while the upstream read nothing`)
+    t.ok(grewWhileStalled < STALL_ALLOWANCE, `RSS grew by ${mb(grewWhileStalled)} while stalled`)
+    await piped
+    const answer = JSON.parse(await readAll(await response)) as { bytes: number, sha256: string }
+    const grew = rss.stop()
+    t.equal(answer.bytes, TOTAL, 'once resumed, the upstream received every byte')
+    t.equal(answer.sha256, sent.hash.digest('hex'), 'the same bytes (sha256)')
+    t.ok(grew < RSS_ALLOWANCE, `RSS grew by ${mb(grew)} over the whole transfer`)
+  })
+})

@@ -159,7 +159,7 @@ export interface BenchResults {
   startedAt: string
   finishedAt: string
   machine: MachineInfo
-  settings: { rounds: number, durationS: number, warmupS: number, longPolls: number, logFile: string, wrk: boolean, quietWaitS: number }
+  settings: { rounds: number, durationS: number, warmupS: number, longPolls: number, logFile: string, wrk: boolean, quietWaitS: number, build: string }
   skipped: Array<{ target: string, reason: string }>
   scenarios: ScenarioResult[]
   ratios: Ratio[]

@@ -1,7 +1,7 @@
 // The admin plane: metrics, health, the routing table, explain, the live flow feed, reload and the
 // teaching page, on a listener of its own (127.0.0.1:9090 by default). It is a separate server, so
 // no published name can reach it: the external listeners never route to it.
-import Fastify from 'fastify'
+import Fastify, { LogController } from 'fastify'
 import type { LoadedConfig } from '../config/load.js'
 import type { RunningProxy } from '../control/proxy.js'
 import { LyncProxyError } from '../errors.js'
@@ -65,7 +65,8 @@ export async function startAdmin (o: AdminOptions): Promise<RunningAdmin> {
   const files = loadStaticFiles()
   const started = Date.now()
 
-  const app = Fastify({ loggerInstance: logger, disableRequestLogging: true, return503OnClosing: true })
+  // Scrapes and page polls every few seconds would drown the proxy's own log; errors still show.
+  const app = Fastify({ loggerInstance: logger, logController: new LogController({ disableRequestLogging: true }), return503OnClosing: true })
   if (token !== undefined) app.addHook('onRequest', requireToken(token, OPEN_ROUTES))
   app.addHook('onSend', async (_request, reply) => {
     // The page and the API are for this admin listener only: no framing, no sniffing, no caching.

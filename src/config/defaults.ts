@@ -19,6 +19,11 @@ export const DEFAULTS = {
   responseTimeout: 120,
   clientIdleTimeout: 120,
   headersTimeout: 30,
+  requestTimeout: 300,
+  handshakeTimeout: 10,
+  maxConnections: 20_000,
+  // Large enough for meeting content uploads, small enough that one client cannot stream forever.
+  maxBodyBytes: 256 * 1024 * 1024,
   certsDir: 'certs',
   poolKind: 'vip',
   balance: 'round-robin',
@@ -65,7 +70,7 @@ type PoolShape = Simplify<Defaulted<Omit<PoolConfig, 'tls' | 'members' | 'health
   passive: Required<NonNullable<PoolConfig['passive']>>
 }>
 type TcpShape = Defaulted<TcpFrontendConfig, 'address' | 'targetPort' | 'idleTimeout'>
-type RuleBaseShape = Defaulted<Omit<RuleConfig, 'timeouts' | 'action' | 'pool'>, 'paths' | 'listeners' | 'redirectStatus'> & {
+type RuleBaseShape = Defaulted<Omit<RuleConfig, 'timeouts' | 'action' | 'pool'>, 'paths' | 'listeners' | 'redirectStatus' | 'maxBodyBytes'> & {
   // The rule's own timeouts merged over defaults.timeouts.
   timeouts: TimeoutsShape
 }
@@ -78,7 +83,7 @@ type ConfigShape = Simplify<Omit<Config, 'listeners' | 'pools' | 'rules' | 'defa
   tcp: TcpShape[]
   pools: Record<string, PoolShape>
   rules: RuleShape[]
-  defaults: Simplify<Defaulted<Omit<DefaultsConfig, 'timeouts'>, 'clientIdleTimeout' | 'headersTimeout'> & { timeouts: TimeoutsShape }>
+  defaults: Simplify<Defaulted<Omit<DefaultsConfig, 'timeouts'>, 'clientIdleTimeout' | 'headersTimeout' | 'requestTimeout' | 'handshakeTimeout' | 'maxConnections' | 'maxBodyBytes'> & { timeouts: TimeoutsShape }>
   // dir is an absolute path once resolved.
   certs: Defaulted<NonNullable<Config['certs']>, 'dir'>
   log: Defaulted<NonNullable<Config['log']>, 'level'>
@@ -180,6 +185,7 @@ export function applyDefaults (input: Config, baseDir: string): ResolvedConfig {
       paths: r.paths ?? [...DEFAULTS.paths],
       listeners: r.listeners ?? [...listenerNames],
       redirectStatus: r.redirectStatus ?? DEFAULTS.redirectStatus,
+      maxBodyBytes: r.maxBodyBytes ?? d?.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
       timeouts: {
         connect: timeouts?.connect ?? defaultTimeouts.connect,
         response: timeouts?.response ?? defaultTimeouts.response,
@@ -203,6 +209,10 @@ export function applyDefaults (input: Config, baseDir: string): ResolvedConfig {
       timeouts: defaultTimeouts,
       clientIdleTimeout: d?.clientIdleTimeout ?? DEFAULTS.clientIdleTimeout,
       headersTimeout: d?.headersTimeout ?? DEFAULTS.headersTimeout,
+      requestTimeout: d?.requestTimeout ?? DEFAULTS.requestTimeout,
+      handshakeTimeout: d?.handshakeTimeout ?? DEFAULTS.handshakeTimeout,
+      maxConnections: d?.maxConnections ?? DEFAULTS.maxConnections,
+      maxBodyBytes: d?.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
     },
     certs: { ...config.certs, dir: resolveCertsDir(config.certs?.dir ?? DEFAULTS.certsDir, baseDir) },
     log: { ...config.log, level: config.log?.level ?? DEFAULTS.logLevel },

@@ -139,6 +139,10 @@ export const RuleSchema = Type.Object({
   }, { additionalProperties: false })),
   redirectStatus: Type.Optional(Type.Union([Type.Literal(301), Type.Literal(302), Type.Literal(307), Type.Literal(308)])),
   timeouts: Type.Optional(TimeoutsSchema),
+  // Largest request body this rule forwards, in bytes; larger ones get 413.
+  maxBodyBytes: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
+  // Strict-Transport-Security on this rule's HTTPS responses (seconds); off unless set.
+  hstsMaxAge: Type.Optional(Type.Integer({ minimum: 0, maximum: 315_360_000 })),
 }, { additionalProperties: false })
 
 // A layer-4 frontend: what an HLB does for SIP/MTLS (5061), 444 and the CLS ports. Bytes are spliced
@@ -183,6 +187,14 @@ export const ConfigSchema = Type.Object({
     clientIdleTimeout: Type.Optional(Seconds),
     // Client side: time allowed to send the request headers (slowloris guard).
     headersTimeout: Type.Optional(Seconds),
+    // Client side: time allowed to send a whole request, body included.
+    requestTimeout: Type.Optional(Seconds),
+    // Client side: time allowed for a TLS handshake.
+    handshakeTimeout: Type.Optional(Seconds),
+    // Client connections per listener; more are refused until some close.
+    maxConnections: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
+    // Default request body limit for rules that set none, in bytes.
+    maxBodyBytes: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
   }, { additionalProperties: false })),
   certs: Type.Optional(Type.Object({
     dir: Type.Optional(FilePath),

@@ -26,7 +26,7 @@ export function createServer (listener: ResolvedListener, config: ResolvedConfig
     headersTimeout: config.defaults.headersTimeout * 1000,
     // Receiving a whole request (a large upload included) may take this long; responses are governed
     // by the rules' own timeouts instead.
-    requestTimeout: 300_000,
+    requestTimeout: config.defaults.requestTimeout * 1000,
     keepAliveTimeout: config.defaults.clientIdleTimeout * 1000,
     connectionsCheckingInterval: 1000,
     noDelay: true,
@@ -36,7 +36,7 @@ export function createServer (listener: ResolvedListener, config: ResolvedConfig
     if (sni === undefined) throw new Error(`listener ${listener.name} has no certificates`)
     server = https.createServer({
       ...options,
-      ...serverTlsProfile(),
+      ...serverTlsProfile(config.defaults.handshakeTimeout * 1000),
       ...sni.current.defaultCertificate.secureContextOptions,
       // Read through the holder so that a reload can swap certificates without a restart.
       SNICallback: (name, cb) => sni.current.SNICallback(name, cb),
@@ -49,6 +49,7 @@ export function createServer (listener: ResolvedListener, config: ResolvedConfig
   server.maxHeadersCount = 0
   // A long poll sends nothing for up to 900 s: no socket idle timeout while a request is active.
   server.timeout = 0
+  server.maxConnections = config.defaults.maxConnections
   ;(server as http.Server & { [kListenerState]: ListenerState })[kListenerState] = state
   server.on('request', onRequest)
   server.on('upgrade', onUpgrade)

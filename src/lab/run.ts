@@ -57,7 +57,8 @@ export async function startLab (loaded: LoadedConfig, options: LabOptions): Prom
   }
   let proxy: RunningProxy
   try {
-    proxy = await startProxy({ ...loaded, config: deepFreeze(draft) as ResolvedConfig }, { logger: options.logger, labCerts: certs, ...(options.env === undefined ? {} : { env: options.env }) })
+    // deepFreeze freezes in place: hand the proxy a copy, the draft is adjusted again below.
+    proxy = await startProxy({ ...loaded, config: deepFreeze(structuredClone(draft)) as ResolvedConfig }, { logger: options.logger, labCerts: certs, ...(options.env === undefined ? {} : { env: options.env }) })
     // A vip pool whose address is one of our own listeners (the Director's HLB VIP) follows the
     // ports those listeners were given.
     if (ephemeral && pointVipPoolsAtListeners(draft, proxy, configuredPorts)) await proxy.reload({ ...loaded, config: deepFreeze(structuredClone(draft)) as ResolvedConfig })
@@ -173,7 +174,7 @@ function pointPoolsAtStandIns (draft: Draft, running: RunningStandIn[]): void {
 
 function pointVipPoolsAtListeners (draft: Draft, proxy: RunningProxy, configuredPorts: Map<string, number>): boolean {
   let changed = false
-  for (const pool of Object.values(draft.pools)) {
+  for (const [id, pool] of Object.entries(draft.pools)) {
     if (pool.kind !== 'vip') continue
     const mine = proxy.listeners.filter((l) => l.address === pool.address)
     if (mine.length === 0) continue
@@ -184,6 +185,15 @@ function pointVipPoolsAtListeners (draft: Draft, proxy: RunningProxy, configured
     const https = configured('https', pool.httpsPort)
     if (http !== undefined) { pool.httpPort = http; pool.members[0]!.httpPort = http; changed = true }
     if (https !== undefined) { pool.httpsPort = https; pool.members[0]!.httpsPort = https; changed = true }
+    // A rule that bridges to another of the VIP's ports (443 instead of 4443, the classic mistake a
+    // test may reproduce) follows that listener too.
+    for (const rule of draft.rules) {
+      if (rule.pool !== id || rule.bridge === undefined) continue
+      const bridgedHttp = rule.bridge.http === undefined ? undefined : configured('http', rule.bridge.http)
+      const bridgedHttps = rule.bridge.https === undefined ? undefined : configured('https', rule.bridge.https)
+      if (bridgedHttp !== undefined) { rule.bridge.http = bridgedHttp; changed = true }
+      if (bridgedHttps !== undefined) { rule.bridge.https = bridgedHttps; changed = true }
+    }
   }
   return changed
 }

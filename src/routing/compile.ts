@@ -116,6 +116,8 @@ function buildRoute (rule: ResolvedRule, index: number, listener: ResolvedListen
     bridgePort: bridge ?? 0,
     timeouts: Object.freeze({ connectMs: rule.timeouts.connect * 1000, responseMs: rule.timeouts.response * 1000 }),
     redirectStatus: rule.redirectStatus,
+    maxBodyBytes: rule.maxBodyBytes,
+    hsts: tls && rule.hstsMaxAge !== undefined ? `max-age=${rule.hstsMaxAge}` : '',
     redirectPortSuffix: portSuffix(redirectPort),
     implicit: false,
   })
@@ -142,6 +144,8 @@ function implicitRedirect (config: ResolvedConfig, port: number): Route {
     bridgePort: 0,
     timeouts: Object.freeze({ connectMs: config.defaults.timeouts.connect * 1000, responseMs: config.defaults.timeouts.response * 1000 }),
     redirectStatus: 301,
+    maxBodyBytes: 0,
+    hsts: '',
     redirectPortSuffix: portSuffix(port),
     implicit: true,
   })

@@ -23,6 +23,10 @@ export interface Route {
   readonly bridgePort: number
   readonly timeouts: Timeouts
   readonly redirectStatus: number
+  // Request bodies above this many bytes are refused with 413.
+  readonly maxBodyBytes: number
+  // The Strict-Transport-Security value for this rule's HTTPS responses; '' for none.
+  readonly hsts: string
   // For redirects: the https port clients are sent to, '' when it is the default 443.
   readonly redirectPortSuffix: string
   // True for routes the compiler added (the port-80 redirect of names no http rule forwards).

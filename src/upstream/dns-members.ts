@@ -2,6 +2,7 @@
 // interval). This is DNS load balancing as Lync uses it for SIP; for web traffic Lync needs an HLB,
 // which `lyncproxy check` says. A connect failure moves the request on to the next address.
 import { Resolver } from 'node:dns/promises'
+import { isIPv6 } from 'node:net'
 import type { UpstreamPool } from './pool.js'
 
 export interface DnsSettings {
@@ -43,9 +44,13 @@ export class DnsMembers {
         this.resolver.resolve4(this.settings.name, { ttl: true }).catch(notFound),
         this.resolver.resolve6(this.settings.name, { ttl: true }).catch(notFound),
       ])
-      const records = [...v4, ...v6]
-      if (records.length === 0) throw Object.assign(new Error(`no A or AAAA records for ${this.settings.name}`), { code: 'ENOTFOUND' })
+      // A server may fail one family while it answers the other (dnsmasq without upstream servers
+      // refuses AAAA for a name it only has an A record for): that family keeps its current
+      // addresses, asked again soon. Only when both fail is the whole answer a failure.
+      if (v4 instanceof Error && v6 instanceof Error) throw v4
       const pool = this.pool
+      const records = [...(v4 instanceof Error ? kept(pool, false) : v4), ...(v6 instanceof Error ? kept(pool, true) : v6)]
+      if (records.length === 0) throw v4 instanceof Error ? v4 : v6 instanceof Error ? v6 : Object.assign(new Error(`no A or AAAA records for ${this.settings.name}`), { code: 'ENOTFOUND' })
       const before = pool.members.map((m) => m.address).join(',')
       pool.replaceMembers(records.map((r) => ({ name: r.address, address: r.address, httpPort: pool.httpPort, httpsPort: pool.httpsPort, weight: 1 })))
       const after = pool.members.map((m) => m.address).join(',')
@@ -62,7 +67,13 @@ export class DnsMembers {
   }
 }
 
-function notFound (err: NodeJS.ErrnoException): Array<{ address: string, ttl: number }> {
+// No records of a family is an answer; any other failure is returned, not thrown (see refresh).
+function notFound (err: NodeJS.ErrnoException): Array<{ address: string, ttl: number }> | NodeJS.ErrnoException {
   if (err.code === 'ENODATA' || err.code === 'ENOTFOUND') return []
-  throw err
+  return err
+}
+
+// The current members of one family, as records to keep until that family answers again.
+function kept (pool: UpstreamPool, v6: boolean): Array<{ address: string, ttl: number }> {
+  return pool.members.filter((m) => isIPv6(m.address) === v6).map((m) => ({ address: m.address, ttl: RETRY_MS / 1000 }))
 }

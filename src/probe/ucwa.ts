@@ -1,0 +1,143 @@
+// The UCWA sign-in as Lync 2013 Mobile and the Lync Web App run it, through the proxy: the user
+// resource's MsRtcOAuth challenge, a password grant for a cwt= web ticket, the user resource again
+// with the ticket (following a redirect to the user's home pool), creating an application, and one
+// short event-channel poll. Each hop goes to the host its link names, reached on the target.
+import { randomUUID } from 'node:crypto'
+import { fail, pass, skip, type ProbeContext } from './context.js'
+import { answered, describeError, errorCause, statusCause } from './diagnose.js'
+import { parseHal } from './discovery.js'
+import { headerLines, type ProbeRequest, type ProbeResponse } from './http.js'
+import { publishedNames } from './options.js'
+import type { ProbeResult } from './types.js'
+
+const MAX_REDIRECTS = 3
+// The event channel is asked to give up after 1 s; anything past this means the proxy held it.
+const EVENTS_TIMEOUT_S = 1
+const EVENTS_BUDGET_MS = 5_000
+
+// A step that did not go as a client needs; becomes the row.
+class Stop extends Error {
+  constructor (readonly verdict: 'FAIL' | 'SKIP', readonly detail: string, readonly lyncCause = '') { super(detail) }
+}
+
+class SignIn {
+  readonly steps: string[] = []
+  private token?: string
+
+  constructor (private readonly ctx: ProbeContext) {}
+
+  // Sends to the host a link names. A link to a name the proxy does not publish is how a pool
+  // reached through its internal site (or configured with internal URLs only) shows up.
+  async call (step: string, href: string, init: Omit<ProbeRequest, 'scheme' | 'name' | 'path'> = {}): Promise<ProbeResponse> {
+    const url = new URL(href)
+    const name = url.hostname.toLowerCase()
+    const published = publishedNames(this.ctx.names).includes(name)
+    if (!published && this.ctx.verdict('access-location', this.ctx.names.webExt) === 'FAIL') {
+      throw new Stop('SKIP', `not finished: ${step} links to ${name}, an internal name (AccessLocation is Internal, see the access-location row)`)
+    }
+    if (published && this.ctx.verdict('tls', name) === 'FAIL') throw new Stop('SKIP', `not finished: ${step} needs ${name}, and TLS to it failed (see the tls row)`)
+    if (url.protocol !== 'https:') throw new Stop('FAIL', `${step}: the link ${href} is not HTTPS`, 'Lync hands out HTTPS links only: something rewrote the answer')
+    const headers: Record<string, string> = { ...init.headers }
+    if (this.token !== undefined) headers.Authorization = `Bearer ${this.token}`
+    try {
+      return await this.ctx.send({ ...init, headers, scheme: 'https', name, path: url.pathname + url.search })
+    } catch (err) {
+      const cause = published
+        ? errorCause(err, `${this.ctx.options.target}:${this.ctx.options.httpsPort}`)
+        : `the pool's links name ${name}, which this proxy does not seem to publish: publish the pool's external web services FQDN, or fix it in Topology Builder`
+      throw new Stop('FAIL', `${step} (${name}): ${describeError(err)}`, cause)
+    }
+  }
+
+  expect (step: string, res: ProbeResponse, status: number, name: string): void {
+    if (res.status !== status) throw new Stop('FAIL', `${step}: ${answered(res)}, expected ${status}`, statusCause(res, name))
+  }
+
+  async challenge (userUrl: string): Promise<string> {
+    const res = await this.call('the user resource', userUrl, { headers: { Accept: 'application/json' } })
+    const line = headerLines(res, 'www-authenticate').find((l) => /^MsRtcOAuth\s/i.test(l))
+    const href = line === undefined ? undefined : /href="([^"]+)"/i.exec(line)?.[1]
+    if (res.status !== 401 || href === undefined) {
+      throw new Stop('FAIL', `the user resource ${userUrl}: ${answered(res)} without an MsRtcOAuth challenge`, statusCause(res, new URL(userUrl).hostname))
+    }
+    return href
+  }
+
+  async signIn (tokenUrl: string, user: string, password: string): Promise<void> {
+    this.token = undefined
+    const body = new URLSearchParams({ grant_type: 'password', username: user, password }).toString()
+    const res = await this.call('the token request', tokenUrl, { method: 'POST', body, headers: { 'Content-Type': 'application/x-www-form-urlencoded;charset=UTF-8', Accept: 'application/json' } })
+    let token: unknown
+    try { token = (JSON.parse(res.body) as { access_token?: unknown }).access_token } catch { token = undefined }
+    if (res.status === 400 && /invalid_grant/.test(res.body)) {
+      throw new Stop('FAIL', `the token request for ${user}: 400 invalid_grant (${String(res.headers['x-ms-diagnostics'] ?? 'no X-Ms-diagnostics')})`, 'the pool refused the user name or password: check --user/--password (this is not a proxy problem)')
+    }
+    if (res.status !== 200 || typeof token !== 'string' || !token.startsWith('cwt=')) {
+      throw new Stop('FAIL', `the token request ${tokenUrl}: ${answered(res)} without a cwt= access token`, statusCause(res, new URL(tokenUrl).hostname))
+    }
+    this.token = token
+    this.steps.push('cwt token')
+  }
+}
+
+export async function ucwaSignIn (ctx: ProbeContext): Promise<ProbeResult> {
+  const name = ctx.names.webExt
+  const credentials = ctx.options.credentials
+  if (credentials === undefined) return skip('ucwa-signin', name, 'not tried: no --user/--password')
+  const blocked = ctx.tlsBlocked('ucwa-signin', name)
+  if (blocked !== undefined) return blocked
+  if (ctx.verdict('user-resource', name) !== 'PASS') return skip('ucwa-signin', name, 'not tried: no MsRtcOAuth challenge (see the user-resource row)')
+
+  const flow = new SignIn(ctx)
+  let application: string | undefined
+  try {
+    let userUrl = `https://${name}/Autodiscover/AutodiscoverService.svc/root/oauth/user?originalDomain=${ctx.options.domain}`
+    let applications: string | undefined
+    for (let hop = 0; applications === undefined; hop++) {
+      if (hop > MAX_REDIRECTS) throw new Stop('FAIL', `more than ${MAX_REDIRECTS} autodiscover redirects`, 'the pools send the client round in circles: check the user\'s home pool and its external web services FQDN')
+      // Web tickets are pool-scoped: every pool the client is sent to gets its own sign-in.
+      await flow.signIn(await flow.challenge(userUrl), credentials.user, credentials.password)
+      const res = await flow.call('the user resource with the token', userUrl, { headers: { Accept: 'application/json' } })
+      if (res.status === 500 && /28032/.test(String(res.headers['x-ms-diagnostics'] ?? ''))) {
+        throw new Stop('FAIL', 'the user resource refused the web ticket (500, X-Ms-diagnostics 28032)', 'the ticket went to a different pool than the one that issued it: the rule sends the token request and the user resource to different pools')
+      }
+      flow.expect('the user resource with the token', res, 200, new URL(userUrl).hostname)
+      const links = parseHal(res.body) ?? {}
+      if (links.applications !== undefined) { applications = links.applications; break }
+      if (links.redirect === undefined) throw new Stop('FAIL', 'the user resource has neither an applications nor a redirect link', 'something other than the Lync autodiscover service answered')
+      flow.steps.push(`redirect to ${new URL(links.redirect).hostname}`)
+      const root = await flow.call('the redirect target', links.redirect, { headers: { Accept: 'application/json' } })
+      const user = parseHal(root.body)?.user
+      if (root.status !== 200 || user === undefined) throw new Stop('FAIL', `the redirect target ${links.redirect}: ${answered(root)} without a user link`, statusCause(root, new URL(links.redirect).hostname))
+      userUrl = user
+    }
+    flow.steps.push('applications link')
+
+    const created = await flow.call('creating the application', applications, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+      body: JSON.stringify({ UserAgent: 'lyncproxy-probe', EndpointId: randomUUID(), Culture: 'en-US' }),
+    })
+    flow.expect('creating the application', created, 201, new URL(applications).hostname)
+    const appLinks = parseHal(created.body) ?? {}
+    if (appLinks.self !== undefined) application = new URL(appLinks.self, applications).href
+    if (appLinks.events === undefined) throw new Stop('FAIL', 'the new application has no events link', 'something rewrote the UCWA answer')
+    flow.steps.push('POST applications 201')
+
+    const events = new URL(appLinks.events, applications)
+    events.searchParams.set('timeout', String(EVENTS_TIMEOUT_S))
+    const polled = await flow.call('the event channel', events.href, { headers: { Accept: 'application/json' }, timeoutMs: Math.max(ctx.options.timeoutMs, EVENTS_BUDGET_MS) })
+    flow.expect('the event channel', polled, 200, events.hostname)
+    if (polled.elapsedMs > EVENTS_BUDGET_MS) {
+      throw new Stop('FAIL', `the event channel (timeout=${EVENTS_TIMEOUT_S}) took ${(polled.elapsedMs / 1000).toFixed(1)} s`, 'the proxy buffers or delays long-poll answers: pass /ucwa responses through unbuffered')
+    }
+    flow.steps.push(`events 200 in ${(polled.elapsedMs / 1000).toFixed(1)} s`)
+    return pass('ucwa-signin', name, `signed in as ${credentials.user}: ${flow.steps.join(' → ')}`)
+  } catch (err) {
+    if (!(err instanceof Stop)) throw err
+    return err.verdict === 'SKIP' ? skip('ucwa-signin', name, err.detail) : fail('ucwa-signin', name, err.detail, err.lyncCause)
+  } finally {
+    // Leave no application behind on a real pool; best effort.
+    if (application !== undefined) await flow.call('deleting the application', application, { method: 'DELETE' }).catch(() => undefined)
+  }
+}

@@ -75,6 +75,7 @@ async function startHarness (t: Test, extra: Record<string, unknown> = {}, env: 
   const fe = await startUpstream(undefined, certs.internal.get('fe'))
   const dirHttp = await startUpstream()
   const dirHttps = await startUpstream(undefined, certs.internal.get('dir'))
+  t.teardown(() => Promise.all([fe.close(), dirHttp.close(), dirHttps.close()]))
   const ports = { feHttps: fe.port, dirHttp: dirHttp.port, dirHttps: dirHttps.port, owas: await refusedPort() }
   const dir = t.testdir({})
   const file = path.join(dir, 'proxy.yaml')
@@ -87,13 +88,10 @@ async function startHarness (t: Test, extra: Record<string, unknown> = {}, env: 
   const logger = pino({ level: 'info' }, sink)
   const loaded = await loadConfigFile(file)
   const proxy = await startProxy(loaded, { logger, labCerts: certs })
+  t.teardown(() => proxy.close(0))
   attachErrorLog(proxy.bus, logger)
   const admin = await startAdmin({ proxy, logger, file, baseDir: dir, env, processMetrics: false })
-  t.teardown(async () => {
-    await admin.close()
-    await proxy.close(0)
-    await Promise.all([fe.close(), dirHttp.close(), dirHttps.close()])
-  })
+  t.teardown(() => admin.close())
   return {
     proxy,
     admin,
@@ -281,10 +279,9 @@ t.test('POST /api/reload re-reads the file; a bad file keeps the running table',
 
 interface SseEvent { event: string, id: string, data: string }
 
-function openFeed (h: Harness): Promise<{ events: SseEvent[], next: (pred: (e: SseEvent) => boolean) => Promise<SseEvent>, close: () => void }> {
+function openFeed (h: Harness): Promise<{ type: string | undefined } & { events: SseEvent[], next: (pred: (e: SseEvent) => boolean) => Promise<SseEvent>, close: () => void }> {
   return new Promise((resolve, reject) => {
     const req = http.get({ host: '127.0.0.1', port: h.admin.port, path: '/api/flows', agent: false }, (res) => {
-      t.equal(res.headers['content-type'], 'text/event-stream; charset=utf-8')
       const events: SseEvent[] = []
       const waiters: Array<{ pred: (e: SseEvent) => boolean, resolve: (e: SseEvent) => void }> = []
       let buffer = ''
@@ -307,6 +304,7 @@ function openFeed (h: Harness): Promise<{ events: SseEvent[], next: (pred: (e: S
         }
       })
       resolve({
+        type: res.headers['content-type'],
         events,
         next: (pred) => new Promise((resolve2) => {
           const seen = events.find(pred)
@@ -324,6 +322,7 @@ t.test('the flow feed streams exchange records with masked credentials; the logs
   const h = await startHarness(t)
   const feed = await openFeed(h)
   t.teardown(feed.close)
+  t.equal(feed.type, 'text/event-stream; charset=utf-8')
   await httpsGet(h, 'webext.contoso.com', '/ucwa/v1/applications', { Authorization: 'Bearer eyJhbGciOiJSUzI1NiJ9.secret', Cookie: 'MRASCredential=secret' })
   const event = await feed.next((e) => e.event === 'exchange' && (JSON.parse(e.data) as { rule: string }).rule === 'webext-longpoll')
   const record = JSON.parse(event.data)

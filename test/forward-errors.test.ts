@@ -10,6 +10,7 @@ import { promisify } from 'node:util'
 import t from 'tap'
 import { request, type Reply } from './helpers/client.js'
 import { pool, startTestProxy, testCertificates } from './helpers/proxy.js'
+import { startBlackhole } from './helpers/blackhole.js'
 import { startRawUpstream } from './helpers/raw-upstream.js'
 import { startUpstream } from './helpers/upstream.js'
 import { headerValues, parseResponseHead, wireExchange } from './helpers/wire.js'
@@ -76,6 +77,7 @@ t.test('upstream failures', async (t) => {
   const certs = await testCertificates()
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lyncproxy-forward-errors-'))
   const refusedPort = await freePort()
+  const blackhole = await startBlackhole()
   const raw = await startRawUpstream(respondRaw)
   const untrusted = await startUpstream(undefined, await foreignCertificate(tmp))
   // A lab certificate, but for the Director pool's names, not pool01.contoso.net.
@@ -93,6 +95,7 @@ t.test('upstream failures', async (t) => {
     defaults: { timeouts: { response: 1 } },
     pools: {
       refused: pool(refusedPort),
+      blackhole: pool(blackhole.port),
       raw: pool(raw.port),
       untrusted: pool(untrusted.port),
       misnamed: pool(misnamed.port),
@@ -100,6 +103,7 @@ t.test('upstream failures', async (t) => {
     },
     rules: [
       { name: 'refused', publicNames: ['webext.contoso.com'], paths: ['/refused'], action: 'forward', pool: 'refused' },
+      { name: 'blackhole', publicNames: ['webext.contoso.com'], paths: ['/blackhole'], action: 'forward', pool: 'blackhole', timeouts: { connect: 1 } },
       { name: 'raw', publicNames: ['webext.contoso.com'], paths: ['/raw'], action: 'forward', pool: 'raw', listeners: ['external-http'] },
       { name: 'untrusted', publicNames: ['webext.contoso.com'], paths: ['/untrusted'], action: 'forward', pool: 'untrusted', listeners: ['external-https'] },
       { name: 'misnamed', publicNames: ['webext.contoso.com'], paths: ['/misnamed'], action: 'forward', pool: 'misnamed', listeners: ['external-https'] },
@@ -110,6 +114,7 @@ t.test('upstream failures', async (t) => {
   t.teardown(async () => {
     for (const timer of holds) clearTimeout(timer)
     await p.close()
+    blackhole.close()
     await Promise.all([raw.close(), untrusted.close(), misnamed.close(), slow.close()])
     fs.rmSync(tmp, { recursive: true, force: true })
   })
@@ -121,6 +126,18 @@ t.test('upstream failures', async (t) => {
       t.equal(r.status, 502)
       t.equal(r.headers['x-lyncproxy-error'], 'upstream_refused')
       t.match(r.body, new RegExp(`pool refused \\(pool01\\.contoso\\.net at 127\\.0\\.0\\.1:${refusedPort}\\) refused the connection`))
+    }
+  })
+
+  await t.test('a pool that never completes the TCP handshake → 504 within the rule\'s connect timeout', async (t) => {
+    for (const send of [get, getTls]) {
+      const started = performance.now()
+      const r = await within(5000, send('/blackhole/x'))
+      const elapsed = performance.now() - started
+      t.equal(r.status, 504)
+      t.equal(r.headers['x-lyncproxy-error'], 'upstream_connect_timeout')
+      t.match(r.body, /within 1 s/)
+      t.ok(elapsed >= 900 && elapsed < 2500, `answered after ${Math.round(elapsed)} ms, the rule's 1 s connect timeout`)
     }
   })
 

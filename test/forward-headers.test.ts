@@ -258,4 +258,13 @@ t.test('response headers', async (t) => {
   t.same(headerValues(head.lines, 'transfer-encoding'), ['chunked'], 'one framing header, the proxy\'s own')
   t.notMatch(r.bytes, /internal-only|timeout=99|X-Secret-Hop/i)
   t.equal(head.body, `${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`, 'the body re-framed intact')
+
+  // An HTTP/1.0 client cannot read chunked framing: what it gets shows that the upstream's
+  // Transfer-Encoding was not copied and the proxy chose the framing for this hop.
+  const old = await wireExchange(p.httpPort, 'GET /ucwa HTTP/1.0\r\nHost: webext.contoso.com\r\n\r\n')
+  const oldHead = parseResponseHead(old.bytes)
+  t.equal(oldHead.status, 401)
+  t.same(headerValues(oldHead.lines, 'transfer-encoding'), [], 'no Transfer-Encoding to an HTTP/1.0 client')
+  t.equal(oldHead.body, body, 'the body, delimited by the connection close')
+  t.equal(up.heads.length, 2)
 })

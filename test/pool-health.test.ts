@@ -6,7 +6,7 @@ import t, { type Test } from 'tap'
 import type { Exchange } from '../src/observe/exchange.js'
 import type { Member } from '../src/upstream/member.js'
 import { request } from './helpers/client.js'
-import { deadPort, eventually, KeepAliveClient, membersPool, sleep, startLoggedProxy, startServerAt, type LoggedProxy, type PlainServer, type SeenRequest } from './helpers/pool.js'
+import { deadPort, eventually, KeepAliveClient, membersPool, startLoggedProxy, startServerAt, type LoggedProxy, type PlainServer, type SeenRequest } from './helpers/pool.js'
 import { startTestProxy, testCertificates } from './helpers/proxy.js'
 import { startRawUpstream } from './helpers/raw-upstream.js'
 
@@ -194,8 +194,8 @@ t.test('passive ejection: consecutive refusals eject a member for the back-off',
     pools: { x: membersPool([{ port: dead }, live], { passive: { failures: 2, backoff: 1 } }) },
     rules: [{ name: 'all', publicNames: [HOST], action: 'forward', pool: 'x', listeners: ['external-http'] }],
   })
-  let revived: PlainServer | undefined
-  t.teardown(async () => { await p.close(); await live.close(); await revived?.close() })
+  const started: PlainServer[] = [live]
+  t.teardown(async () => { await p.close(); for (const s of started) await s.close() })
   const post = async (body: string): Promise<number> => (await request({ port: p.httpPort, host: HOST, path: '/p', method: 'POST', body })).status
 
   const statuses: number[] = []
@@ -207,7 +207,8 @@ t.test('passive ejection: consecutive refusals eject a member for the back-off',
   t.equal(live.requests.length, 10, 'the live member received the other 10')
 
   // After the back-off the member is tried again: revive it on its port.
-  revived = await startServerAt({ port: dead, handler: (_req, res) => { res.writeHead(200, { 'X-Member': 'revived' }); res.end() } })
+  const revived = await startServerAt({ port: dead, handler: (_req, res) => { res.writeHead(200, { 'X-Member': 'revived' }); res.end() } })
+  started.push(revived)
   t.ok(await eventually(() => Date.now() >= m.ejectedUntil, 3000), 'the back-off runs out')
   for (let i = 0; i < 6; i++) t.equal(await post(`q${i}`), 200)
   t.ok(revived.requests.length >= 2, `the member receives traffic again after the back-off (${revived.requests.length})`)
@@ -294,5 +295,4 @@ t.test('retry: once, on another member, only for idempotent requests without a b
   t.ok(twoDead.includes(502), `a request whose retry was refused too gets 502, no third try (${twoDead.join(',')})`)
   const tries = exchanges.filter((e) => e.target.startsWith('/two-dead/'))
   t.ok(tries.every((e) => e.status === 200 || (e.status === 502 && e.retried)), 'a 502 only after one retry')
-  await sleep(0)
 })

@@ -26,6 +26,8 @@ export interface RoutesView {
   listeners: Array<{
     name: string
     protocol: 'http' | 'https'
+    // external: the reverse proxy's public side; internal: an HLB VIP.
+    interface: 'external' | 'internal'
     address: string
     port: number
     names: Array<{ name: string, kind: 'exact' | 'wildcard' | 'any', rules: RouteView[] }>
@@ -38,6 +40,8 @@ export interface RoutesView {
     kind: string
     members: Array<{ name: string, address: string, httpPort: number, httpsPort: number, up: boolean }>
   }>
+  // Layer-4 frontends (an HLB's SIP, 444 and CLS ports).
+  tcp: Array<{ name: string, address: string, port: number, pool: string, targetPort: number }>
 }
 
 export function routesView (table: RoutingTable, config: ResolvedConfig, listeners: readonly ListenerAddress[]): RoutesView {
@@ -53,7 +57,8 @@ export function routesView (table: RoutingTable, config: ResolvedConfig, listene
           kind: entry === routes.anyHost ? 'any' as const : routes.wildcards.get(entry.name) === entry ? 'wildcard' as const : 'exact' as const,
           rules: entry.routes.map(routeView),
         }))
-      return { name: l.name, protocol: l.protocol, address: l.address, port: l.port, names }
+      const iface = config.listeners.find((c) => c.name === l.name)?.interface ?? 'external'
+      return { name: l.name, protocol: l.protocol, interface: iface, address: l.address, port: l.port, names }
     }),
     pools: [...table.pools.values()].map((p) => ({
       name: p.name,
@@ -63,6 +68,7 @@ export function routesView (table: RoutingTable, config: ResolvedConfig, listene
       kind: p.kind,
       members: p.members.map((m) => ({ name: m.name, address: m.address, httpPort: m.httpPort, httpsPort: m.httpsPort, up: m.up && now >= m.ejectedUntil })),
     })),
+    tcp: config.tcp.map((f) => ({ name: f.name, address: f.address, port: f.port, pool: f.pool, targetPort: f.targetPort })),
   }
 }
 

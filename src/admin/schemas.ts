@@ -81,6 +81,7 @@ export const routesSchema = {
             properties: {
               name: str,
               protocol: str,
+              interface: str,
               address: str,
               port: int,
               names: { type: 'array', items: { type: 'object', properties: { name: str, kind: str, rules: { type: 'array', items: routeView } } } },
@@ -101,6 +102,7 @@ export const routesSchema = {
             },
           },
         },
+        tcp: { type: 'array', items: { type: 'object', properties: { name: str, address: str, port: int, pool: str, targetPort: int } } },
       },
     },
   },

@@ -188,8 +188,16 @@ function listenError (err: NodeJS.ErrnoException, address: string, port: number)
 }
 
 // What `start` and `lab` run next to the proxy: the admin plane when the config enables it, with
-// the config file for reloads.
+// the config file for reloads. It is on by default, so a second proxy on the same host (or anything
+// else on 9090) would take its port: the data plane matters more, so the proxy then runs without
+// it and says so. A bad token setting still stops the start: that is a config error.
 export async function startAdminIfEnabled (loaded: LoadedConfig, proxy: RunningProxy, logger: Logger): Promise<RunningAdmin | undefined> {
   if (!proxy.config().admin.enabled) return undefined
-  return startAdmin(adminOptionsFrom(loaded, proxy, logger))
+  try {
+    return await startAdmin(adminOptionsFrom(loaded, proxy, logger))
+  } catch (err) {
+    if (!(err instanceof LyncProxyError) || !err.code.startsWith('LRP_ERR_LISTEN_')) throw err
+    logger.warn(`${err.format()}; the proxy runs without its admin plane`)
+    return undefined
+  }
 }

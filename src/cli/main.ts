@@ -5,6 +5,7 @@ import { runCheck } from './check.js'
 import { runExplain } from './explain.js'
 import { runLab } from './lab.js'
 import { runPorts } from './ports.js'
+import { runProbeCommand } from './probe.js'
 import { runStandIn } from './standin.js'
 import { runStart } from './start.js'
 
@@ -20,6 +21,7 @@ Commands:
   ports    print the firewall port tables of the configured topology
   certs    create or renew the lab CA and lab certificates
   standin  run one stand-in Lync server of the lab (--server NAME)
+  probe    check a reverse proxy against Microsoft's checklist and the Lync client flows (--target IP)
 
 Run lyncproxy <command> --help for the options of a command.
 `
@@ -32,6 +34,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   ports: runPorts,
   certs: runCerts,
   standin: runStandIn,
+  probe: runProbeCommand,
 }
 
 async function main (argv: string[]): Promise<number> {

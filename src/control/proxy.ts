@@ -103,6 +103,7 @@ export async function startProxy (loaded: LoadedConfig, options: ProxyOptions): 
         via: via + '.' + listener.name,
         bus,
         limits: { maxHeaderCount: DEFAULT_HEADER_COUNT_LIMIT, maxTargetLength: DEFAULT_TARGET_LENGTH_LIMIT },
+        tunnels: new Set(),
       }
       const server = createServer(listener, config, state, sniHolder)
       const port = await bind(server, listener, listener.port)
@@ -262,13 +263,16 @@ async function loadListenerCertificates (config: ResolvedConfig, baseDir: string
   return out
 }
 
-function closeServer (b: { server: import('node:http').Server }, graceMs: number): Promise<void> {
+function closeServer (b: { server: import('node:http').Server, state: ListenerState }, graceMs: number): Promise<void> {
   return new Promise((resolve) => {
     const server = b.server
     if (!server.listening) { resolve(); return }
     server.close(() => resolve())
     server.closeIdleConnections()
-    const timer = setTimeout(() => server.closeAllConnections(), graceMs)
+    const timer = setTimeout(() => {
+      server.closeAllConnections()
+      for (const tunnel of b.state.tunnels) tunnel.destroy()
+    }, graceMs)
     timer.unref()
     server.once('close', () => clearTimeout(timer))
   })

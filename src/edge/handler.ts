@@ -4,7 +4,7 @@ import type { Socket } from 'node:net'
 import { EdgeFailures, type Failure } from '../forward/failure.js'
 import { forwardRequest } from '../forward/forward.js'
 import { sendFailure, sendRedirect, writeRawFailure } from '../forward/local-response.js'
-import { buildUpstreamHeaders, REJECT_UNDERSCORE } from '../forward/request-headers.js'
+import { buildUpstreamHeaders, REJECT_TRANSFER_CODING, REJECT_UNDERSCORE } from '../forward/request-headers.js'
 import { forwardUpgrade } from '../forward/upgrade.js'
 import { Exchange } from '../observe/exchange.js'
 import type { Route } from '../routing/table.js'
@@ -21,6 +21,17 @@ interface CountedSocket extends Socket { [kBytes]?: { read: number, written: num
 export function clientAddress (socket: Socket): string {
   const a = socket.remoteAddress ?? ''
   return a.startsWith('::ffff:') ? a.slice(7) : a
+}
+
+const kExpectContinue = Symbol('lyncproxy.expectContinue')
+interface ExpectingRequest extends IncomingMessage { [kExpectContinue]?: boolean }
+
+// `Expect: 100-continue`: Node would answer 100 at once. Instead the request is routed first and the
+// expectation goes upstream, so a 100 reaches the client only from a server that will read the body,
+// and a refused request (404, 413) never invites its body.
+export function onCheckContinue (this: Server, req: IncomingMessage, res: ServerResponse): void {
+  (req as ExpectingRequest)[kExpectContinue] = true
+  onRequest.call(this, req, res)
 }
 
 export function onRequest (this: Server, req: IncomingMessage, res: ServerResponse): void {
@@ -44,17 +55,22 @@ export function onRequest (this: Server, req: IncomingMessage, res: ServerRespon
     return
   }
   ex.requestHeaders = req.rawHeaders
-  const built = buildUpstreamHeaders(req.rawHeaders, { client: ex.client, proto: state.protocol, host: ex.host, via: state.via })
-  if (built === REJECT_UNDERSCORE) {
-    answerLocally(res, ex, EdgeFailures.badHeader)
+  const expectContinue = (req as ExpectingRequest)[kExpectContinue] === true
+  const built = buildUpstreamHeaders(req.rawHeaders, { client: ex.client, proto: state.protocol, host: ex.host, via: state.via, expectContinue })
+  if (built === REJECT_UNDERSCORE || built === REJECT_TRANSFER_CODING) {
+    answerLocally(res, ex, built === REJECT_UNDERSCORE ? EdgeFailures.badHeader : EdgeFailures.badTransferCoding)
     return
   }
   if (built.loop) {
     answerLocally(res, ex, EdgeFailures.loop)
     return
   }
+  if (route.maxBodyBytes > 0 && built.contentLength > route.maxBodyBytes) {
+    answerLocally(res, ex, EdgeFailures.bodyTooLarge, route)
+    return
+  }
   ex.forwardedHeaders = built.headers
-  forwardRequest(ex, req, res, route, built.headers, built.connectionAuth, built.hasBody)
+  forwardRequest(ex, req, res, route, built)
 }
 
 function answerLocally (res: ServerResponse, ex: Exchange, failure: Failure, route?: Route): void {
@@ -105,10 +121,12 @@ export function onUpgrade (this: Server, req: IncomingMessage, socket: Socket, h
     return
   }
   const built = buildUpstreamHeaders(req.rawHeaders, { client: ex.client, proto: state.protocol, host: ex.host, via: state.via, upgrade: 'websocket' })
-  if (built === REJECT_UNDERSCORE || built.loop) {
-    refuseUpgrade(socket, ex, built === REJECT_UNDERSCORE ? EdgeFailures.badHeader : EdgeFailures.loop, done)
+  if (built === REJECT_UNDERSCORE || built === REJECT_TRANSFER_CODING || built.loop) {
+    refuseUpgrade(socket, ex, built === REJECT_UNDERSCORE ? EdgeFailures.badHeader : built === REJECT_TRANSFER_CODING ? EdgeFailures.badTransferCoding : EdgeFailures.loop, done)
     return
   }
+  state.tunnels.add(socket)
+  socket.once('close', () => state.tunnels.delete(socket))
   forwardUpgrade(ex, socket, head, route, built.headers, done)
 }
 

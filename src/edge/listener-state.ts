@@ -24,6 +24,8 @@ export interface ListenerState {
   readonly via: string
   readonly bus: ExchangeBus
   readonly limits: EdgeLimits
+  // WebSocket tunnels: they left the HTTP server, so closing the server does not end them.
+  readonly tunnels: Set<import('node:net').Socket>
 }
 
 export const kListenerState = Symbol('lyncproxy.listenerState')

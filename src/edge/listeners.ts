@@ -8,7 +8,7 @@ import type tls from 'node:tls'
 import { closeFailedHandshakes, serverTlsProfile } from '../tls/profile.js'
 import type { SniSelector } from '../tls/sni.js'
 import { onClientError } from './client-error.js'
-import { onRequest, onUpgrade } from './handler.js'
+import { onCheckContinue, onRequest, onUpgrade } from './handler.js'
 import { kListenerState, type ListenerState } from './listener-state.js'
 
 export interface BoundListener {
@@ -52,6 +52,7 @@ export function createServer (listener: ResolvedListener, config: ResolvedConfig
   server.maxConnections = config.defaults.maxConnections
   ;(server as http.Server & { [kListenerState]: ListenerState })[kListenerState] = state
   server.on('request', onRequest)
+  server.on('checkContinue', onCheckContinue)
   server.on('upgrade', onUpgrade)
   server.on('clientError', onClientError)
   // A handshake that fails or times out must free its socket; Node only reports it.

@@ -10,7 +10,7 @@ import { isFailure, resolveRoute } from '../edge/resolve.js'
 import type { Failure } from '../forward/failure.js'
 import { EdgeFailures } from '../forward/failure.js'
 import { sendFailure, sendRedirect } from '../forward/local-response.js'
-import { buildUpstreamHeaders, REJECT_UNDERSCORE } from '../forward/request-headers.js'
+import { buildUpstreamHeaders, REJECT_TRANSFER_CODING, REJECT_UNDERSCORE } from '../forward/request-headers.js'
 import { Exchange, ExchangeBus } from '../observe/exchange.js'
 import { hasPathPrefix } from '../routing/host.js'
 import { lookupHost } from '../routing/match.js'
@@ -173,10 +173,14 @@ export function explainRequest (input: ExplainRequest, ctx: ExplainContext): Exp
   return result
 }
 
+// The same checks, in the same order, as the edge handler makes before it forwards.
 function forward (result: ExplainResult, route: Route, raw: string[], hctx: { client: string, proto: 'http' | 'https', host: string }, ctx: ExplainContext): void {
-  const built = buildUpstreamHeaders(raw, { ...hctx, via: VIA_PLACEHOLDER })
+  const expectContinue = group(raw).get('expect')?.values.some((v) => v.toLowerCase() === '100-continue') === true
+  const built = buildUpstreamHeaders(raw, { ...hctx, via: VIA_PLACEHOLDER, expectContinue })
   if (built === REJECT_UNDERSCORE) { refuse(result, EdgeFailures.badHeader, route); return }
+  if (built === REJECT_TRANSFER_CODING) { refuse(result, EdgeFailures.badTransferCoding, route); return }
   if (built.loop) { refuse(result, EdgeFailures.loop, route); return }
+  if (route.maxBodyBytes > 0 && built.contentLength > route.maxBodyBytes) { refuse(result, EdgeFailures.bodyTooLarge, route); return }
   const pool = route.pool!
   const scheme = route.upstreamTls ? 'https' : 'http'
   result.outcome = { action: 'forward', rule: route.rule, status: 0, code: null, reason: `rule ${route.rule} forwards to pool ${pool.name}` }
@@ -250,7 +254,8 @@ function chooseListener (config: ResolvedConfig, hint: string | undefined, schem
     throw new ExplainError(`no listener '${hint}': use http, https or one of ${config.listeners.map((l) => l.name).join(', ')}`)
   }
   const protocol = hint ?? scheme
-  const listener = config.listeners.find((l) => l.protocol === protocol)
+  // The reverse proxy's own side first; an HLB VIP listener is asked for by name.
+  const listener = config.listeners.find((l) => l.protocol === protocol && l.interface === 'external') ?? config.listeners.find((l) => l.protocol === protocol)
   if (listener === undefined) throw new ExplainError(`the configuration has no ${protocol} listener`)
   return listener
 }
@@ -315,7 +320,7 @@ const HEADER_WHY: Record<string, string> = {
   'content-length': 'normalized: leading zeros dropped, because some servers read them as octal',
   'proxy-authorization': 'credentials for a proxy, not for the Lync server',
   'proxy-authenticate': 'meant for a proxy, not for the Lync server',
-  expect: 'the proxy has already answered 100 Continue to the client',
+  expect: 'the expectation goes upstream, so that only a server that will read the body invites it',
 }
 
 function group (raw: readonly string[]): Map<string, { name: string, values: string[] }> {

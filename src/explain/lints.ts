@@ -1,7 +1,9 @@
 // What `lyncproxy check` warns a Lync admin about: settings that are valid, and that the proxy will
 // happily run, but that break a Lync feature in a way that is hard to trace from the client side.
 // Each lint says what it found, where in the config, and why it matters. They read the compiled
-// table, so they judge the bridging, rule order and redirects the data plane would apply.
+// table, so they judge the bridging, rule order and redirects the data plane would apply. Only the
+// reverse proxy's external listeners are judged: an internal listener is an HLB VIP, where 80/443
+// to the servers' internal site is exactly right.
 import type { ResolvedConfig } from '../config/defaults.js'
 import { lookupHost, matchPath } from '../routing/match.js'
 import type { Route, RoutingTable } from '../routing/table.js'
@@ -30,6 +32,10 @@ export function lintConfig (config: ResolvedConfig, table: RoutingTable): Lint[]
   ]
 }
 
+function external (config: ResolvedConfig, protocol?: 'http' | 'https'): ResolvedConfig['listeners'] {
+  return config.listeners.filter((l) => l.interface === 'external' && (protocol === undefined || l.protocol === protocol))
+}
+
 function ruleIndex (config: ResolvedConfig, name: string): number {
   return config.rules.findIndex((r) => r.name === name)
 }
@@ -47,7 +53,7 @@ function forwardRoutes (table: RoutingTable, listener: string): Route[] {
 function bridgeToInternalSite (config: ResolvedConfig, table: RoutingTable): Lint[] {
   const out: Lint[] = []
   const seen = new Set<string>()
-  for (const listener of config.listeners) {
+  for (const listener of external(config)) {
     const internalPort = listener.protocol === 'https' ? 443 : 80
     const externalPort = listener.protocol === 'https' ? 4443 : 8080
     for (const route of forwardRoutes(table, listener.name)) {
@@ -74,14 +80,14 @@ function bridgeToInternalSite (config: ResolvedConfig, table: RoutingTable): Lin
 // Whether the https listeners' certificates are known to cover every published name: only the lab
 // certificate is, by construction. PEM and PFX files are not opened by `check`.
 function labCertificatesOnly (config: ResolvedConfig): boolean {
-  const https = config.listeners.filter((l) => l.protocol === 'https')
+  const https = external(config, 'https')
   return https.length > 0 && https.every((l) => (l.certificates ?? []).length > 0 && (l.certificates ?? []).every((c) => 'lab' in c))
 }
 
 function lyncdiscoverRedirected (config: ResolvedConfig, table: RoutingTable): Lint[] {
   if (labCertificatesOnly(config)) return []
   const out: Lint[] = []
-  for (const listener of config.listeners.filter((l) => l.protocol === 'http')) {
+  for (const listener of external(config, 'http')) {
     const routes = table.listeners.get(listener.name)
     if (routes === undefined) continue
     for (const name of table.publicNames.filter((n) => n.startsWith('lyncdiscover.'))) {
@@ -113,7 +119,7 @@ function sipDomains (config: ResolvedConfig, table: RoutingTable): string[] {
 }
 
 function httpsRouteFor (config: ResolvedConfig, table: RoutingTable, name: string, path: string): { listener: string, route: Route } | undefined {
-  for (const listener of config.listeners.filter((l) => l.protocol === 'https')) {
+  for (const listener of external(config, 'https')) {
     const routes = table.listeners.get(listener.name)
     const entry = routes === undefined ? undefined : lookupHost(routes, name)
     const route = entry === undefined ? undefined : matchPath(entry.routes, path)
@@ -147,7 +153,7 @@ function adminPublished (config: ResolvedConfig, table: RoutingTable): Lint[] {
   const out: Lint[] = []
   for (const domain of sipDomains(config, table)) {
     const name = `admin.${domain}`
-    for (const listener of config.listeners) {
+    for (const listener of external(config)) {
       const routes = table.listeners.get(listener.name)
       const entry = routes === undefined ? undefined : lookupHost(routes, name)
       const route = entry === undefined ? undefined : matchPath(entry.routes, '/')
@@ -179,8 +185,9 @@ function longPollTimeouts (config: ResolvedConfig, table: RoutingTable): Lint[] 
         'reconnects and may sign out. Set timeouts.response to 960 (Microsoft\'s value for ARR) on the rule that carries /ucwa and /mcx',
     })
   }
+  const externalNames = new Set(external(config).map((l) => l.name))
   for (const rule of config.rules) {
-    if (rule.action !== 'forward' || rule.timeouts.response >= LONG_POLL_SECONDS) continue
+    if (rule.action !== 'forward' || rule.timeouts.response >= LONG_POLL_SECONDS || !rule.listeners.some((l) => externalNames.has(l))) continue
     const longPoll = rule.paths.filter((p) => /^\/(ucwa|mcx)(\/|$)/i.test(p))
     if (longPoll.length > 0) flag(rule.name, `carries ${longPoll.join(', ')}`)
   }

@@ -1,9 +1,9 @@
 // The firewall tables of the configured topology, in the columns of Microsoft's port summaries.
-// Rows are derived from the compiled table: one external row per listener, one internal row per
-// (scheme, bridged port, kind of server) that some forward rule uses, and the Director's table when
-// the topology has a Director pool. Traffic this proxy does not carry (layer 4: 444, SIP 5061, the
-// CLS ports, and internal clients going to the Director's VIP) is listed with the reason, unless a
-// layer-4 frontend of the config serves it.
+// Rows are derived from the compiled table: one external row per external listener, one internal row
+// per (scheme, bridged port, kind of server) that the external listeners' forward rules use, and the
+// Director's table when the topology has a Director pool. That table's rows are served when
+// lyncproxy is also the Director's HLB (internal listeners on the VIP, layer-4 frontends); the rows
+// it does not carry are listed as "not served by this proxy", with the reason.
 import type { ResolvedConfig } from '../config/defaults.js'
 import type { HostEntry, ListenerRoutes, Route, RoutingTable } from '../routing/table.js'
 import { upstreamTargets } from './upstream-targets.js'
@@ -39,8 +39,6 @@ export interface PortsContext {
 
 type ServerKind = 'lync' | 'owas' | 'other'
 
-interface TcpFrontend { name: string, address?: string, port: number, pool: string, targetPort?: number }
-
 export function portTables (ctx: PortsContext): PortTable[] {
   const tables: PortTable[] = [
     { ...tableHead('external'), rows: externalRows(ctx) },
@@ -72,7 +70,7 @@ function fromSeed (seed: SeedRow, port: number, served: boolean, lyncproxy: stri
 }
 
 function externalRows (ctx: PortsContext): PortRow[] {
-  const rows = ctx.config.listeners.map((l) => {
+  const rows = ctx.config.listeners.filter((l) => l.interface === 'external').map((l) => {
     const seed = seedRow(l.protocol === 'http' ? 'external-http-80' : 'external-https-443')
     const port = l.publicPort ?? ctx.boundPorts?.get(l.name) ?? l.port
     const moved = port === seed.port ? '' : ` (clients use port ${port}, not the standard ${seed.port})`
@@ -124,10 +122,13 @@ function serverKind (config: ResolvedConfig, pool: string): ServerKind {
   return role === 'owas' ? 'owas' : role === 'other' ? 'other' : 'lync'
 }
 
-// Every (scheme, port, kind) that forward routes bridge to, with the pools and listener/rule pairs.
-function bridges (ctx: PortsContext, only?: (pool: string) => boolean): Bridge[] {
+// Every (scheme, port, kind) that the forward routes of one side's listeners bridge to, with the
+// pools and listener/rule pairs.
+function bridges (ctx: PortsContext, side: 'external' | 'internal', only?: (pool: string) => boolean): Bridge[] {
   const byKey = new Map<string, Bridge>()
+  const names = new Set(ctx.config.listeners.filter((l) => l.interface === side).map((l) => l.name))
   for (const [listener, routes] of ctx.table.listeners) {
+    if (!names.has(listener)) continue
     for (const entry of hostEntries(routes)) {
       for (const route of entry.routes) {
         if (route.action !== 'forward' || route.pool === undefined) continue
@@ -142,7 +143,8 @@ function bridges (ctx: PortsContext, only?: (pool: string) => boolean): Bridge[]
             byKey.set(key, bridge)
           }
           const members = bridge.pools.get(pool.name) ?? []
-          const where = `${target.member.address}:${target.port}`
+          // A VIP pool's one member is the VIP itself; named members are the servers behind an HLB.
+          const where = `${pool.kind === 'vip' ? '' : target.member.name + ' '}${target.member.address}:${target.port}`
           if (!members.includes(where)) members.push(where)
           bridge.pools.set(pool.name, members)
           const pair = `${listener}/${route.rule}`
@@ -167,7 +169,7 @@ const INTERNAL_SEEDS: Record<string, string> = {
 }
 
 function internalRows (ctx: PortsContext): PortRow[] {
-  const rows = bridges(ctx).map((b) => {
+  const rows = bridges(ctx, 'external').map((b) => {
     const seedId = INTERNAL_SEEDS[`${b.scheme}|${b.port}|${b.kind}`]
     if (seedId !== undefined) return fromSeed(seedRow(seedId), b.port, true, bridgeText(ctx, b), b.via)
     const what = b.kind === 'owas' ? 'Office Web Apps' : b.kind === 'other' ? 'Other servers' : 'Front End or Director pools'
@@ -188,40 +190,69 @@ function internalRows (ctx: PortsContext): PortRow[] {
   return rows.sort((a, b) => seedOrder(a) - seedOrder(b))
 }
 
-// Layer-4 rows of the Director table: which config pool role serves as their destination.
-const LAYER4: ReadonlyArray<{ seed: string, role: 'frontend' | 'director', reason: string }> = [
-  { seed: 'director-https-444', role: 'frontend', reason: 'server-to-server traffic between the Director and the Front End pool; it never crosses the reverse proxy, and lyncproxy has no layer-4 frontend for it' },
-  { seed: 'director-http-80', role: 'director', reason: 'internal clients reach the Director\'s own web site through its HLB VIP, not through the reverse proxy' },
-  { seed: 'director-https-443', role: 'director', reason: 'internal clients reach the Director\'s own web site through its HLB VIP, not through the reverse proxy' },
-  { seed: 'director-sip-5061', role: 'director', reason: 'SIP over MTLS from the Edge Server is layer 4, balanced by DNS or the HLB; lyncproxy has no layer-4 frontend for it' },
-  { seed: 'director-cls-50001', role: 'director', reason: 'Centralized Logging Service traffic goes to the servers themselves, not through the reverse proxy' },
-  { seed: 'director-cls-50002', role: 'director', reason: 'Centralized Logging Service traffic goes to the servers themselves, not through the reverse proxy' },
-  { seed: 'director-cls-50003', role: 'director', reason: 'Centralized Logging Service traffic goes to the servers themselves, not through the reverse proxy' },
+// The Director table's rows that the reverse proxy itself does not send: internal clients on the
+// VIP's 80/443 and the layer-4 ports. lyncproxy serves them only as the Director's HLB.
+const HLB_ROWS: ReadonlyArray<{ seed: string, reason: string }> = [
+  { seed: 'director-https-444', reason: 'server-to-server traffic between the Director and the Front End pool, balanced by the Director\'s HLB; no layer-4 frontend of this config listens on 444' },
+  { seed: 'director-http-80', reason: 'internal clients reach the Director\'s own web site through its HLB VIP, not through the reverse proxy; no internal listener of this config is that VIP' },
+  { seed: 'director-https-443', reason: 'internal clients reach the Director\'s own web site through its HLB VIP, not through the reverse proxy; no internal listener of this config is that VIP' },
+  { seed: 'director-sip-5061', reason: 'SIP over MTLS from the Edge Server is layer 4, balanced by DNS or the HLB; no layer-4 frontend of this config listens on 5061' },
+  { seed: 'director-cls-50001', reason: 'Centralized Logging Service traffic goes to the Director servers; no layer-4 frontend of this config listens on 50001' },
+  { seed: 'director-cls-50002', reason: 'Centralized Logging Service traffic goes to the Director servers; no layer-4 frontend of this config listens on 50002' },
+  { seed: 'director-cls-50003', reason: 'Centralized Logging Service traffic goes to the Director servers; no layer-4 frontend of this config listens on 50003' },
 ]
+
+interface VipService { text: string[], via: string[] }
+
+// As the HLB: what the VIP's internal listeners take, by scheme and port.
+function vipServices (ctx: PortsContext, isDirector: (pool: string) => boolean): Map<string, VipService> {
+  const vip = new Map<string, VipService>()
+  for (const b of bridges(ctx, 'internal', isDirector)) {
+    for (const pair of b.via) {
+      const listener = ctx.config.listeners.find((l) => l.name === pair.split('/')[0])
+      if (listener === undefined) continue
+      const port = ctx.boundPorts?.get(listener.name) ?? listener.port
+      const key = `${listener.protocol}|${port}`
+      const entry = vip.get(key) ?? { text: [], via: [] }
+      const text = `HLB VIP listener ${listener.name} on ${listener.address}:${port} → ${bridgeText(ctx, b)}`
+      if (!entry.text.includes(text)) entry.text.push(text)
+      if (!entry.via.includes(listener.name)) entry.via.push(listener.name)
+      vip.set(key, entry)
+    }
+  }
+  return vip
+}
 
 function directorRows (ctx: PortsContext): PortRow[] {
   const isDirector = (pool: string): boolean => ctx.config.pools[pool]?.role === 'director'
+  const vip = vipServices(ctx, isDirector)
   const rows: PortRow[] = []
-  for (const b of bridges(ctx, isDirector)) {
-    const seedId = b.scheme === 'http' && b.port === 8080 ? 'director-http-8080' : b.scheme === 'https' && b.port === 4443 ? 'director-https-4443' : undefined
-    if (seedId !== undefined) rows.push(fromSeed(seedRow(seedId), b.port, true, bridgeText(ctx, b), b.via))
+
+  // The reverse proxy's internal side to the Director's VIP (8080/4443), and the VIP itself.
+  for (const [scheme, port, seedId] of [['http', 8080, 'director-http-8080'], ['https', 4443, 'director-https-4443']] as const) {
+    const sent = bridges(ctx, 'external', isDirector).filter((b) => b.scheme === scheme && b.port === port)
+    const served = vip.get(`${scheme}|${port}`)
+    if (sent.length === 0 && served === undefined) continue
+    const parts = [...sent.map((b) => `reverse proxy: ${bridgeText(ctx, b)}`), ...(served?.text ?? [])]
+    rows.push(fromSeed(seedRow(seedId), port, true, parts.join('; '), [...sent.flatMap((b) => b.via), ...(served?.via ?? [])]))
   }
-  const roles = new Set(Object.values(ctx.config.pools).map((p) => p.role))
-  const frontends = tcpFrontends(ctx.config)
-  for (const l4 of LAYER4) {
-    if (!roles.has(l4.role)) continue
+
+  for (const l4 of HLB_ROWS) {
     const seed = seedRow(l4.seed)
-    const frontend = frontends.find((f) => f.port === seed.port && ctx.config.pools[f.pool]?.role === l4.role)
-    rows.push(frontend === undefined
-      ? fromSeed(seed, seed.port, false, `not served by this proxy: ${l4.reason}`, [])
-      : fromSeed(seed, seed.port, true, `tcp frontend ${frontend.name} on ${frontend.address ?? '127.0.0.1'}:${frontend.port} → pool ${frontend.pool}:${frontend.targetPort ?? frontend.port}`, [`tcp:${frontend.name}`]))
+    const scheme = seed.protocol.startsWith('HTTPS/') ? 'https' : seed.protocol.startsWith('HTTP/') ? 'http' : undefined
+    const web = scheme === undefined ? undefined : vip.get(`${scheme}|${seed.port}`)
+    const frontend = ctx.config.tcp.find((f) => f.port === seed.port)
+    if (web !== undefined) {
+      rows.push(fromSeed(seed, seed.port, true, web.text.join('; '), web.via))
+    } else if (frontend !== undefined) {
+      const pool = ctx.table.tcpPools.get(frontend.name)
+      const members = pool === undefined ? '' : ` (${pool.members.map((m) => `${m.name} ${m.address}:${frontend.targetPort}`).join(', ')})`
+      rows.push(fromSeed(seed, seed.port, true, `HLB VIP layer-4 frontend ${frontend.name} on ${frontend.address}:${frontend.port} → pool ${frontend.pool}${members}, TLS passed through`, [`tcp:${frontend.name}`]))
+    } else {
+      rows.push(fromSeed(seed, seed.port, false, `not served by this proxy: ${l4.reason}`, []))
+    }
   }
   return rows.sort((a, b) => seedOrder(a) - seedOrder(b))
-}
-
-// Layer-4 frontends, once the config has them (`tcp:`); an older config simply has none.
-function tcpFrontends (config: ResolvedConfig): readonly TcpFrontend[] {
-  return (config as { tcp?: readonly TcpFrontend[] }).tcp ?? []
 }
 
 function seedOrder (row: PortRow): number {

@@ -72,6 +72,8 @@ export const EdgeFailures = {
   badVersion: { status: 505, code: 'bad_version', reason: 'only HTTP/1.0 and HTTP/1.1 are served' },
   badTarget: { status: 400, code: 'bad_target', reason: 'the request target is not an acceptable origin-form path' },
   badHeader: { status: 400, code: 'bad_header', reason: 'header names with "_" are refused because IIS treats "_" and "-" alike' },
+  badTransferCoding: { status: 501, code: 'transfer_coding', reason: 'only the chunked transfer coding is accepted on requests' },
+  bodyTooLarge: { status: 413, code: 'body_too_large', reason: 'the request body is larger than this rule accepts (rules.<name>.maxBodyBytes)' },
   upgradeRefused: { status: 400, code: 'upgrade_refused', reason: 'only Upgrade: websocket is tunnelled' },
   connectRefused: { status: 405, code: 'method_not_allowed', reason: 'CONNECT is not served by a reverse proxy' },
   loop: { status: 508, code: 'loop_detected', reason: 'this request already passed through this proxy (Via)' },

@@ -9,9 +9,9 @@ import type { Route } from '../routing/table.js'
 import { AFFINITY_COOKIE, affinityCookie } from '../upstream/balance.js'
 import type { Member } from '../upstream/member.js'
 import { existingPin, pinClientConnection } from '../upstream/pinning.js'
-import { classifyUpstreamError, kTimeoutKind, noHealthyMember, type TimeoutKind } from './failure.js'
+import { classifyUpstreamError, EdgeFailures, kTimeoutKind, noHealthyMember, type TimeoutKind } from './failure.js'
 import { sendFailure } from './local-response.js'
-import { filterResponseHeaders } from './request-headers.js'
+import { filterResponseHeaders, filterTrailers, type UpstreamHeaders } from './request-headers.js'
 
 const kForward = Symbol('lyncproxy.forward')
 
@@ -30,6 +30,9 @@ class ForwardState {
   readonly hasBody: boolean
   // The request had no valid MS-WSMAN cookie: the response carries one (cookie affinity only).
   readonly setAffinityCookie: boolean
+  // The client sent TE: trailers, so the upstream's trailers may follow the body.
+  readonly trailers: boolean
+  bodyBytes = 0
   member: Member
   agent: Agent
   upReq: ClientRequest | undefined = undefined
@@ -39,7 +42,7 @@ class ForwardState {
   retried = false
   finished = false
 
-  constructor (ex: Exchange, req: IncomingMessage, res: ServerResponse, route: Route, headers: string[], hasBody: boolean, member: Member, agent: Agent, setAffinityCookie: boolean) {
+  constructor (ex: Exchange, req: IncomingMessage, res: ServerResponse, route: Route, headers: string[], hasBody: boolean, member: Member, agent: Agent, setAffinityCookie: boolean, trailers: boolean) {
     this.ex = ex
     this.req = req
     this.res = res
@@ -49,12 +52,14 @@ class ForwardState {
     this.member = member
     this.agent = agent
     this.setAffinityCookie = setAffinityCookie
+    this.trailers = trailers
   }
 }
 
 interface Tagged { [kForward]?: ForwardState }
 
-export function forwardRequest (ex: Exchange, req: IncomingMessage, res: ServerResponse, route: Route, headers: string[], connectionAuth: boolean, hasBody: boolean): void {
+export function forwardRequest (ex: Exchange, req: IncomingMessage, res: ServerResponse, route: Route, built: UpstreamHeaders): void {
+  const { headers, connectionAuth, hasBody } = built
   const pool = route.pool!
   const tls = route.upstreamTls
   const client = req.socket
@@ -78,9 +83,14 @@ export function forwardRequest (ex: Exchange, req: IncomingMessage, res: ServerR
     agent = connectionAuth ? pinClientConnection(client, pool, tls, member).agent : (tls ? pool.httpsAgent : pool.httpAgent)
   }
   ex.pool = pool.name
-  const state = new ForwardState(ex, req, res, route, headers, hasBody, member, agent, setCookie)
+  const state = new ForwardState(ex, req, res, route, headers, hasBody, member, agent, setCookie, built.trailers)
   ;(res as Tagged)[kForward] = state
   res.on('close', onClientClose)
+  // A chunked body has no declared length to check up front: count it as it streams.
+  if (hasBody && built.contentLength < 0 && route.maxBodyBytes > 0) {
+    ;(req as Tagged)[kForward] = state
+    req.on('data', countBody)
+  }
   sendUpstream(state)
 }
 
@@ -111,6 +121,8 @@ function sendUpstream (state: ForwardState): void {
   upReq.on('timeout', onUpstreamTimeout)
   upReq.on('error', onUpstreamError)
   upReq.on('response', onUpstreamResponse)
+  upReq.on('continue', onUpstreamContinue)
+  upReq.on('information', onUpstreamInformation)
   upReq.on('upgrade', onUnsolicitedUpgrade)
   if (state.hasBody) {
     req.pipe(upReq)
@@ -126,6 +138,9 @@ function onUpstreamSocket (this: ClientRequest, socket: Socket): void {
     return
   }
   // New connections only: the connect timeout covers TCP, and TLS when the upstream speaks it.
+  // req.setTimeout arms the socket only once TCP has connected, which would leave an unanswered SYN
+  // to the agent's 60 s idle timer; arm it on the socket now.
+  socket.setTimeout(state.route.timeouts.connectMs)
   socket.once(state.route.upstreamTls ? 'secureConnect' : 'connect', () => markConnected(state, this))
 }
 
@@ -182,6 +197,46 @@ function canRetry (state: ForwardState): boolean {
   return state.agent === pool.httpAgent || state.agent === pool.httpsAgent
 }
 
+function countBody (this: IncomingMessage, chunk: Buffer): void {
+  const state = (this as Tagged)[kForward]!
+  state.bodyBytes += chunk.length
+  if (state.bodyBytes <= state.route.maxBodyBytes) return
+  this.off('data', countBody)
+  this.unpipe(state.upReq)
+  state.upReq?.destroy()
+  state.ex.error = 'body_too_large'
+  if (!state.res.headersSent) {
+    releaseMember(state)
+    // The upstream request is gone; this answer replaces whatever it would have said.
+    state.upReq = undefined
+    sendFailure(state.res, EdgeFailures.bodyTooLarge, state.route)
+  } else {
+    abortClient(state)
+  }
+}
+
+// The upstream will read the body: now the client may send it.
+function onUpstreamContinue (this: ClientRequest): void {
+  const state = (this as Tagged)[kForward]!
+  if (state.upReq === this && !state.res.headersSent) state.res.writeContinue()
+}
+
+// 1xx other than 100 and 101: 103 Early Hints is relayed (RFC 9110 §15.2: a proxy forwards 1xx).
+function onUpstreamInformation (this: ClientRequest, info: { statusCode: number, rawHeaders: string[] }): void {
+  const state = (this as Tagged)[kForward]!
+  if (info.statusCode !== 103 || state.upReq !== this || state.res.headersSent) return
+  const hints: Record<string, string | string[]> = {}
+  const raw = filterResponseHeaders(info.rawHeaders)
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase()
+    const prev = hints[name]
+    hints[name] = prev === undefined ? raw[i + 1]! : [...(Array.isArray(prev) ? prev : [prev]), raw[i + 1]!]
+  }
+  // Node insists on a Link field in early hints; a 103 without one carries nothing to relay.
+  if (hints.link === undefined) return
+  try { state.res.writeEarlyHints(hints) } catch { /* a malformed Link: the final response still follows */ }
+}
+
 function onUpstreamResponse (this: ClientRequest, upRes: IncomingMessage): void {
   const state = (this as Tagged)[kForward]!
   const { ex, res, route, member } = state
@@ -211,6 +266,7 @@ function onUpstreamResponse (this: ClientRequest, upRes: IncomingMessage): void 
   }
   const headers = filterResponseHeaders(upRes.rawHeaders)
   if (state.setAffinityCookie) headers.push('Set-Cookie', AFFINITY_COOKIE + '=' + member.cookie + '; Path=/')
+  if (route.hsts !== '') headers.push('Strict-Transport-Security', route.hsts)
   try {
     res.writeHead(status, upRes.statusMessage, headers as unknown as http.OutgoingHttpHeaders)
   } catch {
@@ -218,6 +274,11 @@ function onUpstreamResponse (this: ClientRequest, upRes: IncomingMessage): void 
     state.responded = false
     upRes.resume()
     onUpstreamError.call(this, Object.assign(new Error('invalid upstream header'), { code: 'HPE_INVALID_HEADER_TOKEN' }))
+    return
+  }
+  // Trailers can only follow a chunked body, and only to a client that said it accepts them.
+  if (state.trailers && upRes.headers['content-length'] === undefined) {
+    upRes.pipe(res, { end: false })
     return
   }
   upRes.pipe(res)
@@ -236,7 +297,12 @@ function unsolicitedUpgrade (): NodeJS.ErrnoException {
 }
 
 function onUpstreamEnd (this: IncomingMessage): void {
-  releaseMember((this as Tagged)[kForward]!)
+  const state = (this as Tagged)[kForward]!
+  releaseMember(state)
+  if (!state.trailers || this.headers['content-length'] !== undefined || state.res.writableEnded) return
+  const trailers = filterTrailers(this.rawTrailers)
+  if (trailers.length > 0) state.res.addTrailers(trailers as unknown as http.OutgoingHttpHeaders)
+  state.res.end()
 }
 
 function onUpstreamBodyError (this: IncomingMessage): void {

@@ -14,7 +14,8 @@ export function sendFailure (res: ServerResponse, failure: Failure, route: Route
     'X-Lyncproxy-Error', failure.code,
   ]
   if (extra !== undefined) headers.push(...extra)
-  if (failure.status >= 500 || failure.status === 400 || failure.status === 421) headers.push('Connection', 'close')
+  // After a refusal the rest of the request (an unread body, a confused parser) cannot be trusted.
+  if (failure.status >= 500 || failure.status === 400 || failure.status === 421 || failure.status === 413) headers.push('Connection', 'close')
   res.writeHead(failure.status, headers)
   res.end(body)
 }

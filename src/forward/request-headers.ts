@@ -3,15 +3,15 @@
 // and the fields that Connection names are dropped, forwarding fields are replaced (this proxy is the
 // first hop and trusts no client), and the body framing is re-emitted by the proxy itself.
 
-const enum Kind { Keep, Drop, Via, Authorization, ContentLength, Host, TransferEncoding }
+const enum Kind { Keep, Drop, Via, Authorization, ContentLength, Host, TransferEncoding, TE }
 
 const KINDS = new Map<string, Kind>([
-  ['connection', Kind.Drop], ['keep-alive', Kind.Drop], ['proxy-connection', Kind.Drop], ['te', Kind.Drop],
+  ['connection', Kind.Drop], ['keep-alive', Kind.Drop], ['proxy-connection', Kind.Drop], ['te', Kind.TE],
   ['trailer', Kind.Drop], ['transfer-encoding', Kind.TransferEncoding], ['upgrade', Kind.Drop],
   ['proxy-authorization', Kind.Drop], ['proxy-authenticate', Kind.Drop],
   ['x-forwarded-for', Kind.Drop], ['x-forwarded-proto', Kind.Drop], ['x-forwarded-host', Kind.Drop],
   ['x-forwarded-port', Kind.Drop], ['forwarded', Kind.Drop], ['x-real-ip', Kind.Drop],
-  // Node has already answered "100 Continue" to the client, so the upstream must not be asked again.
+  // Re-added below when the client expects 100-continue: the upstream's own 100 is relayed.
   ['expect', Kind.Drop],
   ['via', Kind.Via], ['authorization', Kind.Authorization], ['content-length', Kind.ContentLength], ['host', Kind.Host],
 ])
@@ -27,12 +27,18 @@ export interface ForwardContext {
   via: string
   // Present for a websocket upgrade: these fields survive the hop-by-hop rule.
   upgrade?: string
+  // The client sent Expect: 100-continue; the upstream decides, and its 100 is relayed.
+  expectContinue?: boolean
 }
 
 export interface UpstreamHeaders {
   headers: string[]
   // The request has a body to stream (a non-zero Content-Length, or chunked).
   hasBody: boolean
+  // The declared length, or -1 when the body is chunked or absent.
+  contentLength: number
+  // The client accepts trailers (TE: trailers); only then are the upstream's trailers relayed.
+  trailers: boolean
   // The client authenticates with NTLM/Negotiate: its connection must be pinned to one upstream connection.
   connectionAuth: boolean
   // A Via of ours is already present: a forwarding loop.
@@ -40,11 +46,16 @@ export interface UpstreamHeaders {
 }
 
 export const REJECT_UNDERSCORE = 1
+// A transfer coding other than plain chunked (`gzip, chunked`): re-framing it as chunked would hand
+// the upstream compressed bytes it was never told about, so it is refused (nginx answers 501 too).
+export const REJECT_TRANSFER_CODING = 2
+export type HeaderRejection = typeof REJECT_UNDERSCORE | typeof REJECT_TRANSFER_CODING
 
-export function buildUpstreamHeaders (raw: string[], ctx: ForwardContext): UpstreamHeaders | typeof REJECT_UNDERSCORE {
+export function buildUpstreamHeaders (raw: string[], ctx: ForwardContext): UpstreamHeaders | HeaderRejection {
   const named = connectionNamedFields(raw)
   const out: string[] = []
   let chunked = false
+  let trailers = false
   let length = ''
   let via = ''
   let connectionAuth = false
@@ -64,8 +75,12 @@ export function buildUpstreamHeaders (raw: string[], ctx: ForwardContext): Upstr
         length = canonicalLength(raw[i + 1]!)
         out.push(name, length)
         continue
+      case Kind.TE:
+        if (raw[i + 1]!.toLowerCase().includes('trailers')) trailers = true
+        continue
       case Kind.TransferEncoding:
         // Node's parser accepted it only with chunked last; the body is re-framed as plain chunked.
+        if (raw[i + 1]!.trim().toLowerCase() !== 'chunked') return REJECT_TRANSFER_CODING
         chunked = true
         continue
       case Kind.Host:
@@ -85,6 +100,7 @@ export function buildUpstreamHeaders (raw: string[], ctx: ForwardContext): Upstr
   const loop = via !== '' && hasViaToken(via, ctx.via)
   if (ctx.upgrade !== undefined) out.push('Connection', 'Upgrade', 'Upgrade', ctx.upgrade)
   if (chunked) out.push('Transfer-Encoding', 'chunked')
+  if (ctx.expectContinue === true) out.push('Expect', '100-continue')
   out.push(
     'X-Forwarded-For', ctx.client,
     'X-Forwarded-Proto', ctx.proto,
@@ -92,7 +108,8 @@ export function buildUpstreamHeaders (raw: string[], ctx: ForwardContext): Upstr
     'Forwarded', forwardedValue(ctx),
     'Via', via === '' ? '1.1 ' + ctx.via : via + ', 1.1 ' + ctx.via,
   )
-  return { headers: out, hasBody: chunked || (length !== '' && length !== '0'), connectionAuth, loop }
+  const contentLength = chunked || length === '' ? -1 : Number(length)
+  return { headers: out, hasBody: chunked || (length !== '' && length !== '0'), contentLength, trailers, connectionAuth, loop }
 }
 
 // Whether one of the Via entries was received by `token` (a whole word, not a prefix of another).
@@ -148,6 +165,17 @@ function forwardedValue (ctx: ForwardContext): string {
 // The way out: hop-by-hop fields of the upstream's response never reach the client. The client's
 // framing is Node's to choose (chunked or Content-Length), from the length the upstream declared.
 const RESPONSE_DROP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-authenticate', 'proxy-authorization'])
+
+// Trailer fields that would change framing, routing or authentication never pass (RFC 9110 §6.5.1).
+const TRAILER_DROP = new Set(['content-length', 'transfer-encoding', 'host', 'authorization', 'set-cookie', 'content-type', 'content-encoding', 'content-range', 'trailer', 'te', 'connection', 'www-authenticate', 'proxy-authenticate', 'cache-control', 'expect', 'max-forwards', 'pragma', 'range'])
+
+export function filterTrailers (raw: string[]): string[] {
+  const out: string[] = []
+  for (let i = 0; i < raw.length; i += 2) {
+    if (!TRAILER_DROP.has(raw[i]!.toLowerCase())) out.push(raw[i]!, raw[i + 1]!)
+  }
+  return out
+}
 
 export function filterResponseHeaders (raw: string[]): string[] {
   const named = connectionNamedFields(raw)

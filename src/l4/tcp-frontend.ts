@@ -18,7 +18,9 @@ interface FrontendState {
 const kState = Symbol('lyncproxy.tcpFrontend')
 
 export function createTcpFrontend (frontend: ResolvedTcpFrontend, tables: TableHolder): net.Server {
-  const server = net.createServer({ pauseOnConnect: true, noDelay: true }, onConnection)
+  // Half-open on both sides: a peer that has finished sending (FIN) may still be receiving, and a
+  // VIP passes the FIN on instead of closing the other direction under it.
+  const server = net.createServer({ pauseOnConnect: true, noDelay: true, allowHalfOpen: true }, onConnection)
   ;(server as net.Server & { [kState]: FrontendState })[kState] = { frontend, tables, sockets: new Set() }
   return server
 }
@@ -49,7 +51,7 @@ function onConnection (this: net.Server, client: net.Socket): void {
 
 function connectMember (client: net.Socket, frontend: ResolvedTcpFrontend, member: Member, onConnectFailure: (m: Member) => void): void {
   if (client.destroyed) return
-  const upstream = net.connect({ host: member.address, port: frontend.targetPort, noDelay: true })
+  const upstream = net.connect({ host: member.address, port: frontend.targetPort, noDelay: true, allowHalfOpen: true })
   let connected = false
   upstream.setTimeout(CONNECT_TIMEOUT_MS, () => upstream.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })))
   upstream.once('connect', () => {

@@ -42,8 +42,10 @@ export async function startLab (loaded: LoadedConfig, options: LabOptions): Prom
   const echoes: EchoServer[] = []
   const closeBackends = async (): Promise<void> => { await Promise.all([...standIns.map((s) => s.close()), ...echoes.map((e) => e.close())]) }
   try {
+    const poolOf = (member: string): string | undefined => loaded.config.lab?.servers?.find((s) => s.name === member)?.pool
     for (const spec of standInSpecs(loaded.config, certs)) {
-      standIns.push(await startStandInWithFallback(ephemeral ? withEphemeralPorts(spec) : spec, notes))
+      const sibling = standIns.find((s) => poolOf(s.member) === poolOf(spec.member))
+      standIns.push(await startStandInWithFallback(ephemeral ? withEphemeralPorts(spec, sibling) : spec, notes))
     }
     echoes.push(...await startLayer4Echoes(draft, certs, ephemeral))
   } catch (err) {
@@ -114,8 +116,12 @@ async function startStandInWithFallback (spec: StandInSpec, notes: string[]): Pr
   }
 }
 
-function withEphemeralPorts (spec: StandInSpec): StandInSpec {
-  return { ...spec, sites: spec.sites.map((s) => ({ ...s, port: 0 })) }
+// A rule bridges every member of a pool to one internal port (80/443 on real servers), so the first
+// member of a pool picks free ports and the others take the same internal ones on their own address.
+function withEphemeralPorts (spec: StandInSpec, sibling: RunningStandIn | undefined): StandInSpec {
+  const internalPort = (s: StandInSpec['sites'][number]): number =>
+    s.kind === 'internal' ? (sibling?.sites.find((b) => b.kind === 'internal' && b.protocol === s.protocol)?.port ?? 0) : 0
+  return { ...spec, sites: spec.sites.map((s) => ({ ...s, port: internalPort(s) })) }
 }
 
 // One echo server per member of every layer-4 pool, on the frontend's target port. With ephemeral

@@ -7,7 +7,7 @@ const CERTIFICATE_ERRORS: Record<string, string> = {
   SELF_SIGNED_CERT_IN_CHAIN: 'the chain ends in a root that is not trusted: use a public CA, or pass the private root with --ca',
   UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'the issuer is not trusted or the intermediate certificates are missing on the listener: install the full chain on the reverse proxy (or pass the private root with --ca)',
   UNABLE_TO_GET_ISSUER_CERT: 'an intermediate certificate is missing on the listener: install the full chain on the reverse proxy',
-  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'the intermediate certificates are missing on the listener (mobile clients do not fetch them): install the full chain on the reverse proxy',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'the issuer of the certificate is unknown: the intermediate certificates are missing on the listener (mobile clients do not fetch them; install the full chain), or it comes from a private CA (pass its root with --ca)',
   CERT_HAS_EXPIRED: 'the certificate has expired: renew it on the reverse proxy',
   CERT_NOT_YET_VALID: 'the certificate is not valid yet: check the clock of the reverse proxy or the dates of the certificate',
 }
@@ -19,7 +19,11 @@ function codeOf (err: unknown): string | undefined {
 export function describeError (err: unknown): string {
   if (err instanceof ProbeTimeoutError) return err.message
   const code = codeOf(err)
-  const message = err instanceof Error ? err.message : String(err)
+  const message = (err instanceof Error ? err.message : String(err)).trim().split('\n')[0] ?? ''
+  // OpenSSL's text (error:0A00042E:SSL routines:ssl3_read_bytes:tlsv1 alert protocol version:file:line)
+  // comes down to its reason.
+  const reason = /SSL routines:[^:]*:([^:]+):/.exec(message)?.[1]
+  if (reason !== undefined) return code === undefined ? reason : `${code} (${reason})`
   return code === undefined || message.includes(code) ? message : `${code}: ${message}`
 }
 

@@ -115,8 +115,10 @@ export function send (endpoint: Endpoint, req: ProbeRequest): Promise<ProbeRespo
           socket: request.socket as Socket,
         })
       })
-      // A reset mid-body surfaces here, after 'response'.
+      // A reset mid-body surfaces here, after 'response'; a close before the end without an error
+      // is a cut-off answer all the same.
       res.on('error', (err) => { clearTimeout(timer); reject(err) })
+      res.on('close', () => { clearTimeout(timer); if (!res.complete) reject(new Error('the connection closed in the middle of the answer')) })
     })
     request.end(req.body)
   })

@@ -41,17 +41,25 @@ async function checkName (ctx: ProbeContext, name: string): Promise<ProbeResult>
     socket = await handshake(ctx, name)
   } catch (err) {
     // TMG drops a handshake whose SNI no certificate carries; for lyncdiscover that is the SAN story.
-    const dropped = /ECONNRESET|ALERT_UNRECOGNIZED_NAME|ALERT_HANDSHAKE_FAILURE/.test(describeError(err))
-    const cause = dropped && name === ctx.names.lyncdiscover ? sanCause(ctx, name) : errorCause(err, where)
-    return fail('tls', name, `no TLS session with SNI ${name} on ${where}: ${describeError(err)}`, cause)
+    const text = describeError(err)
+    const dropped = /ECONNRESET|ALERT_UNRECOGNIZED_NAME|ALERT_HANDSHAKE_FAILURE/.test(text)
+    // The probe offers TLS 1.2 and 1.3 only: a listener stuck on 1.0/1.1 fails right here.
+    const tooOld = /UNSUPPORTED_PROTOCOL|ALERT_PROTOCOL_VERSION|WRONG_VERSION_NUMBER/.test(text)
+    const cause = tooOld
+      ? 'the listener does not offer TLS 1.2: iOS and current Lync clients need it; enable TLS 1.2 on the reverse proxy'
+      : dropped && name === ctx.names.lyncdiscover ? sanCause(ctx, name) : errorCause(err, where)
+    return fail('tls', name, `no TLS session with SNI ${name} on ${where}: ${text}`, cause)
   }
   try {
     const cert = socket.getPeerCertificate()
     const protocol = socket.getProtocol() ?? '?'
     const problems: string[] = []
     const causes: string[] = []
-    if (!socket.authorized) {
-      const code = String(socket.authorizationError ?? 'unknown')
+    // Node checks the name too when it has a servername, but only once the chain verified; the name
+    // is judged on its own just below.
+    const chainError = socket.authorized || String(socket.authorizationError) === 'ERR_TLS_CERT_ALTNAME_INVALID' ? undefined : socket.authorizationError
+    if (chainError !== undefined) {
+      const code = String(chainError)
       problems.push(`the chain does not verify (${code})`)
       causes.push(errorCause({ code }, where))
     }

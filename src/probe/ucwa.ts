@@ -28,8 +28,21 @@ class SignIn {
 
   // Sends to the host a link names. A link to a name the proxy does not publish is how a pool
   // reached through its internal site (or configured with internal URLs only) shows up.
+  // Links are absolute in Lync's answers; a relative one is taken against the external web FQDN.
+  url (href: string): URL {
+    try {
+      return new URL(href, `https://${this.ctx.names.webExt}/`)
+    } catch {
+      throw new Stop('FAIL', `the link ${href} is not a URL`, 'something rewrote the answer')
+    }
+  }
+
+  host (href: string): string {
+    return this.url(href).hostname
+  }
+
   async call (step: string, href: string, init: Omit<ProbeRequest, 'scheme' | 'name' | 'path'> = {}): Promise<ProbeResponse> {
-    const url = new URL(href)
+    const url = this.url(href)
     const name = url.hostname.toLowerCase()
     const published = publishedNames(this.ctx.names).includes(name)
     if (!published && this.ctx.verdict('access-location', this.ctx.names.webExt) === 'FAIL') {
@@ -58,7 +71,7 @@ class SignIn {
     const line = headerLines(res, 'www-authenticate').find((l) => /^MsRtcOAuth\s/i.test(l))
     const href = line === undefined ? undefined : /href="([^"]+)"/i.exec(line)?.[1]
     if (res.status !== 401 || href === undefined) {
-      throw new Stop('FAIL', `the user resource ${userUrl}: ${answered(res)} without an MsRtcOAuth challenge`, statusCause(res, new URL(userUrl).hostname))
+      throw new Stop('FAIL', `the user resource ${userUrl}: ${answered(res)} without an MsRtcOAuth challenge`, statusCause(res, this.host(userUrl)))
     }
     return href
   }
@@ -73,7 +86,7 @@ class SignIn {
       throw new Stop('FAIL', `the token request for ${user}: 400 invalid_grant (${String(res.headers['x-ms-diagnostics'] ?? 'no X-Ms-diagnostics')})`, 'the pool refused the user name or password: check --user/--password (this is not a proxy problem)')
     }
     if (res.status !== 200 || typeof token !== 'string' || !token.startsWith('cwt=')) {
-      throw new Stop('FAIL', `the token request ${tokenUrl}: ${answered(res)} without a cwt= access token`, statusCause(res, new URL(tokenUrl).hostname))
+      throw new Stop('FAIL', `the token request ${tokenUrl}: ${answered(res)} without a cwt= access token`, statusCause(res, this.host(tokenUrl)))
     }
     this.token = token
     this.steps.push('cwt token')
@@ -101,15 +114,15 @@ export async function ucwaSignIn (ctx: ProbeContext): Promise<ProbeResult> {
       if (res.status === 500 && /28032/.test(String(res.headers['x-ms-diagnostics'] ?? ''))) {
         throw new Stop('FAIL', 'the user resource refused the web ticket (500, X-Ms-diagnostics 28032)', 'the ticket went to a different pool than the one that issued it: the rule sends the token request and the user resource to different pools')
       }
-      flow.expect('the user resource with the token', res, 200, new URL(userUrl).hostname)
+      flow.expect('the user resource with the token', res, 200, flow.host(userUrl))
       const links = parseHal(res.body) ?? {}
       if (links.applications !== undefined) { applications = links.applications; break }
       if (links.redirect === undefined) throw new Stop('FAIL', 'the user resource has neither an applications nor a redirect link', 'something other than the Lync autodiscover service answered')
-      flow.steps.push(`redirect to ${new URL(links.redirect).hostname}`)
+      flow.steps.push(`redirect to ${flow.host(links.redirect)}`)
       const root = await flow.call('the redirect target', links.redirect, { headers: { Accept: 'application/json' } })
       const user = parseHal(root.body)?.user
-      if (root.status !== 200 || user === undefined) throw new Stop('FAIL', `the redirect target ${links.redirect}: ${answered(root)} without a user link`, statusCause(root, new URL(links.redirect).hostname))
-      userUrl = user
+      if (root.status !== 200 || user === undefined) throw new Stop('FAIL', `the redirect target ${links.redirect}: ${answered(root)} without a user link`, statusCause(root, flow.host(links.redirect)))
+      userUrl = flow.url(user).href
     }
     flow.steps.push('applications link')
 
@@ -118,13 +131,13 @@ export async function ucwaSignIn (ctx: ProbeContext): Promise<ProbeResult> {
       headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
       body: JSON.stringify({ UserAgent: 'lyncproxy-probe', EndpointId: randomUUID(), Culture: 'en-US' }),
     })
-    flow.expect('creating the application', created, 201, new URL(applications).hostname)
+    flow.expect('creating the application', created, 201, flow.host(applications))
     const appLinks = parseHal(created.body) ?? {}
-    if (appLinks.self !== undefined) application = new URL(appLinks.self, applications).href
+    if (appLinks.self !== undefined) application = new URL(appLinks.self, flow.url(applications)).href
     if (appLinks.events === undefined) throw new Stop('FAIL', 'the new application has no events link', 'something rewrote the UCWA answer')
     flow.steps.push('POST applications 201')
 
-    const events = new URL(appLinks.events, applications)
+    const events = new URL(appLinks.events, flow.url(applications))
     events.searchParams.set('timeout', String(EVENTS_TIMEOUT_S))
     const polled = await flow.call('the event channel', events.href, { headers: { Accept: 'application/json' }, timeoutMs: Math.max(ctx.options.timeoutMs, EVENTS_BUDGET_MS) })
     flow.expect('the event channel', polled, 200, events.hostname)
@@ -134,7 +147,7 @@ export async function ucwaSignIn (ctx: ProbeContext): Promise<ProbeResult> {
     flow.steps.push(`events 200 in ${(polled.elapsedMs / 1000).toFixed(1)} s`)
     return pass('ucwa-signin', name, `signed in as ${credentials.user}: ${flow.steps.join(' → ')}`)
   } catch (err) {
-    if (!(err instanceof Stop)) throw err
+    if (!(err instanceof Stop)) return fail('ucwa-signin', name, `the sign-in broke off: ${describeError(err)}`, 'an answer the probe could not follow; see the detail')
     return err.verdict === 'SKIP' ? skip('ucwa-signin', name, err.detail) : fail('ucwa-signin', name, err.detail, err.lyncCause)
   } finally {
     // Leave no application behind on a real pool; best effort.

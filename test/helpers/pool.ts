@@ -54,7 +54,7 @@ export interface KeepAliveReply {
 // One keep-alive connection to the proxy, used for every request (maxSockets 1).
 export class KeepAliveClient {
   readonly agent: http.Agent
-  constructor (readonly port: number, readonly tls?: { ca: string, servername: string }, localAddress?: string) {
+  constructor (readonly port: number, readonly tls?: { ca: string, servername: string }, localAddress?: string, readonly address = '127.0.0.1') {
     const common = { keepAlive: true, maxSockets: 1, ...(localAddress === undefined ? {} : { localAddress }) }
     this.agent = tls === undefined ? new http.Agent(common) : new https.Agent({ ...common, ca: tls.ca, servername: tls.servername })
   }
@@ -63,7 +63,7 @@ export class KeepAliveClient {
     return new Promise((resolve, reject) => {
       // Node sends a GET's body without any length unless told; the length makes it a body.
       const length: Record<string, string> = o.body === undefined ? {} : { 'Content-Length': String(Buffer.byteLength(o.body)) }
-      const options = { host: '127.0.0.1', port: this.port, path, method: o.method ?? 'GET', headers: { Host: host, ...length, ...o.headers }, agent: this.agent }
+      const options = { host: this.address, port: this.port, path, method: o.method ?? 'GET', headers: { Host: host, ...length, ...o.headers }, agent: this.agent }
       const req = this.tls === undefined ? http.request(options) : https.request({ ...options, servername: this.tls.servername })
       req.on('response', (res) => {
         const chunks: Buffer[] = []

@@ -55,7 +55,7 @@ let routes = null
 let portData = null
 let traffic = []
 
-const COL = { client: [20, 220], listener: [290, 540], rule: [610, 1050], iface: 1250, pool: [1300, 1700] }
+const COL = { client: [10, 240], listener: [290, 540], rule: [610, 1050], iface: 1250, pool: [1300, 1700] }
 const WIDTH = 1720
 const RULE_H = 74
 const RULE_GAP = 16
@@ -108,7 +108,9 @@ function drawDiagram () {
   ]
   for (const [x, t] of titles) root.append(svg('text', { class: 'zone-title', x, y: 40, 'text-anchor': 'middle' }, t))
   root.append(svg('line', { x1: COL.iface, y1: 50, x2: COL.iface, y2: height - 15, stroke: '#222', 'stroke-width': 3, 'stroke-dasharray': '10 6' }))
-  root.append(svg('text', { class: 'zone-title', x: COL.iface, y: 40, 'text-anchor': 'middle' }, 'Internal interface'))
+  // Written along the dashed line: the column is too narrow for it across.
+  const ifaceY = height - 30
+  root.append(svg('text', { class: 'zone-title', x: COL.iface + 22, y: ifaceY, 'text-anchor': 'start', transform: `rotate(-90 ${COL.iface + 22} ${ifaceY})` }, 'Internal interface'))
 
   // Pools on the right.
   const poolPos = new Map()
@@ -161,8 +163,8 @@ function drawDiagram () {
       const kind = r.action === 'deny' ? 'deny' : r.action === 'redirect' ? 'redirect' : ''
       const g = svg('g', { class: 'rule', 'data-listener': l.name, 'data-rule': r.rule })
       g.append(svg('rect', { class: `box ${kind}`, x: COL.rule[0], y: ry, width: COL.rule[1] - COL.rule[0], height: RULE_H, rx: 6 }))
-      const what = r.action === 'forward' ? `→ ${r.pool}` : r.action === 'redirect' ? `→ ${r.redirect?.status ?? 301} https` : '→ 403 deny'
-      g.append(svg('text', { class: 'label', x: COL.rule[0] + 12, y: ry + 27 }, clip(`${r.rule}  ${what}`, 26)))
+      const what = r.action === 'forward' ? `→ ${r.pool}` : r.action === 'redirect' ? `→ ${r.redirect?.status ?? 301}` : '→ 403'
+      g.append(svg('text', { class: 'label', x: COL.rule[0] + 12, y: ry + 27 }, clip(`${r.rule}  ${what}`, 30)))
       const names = r.implicit ? 'names no http rule forwards' : r.names.join(', ')
       const paths = r.paths.length === 1 && r.paths[0] === '/' ? '' : ` ${r.paths.join(' ')}`
       g.append(svg('text', { class: 'sublabel', x: COL.rule[0] + 12, y: ry + 54 }, clip(names + paths, 48)))

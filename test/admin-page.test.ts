@@ -1,0 +1,247 @@
+// The teaching page in a real browser: Debian's headless Chromium, driven over the DevTools protocol
+// on --remote-debugging-pipe (JSON messages separated by NUL on file descriptors 3 and 4), while
+// requests flow through a proxy started here. It checks that the diagram is drawn from the routes,
+// that its counters move, that a feed row appears with the right rule and shows its headers, that
+// the "try it" box answers, and that the port tables are there.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import type { Readable, Writable } from 'node:stream'
+import pino from 'pino'
+import t from 'tap'
+import { startAdmin } from '../src/admin/server.js'
+import { validateConfigObject } from '../src/config/load.js'
+import { startProxy } from '../src/control/proxy.js'
+import { request } from './helpers/client.js'
+import { testCertificates } from './helpers/proxy.js'
+import { startUpstream } from './helpers/upstream.js'
+
+const CHROMIUM = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => p !== undefined && p !== '' && existsSync(p))
+
+interface CdpMessage { id?: number, method?: string, params?: Record<string, unknown>, result?: Record<string, unknown>, error?: { message: string }, sessionId?: string }
+
+// A DevTools protocol client over the pipe Chromium opens with --remote-debugging-pipe.
+class Cdp {
+  private nextId = 0
+  private readonly pending = new Map<number, { resolve: (r: Record<string, unknown>) => void, reject: (e: Error) => void }>()
+  private buffer = ''
+
+  constructor (private readonly toBrowser: Writable, fromBrowser: Readable) {
+    fromBrowser.setEncoding('utf8')
+    fromBrowser.on('data', (chunk: string) => {
+      this.buffer += chunk
+      let end
+      while ((end = this.buffer.indexOf('\0')) >= 0) {
+        const message = JSON.parse(this.buffer.slice(0, end)) as CdpMessage
+        this.buffer = this.buffer.slice(end + 1)
+        if (message.id === undefined) continue
+        const waiter = this.pending.get(message.id)
+        this.pending.delete(message.id)
+        if (message.error !== undefined) waiter?.reject(new Error(message.error.message))
+        else waiter?.resolve(message.result ?? {})
+      }
+    })
+  }
+
+  send (method: string, params: Record<string, unknown> = {}, sessionId?: string): Promise<Record<string, unknown>> {
+    const id = ++this.nextId
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject })
+      this.toBrowser.write(JSON.stringify({ id, method, params, ...(sessionId === undefined ? {} : { sessionId }) }) + '\0')
+    })
+  }
+}
+
+interface Page {
+  evaluate: <T>(expression: string) => Promise<T>
+  waitFor: <T>(expression: string, what: string, timeoutMs?: number) => Promise<T>
+  screenshot: () => Promise<Buffer>
+}
+
+async function openPage (cdp: Cdp, url: string): Promise<Page> {
+  const { targetId } = await cdp.send('Target.createTarget', { url: 'about:blank' }) as { targetId: string }
+  const { sessionId } = await cdp.send('Target.attachToTarget', { targetId, flatten: true }) as { sessionId: string }
+  await cdp.send('Page.enable', {}, sessionId)
+  await cdp.send('Runtime.enable', {}, sessionId)
+  await cdp.send('Emulation.setDeviceMetricsOverride', { width: 1600, height: 1100, deviceScaleFactor: 1, mobile: false }, sessionId)
+  await cdp.send('Page.navigate', { url }, sessionId)
+  const evaluate = async <T>(expression: string): Promise<T> => {
+    const r = await cdp.send('Runtime.evaluate', { expression, returnByValue: true, awaitPromise: true }, sessionId) as { result: { value: T }, exceptionDetails?: { text: string, exception?: { description?: string } } }
+    if (r.exceptionDetails !== undefined) throw new Error(`${r.exceptionDetails.text} ${r.exceptionDetails.exception?.description ?? ''}`)
+    return r.result.value
+  }
+  return {
+    evaluate,
+    async waitFor<T> (expression: string, what: string, timeoutMs = 15_000): Promise<T> {
+      const until = Date.now() + timeoutMs
+      let last: unknown
+      for (;;) {
+        try {
+          last = await evaluate<T>(expression)
+          if (last !== null && last !== undefined && last !== false && last !== '') return last as T
+        } catch (err) {
+          last = err
+        }
+        if (Date.now() > until) throw new Error(`timed out waiting for ${what} (last: ${String(last)})`)
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+    },
+    async screenshot () {
+      const { data } = await cdp.send('Page.captureScreenshot', { format: 'png' }, sessionId) as { data: string }
+      return Buffer.from(data, 'base64')
+    },
+  }
+}
+
+function launchChromium (executable: string, profile: string): { browser: ChildProcess, cdp: Cdp } {
+  const browser = spawn(executable, [
+    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage', `--user-data-dir=${profile}`, '--remote-debugging-pipe', 'about:blank',
+  ], { stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'] })
+  return { browser, cdp: new Cdp(browser.stdio[3] as Writable, browser.stdio[4] as Readable) }
+}
+
+async function closedPort (): Promise<number> {
+  const s = net.createServer()
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve))
+  const port = (s.address() as net.AddressInfo).port
+  await new Promise<void>((resolve) => s.close(() => resolve()))
+  return port
+}
+
+t.test('the teaching page follows live traffic in headless Chromium', { skip: CHROMIUM === undefined ? 'no chromium (apt-get install chromium)' : false, timeout: 120_000 }, async (t) => {
+  const certs = await testCertificates()
+  const fe = await startUpstream(undefined, certs.internal.get('fe'))
+  const dirHttp = await startUpstream()
+  const dirHttps = await startUpstream(undefined, certs.internal.get('dir'))
+  t.teardown(() => Promise.all([fe.close(), dirHttp.close(), dirHttps.close()]))
+  const owas = await closedPort()
+  const loaded = validateConfigObject({
+    listeners: [
+      { name: 'external-http', protocol: 'http', address: '127.0.0.1', port: 0 },
+      { name: 'external-https', protocol: 'https', address: '127.0.0.1', port: 0, certificates: [{ lab: true }] },
+    ],
+    certs: { dir: path.dirname(certs.caFile) },
+    admin: { port: 0 },
+    pools: {
+      fe: { role: 'frontend', fqdn: 'pool01.contoso.net', externalWebFqdn: 'webext.contoso.com', address: '127.0.0.1', httpPort: fe.port, httpsPort: fe.port },
+      dir: { role: 'director', fqdn: 'dirpool.contoso.net', address: '127.0.0.1', httpPort: dirHttp.port, httpsPort: dirHttps.port },
+      owas: { role: 'owas', fqdn: 'owas01.contoso.net', address: '127.0.0.1', httpPort: owas, httpsPort: owas },
+    },
+    rules: [
+      { name: 'lyncdiscover-http', publicNames: ['lyncdiscover.contoso.com'], listeners: ['external-http'], action: 'forward', pool: 'dir' },
+      { name: 'lyncdiscover', publicNames: ['lyncdiscover.contoso.com'], listeners: ['external-https'], action: 'forward', pool: 'dir' },
+      { name: 'webext-longpoll', publicNames: ['webext.contoso.com'], paths: ['/ucwa', '/mcx'], listeners: ['external-https'], action: 'forward', pool: 'fe', timeouts: { response: 960 } },
+      { name: 'webext', publicNames: ['webext.contoso.com'], listeners: ['external-https'], action: 'forward', pool: 'fe' },
+      { name: 'director', publicNames: ['webdirext.contoso.com', 'meet.contoso.com', 'dialin.contoso.com'], listeners: ['external-https'], action: 'forward', pool: 'dir' },
+      { name: 'office-web-apps', publicNames: ['officewebapps01.contoso.com'], listeners: ['external-https'], action: 'forward', pool: 'owas' },
+    ],
+  }, { file: 'page-test.yaml', baseDir: process.cwd() })
+  const logger = pino({ level: 'silent' })
+  const proxy = await startProxy(loaded, { logger, labCerts: certs })
+  t.teardown(() => proxy.close(0))
+  const admin = await startAdmin({ proxy, logger, processMetrics: false })
+  t.teardown(() => admin.close())
+  const httpsPort = proxy.listeners.find((l) => l.protocol === 'https')!.port
+  const httpPort = proxy.listeners.find((l) => l.protocol === 'http')!.port
+  const webext = (target: string): ReturnType<typeof request> => request({ port: httpsPort, host: 'webext.contoso.com', path: target, tls: { ca: certs.caPem } })
+
+  const profile = mkdtempSync(path.join(os.tmpdir(), 'lyncproxy-chromium-'))
+  const { browser, cdp } = launchChromium(CHROMIUM!, profile)
+  t.teardown(async () => {
+    const exited = new Promise((resolve) => { if (browser.exitCode !== null || browser.signalCode !== null) resolve(null); else browser.once('exit', resolve) })
+    void cdp.send('Browser.close').catch(() => {})
+    const timer = setTimeout(() => browser.kill('SIGKILL'), 5000)
+    await exited
+    clearTimeout(timer)
+    rmSync(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 })
+  })
+
+  const page = await openPage(cdp, admin.url)
+  await page.waitFor('document.body.dataset.ready === "true"', 'the page to load')
+
+  // The diagram is the compiled table: every rule on its listener, every pool, the implicit redirect.
+  const rules = await page.evaluate<string[]>('[...document.querySelectorAll("#diagram g.rule")].map((g) => g.dataset.listener + "/" + g.dataset.rule)')
+  t.same(rules, [
+    'external-http/lyncdiscover-http', 'external-http/(redirect to https)',
+    'external-https/lyncdiscover', 'external-https/webext-longpoll', 'external-https/webext', 'external-https/director', 'external-https/office-web-apps',
+  ])
+  t.same(await page.evaluate('[...document.querySelectorAll("#diagram g.pool")].map((g) => g.dataset.pool)'), ['fe', 'dir', 'owas'])
+  t.match(await page.evaluate<string>('document.querySelector("#diagram g.listener[data-listener=external-https]").textContent'), `HTTPS :${httpsPort}`)
+  t.match(await page.evaluate<string>('document.querySelector("#diagram .director-rows").textContent'), /5061/, 'the Director HLB rows this proxy does not serve')
+
+  // Port tables in the seeds' columns.
+  t.same(await page.evaluate('[...document.querySelectorAll("#ports table")].map((x) => x.dataset.table)'), ['external', 'internal', 'director'])
+  t.same(await page.evaluate('[...document.querySelectorAll("#ports table[data-table=external] th")].map((x) => x.textContent)'),
+    ['Protocol/TCP or UDP/Port', 'Source IP address', 'Destination IP address', 'Description', 'lyncproxy'])
+
+  await page.waitFor('document.getElementById("connection").textContent === "live"', 'the flow feed to connect')
+  const count = (key: string): Promise<string> => page.evaluate<string>(`document.querySelector('text.edge-count[data-key="${key}"]').dataset.requests ?? "0"`)
+  t.equal(await count('rule:external-https/webext'), '0')
+
+  // Requests flow: the counters move and the feed shows each one with its rule.
+  for (let i = 0; i < 3; i++) t.equal((await webext('/abs/handler?i=' + i)).status, 200)
+  t.equal((await request({ port: httpPort, host: 'lyncdiscover.contoso.com', path: '/?sipuri=user1@contoso.com' })).status, 200)
+  t.equal((await request({ port: httpsPort, host: 'officewebapps01.contoso.com', path: '/hosting/discovery', tls: { ca: certs.caPem } })).status, 502)
+
+  await page.waitFor('document.querySelector(\'text.edge-count[data-key="rule:external-https/webext"]\').dataset.requests === "3"', 'the webext counter to reach 3')
+  t.match(await page.evaluate<string>('document.querySelector(\'text.edge-count[data-key="pool:external-https/webext"]\').textContent'), `:${fe.port} 3 req · last 200`)
+  t.equal(await count('rule:external-http/lyncdiscover-http'), '1')
+  t.equal(await count('listener:external-https'), '4')
+  t.match(await page.evaluate<string>('document.querySelector(\'text.edge-count[data-key="rule:external-https/office-web-apps"]\').textContent'), 'last 502')
+
+  const row = await page.waitFor<string[]>(
+    '(() => { const r = document.querySelector("#feed tbody tr[data-rule=webext]"); return r && [...r.cells].map((c) => c.textContent) })()',
+    'a feed row for rule webext')
+  t.equal(row[2], 'external-https')
+  t.match(row[3], /^GET webext\.contoso\.com\/abs\/handler\?i=\d$/)
+  t.equal(row[4], 'webext')
+  t.equal(row[5], `fe 127.0.0.1:${fe.port}`)
+  t.equal(row[6], '200')
+  const failed = await page.waitFor<string[]>('(() => { const r = document.querySelector("#feed tbody tr[data-rule=office-web-apps]"); return r && [...r.cells].map((c) => c.textContent) })()', 'the failed row')
+  t.equal(failed[6], '502 upstream_refused')
+
+  // A click shows the headers as received and as forwarded.
+  await page.evaluate('document.querySelector("#feed tbody tr[data-rule=webext]").click()')
+  await page.waitFor('!document.getElementById("details").hidden', 'the header details')
+  const received = await page.evaluate<string[]>('[...document.querySelectorAll("#details-received td:first-child")].map((c) => c.textContent)')
+  const forwarded = await page.evaluate<string[]>('[...document.querySelectorAll("#details-forwarded td:first-child")].map((c) => c.textContent)')
+  t.ok(received.includes('Host'), 'Host as received')
+  t.notOk(received.includes('X-Forwarded-For'))
+  for (const name of ['Host', 'X-Forwarded-For', 'X-Forwarded-Proto', 'Forwarded', 'Via']) t.ok(forwarded.includes(name), `${name} as forwarded`)
+  t.ok(await page.evaluate<number>('document.querySelectorAll("#details-forwarded tr.changed").length') >= 4, 'the fields the proxy added are marked')
+
+  // Try it: explain answers and the diagram points at the rule.
+  await page.evaluate(`(() => {
+    document.getElementById('try-url').value = 'https://webext.contoso.com/ucwa/v1/applications'
+    document.getElementById('try-button').click()
+  })()`)
+  const answer = await page.waitFor<string>('document.querySelector("#try-result .answer")?.textContent', 'the explain answer')
+  t.equal(answer, `Forwarded by rule webext-longpoll to https://127.0.0.1:${fe.port}/ucwa/v1/applications`)
+  t.same(await page.evaluate('[...document.querySelectorAll("#try-result tr[data-verdict=matched]")].map((r) => r.dataset.rule)'), ['webext-longpoll'])
+  t.same(await page.evaluate('[...document.querySelectorAll("#try-result tr[data-verdict=shadowed]")].map((r) => r.dataset.rule)'), ['webext'])
+  t.match(await page.evaluate<string>('document.getElementById("try-result").textContent'), /replaced.*X-Forwarded-For: 10\.0\.0\.66 → 192\.0\.2\.10/)
+  t.ok(await page.evaluate('document.querySelector(\'#diagram g.rule[data-rule="webext-longpoll"] rect\').classList.contains("highlight")'), 'the matched rule is highlighted')
+  await page.evaluate(`(() => {
+    document.getElementById('try-url').value = 'http://webext.contoso.com/abs'
+    document.getElementById('try-button').click()
+  })()`)
+  t.match(await page.waitFor<string>('(() => { const a = document.querySelector("#try-result .answer"); return a && a.dataset.action === "redirect" && a.textContent })()', 'the redirect answer'),
+    `Redirected by (redirect to https): 301 → https://webext.contoso.com:${httpsPort}/abs`)
+
+  // Projector mode: the text grows.
+  const before = await page.evaluate<number>('parseFloat(getComputedStyle(document.documentElement).fontSize)')
+  await page.evaluate('document.getElementById("larger").click(); document.getElementById("larger").click()')
+  const after = await page.evaluate<number>('parseFloat(getComputedStyle(document.documentElement).fontSize)')
+  t.ok(after > before * 1.15, `A+ enlarges the text (${before}px → ${after}px)`)
+
+  // Screenshots of each section, kept when LYNCPROXY_SCREENSHOT names a file prefix (to look at them).
+  for (const section of ['diagram-section', 'feed-section', 'try-section', 'ports-section']) {
+    await page.evaluate(`document.getElementById('${section}').scrollIntoView()`)
+    const png = await page.screenshot()
+    t.same([...png.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47], `a PNG screenshot of ${section}`)
+    if (process.env.LYNCPROXY_SCREENSHOT !== undefined) writeFileSync(`${process.env.LYNCPROXY_SCREENSHOT}-${section}.png`, png)
+  }
+})

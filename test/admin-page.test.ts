@@ -122,6 +122,8 @@ t.test('the teaching page follows live traffic in headless Chromium', { skip: CH
     listeners: [
       { name: 'external-http', protocol: 'http', address: '127.0.0.1', port: 0 },
       { name: 'external-https', protocol: 'https', address: '127.0.0.1', port: 0, certificates: [{ lab: true }] },
+      // lyncproxy as the Director pool's HLB too: a VIP listener on the internal side.
+      { name: 'dir-vip-ext-http', protocol: 'http', interface: 'internal', address: '127.0.0.1', port: 0, redirectToHttps: false },
     ],
     certs: { dir: path.dirname(certs.caFile) },
     admin: { port: 0 },
@@ -129,6 +131,7 @@ t.test('the teaching page follows live traffic in headless Chromium', { skip: CH
       fe: { role: 'frontend', fqdn: 'pool01.contoso.net', externalWebFqdn: 'webext.contoso.com', address: '127.0.0.1', httpPort: fe.port, httpsPort: fe.port },
       dir: { role: 'director', fqdn: 'dirpool.contoso.net', address: '127.0.0.1', httpPort: dirHttp.port, httpsPort: dirHttps.port },
       owas: { role: 'owas', fqdn: 'owas01.contoso.net', address: '127.0.0.1', httpPort: owas, httpsPort: owas },
+      'dir-servers': { role: 'director', kind: 'members', fqdn: 'dirpool.contoso.net', members: [{ name: 'dir01', address: '127.0.0.1', httpPort: dirHttp.port, httpsPort: dirHttps.port }], health: { check: 'none' } },
     },
     rules: [
       { name: 'lyncdiscover-http', publicNames: ['lyncdiscover.contoso.com'], listeners: ['external-http'], action: 'forward', pool: 'dir' },
@@ -137,6 +140,7 @@ t.test('the teaching page follows live traffic in headless Chromium', { skip: CH
       { name: 'webext', publicNames: ['webext.contoso.com'], listeners: ['external-https'], action: 'forward', pool: 'fe' },
       { name: 'director', publicNames: ['webdirext.contoso.com', 'meet.contoso.com', 'dialin.contoso.com'], listeners: ['external-https'], action: 'forward', pool: 'dir' },
       { name: 'office-web-apps', publicNames: ['officewebapps01.contoso.com'], listeners: ['external-https'], action: 'forward', pool: 'owas' },
+      { name: 'dir-hlb', publicNames: ['*'], listeners: ['dir-vip-ext-http'], action: 'forward', pool: 'dir-servers' },
     ],
   }, { file: 'page-test.yaml', baseDir: process.cwd() })
   const logger = pino({ level: 'silent' })
@@ -145,7 +149,8 @@ t.test('the teaching page follows live traffic in headless Chromium', { skip: CH
   const admin = await startAdmin({ proxy, logger, processMetrics: false })
   t.teardown(() => admin.close())
   const httpsPort = proxy.listeners.find((l) => l.protocol === 'https')!.port
-  const httpPort = proxy.listeners.find((l) => l.protocol === 'http')!.port
+  const httpPort = proxy.listeners.find((l) => l.name === 'external-http')!.port
+  const vipPort = proxy.listeners.find((l) => l.name === 'dir-vip-ext-http')!.port
   const webext = (target: string): ReturnType<typeof request> => request({ port: httpsPort, host: 'webext.contoso.com', path: target, tls: { ca: certs.caPem } })
 
   const profile = mkdtempSync(path.join(os.tmpdir(), 'lyncproxy-chromium-'))
@@ -168,7 +173,8 @@ t.test('the teaching page follows live traffic in headless Chromium', { skip: CH
     'external-http/lyncdiscover-http', 'external-http/(redirect to https)',
     'external-https/lyncdiscover', 'external-https/webext-longpoll', 'external-https/webext', 'external-https/director', 'external-https/office-web-apps',
   ])
-  t.same(await page.evaluate('[...document.querySelectorAll("#diagram g.pool")].map((g) => g.dataset.pool)'), ['fe', 'dir', 'owas'])
+  t.same(await page.evaluate('[...document.querySelectorAll("#diagram g.pool")].map((g) => g.dataset.pool)'), ['fe', 'dir', 'owas', 'dir-servers'], 'the servers behind the HLB VIP come after it')
+  t.match(await page.evaluate<string>('document.querySelector("#diagram g.vip").textContent'), `HLB VIP 127.0.0.1 (lyncproxy)web :${vipPort}`)
   t.match(await page.evaluate<string>('document.querySelector("#diagram g.listener[data-listener=external-https]").textContent'), `HTTPS :${httpsPort}`)
   t.match(await page.evaluate<string>('document.querySelector("#diagram .director-rows").textContent'), /5061/, 'the Director HLB rows this proxy does not serve')
 
@@ -185,12 +191,14 @@ t.test('the teaching page follows live traffic in headless Chromium', { skip: CH
   for (let i = 0; i < 3; i++) t.equal((await webext('/abs/handler?i=' + i)).status, 200)
   t.equal((await request({ port: httpPort, host: 'lyncdiscover.contoso.com', path: '/?sipuri=user1@contoso.com' })).status, 200)
   t.equal((await request({ port: httpsPort, host: 'officewebapps01.contoso.com', path: '/hosting/discovery', tls: { ca: certs.caPem } })).status, 502)
+  t.equal((await request({ port: vipPort, host: 'dirpool.contoso.net:8080', path: '/Autodiscover/AutodiscoverService.svc/root' })).status, 200, 'through the HLB VIP')
 
   await page.waitFor('document.querySelector(\'text.edge-count[data-key="rule:external-https/webext"]\').dataset.requests === "3"', 'the webext counter to reach 3')
   t.match(await page.evaluate<string>('document.querySelector(\'text.edge-count[data-key="pool:external-https/webext"]\').textContent'), `:${fe.port} 3 req · last 200`)
   t.equal(await count('rule:external-http/lyncdiscover-http'), '1')
   t.equal(await count('listener:external-https'), '4')
   t.match(await page.evaluate<string>('document.querySelector(\'text.edge-count[data-key="rule:external-https/office-web-apps"]\').textContent'), 'last 502')
+  await page.waitFor('document.querySelector(\'text.edge-count[data-key="hlb:127.0.0.1/dir-servers"]\').dataset.requests === "1"', 'the HLB edge to count the VIP request')
 
   const row = await page.waitFor<string[]>(
     '(() => { const r = document.querySelector("#feed tbody tr[data-rule=webext]"); return r && [...r.cells].map((c) => c.textContent) })()',

@@ -121,6 +121,7 @@ export function explainRequest (input: ExplainRequest, ctx: ExplainContext): Exp
     via: VIA_PLACEHOLDER,
     bus: new ExchangeBus(),
     limits: { maxHeaderCount: DEFAULT_HEADER_COUNT_LIMIT, maxTargetLength: DEFAULT_TARGET_LENGTH_LIMIT },
+    tunnels: new Set(),
   }
   const req = { httpVersionMajor: 1, httpVersionMinor: 1, rawHeaders: raw, url: parsed.target, method, headers: {}, socket: {} } as unknown as IncomingMessage
   const decision = resolveRoute(state, req, ex)

@@ -60,6 +60,9 @@ const WIDTH = 1720
 const RULE_H = 74
 const RULE_GAP = 16
 const TOP = 70
+const VIP_H = 96
+// Internal listener name → the VIP address it belongs to, for the HLB edges' counts.
+const vipOfListener = new Map()
 
 function rulesOf (listener) {
   const byKey = new Map()
@@ -81,13 +84,16 @@ function drawDiagram () {
   const host = document.getElementById('diagram')
   host.replaceChildren()
   if (!routes) return
-  const listeners = routes.listeners.map((l) => ({ ...l, rules: rulesOf(l) }))
+  const listeners = routes.listeners.filter((l) => l.interface !== 'internal').map((l) => ({ ...l, rules: rulesOf(l) }))
+  const internal = routes.listeners.filter((l) => l.interface === 'internal')
+  vipOfListener.clear()
   const totalRules = listeners.reduce((n, l) => n + Math.max(l.rules.length, 1), 0)
   const rulesHeight = totalRules * (RULE_H + RULE_GAP) + (listeners.length - 1) * 30
   const pools = [...routes.pools].sort((a, b) => (ROLE_ORDER[a.role] ?? 4) - (ROLE_ORDER[b.role] ?? 4))
   const directorRows = (portData?.tables.find((t) => t.id === 'director')?.rows ?? []).filter((r) => !r.served)
   const poolBoxH = 96
-  const poolsHeight = pools.length * (poolBoxH + 40) + (directorRows.length > 0 ? 150 : 0)
+  const vipCount = new Set([...internal.map((l) => l.address), ...(routes.tcp ?? []).map((f) => f.address)]).size
+  const poolsHeight = pools.length * (poolBoxH + 40) + vipCount * (VIP_H + 40) + (directorRows.length > 0 ? 150 : 0)
   const height = TOP + Math.max(rulesHeight, poolsHeight, 300) + 30
 
   const root = svg('svg', { viewBox: `0 0 ${WIDTH} ${height}`, role: 'img', 'aria-label': 'Publishing diagram: clients, listeners, rules, pools' })
@@ -112,19 +118,70 @@ function drawDiagram () {
   const ifaceY = height - 30
   root.append(svg('text', { class: 'zone-title', x: COL.iface + 22, y: ifaceY, 'text-anchor': 'start', transform: `rotate(-90 ${COL.iface + 22} ${ifaceY})` }, 'Internal interface'))
 
-  // Pools on the right.
+  // Pools on the right. The pools an HLB VIP of this proxy balances (internal listeners, layer-4
+  // frontends) sit under that VIP; the others are what the reverse proxy's rules reach.
+  const vips = new Map()
+  const vipOf = (address) => {
+    let v = vips.get(address)
+    if (!v) { v = { address, listeners: [], tcp: [], pools: [] }; vips.set(address, v) }
+    return v
+  }
+  for (const l of internal) {
+    const v = vipOf(l.address)
+    v.listeners.push(l)
+    vipOfListener.set(l.name, l.address)
+    for (const entry of l.names) for (const r of entry.rules) if (r.pool !== null && !v.pools.includes(r.pool)) v.pools.push(r.pool)
+  }
+  for (const f of routes.tcp ?? []) {
+    const v = vipOf(f.address)
+    v.tcp.push(f)
+    if (!v.pools.includes(f.pool)) v.pools.push(f.pool)
+  }
+  const behindVip = new Set([...vips.values()].flatMap((v) => v.pools))
+  const frontPools = pools.filter((p) => !behindVip.has(p.name))
+
   const poolPos = new Map()
   let py = TOP + 20
-  for (const p of pools) {
+  const drawPool = (p) => {
     const g = svg('g', { class: 'pool', 'data-pool': p.name })
     g.append(svg('rect', { class: 'box pool', x: COL.pool[0], y: py, width: COL.pool[1] - COL.pool[0], height: poolBoxH, rx: 8 }))
-    g.append(svg('text', { class: 'label', x: COL.pool[0] + 14, y: py + 28 }, `${p.name}: ${ROLE_TEXT[p.role] ?? p.description ?? 'pool'}`))
+    const title = behindVip.has(p.name) ? `${p.name}: ${p.role === 'director' ? 'Director servers' : 'servers'}` : `${p.name}: ${ROLE_TEXT[p.role] ?? p.description ?? 'pool'}`
+    g.append(svg('text', { class: 'label', x: COL.pool[0] + 14, y: py + 28 }, title))
     g.append(svg('text', { class: 'sublabel', x: COL.pool[0] + 14, y: py + 54 }, p.fqdn))
-    const members = p.members.map((m) => `${m.address} :${m.httpPort}/:${m.httpsPort}${m.up ? '' : ' (down)'}`).join(', ')
-    g.append(svg('text', { class: 'sublabel', x: COL.pool[0] + 14, y: py + 78 }, members))
+    const members = p.kind === 'vip'
+      ? p.members.map((m) => `VIP ${m.address} :${m.httpPort}/:${m.httpsPort}`).join(', ')
+      : p.members.map((m) => `${m.name} ${m.address}${m.up ? '' : ' (down)'}`).join(', ')
+    g.append(svg('text', { class: 'sublabel', x: COL.pool[0] + 14, y: py + 78, 'data-members': p.name }, clip(members, 46)))
     root.append(g)
-    poolPos.set(p.name, { x: COL.pool[0], y: py + poolBoxH / 2 })
+    poolPos.set(p.name, { x: COL.pool[0], y: py + poolBoxH / 2, top: py, bottom: py + poolBoxH })
     py += poolBoxH + 40
+  }
+  for (const p of frontPools) drawPool(p)
+  for (const v of vips.values()) {
+    const web = v.listeners.map((l) => `:${l.port}`).join(' ')
+    const l4 = v.tcp.map((f) => `:${f.port}`).join(' ')
+    const g = svg('g', { class: 'vip', 'data-vip': v.address })
+    const top = py
+    g.append(svg('rect', { class: 'box vip', x: COL.pool[0], y: py, width: COL.pool[1] - COL.pool[0], height: VIP_H, rx: 8 }))
+    g.append(svg('text', { class: 'label', x: COL.pool[0] + 14, y: py + 28 }, `HLB VIP ${v.address} (lyncproxy)`))
+    g.append(svg('text', { class: 'sublabel', x: COL.pool[0] + 14, y: py + 54 }, clip(`web ${web || '–'}`, 46)))
+    g.append(svg('text', { class: 'sublabel', x: COL.pool[0] + 14, y: py + 78 }, clip(`layer 4 ${l4 || '–'}`, 46)))
+    root.append(g)
+    // A pool whose VIP is this address is reached through this very listener set.
+    for (const p of frontPools) {
+      if (!p.members.some((m) => m.address === v.address)) continue
+      const at = poolPos.get(p.name)
+      root.append(svg('path', { class: 'edge vip-link', d: `M ${COL.pool[1] - 30} ${at.bottom} C ${COL.pool[1] + 10} ${at.bottom + 30}, ${COL.pool[1] + 10} ${top - 30}, ${COL.pool[1] - 30} ${top}`, 'stroke-dasharray': '6 5' }))
+    }
+    py += VIP_H + 40
+    for (const name of v.pools) {
+      const p = pools.find((x) => x.name === name)
+      if (!p || poolPos.has(name)) continue
+      const fromY = top + VIP_H
+      drawPool(p)
+      const to = poolPos.get(name)
+      edge(root, COL.pool[0] + 40, fromY, COL.pool[0] + 40, to.top, `hlb:${v.address}/${name}`, COL.pool[0] + 52, (fromY + to.top) / 2 + 6, 'start', '', 'vertical')
+    }
   }
   if (directorRows.length > 0) {
     const g = svg('g', { class: 'director-rows' })
@@ -186,9 +243,10 @@ function clip (text, n) { return text.length > n ? text.slice(0, n - 1) + '…' 
 
 const edgeLabels = new Map()
 
-function edge (root, x1, y1, x2, y2, key, lx, ly, anchor = 'middle', prefix = '') {
+function edge (root, x1, y1, x2, y2, key, lx, ly, anchor = 'middle', prefix = '', direction = 'horizontal') {
   const mx = (x1 + x2) / 2
-  const path = svg('path', { class: 'edge', d: `M ${x1} ${y1} C ${mx} ${y1}, ${mx} ${y2}, ${x2 - 4} ${y2}`, 'marker-end': 'url(#arrow)', 'data-edge': key })
+  const d = direction === 'vertical' ? `M ${x1} ${y1} L ${x2} ${y2 - 4}` : `M ${x1} ${y1} C ${mx} ${y1}, ${mx} ${y2}, ${x2 - 4} ${y2}`
+  const path = svg('path', { class: 'edge', d, 'marker-end': 'url(#arrow)', 'data-edge': key })
   root.append(path)
   const label = svg('text', { class: 'edge-count', x: lx, y: ly, 'text-anchor': anchor, 'data-key': key }, `${prefix}0 req`)
   label.dataset.prefix = prefix
@@ -205,6 +263,8 @@ function updateCounts () {
     sums.set(key, s)
   }
   for (const e of traffic) {
+    const vip = vipOfListener.get(e.listener)
+    if (vip !== undefined) { if (e.pool !== '') add(`hlb:${vip}/${e.pool}`, e); continue }
     add(`listener:${e.listener}`, e)
     if (e.rule !== '') {
       add(`rule:${e.listener}/${e.rule}`, e)
@@ -223,7 +283,9 @@ function updateCounts () {
 }
 
 function flashEdges (record) {
-  for (const key of [`listener:${record.listener}`, `rule:${record.listener}/${record.rule}`, `pool:${record.listener}/${record.rule}`]) {
+  const vip = vipOfListener.get(record.listener)
+  const keys = vip !== undefined ? [`hlb:${vip}/${record.pool}`] : [`listener:${record.listener}`, `rule:${record.listener}/${record.rule}`, `pool:${record.listener}/${record.rule}`]
+  for (const key of keys) {
     const e = edgeLabels.get(key)
     if (!e) continue
     e.path.classList.remove('flash')

@@ -11,7 +11,7 @@ import { startProxy } from '../src/control/proxy.js'
 import { explainRequest, type ExplainResult } from '../src/explain/explain.js'
 import type { Exchange } from '../src/observe/exchange.js'
 import { request } from './helpers/client.js'
-import { testCertificates } from './helpers/proxy.js'
+import { PUBLIC_NAMES, testCertificates } from './helpers/proxy.js'
 import { startUpstream } from './helpers/upstream.js'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
@@ -68,6 +68,8 @@ t.test('the JSON answer: every rule with its verdict', async (t) => {
   t.same(r.rules.map((x) => [x.rule, x.verdict]), [
     ['lyncdiscover-http', 'other-listener'], ['lyncdiscover', 'other-name'], ['webext-longpoll', 'matched'],
     ['webext', 'shadowed'], ['director', 'other-name'], ['office-web-apps', 'other-name'],
+    // The Director HLB VIP's rules are on its internal listeners.
+    ['dir-hlb-internal', 'other-listener'], ['dir-hlb-external', 'other-listener'],
   ])
   t.same(r.upstream?.targets, [{ member: 'vip', address: '127.0.1.1', port: 4443, url: 'https://127.0.1.1:4443/ucwa/v1/applications' }])
   t.same(r.timeouts, { connectSeconds: 5, responseSeconds: 960, clientIdleSeconds: 120, requestHeadersSeconds: 30 })
@@ -180,7 +182,9 @@ t.test('explain agrees with the running proxy, request by request', async (t) =>
     const m = /^(https?):\/\/([^/]+)(.*)$/.exec(url)!
     const tls = m[1] === 'https'
     const host = m[2]!
-    const reply = await request({ port: ports.get(tls ? 'external-https' : 'external-http')!, host, path: m[3]!, ...(tls ? { tls: { ca: certs.caPem, servername: host.replace(/\.$/, '') } } : {}) })
+    // SNI names a site of the certificate; the Host is what is being tried.
+    const servername = PUBLIC_NAMES.includes(host.replace(/\.$/, '')) ? host.replace(/\.$/, '') : 'webext.contoso.com'
+    const reply = await request({ port: ports.get(tls ? 'external-https' : 'external-http')!, host, path: m[3]!, ...(tls ? { tls: { ca: certs.caPem, servername } } : {}) })
     await new Promise((resolve) => setImmediate(resolve))
     const ex = seen.at(-1)!
     t.equal(explained.outcome.rule ?? '', ex.rule, `${url}: same rule (${ex.rule || 'none'})`)

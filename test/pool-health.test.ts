@@ -272,6 +272,12 @@ t.test('retry: once, on another member, only for idempotent requests without a b
     t.equal(seen, postStatus[i] === 200 ? 1 : 0, `body-${i} reached an upstream ${postStatus[i] === 200 ? 'once' : 'never'}`)
   }
 
+  // Not even a POST without a body (Content-Length: 0): the method alone forbids a second send.
+  const empty: number[] = []
+  for (let i = 0; i < 2; i++) empty.push((await client.request(HOST, '/refused/empty-post', { method: 'POST', body: '' })).status)
+  t.same(empty.sort(), [200, 502], 'the empty POST that met the refusing member got 502, not a retry')
+  t.equal(liveUrls().filter((u) => u === '/refused/empty-post').length, 1, 'the live member received only the one sent to it')
+
   // A GET with a body is not retried either.
   const before = live.requests.length
   const withBody: number[] = []

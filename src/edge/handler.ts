@@ -130,6 +130,15 @@ export function onUpgrade (this: Server, req: IncomingMessage, socket: Socket, h
   forwardUpgrade(ex, socket, head, route, built.headers, done)
 }
 
+// CONNECT goes to 'connect', not 'request'; with no listener Node destroys the socket without a
+// word. A reverse proxy tunnels nothing, so the client gets its 405, logged like any refusal.
+export function onConnect (this: Server, req: IncomingMessage, socket: Socket): void {
+  const state = (this as StatefulServer)[kListenerState]
+  const ex = new Exchange(state.name, clientAddress(socket), req.method ?? '')
+  socket.on('error', swallow)
+  refuseUpgrade(socket, ex, EdgeFailures.connectRefused, () => finish(ex, socket, state))
+}
+
 function refuseUpgrade (socket: Socket, ex: Exchange, failure: Failure, done: () => void): void {
   ex.error = failure.code
   ex.status = failure.status

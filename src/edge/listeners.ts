@@ -8,7 +8,7 @@ import type tls from 'node:tls'
 import { closeFailedHandshakes, serverTlsProfile } from '../tls/profile.js'
 import type { SniSelector } from '../tls/sni.js'
 import { onClientError } from './client-error.js'
-import { onCheckContinue, onRequest, onUpgrade } from './handler.js'
+import { onCheckContinue, onConnect, onRequest, onUpgrade } from './handler.js'
 import { kListenerState, type ListenerState } from './listener-state.js'
 
 export interface BoundListener {
@@ -54,6 +54,7 @@ export function createServer (listener: ResolvedListener, config: ResolvedConfig
   server.on('request', onRequest)
   server.on('checkContinue', onCheckContinue)
   server.on('upgrade', onUpgrade)
+  server.on('connect', onConnect)
   server.on('clientError', onClientError)
   // A handshake that fails or times out must free its socket; Node only reports it.
   if (listener.protocol === 'https') closeFailedHandshakes(server as unknown as tls.Server)

@@ -9,7 +9,7 @@ import { startProxy, type RunningProxy } from '../control/proxy.js'
 import type { Logger } from '../observe/logger.js'
 import { ensureLabCertificates, type LabCertificates } from '../tls/lab-certs.js'
 import { startEcho, type EchoServer } from './echo.js'
-import { startStandIn } from './standin/index.js'
+import { createPoolState, startStandIn, type PoolState } from './standin/index.js'
 import type { RunningStandIn, StandInSpec } from './standin/types.js'
 import { standInSpecs } from './topology.js'
 
@@ -43,9 +43,13 @@ export async function startLab (loaded: LoadedConfig, options: LabOptions): Prom
   const closeBackends = async (): Promise<void> => { await Promise.all([...standIns.map((s) => s.close()), ...echoes.map((e) => e.close())]) }
   try {
     const poolOf = (member: string): string | undefined => loaded.config.lab?.servers?.find((s) => s.name === member)?.pool
+    const poolStates = new Map<string, PoolState>()
     for (const spec of standInSpecs(loaded.config, certs)) {
       const sibling = standIns.find((s) => poolOf(s.member) === poolOf(spec.member))
-      standIns.push(await startStandInWithFallback(ephemeral ? withEphemeralPorts(spec, sibling) : spec, notes))
+      const pool = poolOf(spec.member) ?? spec.member
+      let shared = poolStates.get(pool)
+      if (shared === undefined) { shared = createPoolState(); poolStates.set(pool, shared) }
+      standIns.push(await startStandInWithFallback(ephemeral ? withEphemeralPorts(spec, sibling) : spec, shared, notes))
     }
     echoes.push(...await startLayer4Echoes(draft, certs, ephemeral))
   } catch (err) {
@@ -103,16 +107,16 @@ function dropPrivilegedInternals (draft: Draft, notes: string[]): void {
 }
 
 // Internal sites sit on 80/443; without privilege the lab still runs, with the external sites only.
-async function startStandInWithFallback (spec: StandInSpec, notes: string[]): Promise<RunningStandIn> {
+async function startStandInWithFallback (spec: StandInSpec, shared: PoolState, notes: string[]): Promise<RunningStandIn> {
   try {
-    return await startStandIn(spec)
+    return await startStandIn(spec, shared)
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EACCES') throw err
     const allowed = spec.sites.filter((s) => s.port === 0 || s.port >= 1024)
     const skipped = spec.sites.filter((s) => !allowed.includes(s))
     if (allowed.length === 0) throw err
     notes.push(`${spec.member}: not privileged to bind ${skipped.map((s) => `${s.kind} ${s.protocol}/${s.port}`).join(', ')} on ${spec.address}; those sites are skipped`)
-    return startStandIn({ ...spec, sites: allowed })
+    return startStandIn({ ...spec, sites: allowed }, shared)
   }
 }
 

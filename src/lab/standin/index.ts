@@ -12,12 +12,24 @@ import { EventChannels } from './ucwa/events.js'
 
 export type { BoundSite, LabTopology, LabUser, RunningStandIn, SiteKind, SiteProtocol, SiteSpec, StandInSpec, WebPool } from './types.js'
 
-export async function startStandIn (spec: StandInSpec): Promise<RunningStandIn> {
+// What the servers of one pool share. Real Front End servers of a pool reach the user's registrar
+// behind the scenes, so an HLB may send each request of a UCWA session to a different server; the
+// lab's servers of one pool share their applications and event channels to the same effect.
+export interface PoolState {
+  applications: ApplicationRegistry
+  channels: EventChannels
+}
+
+export function createPoolState (): PoolState {
+  return { applications: new ApplicationRegistry(), channels: new EventChannels() }
+}
+
+export async function startStandIn (spec: StandInSpec, shared: PoolState = createPoolState()): Promise<RunningStandIn> {
   const ctx: StandInContext = {
     spec,
     pool: ownPool(spec),
-    applications: new ApplicationRegistry(),
-    channels: new EventChannels(),
+    applications: shared.applications,
+    channels: shared.channels,
   }
   const apps: FastifyInstance[] = []
   const sites: BoundSite[] = []

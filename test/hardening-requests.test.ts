@@ -110,11 +110,12 @@ function dechunk (body: string): { data: string, last: boolean, trailers: string
 t.test('hostile and unusual requests', async (t) => {
   const certs = await testCertificates()
   const fe = await startUpstream()
+  const feTls = await startUpstream(undefined, certs.internal.get('fe'))
   const dir = await startUpstream()
   const special = await startSpecial()
   const raw = await startRawUpstream(respondRaw)
   const p = await startTestProxy({
-    pools: { fe: pool(fe.port), dir: pool(dir.port), special: pool(special.port), raw: pool(raw.port) },
+    pools: { fe: pool(fe.port, { httpsPort: feTls.port }), dir: pool(dir.port), special: pool(special.port), raw: pool(raw.port) },
     rules: [
       { name: 'expect', publicNames: ['webext.contoso.com'], paths: ['/expect', '/hints'], action: 'forward', pool: 'special', listeners: ['external-http'] },
       { name: 'limited', publicNames: ['webext.contoso.com'], paths: ['/limited'], action: 'forward', pool: 'special', maxBodyBytes: LIMIT, listeners: ['external-http'] },
@@ -124,7 +125,7 @@ t.test('hostile and unusual requests', async (t) => {
       { name: 'lyncdiscover', publicNames: ['lyncdiscover.contoso.com'], action: 'forward', pool: 'dir' },
     ],
   })
-  t.teardown(async () => { await p.close(); await Promise.all([fe.close(), dir.close(), special.close(), raw.close()]) })
+  t.teardown(async () => { await p.close(); await Promise.all([fe.close(), feTls.close(), dir.close(), special.close(), raw.close()]) })
 
   const forwarded = (): number => fe.requests.length + dir.requests.length + special.seen.length + rawSeen.length
   const send = (bytes: string | Buffer, idleMs = 500): Promise<{ status: number, lines: string[], body: string, bytes: string, ended: string }> =>

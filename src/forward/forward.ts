@@ -36,6 +36,7 @@ class ForwardState {
   member: Member
   agent: Agent
   upReq: ClientRequest | undefined = undefined
+  upRes: IncomingMessage | undefined = undefined
   port = 0
   connected = false
   responded = false
@@ -163,6 +164,10 @@ function onUpstreamError (this: ClientRequest, err: NodeJS.ErrnoException & { [k
   if (state.upReq !== this) return
   const { ex, res, route, member } = state
   releaseMember(state)
+  // Bytes after a complete response (a body on a HEAD, 204 or 304, or more than the declared
+  // length): the response stands and is relayed whole; Node has already destroyed that upstream
+  // connection, so nothing can read the extra bytes as the next response.
+  if (state.upRes !== undefined && state.upRes.complete) return
   if (state.responded || res.headersSent) {
     // Once the status line has gone out, the only honest signal left is an aborted connection.
     if (ex.error === '') ex.error = 'upstream_aborted'
@@ -256,6 +261,7 @@ function onUpstreamResponse (this: ClientRequest, upRes: IncomingMessage): void 
   // which any client can provoke, so it must not eject a member.
   if (status >= 502 && status <= 504) route.pool!.recordFailure(member, `answered ${status}`)
   else route.pool!.recordSuccess(member)
+  state.upRes = upRes
   ;(upRes as Tagged)[kForward] = state
   upRes.on('error', onUpstreamBodyError)
   upRes.on('aborted', onUpstreamBodyError)

@@ -42,7 +42,10 @@ function canBind (port: number): Promise<boolean> {
 // An http-only config. The pool trusts a CA file rather than the lab CA, so that `start` creates
 // no lab certificates.
 function config (o: { port: number, ca: string, upstreamPort?: number, rules: string }): string {
-  return `listeners:
+  // No admin plane: its default port 9090 would be shared by every proxy these tests start at once.
+  return `admin:
+  enabled: false
+listeners:
   - name: external-http
     protocol: http
     address: 127.0.0.1

@@ -23,7 +23,7 @@ async function check (argv: string[], env: NodeJS.ProcessEnv = {}): Promise<Capt
 t.test('valid configs: exit 0 and a summary', async (t) => {
   const lab = await check(['-c', LAB])
   t.equal(lab.code, 0)
-  t.equal(lab.out, `OK: ${LAB}: 2 listeners, 3 pools, 6 rules\n`)
+  t.equal(lab.out, `OK: ${LAB}: 6 listeners, 4 pools, 8 rules\n`)
   t.equal(lab.err, '')
 
   const example = path.join(root, 'config/example-deployment.yaml')

@@ -111,7 +111,7 @@ t.test('union of mappings: certificate entries', async (t) => {
   const typo = parseErrors(replace(BASE, '- lab: true', '- lib: true'))
   t.equal(typo.length, 1)
   t.equal(typo[0]?.location.path, '/listeners/1/certificates/0')
-  t.match(typo[0]?.message, /one of these forms: \{lab: true\}, \{cert, key\}, \{pfx\}/)
+  t.match(typo[0]?.message, /one of these forms: \{lab: true\}, \{labInternal\}, \{cert, key\}, \{pfx\}/)
   t.match(typo[0]?.message, /unknown key 'lib' \(did you mean 'lab'\?\)/)
 
   const halfPem = parseErrors(replace(BASE, '- lab: true', '- cert: webext.crt'))

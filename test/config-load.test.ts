@@ -37,9 +37,14 @@ t.test('config/lab.yaml validates', async (t) => {
   t.equal(loaded.baseDir, path.join(root, 'config'))
   t.same(loaded.warnings, [])
   const { config } = loaded
-  t.same(config.listeners.map((l) => [l.name, l.protocol, l.port]), [['external-http', 'http', 80], ['external-https', 'https', 443]])
-  t.same(Object.keys(config.pools), ['fe', 'dir', 'owas'])
-  t.equal(config.rules.length, 6)
+  t.same(config.listeners.filter((l) => l.interface === 'external').map((l) => [l.name, l.protocol, l.port]), [['external-http', 'http', 80], ['external-https', 'https', 443]])
+  t.same(config.listeners.filter((l) => l.interface === 'internal').map((l) => [l.name, l.address, l.port]), [
+    ['dir-vip-http', '127.0.1.2', 80], ['dir-vip-https', '127.0.1.2', 443], ['dir-vip-ext-http', '127.0.1.2', 8080], ['dir-vip-ext-https', '127.0.1.2', 4443],
+  ], 'the Director HLB VIP is on the internal interface')
+  t.same(Object.keys(config.pools), ['fe', 'dir', 'dir-servers', 'owas'])
+  t.same(config.pools.fe?.members.map((m) => m.name), ['fe01', 'fe02'])
+  t.same(config.tcp.map((f) => f.port), [5061, 444, 50001, 50002, 50003], 'the HLB layer-4 ports of the second seed')
+  t.equal(config.rules.length, 8)
   const longpoll = config.rules.find((r) => r.name === 'webext-longpoll')
   t.same(longpoll?.timeouts, { connect: 5, response: 960 }, 'rule timeout merged over defaults')
   t.same(longpoll?.paths, ['/ucwa', '/mcx'])
@@ -75,6 +80,12 @@ t.test('defaults are applied', async (t) => {
   t.equal(https?.redirectToHttps, false, 'never on https listeners')
   t.same(config.pools.fe, {
     fqdn: 'pool01.contoso.net',
+    kind: 'vip',
+    members: [{ name: 'vip', address: 'pool01.contoso.net', httpPort: 8080, httpsPort: 4443, weight: 1 }],
+    balance: 'round-robin',
+    affinity: 'none',
+    health: { check: 'none', path: '/autodiscover/autodiscoverservice.svc/root', interval: 5, timeout: 2, rise: 2, fall: 3 },
+    passive: { failures: 3, backoff: 10 },
     address: 'pool01.contoso.net',
     httpPort: 8080,
     httpsPort: 4443,
@@ -86,7 +97,7 @@ t.test('defaults are applied', async (t) => {
   t.same(rule?.listeners, ['web-http', 'web-https'], 'a rule without listeners is on all of them')
   t.equal(rule?.redirectStatus, 301)
   t.same(rule?.timeouts, { connect: 5, response: 120 })
-  t.same(config.defaults, { timeouts: { connect: 5, response: 120 }, clientIdleTimeout: 120, headersTimeout: 30 })
+  t.same(config.defaults, { timeouts: { connect: 5, response: 120 }, clientIdleTimeout: 120, headersTimeout: 30, requestTimeout: 300, handshakeTimeout: 10, maxConnections: 20_000, maxBodyBytes: 256 * 1024 * 1024 })
   t.equal(config.log.level, 'info')
   t.equal(config.certs.dir, '/srv/lyncproxy/certs', 'certs beside a config that is not in config/')
 })

@@ -4,8 +4,8 @@
 import { parseArgs } from 'node:util'
 import { LyncProxyError } from '../errors.js'
 import { formatErrors, loadConfigFile, overridesFromEnv } from '../config/load.js'
-import { compileForAnalysis } from '../explain/analysis-table.js'
-import { lintConfig, type Lint } from '../explain/lints.js'
+import type { ResolvedConfig } from '../config/defaults.js'
+import type { Lint } from '../explain/lints.js'
 import { exitCodeOf } from './exit-code.js'
 
 export const CHECK_USAGE = `Usage: lyncproxy check -c FILE
@@ -76,7 +76,7 @@ export async function runCheck (argv: string[], io: CheckIO = { stdout: process.
       if (port !== undefined) io.stdout.write(`note: ${variable}=${port} replaces the listener ports in ${file}\n`)
     }
     for (const w of loaded.warnings) io.stderr.write(`warning: ${file}: ${w}\n`)
-    for (const lint of lints(loaded.config, loaded.baseDir)) io.stderr.write(`warning: ${file} at ${lint.path}: ${lint.message}. Why: ${lint.why} [${lint.id}]\n`)
+    for (const lint of await lints(loaded.config, loaded.baseDir)) io.stderr.write(`warning: ${file} at ${lint.path}: ${lint.message}. Why: ${lint.why} [${lint.id}]\n`)
     return 0
   } catch (err) {
     io.stderr.write(formatErrors(err) + '\n')
@@ -85,7 +85,10 @@ export async function runCheck (argv: string[], io: CheckIO = { stdout: process.
 }
 
 // The Lync lints read the compiled table, built without the pools' CA files (check reads none).
-function lints (config: Parameters<typeof lintConfig>[0], baseDir: string): Lint[] {
+// Loaded on use, so that check --help and a file that fails validation stay quick.
+async function lints (config: ResolvedConfig, baseDir: string): Promise<Lint[]> {
+  const { compileForAnalysis } = await import('../explain/analysis-table.js')
+  const { lintConfig } = await import('../explain/lints.js')
   const analysis = compileForAnalysis(config, baseDir)
   try {
     return lintConfig(config, analysis.table)

@@ -3,7 +3,8 @@
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { startAdminIfEnabled, type RunningAdmin } from '../admin/server.js'
+import { createReloader } from '../admin/reload.js'
+import type { RunningAdmin } from '../admin/server.js'
 import { formatErrors, loadConfigFile, overridesFromEnv } from '../config/load.js'
 import { startLab, type RunningLab } from '../lab/run.js'
 import { attachErrorLog } from '../observe/error-log.js'
@@ -43,16 +44,17 @@ export async function runLab (argv: string[]): Promise<number> {
     const logger = createLogger({ level: values['log-level'] ?? loaded.config.log.level, ...(logFile === undefined ? {} : { file: logFile }) })
     const lab = await startLab(loaded, { logger })
     attachErrorLog(lab.proxy.bus, logger)
+    // As in start: signals work from the moment the lab serves; reloads count once the admin plane is up.
     let admin: RunningAdmin | undefined
+    const early = createReloader({ file, proxy: lab.proxy, logger, env: process.env })
+    handleSignals({ file, logger, proxy: lab.proxy, close: async () => { await admin?.close(); await lab.close() }, reload: () => (admin?.reload ?? early)() })
     try {
-      admin = await startAdminIfEnabled(loaded, lab.proxy, logger)
+      admin = await (await import('../admin/server.js')).startAdminIfEnabled(loaded, lab.proxy, logger)
     } catch (err) {
       await lab.close()
       throw err
     }
     process.stdout.write(labBanner(lab, admin))
-    const close = async (): Promise<void> => { await admin?.close(); await lab.close() }
-    handleSignals({ file, logger, proxy: lab.proxy, close, ...(admin === undefined ? {} : { reload: admin.reload }) })
     return -1
   } catch (err) {
     process.stderr.write(formatErrors(err) + '\n')

@@ -2,9 +2,7 @@
 // The lyncproxy command: one subcommand per task, each with its own --help.
 import { runCerts } from './certs.js'
 import { runCheck } from './check.js'
-import { runExplain } from './explain.js'
 import { runLab } from './lab.js'
-import { runPorts } from './ports.js'
 import { runProbeCommand } from './probe.js'
 import { runStandIn } from './standin.js'
 import { runStart } from './start.js'
@@ -30,8 +28,9 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   lab: runLab,
   start: runStart,
   check: runCheck,
-  explain: runExplain,
-  ports: runPorts,
+  // Loaded on use: every command pays for the modules main.ts imports, even for --help.
+  explain: async (argv) => (await import('./explain.js')).runExplain(argv),
+  ports: async (argv) => (await import('./ports.js')).runPorts(argv),
   certs: runCerts,
   standin: runStandIn,
   probe: runProbeCommand,

@@ -1,8 +1,9 @@
 // `lyncproxy start -c FILE`: the proxy alone, in front of real (or any) Lync servers.
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { startAdminIfEnabled } from '../admin/server.js'
 import { formatErrors, loadConfigFile, overridesFromEnv } from '../config/load.js'
+import { createReloader } from '../admin/reload.js'
+import type { RunningAdmin } from '../admin/server.js'
 import { startProxy } from '../control/proxy.js'
 import { attachErrorLog } from '../observe/error-log.js'
 import { createLogger } from '../observe/logger.js'
@@ -39,16 +40,19 @@ export async function runStart (argv: string[]): Promise<number> {
     const proxy = await startProxy(loaded, { logger })
     attachErrorLog(proxy.bus, logger)
     for (const l of proxy.listeners) logger.info(`listening: ${l.name} ${l.protocol}://${l.address}:${l.port}`)
-    let admin
+    // Signals are handled from the moment the listeners serve; until the admin plane is up a reload
+    // takes the same path without its metric.
+    let admin: RunningAdmin | undefined
+    const early = createReloader({ file, proxy, logger, env: process.env })
+    handleSignals({ file, logger, proxy, close: async () => { await admin?.close(); await proxy.close() }, reload: () => (admin?.reload ?? early)() })
     try {
-      admin = await startAdminIfEnabled(loaded, proxy, logger)
+      // fastify and prom-client load only when the proxy really starts, not for --help.
+      admin = await (await import('../admin/server.js')).startAdminIfEnabled(loaded, proxy, logger)
     } catch (err) {
       await proxy.close(0)
       throw err
     }
     if (admin !== undefined) logger.info(`admin plane and teaching page: ${admin.url}`)
-    const close = async (): Promise<void> => { await admin?.close(); await proxy.close() }
-    handleSignals({ file, logger, proxy, close, ...(admin === undefined ? {} : { reload: admin.reload }) })
     return -1
   } catch (err) {
     process.stderr.write(formatErrors(err) + '\n')

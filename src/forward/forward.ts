@@ -307,7 +307,7 @@ function onUpstreamEnd (this: IncomingMessage): void {
   releaseMember(state)
   if (!state.trailers || this.headers['content-length'] !== undefined || state.res.writableEnded) return
   const trailers = filterTrailers(this.rawTrailers)
-  if (trailers.length > 0) state.res.addTrailers(trailers as unknown as http.OutgoingHttpHeaders)
+  if (trailers.length > 0) state.res.addTrailers(trailers)
   state.res.end()
 }
 

@@ -169,10 +169,12 @@ const RESPONSE_DROP = new Set(['connection', 'keep-alive', 'proxy-connection', '
 // Trailer fields that would change framing, routing or authentication never pass (RFC 9110 §6.5.1).
 const TRAILER_DROP = new Set(['content-length', 'transfer-encoding', 'host', 'authorization', 'set-cookie', 'content-type', 'content-encoding', 'content-range', 'trailer', 'te', 'connection', 'www-authenticate', 'proxy-authenticate', 'cache-control', 'expect', 'max-forwards', 'pragma', 'range'])
 
-export function filterTrailers (raw: string[]): string[] {
-  const out: string[] = []
+// [name, value] pairs, the shape res.addTrailers takes as an array: given a flat list it would read
+// each string as a pair of characters.
+export function filterTrailers (raw: string[]): Array<[string, string]> {
+  const out: Array<[string, string]> = []
   for (let i = 0; i < raw.length; i += 2) {
-    if (!TRAILER_DROP.has(raw[i]!.toLowerCase())) out.push(raw[i]!, raw[i + 1]!)
+    if (!TRAILER_DROP.has(raw[i]!.toLowerCase())) out.push([raw[i]!, raw[i + 1]!])
   }
   return out
 }

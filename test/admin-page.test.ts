@@ -195,8 +195,8 @@ t.test('the teaching page follows live traffic in headless Chromium', { skip: CH
 
   await page.waitFor('document.querySelector(\'text.edge-count[data-key="rule:external-https/webext"]\').dataset.requests === "3"', 'the webext counter to reach 3')
   t.match(await page.evaluate<string>('document.querySelector(\'text.edge-count[data-key="pool:external-https/webext"]\').textContent'), `:${fe.port} 3 req · last 200`)
+  await page.waitFor('document.querySelector(\'text.edge-count[data-key="listener:external-https"]\').dataset.requests === "4"', 'the https listener to count 4')
   t.equal(await count('rule:external-http/lyncdiscover-http'), '1')
-  t.equal(await count('listener:external-https'), '4')
   t.match(await page.evaluate<string>('document.querySelector(\'text.edge-count[data-key="rule:external-https/office-web-apps"]\').textContent'), 'last 502')
   await page.waitFor('document.querySelector(\'text.edge-count[data-key="hlb:127.0.0.1/dir-servers"]\').dataset.requests === "1"', 'the HLB edge to count the VIP request')
 

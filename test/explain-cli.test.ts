@@ -1,5 +1,7 @@
 // `lyncproxy explain`: what it prints for the lab topology, that it agrees with the running proxy
 // request by request, and its usage errors.
+import fs from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pino from 'pino'
@@ -15,8 +17,32 @@ import { PUBLIC_NAMES, testCertificates } from './helpers/proxy.js'
 import { startUpstream } from './helpers/upstream.js'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
-const LAB = path.join(root, 'config/lab.yaml')
+const LAB_YAML = path.join(root, 'config/lab.yaml')
 const EXAMPLE = path.join(root, 'config/example-deployment.yaml')
+
+// The lab's reverse proxy side as it was first written: one VIP per pool, so the expected upstream
+// URLs do not move when config/lab.yaml grows (it also runs the Director's HLB and balances two Front
+// End servers). The last test checks lab.yaml itself.
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lyncproxy-explain-'))
+t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+const LAB = path.join(dir, 'lab.yaml')
+fs.writeFileSync(LAB, `listeners:
+  - { name: external-http, protocol: http, address: 127.0.0.1, port: 80 }
+  - { name: external-https, protocol: https, address: 127.0.0.1, port: 443, certificates: [{ lab: true }] }
+pools:
+  fe: { role: frontend, fqdn: pool01.contoso.net, externalWebFqdn: webext.contoso.com, address: 127.0.1.1 }
+  dir: { role: director, fqdn: dirpool.contoso.net, externalWebFqdn: webdirext.contoso.com, address: 127.0.1.2 }
+  owas: { role: owas, fqdn: owas01.contoso.net, externalWebFqdn: officewebapps01.contoso.com, address: 127.0.1.3, httpPort: 80, httpsPort: 443 }
+rules:
+  - { name: lyncdiscover-http, publicNames: [lyncdiscover.contoso.com], listeners: [external-http], action: forward, pool: dir }
+  - { name: lyncdiscover, publicNames: [lyncdiscover.contoso.com], listeners: [external-https], action: forward, pool: dir }
+  - { name: webext-longpoll, publicNames: [webext.contoso.com], paths: [/ucwa, /mcx], listeners: [external-https], action: forward, pool: fe, timeouts: { response: 960 } }
+  - { name: webext, publicNames: [webext.contoso.com], listeners: [external-https], action: forward, pool: fe }
+  - { name: director, publicNames: [webdirext.contoso.com, meet.contoso.com, dialin.contoso.com], listeners: [external-https], action: forward, pool: dir }
+  - { name: office-web-apps, publicNames: [officewebapps01.contoso.com], listeners: [external-https], action: forward, pool: owas }
+defaults:
+  timeouts: { connect: 5, response: 120 }
+`)
 
 async function explain (argv: string[]): Promise<{ code: number, out: string, err: string }> {
   const captured = { out: '', err: '' }
@@ -68,8 +94,6 @@ t.test('the JSON answer: every rule with its verdict', async (t) => {
   t.same(r.rules.map((x) => [x.rule, x.verdict]), [
     ['lyncdiscover-http', 'other-listener'], ['lyncdiscover', 'other-name'], ['webext-longpoll', 'matched'],
     ['webext', 'shadowed'], ['director', 'other-name'], ['office-web-apps', 'other-name'],
-    // The Director HLB VIP's rules are on its internal listeners.
-    ['dir-hlb-internal', 'other-listener'], ['dir-hlb-external', 'other-listener'],
   ])
   t.same(r.upstream?.targets, [{ member: 'vip', address: '127.0.1.1', port: 4443, url: 'https://127.0.1.1:4443/ucwa/v1/applications' }])
   t.same(r.timeouts, { connectSeconds: 5, responseSeconds: 960, clientIdleSeconds: 120, requestHeadersSeconds: 30 })
@@ -119,6 +143,17 @@ t.test('the path is normalized as the proxy does it before matching', async (t) 
   t.equal(r.upstream?.targets[0]?.url, 'https://127.0.1.1:4443/UCWA/v1/applications')
   const refused = await explainJson(['https://webext.contoso.com/%2e%2e/%2e%2e/etc', '-c', LAB])
   t.match(refused.outcome, { action: 'refused', status: 400, code: 'bad_target' })
+})
+
+t.test('config/lab.yaml as shipped: the long poll goes to the Front End on 4443, the VIP listeners stay out', async (t) => {
+  const r = await explainJson(['https://webext.contoso.com/ucwa/v1/applications', '-c', LAB_YAML])
+  t.equal(r.listener.name, 'external-https', 'the reverse proxy\'s own https listener, not an HLB VIP')
+  t.match(r.outcome, { action: 'forward', rule: 'webext-longpoll' })
+  t.equal(r.upstream?.pool, 'fe')
+  t.ok((r.upstream?.targets.length ?? 0) > 0)
+  t.ok(r.upstream?.targets.every((x) => x.port === 4443 && x.url.endsWith(':4443/ucwa/v1/applications')), 'every member on 4443')
+  t.equal(r.timeouts.responseSeconds, 960)
+  t.ok(r.rules.filter((x) => x.verdict === 'matched').length === 1)
 })
 
 t.test('usage errors', async (t) => {

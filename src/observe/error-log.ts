@@ -7,7 +7,7 @@ import type { Exchange, ExchangeBus } from './exchange.js'
 export function attachErrorLog (bus: ExchangeBus, logger: Logger): () => void {
   const log = logger.child({ kind: 'request-error' })
   return bus.subscribe((ex: Exchange) => {
-    if (!ex.error.startsWith('upstream_')) return
+    if (!ex.error.startsWith('upstream_') && ex.error !== 'no_healthy_member') return
     log.error({
       id: ex.id,
       error: ex.error,

@@ -269,11 +269,21 @@ function closeServer (b: { server: import('node:http').Server, state: ListenerSt
     if (!server.listening) { resolve(); return }
     server.close(() => resolve())
     server.closeIdleConnections()
+    // Node looks for idle connections once, at close(). A keep-alive connection whose request was
+    // in flight turns idle when its response ends and would then hold the exit until the deadline:
+    // requests still arriving are answered with Connection: close, and idle connections are swept.
+    server.prependListener('request', closeAfterResponse)
+    const sweep = setInterval(() => server.closeIdleConnections(), 100)
+    sweep.unref()
     const timer = setTimeout(() => {
       server.closeAllConnections()
       for (const tunnel of b.state.tunnels) tunnel.destroy()
     }, graceMs)
     timer.unref()
-    server.once('close', () => clearTimeout(timer))
+    server.once('close', () => { clearTimeout(timer); clearInterval(sweep) })
   })
+}
+
+function closeAfterResponse (_req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse): void {
+  res.shouldKeepAlive = false
 }

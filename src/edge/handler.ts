@@ -4,11 +4,11 @@ import type { Socket } from 'node:net'
 import { EdgeFailures, type Failure } from '../forward/failure.js'
 import { forwardRequest } from '../forward/forward.js'
 import { sendFailure, sendRedirect, writeRawFailure } from '../forward/local-response.js'
-import { buildUpstreamHeaders, REJECT_TRANSFER_CODING, REJECT_UNDERSCORE } from '../forward/request-headers.js'
 import { forwardUpgrade } from '../forward/upgrade.js'
 import { Exchange } from '../observe/exchange.js'
 import type { Route } from '../routing/table.js'
 import { kListenerState, type ListenerState } from './listener-state.js'
+import { isRefusal, prepareForward } from './prepare-forward.js'
 import { isFailure, OPTIONS_STAR, resolveRoute } from './resolve.js'
 
 const kExchange = Symbol('lyncproxy.exchange')
@@ -56,17 +56,9 @@ export function onRequest (this: Server, req: IncomingMessage, res: ServerRespon
   }
   ex.requestHeaders = req.rawHeaders
   const expectContinue = (req as ExpectingRequest)[kExpectContinue] === true
-  const built = buildUpstreamHeaders(req.rawHeaders, { client: ex.client, proto: state.protocol, host: ex.host, via: state.via, expectContinue })
-  if (built === REJECT_UNDERSCORE || built === REJECT_TRANSFER_CODING) {
-    answerLocally(res, ex, built === REJECT_UNDERSCORE ? EdgeFailures.badHeader : EdgeFailures.badTransferCoding)
-    return
-  }
-  if (built.loop) {
-    answerLocally(res, ex, EdgeFailures.loop)
-    return
-  }
-  if (route.maxBodyBytes > 0 && built.contentLength > route.maxBodyBytes) {
-    answerLocally(res, ex, EdgeFailures.bodyTooLarge, route)
+  const built = prepareForward(route, req.rawHeaders, { client: ex.client, proto: state.protocol, host: ex.host, via: state.via, expectContinue })
+  if (isRefusal(built)) {
+    answerLocally(res, ex, built, built === EdgeFailures.bodyTooLarge ? route : undefined)
     return
   }
   ex.forwardedHeaders = built.headers
@@ -120,9 +112,9 @@ export function onUpgrade (this: Server, req: IncomingMessage, socket: Socket, h
     refuseUpgrade(socket, ex, EdgeFailures.upgradeRefused, done)
     return
   }
-  const built = buildUpstreamHeaders(req.rawHeaders, { client: ex.client, proto: state.protocol, host: ex.host, via: state.via, upgrade: 'websocket' })
-  if (built === REJECT_UNDERSCORE || built === REJECT_TRANSFER_CODING || built.loop) {
-    refuseUpgrade(socket, ex, built === REJECT_UNDERSCORE ? EdgeFailures.badHeader : built === REJECT_TRANSFER_CODING ? EdgeFailures.badTransferCoding : EdgeFailures.loop, done)
+  const built = prepareForward(route, req.rawHeaders, { client: ex.client, proto: state.protocol, host: ex.host, via: state.via, upgrade: 'websocket' })
+  if (isRefusal(built)) {
+    refuseUpgrade(socket, ex, built, done)
     return
   }
   state.tunnels.add(socket)

@@ -10,7 +10,7 @@ import { isFailure, resolveRoute } from '../edge/resolve.js'
 import type { Failure } from '../forward/failure.js'
 import { EdgeFailures } from '../forward/failure.js'
 import { sendFailure, sendRedirect } from '../forward/local-response.js'
-import { buildUpstreamHeaders, REJECT_TRANSFER_CODING, REJECT_UNDERSCORE } from '../forward/request-headers.js'
+import { isRefusal, prepareForward } from '../edge/prepare-forward.js'
 import { Exchange, ExchangeBus } from '../observe/exchange.js'
 import { hasPathPrefix } from '../routing/host.js'
 import { lookupHost } from '../routing/match.js'
@@ -174,14 +174,11 @@ export function explainRequest (input: ExplainRequest, ctx: ExplainContext): Exp
   return result
 }
 
-// The same checks, in the same order, as the edge handler makes before it forwards.
+// The edge handler's own checks (prepareForward), so explain predicts what the proxy does.
 function forward (result: ExplainResult, route: Route, raw: string[], hctx: { client: string, proto: 'http' | 'https', host: string }, ctx: ExplainContext): void {
   const expectContinue = group(raw).get('expect')?.values.some((v) => v.toLowerCase() === '100-continue') === true
-  const built = buildUpstreamHeaders(raw, { ...hctx, via: VIA_PLACEHOLDER, expectContinue })
-  if (built === REJECT_UNDERSCORE) { refuse(result, EdgeFailures.badHeader, route); return }
-  if (built === REJECT_TRANSFER_CODING) { refuse(result, EdgeFailures.badTransferCoding, route); return }
-  if (built.loop) { refuse(result, EdgeFailures.loop, route); return }
-  if (route.maxBodyBytes > 0 && built.contentLength > route.maxBodyBytes) { refuse(result, EdgeFailures.bodyTooLarge, route); return }
+  const built = prepareForward(route, raw, { ...hctx, via: VIA_PLACEHOLDER, expectContinue })
+  if (isRefusal(built)) { refuse(result, built, route); return }
   const pool = route.pool!
   const scheme = route.upstreamTls ? 'https' : 'http'
   result.outcome = { action: 'forward', rule: route.rule, status: 0, code: null, reason: `rule ${route.rule} forwards to pool ${pool.name}` }

@@ -58,7 +58,7 @@ export function onRequest (this: Server, req: IncomingMessage, res: ServerRespon
   const expectContinue = (req as ExpectingRequest)[kExpectContinue] === true
   const built = prepareForward(route, req.rawHeaders, { client: ex.client, proto: state.protocol, host: ex.host, via: state.via, expectContinue })
   if (isRefusal(built)) {
-    answerLocally(res, ex, built, built === EdgeFailures.bodyTooLarge ? route : undefined)
+    answerLocally(res, ex, built, route)
     return
   }
   ex.forwardedHeaders = built.headers

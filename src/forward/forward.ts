@@ -164,11 +164,11 @@ function onUpstreamError (this: ClientRequest, err: NodeJS.ErrnoException & { [k
   if (state.upReq !== this) return
   const { ex, res, route, member } = state
   releaseMember(state)
-  // Bytes after a complete response (a body on a HEAD, 204 or 304, or more than the declared
-  // length): the response stands and is relayed whole; Node has already destroyed that upstream
-  // connection, so nothing can read the extra bytes as the next response.
-  if (state.upRes !== undefined && state.upRes.complete) return
   if (state.responded || res.headersSent) {
+    // Bytes after a complete response (a body on a HEAD, 204 or 304, or more than the declared
+    // length): the response stands and is relayed whole; Node has already destroyed that upstream
+    // connection, so nothing can read the extra bytes as the next response.
+    if (state.upRes?.complete === true) return
     // Once the status line has gone out, the only honest signal left is an aborted connection.
     if (ex.error === '') ex.error = 'upstream_aborted'
     abortClient(state)

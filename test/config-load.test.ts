@@ -89,7 +89,7 @@ t.test('defaults are applied', async (t) => {
     address: 'pool01.contoso.net',
     httpPort: 8080,
     httpsPort: 4443,
-    maxSockets: 256,
+    maxSockets: 65_536,
     tls: { ca: ['lab'], verify: true, servername: 'pool01.contoso.net' },
   })
   const rule = config.rules[0]

@@ -188,6 +188,22 @@ export const reloadSchema = {
   },
 }
 
+const drainResult = { type: 'object', properties: { pool: str, member: str, draining: bool, active: int } }
+
+export const drainSchema = {
+  description: 'Take a pool member out of rotation (drain) or put it back (undrain); its requests in flight finish.',
+  querystring: tokenQuery,
+  params: {
+    type: 'object',
+    required: ['pool', 'member', 'action'],
+    properties: { pool: str, member: str, action: { type: 'string', enum: ['drain', 'undrain'] } },
+  },
+  response: {
+    200: drainResult,
+    404: { type: 'object', properties: { error: str } },
+  },
+}
+
 export const pageSchema = {
   description: 'The teaching page.',
   querystring: tokenQuery,

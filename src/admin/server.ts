@@ -141,6 +141,14 @@ export async function startAdmin (o: AdminOptions): Promise<RunningAdmin> {
     return reply.code(result.ok ? 200 : o.file === undefined ? 409 : 422).send(result)
   })
 
+  app.post<{ Params: { pool: string, member: string, action: 'drain' | 'undrain' } }>('/api/pools/:pool/members/:member/:action', { schema: schemas.drainSchema }, async (request, reply) => {
+    const { pool: poolName, member: memberName, action } = request.params
+    const pool = proxy.table().pools.get(poolName)
+    const member = pool?.setDraining(memberName, action === 'drain')
+    if (pool === undefined || member === undefined) return reply.code(404).send({ error: `no member ${memberName} in pool ${poolName}` })
+    return { pool: poolName, member: member.name, draining: member.draining, active: member.active }
+  })
+
   const page = files.get('index.html')!
   app.get<{ Querystring: { token?: string } }>('/', { schema: schemas.pageSchema }, async (request, reply) => {
     const given = request.query.token

@@ -162,6 +162,11 @@ export async function startProxy (loaded: LoadedConfig, options: ProxyOptions): 
         destroyPools(table)
         throw err
       }
+      // An operator's drain outlives a reload: the same member of the same pool stays out of rotation.
+      for (const [name, pool] of holder.current.pools) {
+        const next = table.pools.get(name)
+        for (const m of pool.members) if (m.draining) next?.setDraining(m.name, true)
+      }
       // Everything new is built; from here on nothing can fail, so the swap is all or nothing.
       generation++
       const previous = holder.current

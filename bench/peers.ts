@@ -21,11 +21,15 @@ export interface PeerCerts {
 // The upstream's internal certificate names the pool FQDN; it is what both peers verify.
 export const POOL_FQDN = 'pool01.contoso.net'
 export const PUBLIC_NAME = 'webext.contoso.com'
+// lyncproxy listens with a backlog of 1024 (src/edge/listeners.ts); every proxy gets the same, so
+// that a burst of connects (scenario d) meets the same accept queue everywhere.
+export const LISTEN_BACKLOG = 1024
 
 // clientConnections: the most client connections the run opens at once; fdLimit: the per-process
 // file limit. nginx counts the upstream side of every request as a connection too.
 export function nginxConfig (ports: PeerPorts, certs: PeerCerts, prefix: string, clientConnections: number, fdLimit: number): string {
-  const workerConnections = Math.min(2 * clientConnections + 200, fdLimit - 100)
+  // Two per proxied request, plus cached upstream connections; nginx refuses connections beyond it.
+  const workerConnections = Math.min(4 * clientConnections + 200, fdLimit - 100)
   const proxyCommon = `
       proxy_http_version 1.1;
       proxy_set_header Connection "";
@@ -76,7 +80,7 @@ http {
   }
 
   server {
-    listen 127.0.0.1:${ports.http} backlog=4096;
+    listen 127.0.0.1:${ports.http} backlog=${LISTEN_BACKLOG};
     server_name ${PUBLIC_NAME};
     location / {
       proxy_pass http://fe_http;${proxyCommon}
@@ -88,7 +92,7 @@ http {
   }
 
   server {
-    listen 127.0.0.1:${ports.https} ssl backlog=4096;
+    listen 127.0.0.1:${ports.https} ssl backlog=${LISTEN_BACKLOG};
     server_name ${PUBLIC_NAME};
     ssl_certificate ${certs.certFile};
     ssl_certificate_key ${certs.keyFile};
@@ -128,12 +132,12 @@ defaults
   timeout http-request 30s
 
 frontend external_http
-  bind 127.0.0.1:${ports.http} backlog 4096
+  bind 127.0.0.1:${ports.http} backlog ${LISTEN_BACKLOG}
   use_backend fe_http_longpoll if { path_beg /ucwa/ }
   default_backend fe_http
 
 frontend external_https
-  bind 127.0.0.1:${ports.https} ssl crt ${certs.combinedFile} alpn http/1.1 backlog 4096
+  bind 127.0.0.1:${ports.https} ssl crt ${certs.combinedFile} alpn http/1.1 backlog ${LISTEN_BACKLOG}
   use_backend fe_https_longpoll if { path_beg /ucwa/ }
   default_backend fe_https
 

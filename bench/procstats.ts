@@ -25,6 +25,20 @@ function readStat (pid: number): StatLine | undefined {
   }
 }
 
+// TcpExt ListenOverflows: connections the kernel dropped because an accept queue was full. Counted
+// for the whole machine, which during a run means the target (the backend's queue is larger).
+export function listenOverflows (): number {
+  const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n')
+  for (let i = 0; i + 1 < lines.length; i += 2) {
+    if (!lines[i]!.startsWith('TcpExt:')) continue
+    const names = lines[i]!.split(/\s+/)
+    const values = lines[i + 1]!.split(/\s+/)
+    const at = names.indexOf('ListenOverflows')
+    return at < 0 ? 0 : Number(values[at])
+  }
+  return 0
+}
+
 // CPU time the whole machine spent busy (all CPUs), from the first line of /proc/stat.
 function machineBusyTicks (): number {
   const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number)
@@ -121,6 +135,7 @@ export interface ProcWindow {
   // CPU seconds that processes outside this harness took during the window.
   othersCpuSeconds: number
   seconds: number
+  listenOverflows: number
 }
 
 // Samples a process tree while a load runs: CPU as the difference between the two ends, RSS and file
@@ -133,6 +148,7 @@ export class ProcSampler {
   private readonly timer: NodeJS.Timeout
   private readonly others = new OthersMeter()
   private readonly startedAt = performance.now()
+  private readonly overflows = listenOverflows()
 
   constructor (root: number, intervalMs = 200) {
     this.pids = processTree(root)
@@ -160,6 +176,7 @@ export class ProcSampler {
       peakFds: this.peakFds,
       othersCpuSeconds: this.others.cpuSeconds(),
       seconds: (performance.now() - this.startedAt) / 1000,
+      listenOverflows: listenOverflows() - this.overflows,
     }
   }
 }

@@ -31,10 +31,10 @@ const TOOL_TEXT: Record<LoadTool, string> = { paced: 'even pace (undici, open mo
 function throughputTable (s: ThroughputScenarioResult, tool: LoadTool): Table {
   const rows = s.rows.filter((r) => r.tool === tool).sort(byOrder)
   return {
-    head: ['target', 'req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'CPU s', 'CPU µs/req', 'peak RSS MB', 'errors', 'non-2xx', 'others\' CPUs'],
-    align: ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+    head: ['target', 'req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'CPU s', 'CPU µs/req', 'peak RSS MB', 'errors', 'non-2xx', 'listen overflows', 'others\' CPUs'],
+    align: ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
     rows: rows.map((r) => [r.label, fmt(r.median.rps), fmt(r.median.p50, 2), fmt(r.median.p99, 2), fmt(r.median.p999, 2),
-      fmt(r.median.cpuSeconds, 1), fmt(r.median.cpuUsPerRequest), fmt(r.median.peakRssMB), fmt(r.median.errors + r.median.timeouts), fmt(r.median.non2xx), fmt(r.median.othersCores, 2)]),
+      fmt(r.median.cpuSeconds, 1), fmt(r.median.cpuUsPerRequest), fmt(r.median.peakRssMB), fmt(r.median.errors + r.median.timeouts), fmt(r.median.non2xx), fmt(r.median.listenOverflows), fmt(r.median.othersCores, 2)]),
   }
 }
 
@@ -169,7 +169,8 @@ export function barsOf (results: Pick<BenchResults, 'scenarios' | 'ratios'>, jud
         scenario: 'soak',
         bar: 'soak, 5 rounds of 30 s: RSS and open fds flat after round 1 (within 10%)',
         met: soak.roundSeconds >= 30 ? soak.rssDriftPct <= 10 && soak.fdDriftPct <= 10 : null,
-        measured: `RSS ${soak.rounds.map((r) => fmt(r.rssMB)).join(' → ')} MB (drift ${fmt(soak.rssDriftPct, 1)} %); fds ${soak.rounds.map((r) => fmt(r.fds)).join(' → ')} (drift ${fmt(soak.fdDriftPct, 1)} %)`,
+        measured: `RSS ${soak.rounds.map((r) => fmt(r.rssMB, 1)).join(' → ')} MB (largest growth over round 1 ${fmt(soak.rssDriftPct, 1)} %, fall ${fmt(soak.rssFallPct, 1)} %); ` +
+          `open fds ${soak.rounds.map((r) => fmt(r.fds)).join(' → ')} (growth ${fmt(soak.fdDriftPct, 1)} %, fall ${fmt(soak.fdFallPct, 1)} %); judged on growth`,
       })
   bars.push({ id: 'workers', scenario: 'multi-core', bar: '`workers: auto|N` cluster, 1 → 2 worker scaling reported', met: false, measured: 'lyncproxy has no `workers` option yet (not in the config schema): nothing to measure' })
   // A smoke run's seconds-long figures prove the harness works; they do not judge the proxy.
@@ -197,7 +198,7 @@ export function scenarioText (s: ScenarioResult, ratios: Ratio[]): string {
   } else {
     out.push(`\n[soak] ${s.title}`)
     out.push(renderText(soakTable(s)))
-    out.push(`  drift from round 1: RSS ${fmt(s.rssDriftPct, 1)} %, fds ${fmt(s.fdDriftPct, 1)} %`)
+    out.push(`  largest growth over round 1: RSS ${fmt(s.rssDriftPct, 1)} %, fds ${fmt(s.fdDriftPct, 1)} % (falls: ${fmt(s.rssFallPct, 1)} %, ${fmt(s.fdFallPct, 1)} %)`)
   }
   return out.join('\n')
 }
@@ -272,7 +273,7 @@ export function markdown (r: BenchResults): string {
       out.push('')
       out.push(renderMarkdown(soakTable(s)))
       out.push('')
-      out.push(`Largest drift from round 1: RSS ${fmt(s.rssDriftPct, 1)} %, open fds ${fmt(s.fdDriftPct, 1)} %.`)
+      out.push(`Largest growth over round 1: RSS ${fmt(s.rssDriftPct, 1)} %, open fds ${fmt(s.fdDriftPct, 1)} % (largest falls ${fmt(s.rssFallPct, 1)} % and ${fmt(s.fdFallPct, 1)} %: idle upstream sockets closing). The bar is judged on growth, which is what a leak does.`)
     }
   }
   if (r.profile !== null) {

@@ -22,6 +22,9 @@ export interface RunSummary {
   // CPUs that other processes on the machine kept busy during the run, on average: 0 on a quiet
   // machine; anything near 1 on this 2-CPU machine means the figure is not trustworthy.
   othersCores: number
+  // Connections the kernel dropped during the run because an accept queue was full (clients retry
+  // after 1, 3, 7 s: the multi-second latencies and timeouts of a connection burst).
+  listenOverflows: number
 }
 
 export interface ThroughputRow {
@@ -54,6 +57,8 @@ export interface LongPollRound {
   allHeld: boolean
   // Every held request was gone from the backend a few seconds after the clients closed.
   released: boolean
+  // The target was restarted after this round because it had not released them.
+  restarted: boolean
   setupSeconds: number
   rssHeldMB: number
   peakRssMB: number
@@ -108,9 +113,12 @@ export interface SoakScenarioResult {
   target: TargetId
   roundSeconds: number
   rounds: SoakRound[]
-  // Largest deviation of a later round from round 1, in percent.
+  // Largest growth of a later round over round 1, in percent (negative: every later round was lower).
   rssDriftPct: number
   fdDriftPct: number
+  // Largest fall below round 1, in percent, for the record.
+  rssFallPct: number
+  fdFallPct: number
 }
 
 export type ScenarioResult = ThroughputScenarioResult | LongPollScenarioResult | SoakScenarioResult
@@ -195,5 +203,6 @@ export function medianSummary (rounds: readonly RunSummary[]): RunSummary {
     timeouts: s('timeouts'),
     non2xx: s('non2xx'),
     othersCores: m('othersCores'),
+    listenOverflows: s('listenOverflows'),
   }
 }

@@ -61,6 +61,12 @@ export class TargetSet {
     }
   }
 
+  async restart (id: TargetId): Promise<RunningTarget | undefined> {
+    const t = this.running.get(id)
+    if (t !== undefined) { await t.stop(); this.running.delete(id) }
+    return this.get(id)
+  }
+
   async stopAll (): Promise<void> {
     for (const t of this.running.values()) await t.stop()
     this.running.clear()
@@ -98,6 +104,7 @@ export function summarize (load: LoadResult, proc: ProcWindow): RunSummary {
     timeouts: load.timeouts,
     non2xx: load.non2xx,
     othersCores: proc.seconds > 0 ? proc.othersCpuSeconds / proc.seconds : NaN,
+    listenOverflows: proc.listenOverflows,
   }
 }
 
@@ -109,7 +116,8 @@ export function fmt (n: number, digits = 0): string {
 function progress (s: RunSummary): string {
   const errs = s.errors + s.timeouts + s.non2xx
   return `${fmt(s.rps)} req/s, p50 ${fmt(s.p50, 2)} ms, p99 ${fmt(s.p99, 2)} ms, CPU ${fmt(s.cpuSeconds, 1)} s, RSS ${fmt(s.peakRssMB)} MB` +
-    `${errs > 0 ? `, ${errs} errors/non-2xx` : ''}${s.othersCores >= 0.1 ? ` (others busy: ${fmt(s.othersCores, 2)} CPUs)` : ''}`
+    `${errs > 0 ? `, ${errs} errors/non-2xx` : ''}${s.listenOverflows > 0 ? `, ${s.listenOverflows} listen-queue overflows` : ''}` +
+    `${s.othersCores >= 0.1 ? ` (others busy: ${fmt(s.othersCores, 2)} CPUs)` : ''}`
 }
 
 // Before a measured run: give other people's work on the machine a chance to finish (--quiet-wait).
@@ -213,10 +221,11 @@ export async function runLongPolls (targetIds: TargetId[], set: TargetSet, ctx: 
   for (const t of targets) if (opts.warmupS > 0) await runPaced({ ...loadSpec(smallDef, t, opts.warmupS), rate: small.rate })
   const rows = new Map<TargetId, LongPollRow>()
   for (let round = 1; round <= opts.rounds; round++) {
-    for (const t of targets) {
+    for (let ti = 0; ti < targets.length; ti++) {
+      const t = targets[ti]!
       await settle(opts, log)
       const sampler = new ProcSampler(t.pid)
-      const without = summarize(await runPaced({ ...loadSpec(smallDef, t, small.durationS), rate: small.rate }), { cpuSeconds: 0, peakRssBytes: 0, endRssBytes: 0, peakFds: 0, othersCpuSeconds: 0, seconds: 0 })
+      const without = summarize(await runPaced({ ...loadSpec(smallDef, t, small.durationS), rate: small.rate }), { cpuSeconds: 0, peakRssBytes: 0, endRssBytes: 0, peakFds: 0, othersCpuSeconds: 0, seconds: 0, listenOverflows: 0 })
       const before = (await backendStats(ctx.backend.httpPort)).held
       const t0 = performance.now()
       const polls = await openLongPolls({ port: t.httpsPort, tls: true, count })
@@ -231,10 +240,15 @@ export async function runLongPolls (targetIds: TargetId[], set: TargetSet, ctx: 
       await polls.close()
       const left = await waitHeld(ctx.backend.httpPort, before, opts.quick ? 1000 : 2000, 15_000)
       const proc = sampler.stop()
+      let restarted = false
       if (left !== before) {
-        // The proxy kept the upstream side of closed polls open: answer them, so that the backend
-        // does not carry them into the next measurement.
+        // The proxy kept the upstream side of closed polls open (and may have more queued behind
+        // them): answer them, and restart the proxy, so that no round inherits another's polls.
         await backendStats(ctx.backend.httpPort, 'release').catch(() => undefined)
+        if (round < opts.rounds) {
+          const fresh = await set.restart(t.id)
+          if (fresh !== undefined) { targets[ti] = fresh; restarted = true }
+        }
         await waitHeld(ctx.backend.httpPort, 0, 2000, 15_000)
       }
       const r: LongPollRound = {
@@ -246,6 +260,7 @@ export async function runLongPolls (targetIds: TargetId[], set: TargetSet, ctx: 
         firstError: polls.firstError ?? null,
         allHeld: polls.opened === count && held === count && answered === 0 && failed === 0,
         released: left === before,
+        restarted,
         setupSeconds,
         rssHeldMB: atHold.rssBytes / 2 ** 20,
         peakRssMB: proc.peakRssBytes / 2 ** 20,
@@ -257,7 +272,7 @@ export async function runLongPolls (targetIds: TargetId[], set: TargetSet, ctx: 
       const errs = (s: RunSummary): number => s.errors + s.timeouts + s.non2xx
       log(`  [e] round ${round}/${opts.rounds} ${t.label}: ${r.allHeld ? 'all held' : 'NOT all held'} (backend ${held}/${count}, answered ${answered}, failed ${failed}${r.firstError === null ? '' : ` "${r.firstError}"`}), ` +
         `set up in ${fmt(setupSeconds, 1)} s, RSS ${fmt(r.rssHeldMB)} MB, ${r.fdsHeld} fds; small-load p99 ${fmt(without.p99, 2)} → ${fmt(r.with.p99, 2)} ms` +
-        `${errs(r.with) > 0 ? ` (${errs(r.with)} errors/timeouts beside the polls)` : ''}${r.released ? '' : `; ${left - before} polls still held at the backend after close`}`)
+        `${errs(r.with) > 0 ? ` (${errs(r.with)} errors/timeouts beside the polls)` : ''}${r.released ? '' : `; ${left - before} polls still held at the backend after close${restarted ? ' (restarted)' : ''}`}`)
       let row = rows.get(t.id)
       if (row === undefined) {
         row = { target: t.id, label: t.label, rounds: [], allHeld: true, median: undefined as unknown as LongPollRow['median'] }
@@ -315,6 +330,20 @@ export async function runSoak (set: TargetSet, opts: BenchOptions, log: Log): Pr
     log(`  [soak] round ${round}/5: ${fmt(r.rps)} req/s, p99 ${fmt(r.p99, 2)} ms, ${r.errors} errors; RSS ${fmt(r.rssMB, 1)} MB, ${r.fds} fds`)
   }
   const first = rounds[0]!
-  const drift = (f: (r: SoakRound) => number): number => Math.max(...rounds.slice(1).map((r) => Math.abs(f(r) - f(first)) / f(first) * 100))
-  return { kind: 'soak', id: 'soak', title, target: 'lyncproxy', roundSeconds, rounds, rssDriftPct: drift((r) => r.rssMB), fdDriftPct: drift((r) => r.fds) }
+  // A leak grows: the bar is judged on growth over round 1; falls (idle pool sockets closing) are kept for the record.
+  const change = (f: (r: SoakRound) => number): number[] => rounds.slice(1).map((r) => (f(r) - f(first)) / f(first) * 100)
+  const rss = change((r) => r.rssMB)
+  const fds = change((r) => r.fds)
+  return {
+    kind: 'soak',
+    id: 'soak',
+    title,
+    target: 'lyncproxy',
+    roundSeconds,
+    rounds,
+    rssDriftPct: Math.max(...rss),
+    fdDriftPct: Math.max(...fds),
+    rssFallPct: -Math.min(0, ...rss),
+    fdFallPct: -Math.min(0, ...fds),
+  }
 }

@@ -1,7 +1,6 @@
 // The lab PKI on disk: what is created, with which properties and permissions, and when it is
 // reused or reissued.
 import t, { type Test } from 'tap'
-import { spawn } from 'node:child_process'
 import { X509Certificate, createPrivateKey } from 'node:crypto'
 import { mkdtemp, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises'
 import os from 'node:os'
@@ -9,6 +8,7 @@ import path from 'node:path'
 import { generate } from 'selfsigned'
 import { LyncProxyError } from '../src/errors.js'
 import { ensureLabCertificates, type LabCertificates } from '../src/tls/lab-certs.js'
+import { run } from './helpers/run.js'
 
 const EXTERNAL = ['webext.contoso.com', 'meet.contoso.com', 'dialin.contoso.com', 'lyncdiscover.contoso.com']
 const INTERNAL = [
@@ -18,21 +18,6 @@ const INTERNAL = [
 const DAY = 86_400_000
 const SERVER_AUTH = '1.3.6.1.5.5.7.3.1'
 
-interface RunResult { code: number | null, stdout: string, stderr: string }
-
-function run (cmd: string, args: string[], input = ''): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], timeout: 10_000 })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d })
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-    child.stdin.on('error', () => { /* the child may exit before reading its input */ })
-    child.stdin.end(input)
-  })
-}
 
 const x509 = (pem: string): X509Certificate => new X509Certificate(pem)
 const sans = (pem: string): string[] => (x509(pem).subjectAltName ?? '').split(', ').map((s) => s.replace(/^DNS:/, '')).sort()

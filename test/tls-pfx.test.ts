@@ -2,7 +2,6 @@
 // passphrase from the environment or a file, served over real TLS; and the failures, whose messages
 // must never reveal the passphrase.
 import t, { type Test } from 'tap'
-import { spawn } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
 import os from 'node:os'
@@ -13,27 +12,13 @@ import { ensureLabCertificates } from '../src/tls/lab-certs.js'
 import { loadCertificate } from '../src/tls/load.js'
 import { closeFailedHandshakes, serverTlsProfile } from '../src/tls/profile.js'
 import { createSniSelector } from '../src/tls/sni.js'
+import { run } from './helpers/run.js'
 
 const NAMES = ['webext.contoso.com', 'meet.contoso.com', 'dialin.contoso.com']
 const PASS = 'Pfx-Pass-7f3a9c'
 const WRONG = 'Not-The-Pass-41d2'
 const ENV = 'LYNCPROXY_TEST_PFX_PASS'
 
-interface RunResult { code: number | null, stdout: string, stderr: string }
-
-function run (cmd: string, args: string[], input = ''): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], timeout: 10_000 })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d })
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-    child.stdin.on('error', () => { /* the child may exit before reading its input */ })
-    child.stdin.end(input)
-  })
-}
 
 // Everything an operator could see or a logger could print.
 function visible (err: unknown): string {

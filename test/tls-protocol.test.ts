@@ -1,7 +1,6 @@
 // The server profile as a client sees it: protocol versions, cipher order, curves, ALPN and the
 // handshake timeout, probed with `openssl s_client` and Node's client against a live server.
 import t, { type Test } from 'tap'
-import { spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import net, { type AddressInfo } from 'node:net'
 import os from 'node:os'
@@ -10,22 +9,8 @@ import tls from 'node:tls'
 import { ensureLabCertificates } from '../src/tls/lab-certs.js'
 import { loadCertificate } from '../src/tls/load.js'
 import { INTERMEDIATE_TLS12_CIPHERS, closeFailedHandshakes, serverTlsProfile } from '../src/tls/profile.js'
+import { run, type RunResult } from './helpers/run.js'
 
-interface RunResult { code: number | null, stdout: string, stderr: string }
-
-function run (cmd: string, args: string[], input = ''): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], timeout: 10_000 })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d })
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-    child.stdin.on('error', () => { /* the child may exit before reading its input */ })
-    child.stdin.end(input)
-  })
-}
 
 // What a handshake settled on, from s_client's summary. Up to TLS 1.2 s_client prints the session
 // (with its Protocol line) at once; for TLS 1.3 it does so only when a ticket arrives, which a client

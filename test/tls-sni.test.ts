@@ -1,7 +1,6 @@
 // SNI selection against real sockets: Node's TLS client and `openssl s_client` must each receive the
 // certificate whose SAN covers the name they asked for, verified against the lab CA.
 import t from 'tap'
-import { spawn } from 'node:child_process'
 import { X509Certificate } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
@@ -12,24 +11,10 @@ import { ensureLabCertificates } from '../src/tls/lab-certs.js'
 import { loadCertificate, type LoadedCertificate } from '../src/tls/load.js'
 import { serverTlsProfile } from '../src/tls/profile.js'
 import { createSniSelector } from '../src/tls/sni.js'
+import { run } from './helpers/run.js'
 
 const SITE_NAMES = ['webext.contoso.com', 'meet.contoso.com', 'dialin.contoso.com']
 
-interface RunResult { code: number | null, stdout: string, stderr: string }
-
-function run (cmd: string, args: string[], input = ''): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], timeout: 10_000 })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d })
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-    child.stdin.on('error', () => { /* the child may exit before reading its input */ })
-    child.stdin.end(input)
-  })
-}
 
 function sanOf (cert: LoadedCertificate | tls.PeerCertificate): string[] {
   if ('names' in cert) return [...cert.names].sort()

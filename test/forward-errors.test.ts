@@ -17,9 +17,12 @@ import { headerValues, parseResponseHead, wireExchange } from './helpers/wire.js
 
 const run = promisify(execFile)
 
+// On an address no test listens on or connects from, so no parallel test's socket takes the port.
+const REFUSING_ADDRESS = '127.0.0.254'
+
 async function freePort (): Promise<number> {
   const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  await new Promise<void>((resolve) => server.listen(0, REFUSING_ADDRESS, resolve))
   const port = (server.address() as AddressInfo).port
   await new Promise<void>((resolve) => server.close(() => resolve()))
   return port
@@ -94,7 +97,7 @@ t.test('upstream failures', async (t) => {
   const p = await startTestProxy({
     defaults: { timeouts: { response: 1 } },
     pools: {
-      refused: pool(refusedPort),
+      refused: pool(refusedPort, { address: REFUSING_ADDRESS }),
       blackhole: pool(blackhole.port),
       raw: pool(raw.port),
       untrusted: pool(untrusted.port),
@@ -125,7 +128,7 @@ t.test('upstream failures', async (t) => {
     for (const r of [await get('/refused/x'), await getTls('/refused/x')]) {
       t.equal(r.status, 502)
       t.equal(r.headers['x-lyncproxy-error'], 'upstream_refused')
-      t.match(r.body, new RegExp(`pool refused \\(pool01\\.contoso\\.net at 127\\.0\\.0\\.1:${refusedPort}\\) refused the connection`))
+      t.match(r.body, new RegExp(`pool refused \\(pool01\\.contoso\\.net at 127\\.0\\.0\\.254:${refusedPort}\\) refused the connection`))
     }
   })
 

@@ -6,7 +6,7 @@ import t, { type Test } from 'tap'
 import type { Exchange } from '../src/observe/exchange.js'
 import type { Member } from '../src/upstream/member.js'
 import { request } from './helpers/client.js'
-import { deadPort, eventually, KeepAliveClient, membersPool, startLoggedProxy, startServerAt, type LoggedProxy, type PlainServer, type SeenRequest } from './helpers/pool.js'
+import { DEAD_ADDRESS, deadPort, eventually, KeepAliveClient, membersPool, startLoggedProxy, startServerAt, type LoggedProxy, type PlainServer, type SeenRequest } from './helpers/pool.js'
 import { startTestProxy, testCertificates } from './helpers/proxy.js'
 import { startRawUpstream } from './helpers/raw-upstream.js'
 
@@ -191,7 +191,7 @@ t.test('passive ejection: consecutive refusals eject a member for the back-off',
   const dead = await deadPort()
   const live = await startServerAt({ handler: (_req, res) => { res.writeHead(200, { 'X-Member': 'live' }); res.end() } })
   const p = await startTestProxy({
-    pools: { x: membersPool([{ port: dead }, live], { passive: { failures: 2, backoff: 1 } }) },
+    pools: { x: membersPool([{ port: dead, address: DEAD_ADDRESS }, live], { passive: { failures: 2, backoff: 1 } }) },
     rules: [{ name: 'all', publicNames: [HOST], action: 'forward', pool: 'x', listeners: ['external-http'] }],
   })
   const started: PlainServer[] = [live]
@@ -207,7 +207,7 @@ t.test('passive ejection: consecutive refusals eject a member for the back-off',
   t.equal(live.requests.length, 10, 'the live member received the other 10')
 
   // After the back-off the member is tried again: revive it on its port.
-  const revived = await startServerAt({ port: dead, handler: (_req, res) => { res.writeHead(200, { 'X-Member': 'revived' }); res.end() } })
+  const revived = await startServerAt({ address: DEAD_ADDRESS, port: dead, handler: (_req, res) => { res.writeHead(200, { 'X-Member': 'revived' }); res.end() } })
   started.push(revived)
   t.ok(await eventually(() => Date.now() >= m.ejectedUntil, 3000), 'the back-off runs out')
   for (let i = 0; i < 6; i++) t.equal(await post(`q${i}`), 200)
@@ -235,9 +235,9 @@ t.test('retry: once, on another member, only for idempotent requests without a b
   const resetter = await startRawUpstream((socket) => { socket.resetAndDestroy() })
   const p = await startTestProxy({
     pools: {
-      refused: membersPool([{ port: dead }, live], { passive: { failures: 1000 } }),
+      refused: membersPool([{ port: dead, address: DEAD_ADDRESS }, live], { passive: { failures: 1000 } }),
       reset: membersPool([resetter, live], { passive: { failures: 1000 } }),
-      twoDead: membersPool([{ port: dead }, { port: dead }, live], { passive: { failures: 1000 } }),
+      twoDead: membersPool([{ port: dead, address: DEAD_ADDRESS }, { port: dead, address: DEAD_ADDRESS }, live], { passive: { failures: 1000 } }),
     },
     rules: [
       { name: 'refused', publicNames: [HOST], paths: ['/refused'], action: 'forward', pool: 'refused', listeners: ['external-http'] },

@@ -27,11 +27,11 @@ export function nameHandler (index: number): UpstreamHandler {
 }
 
 // A members pool over the given upstreams (m1, m2, …), no health checks unless `extra` says so.
-export function membersPool (ups: ReadonlyArray<{ port: number }>, extra: Record<string, unknown> = {}, memberExtra: (i: number) => Record<string, unknown> = () => ({})): Record<string, unknown> {
+export function membersPool (ups: ReadonlyArray<{ port: number, address?: string }>, extra: Record<string, unknown> = {}, memberExtra: (i: number) => Record<string, unknown> = () => ({})): Record<string, unknown> {
   return {
     kind: 'members',
     fqdn: 'pool01.contoso.net',
-    members: ups.map((u, i) => ({ name: `m${i + 1}`, address: '127.0.0.1', httpPort: u.port, httpsPort: u.port, ...memberExtra(i) })),
+    members: ups.map((u, i) => ({ name: `m${i + 1}`, address: u.address ?? '127.0.0.1', httpPort: u.port, httpsPort: u.port, ...memberExtra(i) })),
     health: { check: 'none' },
     ...extra,
   }
@@ -114,7 +114,11 @@ export class Gate {
 }
 
 // A port on which nothing listens (bound, then closed): a connect gets ECONNREFUSED.
-export async function deadPort (address = '127.0.0.1'): Promise<number> {
+// An address no test listens on or connects from: a port freed there is not picked up again by
+// another test's ephemeral socket (which a port freed on 127.0.0.1 can be, with tests in parallel).
+export const DEAD_ADDRESS = '127.0.0.254'
+
+export async function deadPort (address = DEAD_ADDRESS): Promise<number> {
   const server = net.createServer()
   await new Promise<void>((resolve) => server.listen(0, address, resolve))
   const port = (server.address() as AddressInfo).port

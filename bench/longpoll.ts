@@ -1,64 +1,63 @@
 // Idle long polls, as UCWA event channels make them: each client connection sends one GET for the
-// events resource and waits; the backend holds it. Opened in batches so that no accept queue
-// overflows, counted while they are held, closed all at once at the end.
-import net from 'node:net'
-import tls from 'node:tls'
+// events resource and waits; the backend holds it. The connections live in a child process
+// (servers/longpoll-clients.ts), opened in batches so that no accept queue overflows, and are all
+// closed at the end.
+import { fork, type ChildProcess } from 'node:child_process'
+import path from 'node:path'
 import { PUBLIC_NAME } from './peers.js'
 
-export interface LongPollSet {
-  readonly opened: number
+export interface LongPollStatus {
+  opened: number
   // Connections that received anything (a response means the poll was not held).
-  readonly answered: number
+  answered: number
   // Connections that failed or were closed by the other side while held.
-  readonly lost: number
-  readonly firstError: string | undefined
-  close: () => Promise<void>
+  lost: number
+  firstError: string | null
+}
+
+export interface LongPollSet {
+  readonly pid: number
+  status: () => Promise<LongPollStatus>
+  close: () => Promise<LongPollStatus>
 }
 
 export interface LongPollOptions {
+  childDir: string
   port: number
   tls: boolean
   count: number
   batch?: number
 }
 
-export async function openLongPolls (o: LongPollOptions): Promise<LongPollSet> {
-  const sockets: net.Socket[] = []
-  const state = { opened: 0, answered: 0, lost: 0, closing: false, firstError: undefined as string | undefined }
-  let session: Buffer | undefined
-  const batch = o.batch ?? 200
-  const openOne = (i: number): Promise<void> => new Promise((resolve) => {
-    const request = `GET /ucwa/oauth/v1/applications/10${i}/events?ack=1&timeout=900 HTTP/1.1\r\nHost: ${PUBLIC_NAME}\r\nAccept: application/json\r\nUser-Agent: UCWA/bench\r\n\r\n`
-    const onReady = (): void => { socket.setTimeout(0); state.opened++; socket.write(request); resolve() }
-    const socket: net.Socket = o.tls
-      ? tls.connect({ host: '127.0.0.1', port: o.port, servername: PUBLIC_NAME, rejectUnauthorized: false, session, ALPNProtocols: ['http/1.1'] }, onReady)
-      : net.connect({ host: '127.0.0.1', port: o.port }, onReady)
-    // A proxy whose accept queue is full leaves the SYN unanswered: give up rather than wait for ever.
-    socket.setTimeout(15_000, () => socket.destroy(new Error('connect timed out')))
-    if (o.tls) socket.on('session', (s: Buffer) => { session ??= s })
-    let answered = false
-    socket.on('data', () => { if (!answered) { answered = true; state.answered++ } })
-    socket.on('error', (err) => {
-      state.firstError ??= err.message
-      resolve()
-    })
-    socket.on('close', () => { if (!state.closing) state.lost++ })
-    sockets.push(socket)
+function next (child: ChildProcess, type: string): Promise<LongPollStatus> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (m: LongPollStatus & { type: string }): void => {
+      if (m.type !== type) return
+      child.off('message', onMessage)
+      child.off('exit', onExit)
+      resolve({ opened: m.opened, answered: m.answered, lost: m.lost, firstError: m.firstError })
+    }
+    const onExit = (code: number | null): void => { child.off('message', onMessage); reject(new Error(`the long-poll clients exited (${code})`)) }
+    child.on('message', onMessage)
+    child.once('exit', onExit)
   })
-  for (let i = 0; i < o.count; i += batch) {
-    const wave: Promise<void>[] = []
-    for (let j = i; j < Math.min(o.count, i + batch); j++) wave.push(openOne(j))
-    await Promise.all(wave)
-  }
+}
+
+export async function openLongPolls (o: LongPollOptions): Promise<LongPollSet> {
+  const args = ['--port', String(o.port), '--count', String(o.count), '--host', PUBLIC_NAME, '--batch', String(o.batch ?? 200)]
+  if (o.tls) args.push('--tls')
+  // execArgv: [] — not the harness's TypeScript loader.
+  const child = fork(path.join(o.childDir, 'longpoll-clients.mjs'), args, { execArgv: [], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
+  await next(child, 'opened')
   return {
-    get opened () { return state.opened },
-    get answered () { return state.answered },
-    get lost () { return state.lost },
-    get firstError () { return state.firstError },
+    pid: child.pid!,
+    status: () => { const r = next(child, 'status'); child.send({ type: 'status' }); return r },
     close: async () => {
-      state.closing = true
-      for (const s of sockets) s.destroy()
-      await new Promise((resolve) => setImmediate(resolve))
+      const r = next(child, 'closed')
+      child.send({ type: 'close' })
+      const s = await r
+      if (child.exitCode === null) await new Promise((resolve) => child.once('exit', resolve))
+      return s
     },
   }
 }

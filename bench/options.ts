@@ -28,6 +28,8 @@ Options:
   --no-build          use dist/ as it is instead of running npm run build first
   --log-file FILE     where lyncproxy writes its info-level log lines (default /dev/null)
   --out DIR           where latest.json and latest.md go (default bench/results)
+  --merge             re-measure only the given --scenarios and put them into the existing
+                      DIR/latest.json (and .md) in place of the old ones; the run is noted there
   -h, --help          this text
 
 Scenarios: a HTTP GET ~1 KB JSON, 50 connections; b the same over HTTPS 443 → upstream TLS;
@@ -50,6 +52,7 @@ export interface BenchOptions {
   build: boolean
   logFile: string
   out: string | undefined
+  merge: boolean
   help: boolean
 }
 
@@ -88,6 +91,7 @@ export function parseOptions (argv: string[]): BenchOptions {
       'no-build': { type: 'boolean' },
       'log-file': { type: 'string' },
       out: { type: 'string' },
+      merge: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -97,7 +101,7 @@ export function parseOptions (argv: string[]): BenchOptions {
   return {
     quick,
     profileOnly,
-    profile: profileOnly || (!quick && values['no-cpu-prof'] !== true),
+    profile: profileOnly || (!quick && values.merge !== true && values['no-cpu-prof'] !== true),
     rounds: Math.round(positive(values.rounds, quick ? 1 : 3, '--rounds')),
     durationS: positive(values.duration, quick ? 1.5 : 10, '--duration'),
     warmupS: positive(values.warmup, quick ? 0 : 2, '--warmup', true),
@@ -109,6 +113,7 @@ export function parseOptions (argv: string[]): BenchOptions {
     build: values['no-build'] !== true,
     logFile: values['log-file'] ?? '/dev/null',
     out: values.out,
+    merge: values.merge === true,
     help: values.help === true,
   }
 }

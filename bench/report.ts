@@ -241,6 +241,10 @@ export function markdown (r: BenchResults): string {
       ['settings', `${r.settings.rounds} round(s) of ${r.settings.durationS} s, warm-up ${r.settings.warmupS} s, ${r.settings.longPolls} long polls, lyncproxy log: level info to ${r.settings.logFile}, quiet wait up to ${r.settings.quietWaitS} s; build of dist/: ${r.settings.build}`],
     ],
   }))
+  for (const rr of r.reruns ?? []) {
+    out.push('')
+    out.push(`Scenario(s) ${rr.scenarios.join(', ')} re-measured on the same machine from ${rr.startedAt} to ${rr.finishedAt} (\`--merge\`; load average ${rr.loadAverage.start} → ${rr.loadAverage.end ?? '–'}); their tables below are from that run.`)
+  }
   if (r.skipped.length > 0) {
     out.push('')
     out.push('Skipped: ' + r.skipped.map((s) => `${s.target} (${s.reason})`).join('; '))

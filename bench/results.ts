@@ -173,6 +173,8 @@ export interface BenchResults {
   ratios: Ratio[]
   bars: Bar[]
   profile: ProfileResult | null
+  // Scenarios measured again later (--merge) and put in place of the first run's.
+  reruns?: Array<{ scenarios: string[], startedAt: string, finishedAt: string, loadAverage: { start: number, end: number | null } }>
 }
 
 export function median (values: readonly number[]): number {

@@ -16,7 +16,7 @@ import { runProfile } from './profile.js'
 import { barsOf, barsText, machineLine, markdown, ratiosOf, scenarioText } from './report.js'
 import type { BenchResults, ProfileResult, ScenarioResult } from './results.js'
 import { runLongPolls, runSoak, runThroughput, TargetSet, type Log } from './scenarios.js'
-import { findTool, lyncproxyConfig, spawnLogged, stopChild, TARGET_LABELS, type BenchContext, type LabFiles, type TargetId } from './targets.js'
+import { findTool, killAllChildren, lyncproxyConfig, spawnLogged, stopChild, TARGET_LABELS, type BenchContext, type LabFiles, type TargetId } from './targets.js'
 
 const repo = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '')
 const INSTALL_HINT = 'apt-get install nginx-light haproxy wrk'
@@ -71,7 +71,7 @@ function build (): 'ok' | 'type errors' {
 function transpileChildren (): string {
   const dir = path.join(repo, 'bench/.build')
   mkdirSync(dir, { recursive: true })
-  for (const name of ['backend', 'http-proxy']) {
+  for (const name of ['backend', 'http-proxy', 'longpoll-clients']) {
     const source = readFileSync(path.join(repo, 'bench/servers', `${name}.ts`), 'utf8')
     const out = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, esModuleInterop: true }, fileName: `${name}.ts` })
     writeFileSync(path.join(dir, `${name}.mjs`), out.outputText)
@@ -79,7 +79,7 @@ function transpileChildren (): string {
   return dir
 }
 
-async function labFiles (tmp: string): Promise<LabFiles> {
+async function labFiles (tmp: string): Promise<LabFiles & { defaultMaxSockets: number }> {
   const certsDir = path.join(tmp, 'certs')
   const lab = { certsDir } as LabFiles
   // The certificates the config asks for, issued the way lyncproxy itself would: it finds and reuses them.
@@ -98,6 +98,8 @@ async function labFiles (tmp: string): Promise<LabFiles> {
     combinedFile,
     internalCertFile: internal.certFile,
     internalKeyFile: internal.keyFile,
+    // The pool size lyncproxy picks when the config names none.
+    defaultMaxSockets: loaded.config.pools.fe?.maxSockets ?? 0,
   }
 }
 
@@ -116,6 +118,24 @@ async function startBackend (childDir: string, lab: LabFiles): Promise<{ pid: nu
   }
 }
 
+// --merge: the scenarios of this run replace the same scenarios of an earlier full run.
+function mergeInto (file: string, fresh: BenchResults): BenchResults {
+  if (!existsSync(file)) throw new Error(`--merge: ${file} does not exist; run the full bench first`)
+  const old = JSON.parse(readFileSync(file, 'utf8')) as BenchResults
+  const ids = new Set(fresh.scenarios.map((s) => s.id))
+  const order = ['a', 'b', 'c', 'd', 'e', 'f', 'soak']
+  const scenarios = [...old.scenarios.filter((s) => !ids.has(s.id)), ...fresh.scenarios].sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id))
+  const skipped = [...old.skipped, ...fresh.skipped.filter((s) => !old.skipped.some((o) => o.target === s.target))]
+  return {
+    ...old,
+    scenarios,
+    skipped,
+    ratios: ratiosOf(scenarios),
+    profile: fresh.profile ?? old.profile,
+    reruns: [...(old.reruns ?? []), { scenarios: [...ids], startedAt: fresh.startedAt, finishedAt: fresh.finishedAt, loadAverage: fresh.machine.loadAverage }],
+  }
+}
+
 async function main (): Promise<number> {
   const opts = parseOptions(process.argv.slice(2))
   if (opts.help) { process.stdout.write(USAGE); return 0 }
@@ -128,6 +148,15 @@ async function main (): Promise<number> {
   }
   const childDir = transpileChildren()
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'lyncproxy-bench-'))
+  // Interrupted (Ctrl-C, a test runner's timeout): no target, backend or nginx may outlive the run.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      log(`${signal}: stopping every target`)
+      killAllChildren()
+      rmSync(tmp, { recursive: true, force: true })
+      process.exit(128 + (signal === 'SIGINT' ? 2 : signal === 'SIGTERM' ? 15 : 1))
+    })
+  }
   const tools = { nginx: findTool('nginx'), haproxy: findTool('haproxy'), wrk: opts.wrk ? findTool('wrk') : undefined }
   const autocannonVersion = (JSON.parse(readFileSync(path.join(repo, 'node_modules/autocannon/package.json'), 'utf8')) as { version: string }).version
   const machine = machineInfo({ ...tools, wrk: findTool('wrk') }, autocannonVersion)
@@ -165,7 +194,11 @@ async function main (): Promise<number> {
     for (const id of opts.scenarios) {
       try {
         if (id === 'e') {
-          const ids: TargetId[] = opts.targets.flatMap((t): TargetId[] => t === 'lyncproxy' ? ['lyncproxy', 'lyncproxy-pool8k'] : [t])
+          // When lyncproxy's default pool is smaller than the polls, the same config with a pool sized
+          // for them shows what the default costs.
+          const sized = lab.defaultMaxSockets < opts.longPolls + 50
+          if (!sized) log(`[e] lyncproxy's default pool (maxSockets ${lab.defaultMaxSockets}) takes ${opts.longPolls} polls: no sized-pool variant`)
+          const ids: TargetId[] = opts.targets.flatMap((t): TargetId[] => t === 'lyncproxy' && sized ? ['lyncproxy', 'lyncproxy-pool8k'] : [t])
           scenarios.push(await runLongPolls(ids, set, ctx, opts, log))
         } else if (id === 'soak') {
           const soak = await runSoak(set, opts, log)
@@ -216,20 +249,21 @@ async function main (): Promise<number> {
     bars: [],
     profile,
   }
-  results.bars = barsOf(results, !opts.quick)
+  const out = opts.out ?? path.join(repo, 'bench/results')
+  const final = opts.merge ? mergeInto(path.join(out, 'latest.json'), results) : results
+  final.bars = barsOf(final, final.mode !== 'quick')
 
   if (!opts.profileOnly) {
     print('\n══ summary ══')
-    print(machineLine(results))
-    for (const s of scenarios) print(scenarioText(s, ratios))
+    print(machineLine(final))
+    for (const s of final.scenarios) print(scenarioText(s, final.ratios))
     print('\nThe bar of issue 6:')
-    print(barsText(results.bars))
+    print(barsText(final.bars))
   }
-  const out = opts.out ?? path.join(repo, 'bench/results')
   mkdirSync(out, { recursive: true })
   const base = opts.profileOnly ? 'profile' : 'latest'
-  writeFileSync(path.join(out, `${base}.json`), JSON.stringify(results, null, 2) + '\n')
-  writeFileSync(path.join(out, `${base}.md`), markdown(results))
+  writeFileSync(path.join(out, `${base}.json`), JSON.stringify(final, null, 2) + '\n')
+  writeFileSync(path.join(out, `${base}.md`), markdown(final))
   log(`\nwrote ${path.relative(process.cwd(), path.join(out, `${base}.json`))} and ${base}.md (${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)} s)`)
   return failures === 0 ? 0 : 1
 }

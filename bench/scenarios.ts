@@ -228,15 +228,16 @@ export async function runLongPolls (targetIds: TargetId[], set: TargetSet, ctx: 
       const without = summarize(await runPaced({ ...loadSpec(smallDef, t, small.durationS), rate: small.rate }), { cpuSeconds: 0, peakRssBytes: 0, endRssBytes: 0, peakFds: 0, othersCpuSeconds: 0, seconds: 0, listenOverflows: 0 })
       const before = (await backendStats(ctx.backend.httpPort)).held
       const t0 = performance.now()
-      const polls = await openLongPolls({ port: t.httpsPort, tls: true, count })
+      const polls = await openLongPolls({ childDir: ctx.childDir, port: t.httpsPort, tls: true, count })
       const held = await waitHeld(ctx.backend.httpPort, before + count, opts.quick ? 1500 : 3000, 120_000) - before
       const setupSeconds = (performance.now() - t0) / 1000
+      // Let the set-up's last handshakes and session tickets settle before measuring beside them.
+      await pause(opts.quick ? 200 : 2000)
       const withSampler = new ProcSampler(t.pid)
       const withLoad = await runPaced({ ...loadSpec(smallDef, t, small.durationS), rate: small.rate })
       const withProc = withSampler.stop()
       const atHold = snapshot(processTree(t.pid))
-      const answered = polls.answered
-      const failed = polls.lost
+      const status = await polls.status()
       await polls.close()
       const left = await waitHeld(ctx.backend.httpPort, before, opts.quick ? 1000 : 2000, 15_000)
       const proc = sampler.stop()
@@ -253,12 +254,12 @@ export async function runLongPolls (targetIds: TargetId[], set: TargetSet, ctx: 
       }
       const r: LongPollRound = {
         count,
-        opened: polls.opened,
+        opened: status.opened,
         heldAtBackend: held,
-        answered,
-        failed,
-        firstError: polls.firstError ?? null,
-        allHeld: polls.opened === count && held === count && answered === 0 && failed === 0,
+        answered: status.answered,
+        failed: status.lost,
+        firstError: status.firstError,
+        allHeld: status.opened === count && held === count && status.answered === 0 && status.lost === 0,
         released: left === before,
         restarted,
         setupSeconds,
@@ -270,7 +271,7 @@ export async function runLongPolls (targetIds: TargetId[], set: TargetSet, ctx: 
         with: summarize(withLoad, withProc),
       }
       const errs = (s: RunSummary): number => s.errors + s.timeouts + s.non2xx
-      log(`  [e] round ${round}/${opts.rounds} ${t.label}: ${r.allHeld ? 'all held' : 'NOT all held'} (backend ${held}/${count}, answered ${answered}, failed ${failed}${r.firstError === null ? '' : ` "${r.firstError}"`}), ` +
+      log(`  [e] round ${round}/${opts.rounds} ${t.label}: ${r.allHeld ? 'all held' : 'NOT all held'} (backend ${held}/${count}, answered ${r.answered}, failed ${r.failed}${r.firstError === null ? '' : ` "${r.firstError}"`}), ` +
         `set up in ${fmt(setupSeconds, 1)} s, RSS ${fmt(r.rssHeldMB)} MB, ${r.fdsHeld} fds; small-load p99 ${fmt(without.p99, 2)} → ${fmt(r.with.p99, 2)} ms` +
         `${errs(r.with) > 0 ? ` (${errs(r.with)} errors/timeouts beside the polls)` : ''}${r.released ? '' : `; ${left - before} polls still held at the backend after close${restarted ? ' (restarted)' : ''}`}`)
       let row = rows.get(t.id)

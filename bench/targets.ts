@@ -57,7 +57,11 @@ export interface StartOptions {
 
 // Children that are still running; killed if the harness itself exits early.
 const live = new Set<ChildProcess>()
-process.on('exit', () => { for (const c of live) c.kill('SIGKILL') })
+
+export function killAllChildren (): void {
+  for (const c of live) c.kill('SIGKILL')
+}
+process.on('exit', killAllChildren)
 
 export function findTool (name: string): string | undefined {
   const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/usr/local/sbin', '/sbin']

@@ -5,25 +5,37 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import t from 'tap'
+import t, { type Test } from 'tap'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const KILL_AFTER_MS = 150_000
 
 t.setTimeout(KILL_AFTER_MS + 20_000)
 
-function runBench (args: string[]): Promise<{ code: number | null, output: string }> {
+// The harness runs in a process group of its own, so that a timeout (ours or tap's) kills it
+// together with every target it started: nginx or a backend must never outlive the test.
+function runBench (t: Test, args: string[]): Promise<{ code: number | null, output: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--import', './bench/register.mjs', 'bench/run.ts', ...args], {
       cwd: root,
       stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: KILL_AFTER_MS,
-      killSignal: 'SIGKILL',
+      detached: true,
     })
+    let running = true
+    const killGroup = (): void => { if (running) try { process.kill(-child.pid!, 'SIGKILL') } catch { /* already gone */ } }
+    const timer = setTimeout(killGroup, KILL_AFTER_MS)
+    const onSignal = (): void => { killGroup(); process.exit(1) }
+    process.once('SIGTERM', onSignal)
+    t.teardown(killGroup)
     let output = ''
     child.stdout.on('data', (c: Buffer) => { output += c.toString() })
     child.stderr.on('data', (c: Buffer) => { output += c.toString() })
-    child.on('close', (code) => resolve({ code, output }))
+    child.on('close', (code) => {
+      running = false
+      clearTimeout(timer)
+      process.off('SIGTERM', onSignal)
+      resolve({ code, output })
+    })
   })
 }
 
@@ -35,7 +47,7 @@ t.test('npm run bench -- --quick runs every available target and writes latest.j
   t.teardown(() => rmSync(out, { recursive: true, force: true }))
   // dist/ comes from npm install (prepare); build only when it is missing.
   const build = existsSync(path.join(root, 'dist/cli/main.js')) ? ['--no-build'] : []
-  const { code, output } = await runBench(['--quick', '--out', out, ...build])
+  const { code, output } = await runBench(t, ['--quick', '--out', out, ...build])
   t.equal(code, 0, `exit status 0; output:\n${output.slice(-3000)}`)
 
   const file = path.join(out, 'latest.json')

@@ -63,3 +63,6 @@ if (values.cert !== undefined && values.key !== undefined) {
 process.stdout.write(JSON.stringify({ ready: true, httpPort, httpsPort }) + '\n')
 process.on('SIGTERM', () => process.exit(0))
 process.on('SIGINT', () => process.exit(0))
+// Orphaned (the harness was killed outright): nothing is left to serve.
+const parent = process.ppid
+setInterval(() => { if (process.ppid !== parent) process.exit(0) }, 1000).unref()

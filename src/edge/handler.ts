@@ -62,7 +62,7 @@ export function onRequest (this: Server, req: IncomingMessage, res: ServerRespon
     return
   }
   ex.forwardedHeaders = built.headers
-  forwardRequest(ex, req, res, route, built)
+  forwardRequest(ex, req, res, route, built, expectContinue)
 }
 
 function answerLocally (res: ServerResponse, ex: Exchange, failure: Failure, route?: Route): void {

@@ -1,9 +1,10 @@
 // An upstream pool as the data plane sees it: its members, how to choose one, how to speak TLS to
-// them, and the keep-alive agents that hold the connections. Built once per table by the control
-// plane; a reload builds new pools and lets the old agents drain. Node's agents keep a separate
-// socket list per host:port, so one agent per scheme serves every member.
+// them, and the keep-alive connection pools that hold the connections. Built once per table by the
+// control plane; a reload builds new pools and lets the old connections drain. undici's Agent and
+// Node's agents both keep a separate pool per origin, so one of each serves every member.
 import http from 'node:http'
 import https from 'node:https'
+import { Agent as UndiciAgent } from 'undici'
 import { pickBySource, pickLeastConnections, pickRoundRobin, type BalancePolicy } from './balance.js'
 import { Member } from './member.js'
 
@@ -44,6 +45,9 @@ export class UpstreamPool {
   readonly httpAgent: http.Agent
   readonly httpsAgent: https.Agent
   readonly tlsOptions: https.AgentOptions
+  readonly maxSockets: number
+  // undici's connect timeout belongs to the dispatcher, not the request: one per timeout in use.
+  private readonly dispatchers = new Map<number, UndiciAgent>()
   // Replaced as a whole (never mutated in place) when DNS answers change.
   members: readonly Member[]
   onMemberEvent: MemberEvent | undefined = undefined
@@ -67,6 +71,25 @@ export class UpstreamPool {
     this.httpAgent = new http.Agent(common)
     this.tlsOptions = { ca: o.ca, rejectUnauthorized: o.verify, servername: o.servername, ALPNProtocols: ['http/1.1'] }
     this.httpsAgent = new https.Agent({ ...common, ...this.tlsOptions })
+    this.maxSockets = o.maxSockets
+  }
+
+  // The dispatcher that carries most requests (see forward/undici-engine.ts). The same keep-alive
+  // policy as the Node agents: idle connections close after 60 s, below IIS's 120 s, unless the
+  // server's Keep-Alive hint says sooner.
+  dispatcher (connectTimeoutMs: number): UndiciAgent {
+    let d = this.dispatchers.get(connectTimeoutMs)
+    if (d === undefined) {
+      d = new UndiciAgent({
+        connections: this.maxSockets,
+        pipelining: 1,
+        keepAliveTimeout: 60_000,
+        keepAliveMaxTimeout: 60_000,
+        connect: { ca: this.tlsOptions.ca, rejectUnauthorized: this.verify, timeout: connectTimeoutMs },
+      })
+      this.dispatchers.set(connectTimeoutMs, d)
+    }
+    return d
   }
 
   // The member for one request: the affinity member when it is available, else the policy's choice.
@@ -138,11 +161,14 @@ export class UpstreamPool {
       ;(agent as http.Agent & { keepAlive: boolean }).keepAlive = false
       for (const sockets of Object.values(agent.freeSockets)) for (const s of sockets ?? []) s.destroy()
     }
+    // close() ends idle connections now and busy ones once their exchange is done.
+    for (const d of this.dispatchers.values()) d.close().catch(() => {})
   }
 
   destroy (): void {
     this.httpAgent.destroy()
     this.httpsAgent.destroy()
+    for (const d of this.dispatchers.values()) d.destroy().catch(() => {})
   }
 }
 

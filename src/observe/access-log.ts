@@ -1,28 +1,50 @@
-// The access log: one pino line per exchange, read from the exchange record.
-import type { Logger } from 'pino'
+// The access log: one JSON line per exchange, read from the exchange record. The line is the one
+// pino would write (its level number, its time format, the logger's bindings, `msg` last), but it is
+// assembled here in one template: the fields are fixed and known, so pino's generic serializer, which
+// walks an object per request, cost about a tenth of the request path in the benchmark's profile.
+// It goes to the logger's own destination, so ordering and asynchronous writes stay pino's.
+import pino, { type Logger } from 'pino'
 import type { Exchange, ExchangeBus } from './exchange.js'
+
+interface PinoInternals {
+  [pino.symbols.streamSym]: { write: (line: string) => unknown }
+  [pino.symbols.chindingsSym]: string
+  [pino.symbols.timeSym]: () => string
+}
 
 export function attachAccessLog (bus: ExchangeBus, logger: Logger): () => void {
   const log = logger.child({ kind: 'exchange' })
+  const internals = log as unknown as PinoInternals
+  const stream = internals[pino.symbols.streamSym]
+  // ',"pid":…,"kind":"exchange"': the base and child bindings, already serialized by pino.
+  const bindings = internals[pino.symbols.chindingsSym]
+  const info = log.levels.values.info!
+  const warn = log.levels.values.warn!
   return bus.subscribe((ex: Exchange) => {
-    const level = ex.status >= 500 || ex.aborted ? 'warn' : 'info'
-    log[level]({
-      id: ex.id,
-      client: ex.client,
-      listener: ex.listener,
-      host: ex.host,
-      method: ex.method,
-      path: ex.target,
-      rule: ex.rule,
-      pool: ex.pool,
-      upstream: ex.upstream,
-      status: ex.status,
-      upstreamStatus: ex.upstreamStatus,
-      bytesIn: ex.bytesIn,
-      bytesOut: ex.bytesOut,
-      durationMs: Math.round(ex.durationMs * 1000) / 1000,
-      error: ex.error === '' ? undefined : ex.error,
-      aborted: ex.aborted || undefined,
-    }, `${ex.method} ${ex.host}${ex.target} → ${ex.status}`)
+    const level = ex.status >= 500 || ex.aborted ? warn : info
+    if (level < log.levelVal) return
+    stream.write(accessLine(ex, level, internals[pino.symbols.timeSym](), bindings))
   })
+}
+
+export function accessLine (ex: Exchange, level: number, time: string, bindings: string): string {
+  return '{"level":' + level + time + bindings +
+    ',"id":"' + ex.id + '"' +
+    ',"client":' + JSON.stringify(ex.client) +
+    ',"listener":' + JSON.stringify(ex.listener) +
+    ',"host":' + JSON.stringify(ex.host) +
+    ',"method":' + JSON.stringify(ex.method) +
+    ',"path":' + JSON.stringify(ex.target) +
+    ',"rule":' + JSON.stringify(ex.rule) +
+    ',"pool":' + JSON.stringify(ex.pool) +
+    ',"upstream":' + JSON.stringify(ex.upstream) +
+    ',"status":' + ex.status +
+    ',"upstreamStatus":' + ex.upstreamStatus +
+    ',"bytesIn":' + ex.bytesIn +
+    ',"bytesOut":' + ex.bytesOut +
+    ',"durationMs":' + Math.round(ex.durationMs * 1000) / 1000 +
+    (ex.error === '' ? '' : ',"error":' + JSON.stringify(ex.error)) +
+    (ex.aborted ? ',"aborted":true' : '') +
+    ',"msg":' + JSON.stringify(ex.method + ' ' + ex.host + ex.target + ' → ' + ex.status) +
+    '}\n'
 }

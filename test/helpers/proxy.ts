@@ -3,7 +3,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import pino from 'pino'
+import pino, { type Logger } from 'pino'
 import { validateConfigObject } from '../../src/config/load.js'
 import { startProxy, type RunningProxy } from '../../src/control/proxy.js'
 import { ensureLabCertificates, type LabCertificates } from '../../src/tls/lab-certs.js'
@@ -35,7 +35,7 @@ export interface TestProxy {
 }
 
 // `config` is a lyncproxy config object; listeners default to an http and an https one on port 0.
-export async function startTestProxy (config: Record<string, unknown>): Promise<TestProxy> {
+export async function startTestProxy (config: Record<string, unknown>, options: { logger?: Logger } = {}): Promise<TestProxy> {
   const certs = await testCertificates()
   const full = {
     listeners: [
@@ -46,7 +46,7 @@ export async function startTestProxy (config: Record<string, unknown>): Promise<
     ...config,
   }
   const loaded = validateConfigObject(full, { file: 'test-config.yaml', baseDir: process.cwd() })
-  const proxy = await startProxy(loaded, { logger: pino({ level: 'silent' }), labCerts: certs })
+  const proxy = await startProxy(loaded, { logger: options.logger ?? pino({ level: 'silent' }), labCerts: certs })
   return {
     proxy,
     certs,

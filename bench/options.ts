@@ -32,7 +32,8 @@ Options:
                       DIR/latest.json (and .md) in place of the old ones; the run is noted there
   -h, --help          this text
 
-Scenarios: a HTTP GET ~1 KB JSON, 50 connections; b the same over HTTPS 443 → upstream TLS;
+Scenarios: a HTTP GET ~1 KB JSON, 50 connections (lyncproxy also with workers: 2); b the same over
+HTTPS 443 → upstream TLS;
 c POST 64 KB; d 1,000 keep-alive connections; e idle long polls held open beside a small load;
 f p99 at a fixed 2,000 req/s; soak 5 rounds of 30 s (lyncproxy), RSS and fds after each.
 `

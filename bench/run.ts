@@ -204,7 +204,9 @@ async function main (): Promise<number> {
           const soak = await runSoak(set, opts, log)
           if (soak !== undefined) scenarios.push(soak)
         } else {
-          scenarios.push(await runThroughput(id, opts.targets, set, ctx, opts, log))
+          // Scenario a also measures lyncproxy with two workers: the 1 → 2 scaling of issue 6.
+          const ids = id === 'a' ? opts.targets.flatMap((t): TargetId[] => t === 'lyncproxy' ? ['lyncproxy', 'lyncproxy-2w'] : [t]) : opts.targets
+          scenarios.push(await runThroughput(id, ids, set, ctx, opts, log))
         }
         print(scenarioText(scenarios[scenarios.length - 1]!, ratiosOf(scenarios)))
       } catch (err) {

@@ -1,5 +1,6 @@
 // Each kind of configuration error: its code, where it points (file, line, column, path) and whether
 // the message tells the operator what to write instead.
+import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
 import { parse as parseYaml } from 'yaml'
@@ -277,6 +278,31 @@ t.test('YAML syntax error', async (t) => {
 
   const unclosed = parseErrors('listeners: [a, b\npools: {}\n')
   t.equal(unclosed[0]?.code, 'LRP_ERR_CONFIG_SYNTAX')
+})
+
+t.test('workers: auto or 1..64, one message for every wrong form, with the line and the fix', async (t) => {
+  const cases: Array<[string, RegExp]> = [
+    ['0', /^expected 'auto' or an integer from 1 to 64, got 0$/],
+    ['65', /^expected 'auto' or an integer from 1 to 64, got 65$/],
+    ['2.5', /^expected 'auto' or an integer from 1 to 64, got 2\.5$/],
+    ['"4"', /^expected 'auto' or an integer from 1 to 64, got '4' \(write the number without quotes\)$/],
+    ['Auto', /^expected 'auto' or an integer from 1 to 64, got 'Auto' \(did you mean 'auto'\?\)$/],
+    ['[2]', /^expected 'auto' or an integer from 1 to 64, got a list$/],
+  ]
+  for (const [value, message] of cases) {
+    const text = `workers: ${value}\n` + BASE
+    const errors = parseErrors(text)
+    t.equal(errors.length, 1, `workers: ${value}: one error, not one per branch of the union`)
+    const [e] = errors
+    t.equal(e?.code, 'LRP_ERR_CONFIG_SCHEMA')
+    t.same(e?.location, { file: FILE, line: 1, column: 10, path: '/workers' }, `workers: ${value}: file, line, column and path`)
+    t.match(e?.message, message)
+    t.match(e?.fix, /workers: auto .*from 1 to 64; 1 runs the proxy in a single process/, 'the fix names both forms')
+    t.equal(e?.exitCode, 2)
+  }
+  t.equal(parseConfig(BASE, FILE).config.workers, 1, 'absent: 1, a single process')
+  t.equal(parseConfig('workers: 3\n' + BASE, FILE).config.workers, 3)
+  t.equal(parseConfig('workers: auto\n' + BASE, FILE).config.workers, Math.min(64, os.availableParallelism()), 'auto: one per CPU this process may use')
 })
 
 t.test('duplicate YAML key', async (t) => {

@@ -35,11 +35,13 @@ const readyBody = {
     table: { type: 'object', properties: { loaded: bool, generation: int } },
     listeners: { type: 'array', items: { type: 'object', properties: { name: str, protocol: str, address: str, port: int, listening: bool, connections: int } } },
     pools: { type: 'array', items: poolHealth },
+    // Only with workers > 1: each worker slot, its process and whether it is ready.
+    workers: { type: 'array', items: { type: 'object', properties: { worker: int, pid: nullable(int), ready: bool, generation: nullable(int) } } },
   },
 } as const
 
 export const readyzSchema = {
-  description: 'Readiness: the listeners are bound and a routing table is loaded; per-pool health.',
+  description: 'Readiness: the listeners are bound and a routing table is loaded; per-pool health. With workers > 1, ready when every worker is.',
   querystring: tokenQuery,
   response: { 200: readyBody, 503: readyBody },
 }
@@ -154,8 +156,9 @@ export const explainSchema = {
 }
 
 export const flowsSchema = {
-  description: 'Server-Sent Events: one `exchange` event per finished exchange (JSON record); `dropped` when a slow client lost records.',
+  description: 'Server-Sent Events: one `exchange` event per finished exchange (JSON record); `dropped` when a slow client lost records. Not with workers > 1 (501).',
   querystring: tokenQuery,
+  response: { 501: errorBody },
 }
 
 export const trafficSchema = {

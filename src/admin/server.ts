@@ -2,17 +2,20 @@
 // teaching page, on a listener of its own (127.0.0.1:9090 by default). It is a separate server, so
 // no published name can reach it: the external listeners never route to it.
 import Fastify, { LogController } from 'fastify'
+import { AggregatorRegistry } from 'prom-client'
 import type { LoadedConfig } from '../config/load.js'
 import type { RunningProxy } from '../control/proxy.js'
 import { LyncProxyError } from '../errors.js'
 import { ExplainError, explainRequest } from '../explain/explain.js'
 import { portTables } from '../explain/ports.js'
 import type { Logger } from '../observe/logger.js'
-import { createMetrics, type Metrics } from '../observe/metrics.js'
+import { createAdminMetrics, createMetrics, type Metrics } from '../observe/metrics.js'
 import { tallyTraffic } from '../observe/traffic.js'
 import { requireToken, resolveAdminToken } from './auth.js'
+import type { AdminCluster } from './cluster.js'
 import { createFlowFeed } from './flows.js'
 import { redactConfig } from './redact.js'
+import { readinessOf } from './readiness.js'
 import { createReloader, type ReloadResult } from './reload.js'
 import { routesView } from './routes-view.js'
 import * as schemas from './schemas.js'
@@ -32,6 +35,9 @@ export interface AdminOptions {
   processMetrics?: boolean
   flowHistory?: number
   flowQueue?: number
+  // Set in a cluster primary (workers > 1): `proxy` is then the primary's view of the config, and
+  // what depends on traffic or pool state is asked of the workers.
+  cluster?: AdminCluster
 }
 
 export interface RunningAdmin {
@@ -46,8 +52,11 @@ export interface RunningAdmin {
 
 const OPEN_ROUTES = new Set(['/healthz'])
 
-export function adminOptionsFrom (loaded: LoadedConfig, proxy: RunningProxy, logger: Logger): AdminOptions {
-  return { proxy, logger, file: loaded.file, baseDir: loaded.baseDir }
+// Each worker sees only the exchanges it served, and the feed is a stream from one process.
+const FLOWS_NEED_ONE_WORKER = 'the live flow feed shows the exchanges of one process; with several workers each sees only its own. Set workers: 1 in the configuration to use /api/flows'
+
+export function adminOptionsFrom (loaded: LoadedConfig, proxy: RunningProxy, logger: Logger, cluster?: AdminCluster): AdminOptions {
+  return { proxy, logger, file: loaded.file, baseDir: loaded.baseDir, ...(cluster === undefined ? {} : { cluster }) }
 }
 
 export async function startAdmin (o: AdminOptions): Promise<RunningAdmin> {
@@ -58,10 +67,16 @@ export async function startAdmin (o: AdminOptions): Promise<RunningAdmin> {
   const address = o.address ?? settings.address
   const logger = o.logger.child({ plane: 'admin' })
 
-  const metrics = createMetrics(proxy, { processMetrics: o.processMetrics ?? true })
+  const cluster = o.cluster
+  const processMetrics = o.processMetrics ?? true
+  const metrics = cluster === undefined ? createMetrics(proxy, { processMetrics }) : createAdminMetrics({ processMetrics })
+  cluster?.registerMetrics(metrics.registry)
   const traffic = tallyTraffic(proxy.bus)
   const flows = createFlowFeed(proxy.bus, { history: o.flowHistory ?? 50, perClient: o.flowQueue ?? 256, onDrop: (n) => metrics.recordFlowDrops(n) })
-  const reload = createReloader({ file: o.file, proxy, logger, env, onResult: (r) => metrics.recordReload(r.ok ? 'success' : 'failure') })
+  const recordReload = (r: ReloadResult): ReloadResult => { metrics.recordReload(r.ok ? 'success' : 'failure'); return r }
+  const reload = cluster === undefined
+    ? createReloader({ file: o.file, proxy, logger, env, onResult: recordReload })
+    : async () => recordReload(await cluster.reload())
   const files = loadStaticFiles()
   const started = Date.now()
 
@@ -86,25 +101,19 @@ export async function startAdmin (o: AdminOptions): Promise<RunningAdmin> {
   app.get('/healthz', { schema: schemas.healthzSchema }, async () => ({ status: 'ok', uptimeSeconds: (Date.now() - started) / 1000 }))
 
   app.get('/readyz', { schema: schemas.readyzSchema }, async (_request, reply) => {
-    const status = await proxy.listenerStatus()
-    const table = proxy.table()
-    const listeners = proxy.listeners.map((l) => {
-      const s = status.find((x) => x.name === l.name)
-      return { ...l, listening: s?.listening ?? false, connections: s?.connections ?? 0 }
-    })
-    const now = Date.now()
-    const pools = [...table.pools.values()].map((p) => {
-      const members = p.members.map((m) => ({ name: m.name, address: m.address, up: m.up && now >= m.ejectedUntil }))
-      const checked = p.kind !== 'vip' || proxy.config().pools[p.name]?.health.check !== 'none'
-      return { name: p.name, kind: p.kind, health: !checked ? 'unchecked' : members.some((m) => m.up) ? 'up' : 'down', members }
-    })
-    const ready = listeners.length > 0 && listeners.every((l) => l.listening) && table.generation > 0
-    return reply.code(ready ? 200 : 503).send({ ready, table: { loaded: table.generation > 0, generation: table.generation }, listeners, pools })
+    const body = cluster === undefined ? await readinessOf(proxy) : await cluster.readiness()
+    return reply.code(body.ready ? 200 : 503).send(body)
   })
 
   app.get('/metrics', { schema: schemas.metricsSchema }, async (_request, reply) => {
-    const text = await metrics.registry.metrics()
-    return reply.type(metrics.registry.contentType).send(text)
+    if (cluster === undefined) return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics())
+    // Workers' registries summed by prom-client's cluster aggregation (each metric's `aggregator`:
+    // sum by default, min/max/average where a metric says so), with the primary's own beside them.
+    // The primary collects the registries itself instead of calling clusterMetrics(): that asks every
+    // forked worker, and one still loading (a restart) would hold each scrape for its 5 s timeout and
+    // then fail it; here only ready workers are asked, and one that does not answer is left out.
+    const registry = AggregatorRegistry.aggregate([...await cluster.workerMetrics(), await metrics.registry.getMetricsAsJSON()])
+    return reply.type(metrics.registry.contentType).send(await registry.metrics())
   })
 
   app.get('/api/routes', { schema: schemas.routesSchema }, async () => routesView(proxy.table(), proxy.config(), proxy.listeners))
@@ -113,7 +122,7 @@ export async function startAdmin (o: AdminOptions): Promise<RunningAdmin> {
 
   app.get('/api/ports', { schema: schemas.portsSchema }, async () => ({ tables: portTables({ config: proxy.config(), table: proxy.table(), boundPorts: boundPorts() }) }))
 
-  app.get('/api/traffic', { schema: schemas.trafficSchema }, async () => traffic.snapshot())
+  app.get('/api/traffic', { schema: schemas.trafficSchema }, async () => cluster === undefined ? traffic.snapshot() : await cluster.traffic())
 
   app.get<{ Querystring: { url: string, listener?: string, client?: string, method?: string, header?: string[] } }>('/api/explain', { schema: schemas.explainSchema }, async (request) => {
     const q = request.query
@@ -132,6 +141,7 @@ export async function startAdmin (o: AdminOptions): Promise<RunningAdmin> {
   })
 
   app.get('/api/flows', { schema: schemas.flowsSchema }, async (request, reply) => {
+    if (cluster !== undefined) return reply.code(501).send({ error: 'not_with_workers', message: FLOWS_NEED_ONE_WORKER })
     reply.hijack()
     flows.attach(request.raw, reply.raw)
   })
@@ -143,6 +153,12 @@ export async function startAdmin (o: AdminOptions): Promise<RunningAdmin> {
 
   app.post<{ Params: { pool: string, member: string, action: 'drain' | 'undrain' } }>('/api/pools/:pool/members/:member/:action', { schema: schemas.drainSchema }, async (request, reply) => {
     const { pool: poolName, member: memberName, action } = request.params
+    if (cluster !== undefined) {
+      // Every worker balances on its own: each must take the member out.
+      const drained = await cluster.setDraining(poolName, memberName, action === 'drain')
+      if (drained === undefined) return reply.code(404).send({ error: `no member ${memberName} in pool ${poolName}` })
+      return drained
+    }
     const pool = proxy.table().pools.get(poolName)
     const member = pool?.setDraining(memberName, action === 'drain')
     if (pool === undefined || member === undefined) return reply.code(404).send({ error: `no member ${memberName} in pool ${poolName}` })
@@ -199,10 +215,10 @@ function listenError (err: NodeJS.ErrnoException, address: string, port: number)
 // the config file for reloads. It is on by default, so a second proxy on the same host (or anything
 // else on 9090) would take its port: the data plane matters more, so the proxy then runs without
 // it and says so. A bad token setting still stops the start: that is a config error.
-export async function startAdminIfEnabled (loaded: LoadedConfig, proxy: RunningProxy, logger: Logger): Promise<RunningAdmin | undefined> {
+export async function startAdminIfEnabled (loaded: LoadedConfig, proxy: RunningProxy, logger: Logger, cluster?: AdminCluster): Promise<RunningAdmin | undefined> {
   if (!proxy.config().admin.enabled) return undefined
   try {
-    return await startAdmin(adminOptionsFrom(loaded, proxy, logger))
+    return await startAdmin(adminOptionsFrom(loaded, proxy, logger, cluster))
   } catch (err) {
     if (!(err instanceof LyncProxyError) || !err.code.startsWith('LRP_ERR_LISTEN_')) throw err
     logger.warn(`${err.format()}; the proxy runs without its admin plane`)

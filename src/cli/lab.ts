@@ -42,6 +42,8 @@ export async function runLab (argv: string[]): Promise<number> {
     const loaded = await loadConfigFile(file, { overrides: overridesFromEnv(process.env) })
     const logFile = values['log-file'] ?? configLogFile(loaded.config.log.file, loaded.baseDir)
     const logger = createLogger({ level: values['log-level'] ?? loaded.config.log.level, ...(logFile === undefined ? {} : { file: logFile }) })
+    // The lab's stand-ins and its HLB VIP live in this process; a cluster would need them elsewhere.
+    if (loaded.config.workers > 1) logger.warn(`workers: ${loaded.config.workers} is for lyncproxy start; the lab runs in one process`)
     const lab = await startLab(loaded, { logger })
     attachErrorLog(lab.proxy.bus, logger)
     // As in start: signals work from the moment the lab serves; reloads count once the admin plane is up.

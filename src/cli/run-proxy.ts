@@ -5,21 +5,29 @@ import { formatErrors, loadConfigFile, overridesFromEnv } from '../config/load.j
 import type { RunningProxy } from '../control/proxy.js'
 import type { Logger } from '../observe/logger.js'
 
-export interface SignalOptions {
+// How long requests in flight may take to finish after SIGTERM before the process exits anyway.
+export const DEFAULT_GRACE_MS = 10_000
+
+interface CommonSignalOptions {
   file: string
   logger: Logger
-  proxy: RunningProxy
   close: () => Promise<void>
   graceMs?: number
-  // The admin plane's reload, when it runs: SIGHUP then takes the same path as POST /api/reload
-  // (one queue, one log line, one metric).
-  reload?: () => Promise<unknown>
 }
 
-export function handleSignals ({ file, logger, proxy, close, graceMs = 10_000, reload }: SignalOptions): void {
+// SIGHUP reloads through `reload` when given: the admin plane's reload takes the same path as
+// POST /api/reload (one queue, one log line, one metric), and a cluster primary's reaches every
+// worker. Without it, `proxy` reloads itself from the file.
+export type SignalOptions = CommonSignalOptions & (
+  | { reload: () => Promise<unknown>, proxy?: RunningProxy }
+  | { reload?: undefined, proxy: RunningProxy }
+)
+
+export function handleSignals ({ file, logger, proxy, close, graceMs = DEFAULT_GRACE_MS, reload }: SignalOptions): void {
   let reloads = Promise.resolve()
   process.on('SIGHUP', () => {
     if (reload !== undefined) { void reload(); return }
+    if (proxy === undefined) return
     reloads = reloads.then(async () => {
       try {
         const next = await loadConfigFile(file, { overrides: overridesFromEnv(process.env) })

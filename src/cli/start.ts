@@ -1,7 +1,8 @@
 // `lyncproxy start -c FILE`: the proxy alone, in front of real (or any) Lync servers.
+import cluster from 'node:cluster'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { formatErrors, loadConfigFile, overridesFromEnv } from '../config/load.js'
+import { formatErrors, overridesFromEnv, parseConfig, readConfigText } from '../config/load.js'
 import { createReloader } from '../admin/reload.js'
 import type { RunningAdmin } from '../admin/server.js'
 import { startProxy } from '../control/proxy.js'
@@ -13,6 +14,7 @@ import { handleSignals } from './run-proxy.js'
 export const START_USAGE = `Usage: lyncproxy start -c FILE [--log-level LEVEL] [--log-file FILE]
 
 Runs the reverse proxy with the given configuration until SIGTERM/SIGINT. SIGHUP reloads the file.
+With workers > 1 in the file, this process forks that many workers and restarts any that dies.
 
 Options:
   -c, --config FILE     the YAML configuration
@@ -33,10 +35,16 @@ export async function runStart (argv: string[]): Promise<number> {
   if (values.help === true) { process.stdout.write(START_USAGE); return 0 }
   if (values.config === undefined) { process.stderr.write('LRP_ERR_USAGE: lyncproxy start needs -c FILE. Fix: see lyncproxy start --help\n'); return 64 }
   const file = values.config
+  // node:cluster starts a worker with this same command line; the primary gives it the config.
+  if (cluster.isWorker) {
+    return (await import('../cluster/worker.js')).runWorker({ file, ...(values['log-level'] === undefined ? {} : { logLevel: values['log-level'] }), ...(values['log-file'] === undefined ? {} : { logFile: values['log-file'] }) })
+  }
   try {
-    const loaded = await loadConfigFile(file, { overrides: overridesFromEnv(process.env) })
+    const text = await readConfigText(file)
+    const loaded = parseConfig(text, file, { overrides: overridesFromEnv(process.env) })
     const logFile = values['log-file'] ?? configLogFile(loaded.config.log.file, loaded.baseDir)
     const logger = createLogger({ level: values['log-level'] ?? loaded.config.log.level, ...(logFile === undefined ? {} : { file: logFile }) })
+    if (loaded.config.workers > 1) return await (await import('../cluster/primary.js')).runPrimary({ file, text, loaded, logger, env: process.env })
     const proxy = await startProxy(loaded, { logger })
     attachErrorLog(proxy.bus, logger)
     for (const l of proxy.listeners) logger.info(`listening: ${l.name} ${l.protocol}://${l.address}:${l.port}`)

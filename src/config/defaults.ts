@@ -1,7 +1,8 @@
 // Defaults, in one place, and the type of a config once they are applied. The rest of the code reads a
 // ResolvedConfig and never has to decide what a missing field means.
+import os from 'node:os'
 import path from 'node:path'
-import type { Config, ListenerConfig, MemberConfig, PoolConfig, RuleConfig, TcpFrontendConfig, TimeoutsConfig } from './schema.js'
+import { MAX_WORKERS, type Config, type ListenerConfig, type MemberConfig, type PoolConfig, type RuleConfig, type TcpFrontendConfig, type TimeoutsConfig } from './schema.js'
 
 export const DEFAULTS = {
   listenerAddress: '127.0.0.1',
@@ -47,6 +48,7 @@ export const DEFAULTS = {
   adminEnabled: true,
   adminAddress: '127.0.0.1',
   adminPort: 9090,
+  workers: 1,
 } as const
 
 // Type helpers. The resolved types are derived from the schema's types, so a field added to the
@@ -81,7 +83,9 @@ type RuleBaseShape = Defaulted<Omit<RuleConfig, 'timeouts' | 'action' | 'pool'>,
 type RuleShape =
   | Simplify<RuleBaseShape & { action: Extract<RuleConfig['action'], 'forward'>, pool: string }>
   | Simplify<RuleBaseShape & { action: Exclude<RuleConfig['action'], 'forward'>, pool?: undefined }>
-type ConfigShape = Simplify<Omit<Config, 'listeners' | 'pools' | 'rules' | 'defaults' | 'certs' | 'log' | 'tcp' | 'admin'> & {
+type ConfigShape = Simplify<Omit<Config, 'listeners' | 'pools' | 'rules' | 'defaults' | 'certs' | 'log' | 'tcp' | 'admin' | 'workers'> & {
+  // A count once resolved: 'auto' is decided here, once, so every process of a cluster agrees.
+  workers: number
   listeners: ListenerShape[]
   tcp: TcpShape[]
   pools: Record<string, PoolShape>
@@ -203,6 +207,7 @@ export function applyDefaults (input: Config, baseDir: string): ResolvedConfig {
 
   const resolved: ConfigShape = {
     ...config,
+    workers: resolveWorkers(config.workers),
     listeners,
     pools,
     rules,
@@ -227,6 +232,13 @@ export function applyDefaults (input: Config, baseDir: string): ResolvedConfig {
     },
   }
   return deepFreeze(resolved)
+}
+
+// 'auto' follows the CPUs this process may run on (a container's CPU limit included), capped like an
+// explicit count.
+export function resolveWorkers (workers: Config['workers']): number {
+  if (workers === 'auto') return Math.min(MAX_WORKERS, Math.max(1, os.availableParallelism()))
+  return workers ?? DEFAULTS.workers
 }
 
 export function deepFreeze<T> (value: T): DeepReadonly<T> {

@@ -36,13 +36,17 @@ export interface LoadOptions {
 type Locate = (path: DocPath, at?: 'key' | 'value') => Position | undefined
 
 export async function loadConfigFile (file: string, options: LoadOptions = {}): Promise<LoadedConfig> {
-  let text: string
+  return parseConfig(await readConfigText(file), file, options)
+}
+
+// The text alone, with the same errors as loadConfigFile: a cluster primary reads the file once and
+// hands these bytes to every worker.
+export async function readConfigText (file: string): Promise<string> {
   try {
-    text = await readFile(file, 'utf8')
+    return await readFile(file, 'utf8')
   } catch (err) {
     throw new LyncProxyErrors([readError(file, err)])
   }
-  return parseConfig(text, file, options)
 }
 
 export function parseConfig (text: string, file: string, options: LoadOptions = {}): LoadedConfig {

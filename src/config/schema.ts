@@ -12,6 +12,9 @@ const Fqdn = Type.String({ pattern: '^(\\*\\.)?[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\
 const Address = Type.String({ minLength: 1, maxLength: 255, description: 'an IPv4/IPv6 address or a host name' })
 const PathPrefix = Type.String({ pattern: '^/[^?#\\s]*$', description: 'a path prefix starting with /' })
 const FilePath = Type.String({ minLength: 1 })
+// More worker processes than this only add memory and scheduling: the accept loop of the cluster
+// primary and the upstream servers saturate long before.
+export const MAX_WORKERS = 64
 
 export const TimeoutsSchema = Type.Object({
   connect: Type.Optional(Seconds),
@@ -177,6 +180,9 @@ export const LabSchema = Type.Object({
 }, { additionalProperties: false })
 
 export const ConfigSchema = Type.Object({
+  // Processes that serve the listeners: 'auto' is one per CPU (os.availableParallelism()); 1, the
+  // default, runs the proxy in one process without node:cluster.
+  workers: Type.Optional(Type.Union([Type.Literal('auto'), Type.Integer({ minimum: 1, maximum: MAX_WORKERS })])),
   listeners: Type.Array(ListenerSchema, { minItems: 1 }),
   pools: Type.Record(Name, PoolSchema),
   rules: Type.Array(RuleSchema, { minItems: 1 }),

@@ -2,7 +2,7 @@
 // messages an operator can act on. ajv reports what failed in JSON-Schema terms ("must match a schema
 // in anyOf", one error per union branch); we report what to write instead.
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
-import { ConfigSchema, LabUserSchema, PoolSchema, RuleSchema } from './schema.js'
+import { ConfigSchema, LabUserSchema, MAX_WORKERS, PoolSchema, RuleSchema } from './schema.js'
 import { closest, didYouMean } from './did-you-mean.js'
 import { fromPointer, type ConfigIssue, type DocPath } from './issues.js'
 
@@ -61,7 +61,26 @@ const SCHEMA = 'LRP_ERR_CONFIG_SCHEMA'
 export function schemaIssues (value: unknown): ConfigIssue[] {
   const validate = getValidator()
   const issues = validate(value) ? [] : translate(validate.errors ?? [])
-  return [...issues, ...poolNameIssues(value)]
+  return [...workersIssues(issues, value), ...poolNameIssues(value)]
+}
+
+// `workers` is 'auto' or a count. The union's own message names only the branch of the value's type
+// ("expected 'auto', got '2'" for a quoted number), so the field gets one message naming both forms.
+function workersIssues (issues: ConfigIssue[], value: unknown): ConfigIssue[] {
+  const isWorkers = (i: ConfigIssue): boolean => i.path.length === 1 && i.path[0] === 'workers'
+  if (!issues.some(isWorkers) || !isPlainObject(value)) return issues
+  const data = value.workers
+  let hint = ''
+  if (typeof data === 'string') {
+    hint = /^\s*\d+\s*$/.test(data) ? ' (write the number without quotes)' : didYouMean(data, ['auto'])
+  }
+  const issue: ConfigIssue = {
+    code: SCHEMA,
+    path: ['workers'],
+    message: `expected 'auto' or an integer from 1 to ${MAX_WORKERS}, got ${describeValue(data)}${hint}`,
+    fix: `write workers: auto (one worker process per CPU) or a number of worker processes from 1 to ${MAX_WORKERS}; 1 runs the proxy in a single process`,
+  }
+  return [...issues.filter((i) => !isWorkers(i)), issue]
 }
 
 // `pools` is a record whose keys must be names. JSON Schema's patternProperties only validates the

@@ -151,6 +151,14 @@ export async function startProxy (loaded: LoadedConfig, options: ProxyOptions): 
           fix: 'restart the proxy to change listeners; a reload changes pools, rules and certificates',
         })
       }
+      // A process cannot turn into a cluster (or change its worker count) in place; the listeners
+      // would have to move between processes.
+      if (nextConfig.workers !== config.workers) {
+        throw new LyncProxyError('LRP_ERR_CONFIG_CONFLICT', `the reloaded config changes workers from ${config.workers} to ${nextConfig.workers}`, {
+          location: { file: next.file, path: '/workers' },
+          fix: 'restart the proxy to change workers; a reload changes pools, rules and certificates',
+        })
+      }
       let nextLab = labCerts
       if (needsLabCertificates(nextConfig)) nextLab = await ensureLabCertificates(labCertificateRequest(nextConfig))
       const nextSni = await loadListenerCertificates(nextConfig, next.baseDir, nextLab, options.env)

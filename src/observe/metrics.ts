@@ -29,6 +29,9 @@ export interface Metrics {
 export interface MetricsOptions {
   // Default process metrics (CPU, memory, event loop, GC); tests may leave them out.
   processMetrics?: boolean
+  // The admin plane's own counters (reloads, flow-feed drops). A cluster worker leaves them out: the
+  // primary runs the admin plane, and a reload counted in every worker would be counted N times.
+  adminMetrics?: boolean
 }
 
 // Long polls (/ucwa, /mcx) last up to 900 s and make up a real share of Lync traffic, so the
@@ -81,9 +84,44 @@ function child3<T> (root: Level<Level<Level<T>>>, a: string, b: string, c: strin
   return child
 }
 
+interface AdminCounters {
+  recordReload (result: 'success' | 'failure'): void
+  recordFlowDrops (count: number): void
+}
+
+function adminCounters (registry: Registry): AdminCounters {
+  const reloads = new Counter({
+    name: 'lyncproxy_config_reloads_total',
+    help: 'Configuration reloads (SIGHUP or POST /api/reload), by result.',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  })
+  // Both results exist from the start, so a rate() over failures works before the first failure.
+  reloads.inc({ result: 'success' }, 0)
+  reloads.inc({ result: 'failure' }, 0)
+  const flowDrops = new Counter({
+    name: 'lyncproxy_admin_flow_events_dropped_total',
+    help: 'Exchange records not sent to a live-flow client because it read too slowly.',
+    registers: [registry],
+  })
+  return {
+    recordReload: (result) => { reloads.inc({ result }) },
+    recordFlowDrops: (count) => { if (count > 0) flowDrops.inc(count) },
+  }
+}
+
+// The admin plane's metrics without a data plane: what a cluster primary adds to its workers' sum.
+// Its process metrics are summed with the workers' too, so CPU and memory cover every process.
+export function createAdminMetrics (options: Pick<MetricsOptions, 'processMetrics'> = {}): Metrics {
+  const registry = new Registry()
+  if (options.processMetrics !== false) collectDefaultMetrics({ register: registry })
+  return { registry, ...adminCounters(registry), close: () => { registry.clear() } }
+}
+
 export function createMetrics (source: MetricsSource, options: MetricsOptions = {}): Metrics {
   const registry = new Registry()
   if (options.processMetrics !== false) collectDefaultMetrics({ register: registry })
+  const admin: AdminCounters = options.adminMetrics === false ? { recordReload: () => {}, recordFlowDrops: () => {} } : adminCounters(registry)
 
   const requests = new Counter({
     name: 'lyncproxy_requests_total',
@@ -104,24 +142,10 @@ export function createMetrics (source: MetricsSource, options: MetricsOptions = 
     labelNames: ['pool', 'kind'] as const,
     registers: [registry],
   })
-  const reloads = new Counter({
-    name: 'lyncproxy_config_reloads_total',
-    help: 'Configuration reloads (SIGHUP or POST /api/reload), by result.',
-    labelNames: ['result'] as const,
-    registers: [registry],
-  })
-  // Both results exist from the start, so a rate() over failures works before the first failure.
-  reloads.inc({ result: 'success' }, 0)
-  reloads.inc({ result: 'failure' }, 0)
   const retries = new Counter({
     name: 'lyncproxy_upstream_retries_total',
     help: 'Requests sent to a second member after the first failed before anything was sent, by pool.',
     labelNames: ['pool'] as const,
-    registers: [registry],
-  })
-  const flowDrops = new Counter({
-    name: 'lyncproxy_admin_flow_events_dropped_total',
-    help: 'Exchange records not sent to a live-flow client because it read too slowly.',
     registers: [registry],
   })
 
@@ -146,6 +170,8 @@ export function createMetrics (source: MetricsSource, options: MetricsOptions = 
     help: 'Whether a pool member is up (1) or down (0): health checks and passive ejection; a VIP pool has one member, its VIP.',
     labelNames: ['pool', 'member', 'address'] as const,
     registers: [registry],
+    // Across cluster workers (each checks on its own): up only when every worker sends to it.
+    aggregator: 'min',
     collect () {
       this.reset()
       const now = Date.now()
@@ -159,6 +185,8 @@ export function createMetrics (source: MetricsSource, options: MetricsOptions = 
     help: 'Seconds until a certificate served by an https listener expires (negative once expired).',
     labelNames: ['listener', 'names'] as const,
     registers: [registry],
+    // Every cluster worker serves the same files; a sum of seconds would mean nothing.
+    aggregator: 'min',
     collect () {
       this.reset()
       const now = Date.now()
@@ -196,8 +224,7 @@ export function createMetrics (source: MetricsSource, options: MetricsOptions = 
 
   return {
     registry,
-    recordReload: (result) => { reloads.inc({ result }) },
-    recordFlowDrops: (count) => { if (count > 0) flowDrops.inc(count) },
+    ...admin,
     close: () => { detach(); registry.clear() },
   }
 }

@@ -1,0 +1,40 @@
+// What the admin plane needs from a cluster of workers when it runs in the primary (workers > 1):
+// every answer that depends on traffic or live pool state comes from the workers, combined.
+// src/cluster/control.ts implements it.
+import type { MetricObjectWithValues, MetricValue, Registry } from 'prom-client'
+import type { TrafficEntry } from '../observe/traffic.js'
+import type { Readiness } from './readiness.js'
+import type { ReloadResult } from './reload.js'
+
+export interface WorkerState {
+  worker: number
+  pid: number | null
+  ready: boolean
+  generation: number | null
+}
+
+export interface ClusterReadiness extends Readiness {
+  workers: WorkerState[]
+}
+
+export interface ClusterDrainReply {
+  pool: string
+  member: string
+  draining: boolean
+  // Requests in flight to the member, summed over the workers.
+  active: number
+}
+
+export interface AdminCluster {
+  readonly workers: number
+  // Ready only when every worker is up and ready.
+  readiness (): Promise<ClusterReadiness>
+  // Each ready worker's registry as JSON, for prom-client's AggregatorRegistry.aggregate().
+  workerMetrics (): Promise<Array<Array<MetricObjectWithValues<MetricValue<string>>>>>
+  // The cluster's own metrics (workers, restarts), registered in the admin plane's registry.
+  registerMetrics (registry: Registry): void
+  traffic (): Promise<TrafficEntry[]>
+  reload (): Promise<ReloadResult>
+  // undefined when no worker knows the member.
+  setDraining (pool: string, member: string, draining: boolean): Promise<ClusterDrainReply | undefined>
+}

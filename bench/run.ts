@@ -6,13 +6,13 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import ts from 'typescript'
 import { validateConfigObject } from '../src/config/load.js'
 import { labCertificateRequest } from '../src/control/lab-cert-request.js'
 import { ensureLabCertificates } from '../src/tls/lab-certs.js'
 import { fdLimit, machineInfo } from './machine.js'
 import { parseOptions, USAGE, type BenchOptions } from './options.js'
 import { runProfile } from './profile.js'
+import { transpileChildren } from './children.js'
 import { barsOf, barsText, machineLine, markdown, ratiosOf, scenarioText } from './report.js'
 import type { BenchResults, ProfileResult, ScenarioResult } from './results.js'
 import { runLongPolls, runSoak, runThroughput, TargetSet, type Log } from './scenarios.js'
@@ -66,17 +66,8 @@ function build (): 'ok' | 'type errors' {
   return 'type errors'
 }
 
-// The child servers (backend, bare http-proxy) run as plain JavaScript, so that their memory is
-// theirs and not a TypeScript loader's.
-function transpileChildren (): string {
-  const dir = path.join(repo, 'bench/.build')
-  mkdirSync(dir, { recursive: true })
-  for (const name of ['backend', 'http-proxy', 'longpoll-clients']) {
-    const source = readFileSync(path.join(repo, 'bench/servers', `${name}.ts`), 'utf8')
-    const out = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, esModuleInterop: true }, fileName: `${name}.ts` })
-    writeFileSync(path.join(dir, `${name}.mjs`), out.outputText)
-  }
-  return dir
+function transpileAll (): string {
+  return transpileChildren(repo, ['backend', 'http-proxy', 'longpoll-clients'])
 }
 
 async function labFiles (tmp: string): Promise<LabFiles & { defaultMaxSockets: number }> {
@@ -146,7 +137,7 @@ async function main (): Promise<number> {
     process.stderr.write('dist/cli/main.js is missing: run npm run build (or drop --no-build)\n')
     return 1
   }
-  const childDir = transpileChildren()
+  const childDir = transpileAll()
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'lyncproxy-bench-'))
   // Interrupted (Ctrl-C, a test runner's timeout): no target, backend or nginx may outlive the run.
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {

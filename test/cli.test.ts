@@ -11,6 +11,7 @@ import { request } from './helpers/client.js'
 import { CliProcess, runCli, type CliResult } from './helpers/cli.js'
 import { testCertificates } from './helpers/proxy.js'
 import { startUpstream } from './helpers/upstream.js'
+import { freePort } from './helpers/ports.js'
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lyncproxy-cli-'))
 // The unprivileged run must be able to read the configs.
@@ -21,14 +22,6 @@ function write (name: string, text: string): string {
   const file = path.join(dir, name)
   fs.writeFileSync(file, text, { mode: 0o644 })
   return file
-}
-
-async function freePort (): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const port = (server.address() as net.AddressInfo).port
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
 }
 
 function canBind (port: number): Promise<boolean> {

@@ -3,7 +3,7 @@
 // upstream does takes the process down (this process is the proxy: an unhandled error would crash it).
 import { execFile } from 'node:child_process'
 import fs from 'node:fs'
-import net, { type AddressInfo, type Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
@@ -14,19 +14,12 @@ import { startBlackhole } from './helpers/blackhole.js'
 import { startRawUpstream } from './helpers/raw-upstream.js'
 import { startUpstream } from './helpers/upstream.js'
 import { headerValues, parseResponseHead, wireExchange } from './helpers/wire.js'
+import { freePort } from './helpers/ports.js'
 
 const run = promisify(execFile)
 
 // On an address no test listens on or connects from, so no parallel test's socket takes the port.
 const REFUSING_ADDRESS = '127.0.0.254'
-
-async function freePort (): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, REFUSING_ADDRESS, resolve))
-  const port = (server.address() as AddressInfo).port
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
 
 // A certificate that names the pool correctly but was not issued by the lab CA.
 async function foreignCertificate (dir: string): Promise<{ cert: string, key: string }> {
@@ -79,7 +72,7 @@ function respondRaw (socket: Socket, head: string): void {
 t.test('upstream failures', async (t) => {
   const certs = await testCertificates()
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lyncproxy-forward-errors-'))
-  const refusedPort = await freePort()
+  const refusedPort = await freePort(REFUSING_ADDRESS)
   const blackhole = await startBlackhole()
   const raw = await startRawUpstream(respondRaw)
   const untrusted = await startUpstream(undefined, await foreignCertificate(tmp))

@@ -4,7 +4,6 @@
 // cli.test.ts (test/helpers/cli.ts); node:cluster forks the workers with the same loaders.
 import fs from 'node:fs'
 import http from 'node:http'
-import net from 'node:net'
 import path from 'node:path'
 import t, { type Test } from 'tap'
 import { validateConfigObject } from '../src/config/load.js'
@@ -12,16 +11,9 @@ import { request } from './helpers/client.js'
 import { CliProcess } from './helpers/cli.js'
 import { pool, startTestProxy, testCertificates } from './helpers/proxy.js'
 import { startUpstream } from './helpers/upstream.js'
+import { freePort } from './helpers/ports.js'
 
 const HOST = 'webext.contoso.com'
-
-async function freePort (): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const port = (server.address() as net.AddressInfo).port
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
 
 // http only; the pool trusts a CA file, so that nothing asks for lab certificates.
 function config (o: { adminPort: number, ca: string, upstreamPort: number, action: string }): string {

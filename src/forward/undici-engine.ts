@@ -110,7 +110,7 @@ export function sendViaUndici (state: ForwardState): void {
   ;(state.res as Tagged)[kUndici] = attempt
   try {
     pool.dispatcher(route.timeouts.connectMs).dispatch({
-      origin: (tls ? 'https://' : 'http://') + (member.address.includes(':') ? '[' + member.address + ']' : member.address) + ':' + port,
+      origin: route.bridgePort !== 0 ? member.origin(tls, port) : tls ? member.httpsOrigin : member.httpOrigin,
       path: ex.target,
       method: req.method as Dispatcher.HttpMethod,
       headers: state.hasBody && state.headers.includes('Transfer-Encoding') ? withoutTransferEncoding(state.headers) : state.headers,

@@ -22,6 +22,9 @@ export class Member {
   // The MS-WSMAN affinity value: a digest of the pool and member names, so the cookie never reveals
   // an address and stays the same across restarts.
   readonly cookie: string
+  // The undici origins of its own two ports, made once instead of per request.
+  readonly httpOrigin: string
+  readonly httpsOrigin: string
   up = true
   draining = false
   ejectedUntil = 0
@@ -39,6 +42,12 @@ export class Member {
     this.httpsPort = o.httpsPort
     this.weight = o.weight
     this.cookie = createHash('sha256').update(o.pool + '\0' + o.name).digest('hex').slice(0, 24)
+    this.httpOrigin = this.origin(false, o.httpPort)
+    this.httpsOrigin = this.origin(true, o.httpsPort)
+  }
+
+  origin (tls: boolean, port: number): string {
+    return (tls ? 'https://' : 'http://') + (this.address.includes(':') ? '[' + this.address + ']' : this.address) + ':' + port
   }
 
   available (now: number): boolean {

@@ -3,16 +3,16 @@
 // servers/forwarder-undici.ts: undici's dispatcher), measured one after the other in rounds, with the
 // forwarder's own CPU time per request read from /proc. Nothing of lyncproxy runs here: this is the
 // engine's cost alone. Writes bench/results/engines.md and engines.json.
-import { writeFileSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { transpileChildren } from './children.js'
+import { startReadyChild, transpileChildren } from './children.js'
 import { runAutocannon, runWrk, type LoadResult, type LoadSpec } from './load.js'
 import { ProcSampler } from './procstats.js'
 import { median } from './results.js'
-import { findTool, killAllChildren, spawnLogged, stopChild } from './targets.js'
+import { findTool, killAllChildren } from './targets.js'
 
 const repo = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '')
 const ENGINES = [
@@ -23,17 +23,8 @@ const ENGINES = [
 interface Sample { rps: number, p99: number, cpuUsPerRequest: number, errors: number }
 
 async function startChild (file: string, args: string[]): Promise<{ pid: number, port: number, stop: () => Promise<void> }> {
-  const s = spawnLogged(process.execPath, [file, ...args], repo)
-  const deadline = Date.now() + 15_000
-  for (;;) {
-    const line = s.output().split('\n').find((l) => l.includes('"ready":true'))
-    if (line !== undefined) {
-      const r = JSON.parse(line) as { port?: number, httpPort?: number }
-      return { pid: s.child.pid!, port: r.port ?? r.httpPort!, stop: () => stopChild(s) }
-    }
-    if (s.child.exitCode !== null || Date.now() > deadline) throw new Error(`${file} did not start:\n${s.output()}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
+  const c = await startReadyChild<{ port?: number, httpPort?: number }>(file, args, repo)
+  return { pid: c.pid, port: c.ready.port ?? c.ready.httpPort!, stop: c.stop }
 }
 
 async function main (): Promise<number> {
@@ -84,6 +75,7 @@ async function main (): Promise<number> {
     `undici / node:http: ${(undici.rps / node.rps).toFixed(2)}× the requests per second at ${(undici.cpuUsPerRequest / node.cpuUsPerRequest).toFixed(2)}× the CPU per request.`,
     '',
   ].join('\n')
+  mkdirSync(out, { recursive: true })
   writeFileSync(path.join(out, 'engines.md'), md)
   writeFileSync(path.join(out, 'engines.json'), JSON.stringify({ takenAt: new Date().toISOString(), node: process.version, tool: wrk === undefined ? 'autocannon' : 'wrk', rounds, durationS, rows }, null, 2) + '\n')
   process.stdout.write('\n' + md)

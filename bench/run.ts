@@ -12,11 +12,11 @@ import { ensureLabCertificates } from '../src/tls/lab-certs.js'
 import { fdLimit, machineInfo } from './machine.js'
 import { parseOptions, USAGE, type BenchOptions } from './options.js'
 import { runProfile } from './profile.js'
-import { transpileChildren } from './children.js'
+import { startReadyChild, transpileChildren } from './children.js'
 import { barsOf, barsText, machineLine, markdown, ratiosOf, scenarioText } from './report.js'
 import type { BenchResults, ProfileResult, ScenarioResult } from './results.js'
 import { runLongPolls, runSoak, runThroughput, TargetSet, type Log } from './scenarios.js'
-import { findTool, killAllChildren, lyncproxyConfig, spawnLogged, stopChild, TARGET_LABELS, type BenchContext, type LabFiles, type TargetId } from './targets.js'
+import { findTool, killAllChildren, lyncproxyConfig, TARGET_LABELS, type BenchContext, type LabFiles, type TargetId } from './targets.js'
 
 const repo = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '')
 const INSTALL_HINT = 'apt-get install nginx-light haproxy wrk'
@@ -95,18 +95,9 @@ async function labFiles (tmp: string): Promise<LabFiles & { defaultMaxSockets: n
 }
 
 async function startBackend (childDir: string, lab: LabFiles): Promise<{ pid: number, httpPort: number, httpsPort: number, stop: () => Promise<void> }> {
-  const s = spawnLogged(process.execPath, [path.join(childDir, 'backend.mjs'), '--cert', lab.internalCertFile, '--key', lab.internalKeyFile], repo)
-  const deadline = Date.now() + 15_000
-  for (;;) {
-    const line = s.output().split('\n').find((l) => l.includes('"ready":true'))
-    if (line !== undefined) {
-      const r = JSON.parse(line) as { httpPort: number, httpsPort: number, bodyBytes: number }
-      log(`backend: pid ${s.child.pid}, http :${r.httpPort}, https :${r.httpsPort}, body ${r.bodyBytes} bytes`)
-      return { pid: s.child.pid!, httpPort: r.httpPort, httpsPort: r.httpsPort, stop: () => stopChild(s) }
-    }
-    if (s.child.exitCode !== null || Date.now() > deadline) throw new Error(`the backend did not start:\n${s.output()}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
+  const c = await startReadyChild<{ httpPort: number, httpsPort: number, bodyBytes: number }>(path.join(childDir, 'backend.mjs'), ['--cert', lab.internalCertFile, '--key', lab.internalKeyFile], repo)
+  log(`backend: pid ${c.pid}, http :${c.ready.httpPort}, https :${c.ready.httpsPort}, body ${c.ready.bodyBytes} bytes`)
+  return { pid: c.pid, httpPort: c.ready.httpPort, httpsPort: c.ready.httpsPort, stop: c.stop }
 }
 
 // --merge: the scenarios of this run replace the same scenarios of an earlier full run.

@@ -1,6 +1,7 @@
 // The process logger: JSON lines written asynchronously, pretty when a person watches a terminal.
 import pino, { type Logger } from 'pino'
 import pretty from 'pino-pretty'
+import { TurnBatchedDestination } from './turn-batched-destination.js'
 
 export type { Logger }
 
@@ -13,10 +14,11 @@ export interface LoggerOptions {
 
 export function createLogger (options: LoggerOptions): Logger {
   const base = { level: options.level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }
-  if (options.file !== undefined) return pino(base, pino.destination({ dest: options.file, sync: false, mkdir: true }))
+  if (options.file !== undefined) return pino(base, new TurnBatchedDestination(pino.destination({ dest: options.file, sync: false, mkdir: true })))
   if (options.pretty ?? process.stdout.isTTY === true) {
     return pino(base, pretty({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }))
   }
-  // Asynchronous writes keep the request path off the terminal's or pipe's pace.
-  return pino(base, pino.destination({ dest: 1, sync: false }))
+  // Asynchronous writes keep the request path off the terminal's or pipe's pace; one write per
+  // event-loop turn keeps the queue short under overload (see turn-batched-destination.ts).
+  return pino(base, new TurnBatchedDestination(pino.destination({ dest: 1, sync: false })))
 }

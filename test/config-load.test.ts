@@ -89,7 +89,7 @@ t.test('defaults are applied', async (t) => {
     address: 'pool01.contoso.net',
     httpPort: 8080,
     httpsPort: 4443,
-    maxSockets: 65_536,
+    maxSockets: 128,
     tls: { ca: ['lab'], verify: true, servername: 'pool01.contoso.net' },
   })
   const rule = config.rules[0]
@@ -97,6 +97,7 @@ t.test('defaults are applied', async (t) => {
   t.same(rule?.listeners, ['web-http', 'web-https'], 'a rule without listeners is on all of them')
   t.equal(rule?.redirectStatus, 301)
   t.same(rule?.timeouts, { connect: 5, response: 120 })
+  t.equal(rule?.longPoll, false, 'a rule carries long polls only when it says so')
   t.same(config.defaults, { timeouts: { connect: 5, response: 120 }, clientIdleTimeout: 120, headersTimeout: 30, requestTimeout: 300, handshakeTimeout: 10, maxConnections: 20_000, maxBodyBytes: 256 * 1024 * 1024 })
   t.equal(config.log.level, 'info')
   t.equal(config.certs.dir, '/srv/lyncproxy/certs', 'certs beside a config that is not in config/')

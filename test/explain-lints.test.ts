@@ -32,7 +32,7 @@ const BASE = {
     '  - { name: deny-admin, publicNames: [admin.contoso.com], action: deny }',
     '  - { name: lyncdiscover-http, publicNames: [lyncdiscover.contoso.com], listeners: [web-http], action: forward, pool: dir }',
     '  - { name: lyncdiscover, publicNames: [lyncdiscover.contoso.com], listeners: [web-https], action: forward, pool: dir }',
-    '  - { name: webext-longpoll, publicNames: [webext.contoso.com], paths: [/ucwa, /mcx], listeners: [web-https], action: forward, pool: fe, timeouts: { response: 960 } }',
+    '  - { name: webext-longpoll, publicNames: [webext.contoso.com], paths: [/ucwa, /mcx], listeners: [web-https], action: forward, pool: fe, timeouts: { response: 960 }, longPoll: true }',
     '  - { name: webext, publicNames: [webext.contoso.com], listeners: [web-https], action: forward, pool: fe }',
     '  - { name: director, publicNames: [webdirext.contoso.com, meet.contoso.com, dialin.contoso.com], listeners: [web-https], action: forward, pool: dir }',
     '  - { name: office-web-apps, publicNames: [officewebapps01.contoso.com], listeners: [web-https], action: forward, pool: owas }',
@@ -123,8 +123,22 @@ t.test('a long poll with a response timeout under 900 s', async (t) => {
 
   // No dedicated rule: the catch-all on the Front End's external name carries them with 120 s.
   const catchAll = await lint(t, config({ rules: BASE.rules.filter((l) => !l.includes('webext-longpoll')) }))
-  t.equal(catchAll.warnings.length, 1)
+  t.equal(catchAll.warnings.length, 2)
   t.match(catchAll.warnings[0], /at \/rules\/3\/timeouts\/response: rule webext carries webext\.contoso\.com\/ucwa with a response timeout of 120 s/)
+  t.match(catchAll.warnings[1], /at \/rules\/3: rule webext carries webext\.contoso\.com\/ucwa but is not marked longPoll: true\. .*\[long-poll-unmarked\]$/)
+})
+
+t.test('a long-poll rule not marked longPoll', async (t) => {
+  const r = await lint(t, config({ rules: BASE.rules.map((l) => l.replace(', longPoll: true', '')) }))
+  t.equal(r.warnings.length, 1)
+  t.match(r.warnings[0], /at \/rules\/3: rule webext-longpoll carries \/ucwa, \/mcx but is not marked longPoll: true\. Why: .* share the 128 connections per server of pools\.fe\.maxSockets with all other requests/)
+  t.match(r.warnings[0], /\[long-poll-unmarked\]$/)
+  // The cap the warning names is the pool's own.
+  const sized = await lint(t, config({
+    pools: BASE.pools.replace('externalWebFqdn: webext.contoso.com }', 'externalWebFqdn: webext.contoso.com, maxSockets: 512 }'),
+    rules: BASE.rules.map((l) => l.replace(', longPoll: true', '')),
+  }))
+  t.match(sized.warnings[0], /share the 512 connections per server of pools\.fe\.maxSockets/)
 })
 
 t.test('an admin plane open to the network without a token', async (t) => {

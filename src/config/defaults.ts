@@ -10,10 +10,12 @@ export const DEFAULTS = {
   // bridge 80 → 8080 and 443 → 4443 unless a pool says otherwise.
   poolHttpPort: 8080,
   poolHttpsPort: 4443,
-  // Connections to one upstream server. Every UCWA client holds a long poll on its own connection, so
-  // a low cap queues the next clients behind 900 s polls (the bench shows 256 holding only 256 of
-  // 5,000); the limit that matters is the process's file descriptors.
-  poolMaxSockets: 65_536,
+  // Connections to one upstream server for ordinary requests; more wait in the proxy's queue. Without a
+  // cap, 1,000 busy clients meant 1,000 requests in flight upstream, event-loop turns of ~40 ms, and
+  // a listening socket drained at ~25 accepts a second (clients timed out before being accepted);
+  // with 128 the turns stay short and none did (bench scenario d). Long polls would starve behind
+  // such a cap, which is why rules marked longPoll get connections of their own.
+  poolMaxSockets: 128,
   // 'lab' stands for the lab CA's PEM (certs/lab-ca.pem); see PoolTlsSchema.
   poolCa: ['lab'],
   paths: ['/'],
@@ -75,7 +77,7 @@ type PoolShape = Simplify<Defaulted<Omit<PoolConfig, 'tls' | 'members' | 'health
   passive: Required<NonNullable<PoolConfig['passive']>>
 }>
 type TcpShape = Defaulted<TcpFrontendConfig, 'address' | 'targetPort' | 'idleTimeout'>
-type RuleBaseShape = Defaulted<Omit<RuleConfig, 'timeouts' | 'action' | 'pool'>, 'paths' | 'listeners' | 'redirectStatus' | 'maxBodyBytes'> & {
+type RuleBaseShape = Defaulted<Omit<RuleConfig, 'timeouts' | 'action' | 'pool'>, 'paths' | 'listeners' | 'redirectStatus' | 'maxBodyBytes' | 'longPoll'> & {
   // The rule's own timeouts merged over defaults.timeouts.
   timeouts: TimeoutsShape
 }
@@ -193,6 +195,7 @@ export function applyDefaults (input: Config, baseDir: string): ResolvedConfig {
       listeners: r.listeners ?? [...listenerNames],
       redirectStatus: r.redirectStatus ?? DEFAULTS.redirectStatus,
       maxBodyBytes: r.maxBodyBytes ?? d?.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
+      longPoll: r.longPoll ?? false,
       timeouts: {
         connect: timeouts?.connect ?? defaultTimeouts.connect,
         response: timeouts?.response ?? defaultTimeouts.response,

@@ -123,6 +123,8 @@ export const PoolSchema = Type.Object({
   httpPort: Type.Optional(Port),
   httpsPort: Type.Optional(Port),
   tls: Type.Optional(PoolTlsSchema),
+  // Connections to one member for the requests of ordinary rules; more requests wait in the proxy's
+  // queue for one to free up (HAProxy's server maxconn). Long-poll rules are not counted.
   maxSockets: Type.Optional(Type.Integer({ minimum: 1, maximum: 65_536 })),
 }, { additionalProperties: false })
 
@@ -146,6 +148,10 @@ export const RuleSchema = Type.Object({
   maxBodyBytes: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
   // Strict-Transport-Security on this rule's HTTPS responses (seconds); off unless set.
   hstsMaxAge: Type.Optional(Type.Integer({ minimum: 0, maximum: 315_360_000 })),
+  // The rule carries long polls (UCWA event channels, Mcx): each request may hold an upstream
+  // connection for minutes, so these requests get connections of their own, outside the pool's
+  // maxSockets.
+  longPoll: Type.Optional(Type.Boolean()),
 }, { additionalProperties: false })
 
 // A layer-4 frontend: what an HLB does for SIP/MTLS (5061), 444 and the CLS ports. Bytes are spliced

@@ -15,7 +15,8 @@ const TLS_UNTRUSTED = new Set([
 const TLS_EXPIRED = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID'])
 
 export const kTimeoutKind = Symbol('lyncproxy.timeoutKind')
-export type TimeoutKind = 'connect' | 'response'
+// queue: no connection of the member's maxSockets became free in time (forward/queue-watch.ts).
+export type TimeoutKind = 'connect' | 'response' | 'queue'
 
 // `address` and `port` are where the request went: the chosen member's address and bridged port.
 export function classifyUpstreamError (err: NodeJS.ErrnoException & { [kTimeoutKind]?: TimeoutKind }, route: Route, address: string, port: number): Failure {
@@ -25,6 +26,9 @@ export function classifyUpstreamError (err: NodeJS.ErrnoException & { [kTimeoutK
   const timeout = err[kTimeoutKind]
   if (timeout === 'connect') {
     return { status: 504, code: 'upstream_connect_timeout', reason: `no connection to pool ${poolName}${where} within ${route.timeouts.connectMs / 1000} s: check that the pool answers on port ${port} and that the firewall allows the proxy's internal interface to reach it` }
+  }
+  if (timeout === 'queue') {
+    return { status: 503, code: 'upstream_busy', reason: `all ${pool?.maxSockets ?? '?'} connections to pool ${poolName}${where} stayed busy for ${2 * route.timeouts.connectMs / 1000} s: raise pools.${poolName}.maxSockets, or mark the rule that carries long polls (/ucwa, /mcx) with longPoll: true` }
   }
   if (timeout === 'response') {
     return { status: 504, code: 'upstream_timeout', reason: `pool ${poolName}${where} sent no response within ${route.timeouts.responseMs / 1000} s: long polls (/ucwa, /mcx) need rules.${route.rule}.timeouts.response of at least 960` }

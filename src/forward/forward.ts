@@ -16,7 +16,6 @@ import type { UpstreamHeaders } from './request-headers.js'
 import { abortUndiciAttempt, sendViaUndici } from './undici-engine.js'
 
 const kForward = Symbol('lyncproxy.forward')
-const RETRY_AFTER_SECONDS = '10'
 
 interface Tagged { [kForward]?: ForwardState }
 
@@ -38,7 +37,7 @@ export function forwardRequest (ex: Exchange, req: IncomingMessage, res: ServerR
     if (member === undefined) {
       ex.pool = pool.name
       ex.error = 'no_healthy_member'
-      sendFailure(res, noHealthyMember(route), route, ['Retry-After', RETRY_AFTER_SECONDS])
+      sendFailure(res, noHealthyMember(route), route)
       return
     }
     setCookie = pool.affinity === 'cookie' && cookie !== member.cookie

@@ -5,6 +5,10 @@ import type { Socket } from 'node:net'
 import type { Route } from '../routing/table.js'
 import { failureBody, type Failure } from './failure.js'
 
+// A 503 (no healthy member, every connection busy) says when to come back: clients and HLBs that
+// honour it spread their retries instead of returning at once.
+const RETRY_AFTER_SECONDS = '10'
+
 export function sendFailure (res: ServerResponse, failure: Failure, route: Route | undefined, extra?: string[]): void {
   const body = failureBody(failure, route)
   const headers = [
@@ -14,6 +18,7 @@ export function sendFailure (res: ServerResponse, failure: Failure, route: Route
     'X-Lyncproxy-Error', failure.code,
   ]
   if (extra !== undefined) headers.push(...extra)
+  if (failure.status === 503) headers.push('Retry-After', RETRY_AFTER_SECONDS)
   // After a refusal the rest of the request (an unread body, a confused parser) cannot be trusted.
   if (failure.status >= 500 || failure.status === 400 || failure.status === 421 || failure.status === 413) headers.push('Connection', 'close')
   res.writeHead(failure.status, headers)
@@ -33,7 +38,7 @@ export function sendRedirect (res: ServerResponse, route: Route, name: string, t
 
 const STATUS_TEXT: Record<number, string> = {
   400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 408: 'Request Timeout',
-  421: 'Misdirected Request', 431: 'Request Header Fields Too Large', 502: 'Bad Gateway', 504: 'Gateway Timeout',
+  421: 'Misdirected Request', 431: 'Request Header Fields Too Large', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout',
   505: 'HTTP Version Not Supported', 508: 'Loop Detected',
 }
 

@@ -7,28 +7,44 @@ import type { ServerResponse } from 'node:http'
 import type { Dispatcher } from 'undici'
 import { kTimeoutKind } from './failure.js'
 import { abortClient, beginAttempt, relayEarlyHints, relayResponseHead, releaseMember, unsolicitedUpgrade, upstreamFailed, type ForwardState, type UpstreamError } from './forward-state.js'
+import { unwatchQueued, watchQueued, type QueuedRequest } from './queue-watch.js'
 import { filterTrailers } from './request-headers.js'
 
 const kUndici = Symbol('lyncproxy.undiciEngine')
 
 interface Tagged { [kUndici]?: UndiciAttempt }
 
-class UndiciAttempt implements Dispatcher.DispatchHandler {
+class UndiciAttempt implements Dispatcher.DispatchHandler, QueuedRequest {
   readonly state: ForwardState
   abortRequest: ((err?: Error) => void) | undefined = undefined
   resume: (() => void) | undefined = undefined
   // The upstream framed its body with chunked (no Content-Length): only then can trailers follow.
   chunked = false
   drainHooked = false
+  // Set when the request had to wait for a connection (queue-watch.ts); 0 when it got one at once.
+  queuedAt = 0
+  readonly queueLimitMs: number
+  // The wait ran out and the client has its answer: whatever undici reports later is moot.
+  expired = false
 
   constructor (state: ForwardState) {
     this.state = state
+    // Twice the connect timeout: undici's own connect timeout (counted from when a new connection is
+    // opened) always fires first for a member that does not answer, so this one only ends waits for
+    // a busy member's connections.
+    this.queueLimitMs = 2 * state.route.timeouts.connectMs
   }
 
   onConnect (abort: (err?: Error) => void): void {
     this.abortRequest = abort
-    // The client left while the request waited for a connection.
-    if (this.state.res.destroyed) abort()
+    if (this.queuedAt !== 0) unwatchQueued(this)
+    // The client left, or the wait ran out, while the request waited for a connection.
+    if (this.expired || this.state.res.destroyed) abort()
+  }
+
+  expire (): void {
+    this.expired = true
+    upstreamFailed(this.state, queueTimeout())
   }
 
   onHeaders (status: number, raw: Buffer[], resume: () => void, statusText: string): boolean {
@@ -89,6 +105,8 @@ class UndiciAttempt implements Dispatcher.DispatchHandler {
   }
 
   onError (err: Error): void {
+    if (this.queuedAt !== 0) unwatchQueued(this)
+    if (this.expired) return
     const state = this.state
     const e = translate(err as UpstreamError)
     if (state.responded && !state.responseComplete) {
@@ -109,7 +127,7 @@ export function sendViaUndici (state: ForwardState): void {
   const attempt = new UndiciAttempt(state)
   ;(state.res as Tagged)[kUndici] = attempt
   try {
-    pool.dispatcher(route.timeouts.connectMs).dispatch({
+    pool.dispatcher(route.timeouts.connectMs, route.longPoll).dispatch({
       origin: route.bridgePort !== 0 ? member.origin(tls, port) : tls ? member.httpsOrigin : member.httpOrigin,
       path: ex.target,
       method: req.method as Dispatcher.HttpMethod,
@@ -120,6 +138,12 @@ export function sendViaUndici (state: ForwardState): void {
       headersTimeout: route.timeouts.responseMs,
       bodyTimeout: route.timeouts.responseMs,
     } as Dispatcher.DispatchOptions, attempt)
+    // undici calls onConnect within dispatch when a kept-alive connection is free; otherwise the
+    // request waits for one (or for a new one to open), and that wait is watched.
+    if (attempt.abortRequest === undefined && !attempt.expired) {
+      attempt.queuedAt = performance.now()
+      watchQueued(attempt)
+    }
   } catch (err) {
     // A request undici refuses to write (a field it will not emit): nothing was sent.
     upstreamFailed(state, Object.assign(err as Error, { code: 'HPE_INVALID_HEADER_TOKEN' }))
@@ -134,6 +158,13 @@ export function abortUndiciAttempt (state: ForwardState): void {
 function onClientDrain (this: ServerResponse): void {
   const attempt = (this as Tagged)[kUndici]
   attempt?.resume?.()
+}
+
+function queueTimeout (): UpstreamError {
+  const err = new Error('no upstream connection became free') as UpstreamError
+  err.code = 'LRP_QUEUE_TIMEOUT'
+  err[kTimeoutKind] = 'queue'
+  return err
 }
 
 // Field bytes as Node's own parser would give them: one char per byte.

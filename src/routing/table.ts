@@ -22,6 +22,8 @@ export interface Route {
   // httpPort on 80), which is TMG's bridging.
   readonly bridgePort: number
   readonly timeouts: Timeouts
+  // The rule carries long polls: upstream connections outside the pool's maxSockets cap.
+  readonly longPoll: boolean
   readonly redirectStatus: number
   // Request bodies above this many bytes are refused with 413.
   readonly maxBodyBytes: number

@@ -47,6 +47,7 @@ export class UpstreamPool {
   readonly tlsOptions: https.AgentOptions
   readonly maxSockets: number
   // undici's connect timeout belongs to the dispatcher, not the request: one per timeout in use.
+  // Keyed by connect timeout, negated for long-poll rules (their agents have no connection cap).
   private readonly dispatchers = new Map<number, UndiciAgent>()
   // Replaced as a whole (never mutated in place) when DNS answers change.
   members: readonly Member[]
@@ -67,7 +68,10 @@ export class UpstreamPool {
     this.members = o.members.map((m) => new Member({ pool: o.name, ...m }))
     // lifo hands out the most recently used socket, which is the one least likely to have been closed
     // by the server's own keep-alive timer; the idle timeout stays below IIS's 120 s default.
-    const common = { keepAlive: true, maxSockets: o.maxSockets, maxFreeSockets: Math.min(o.maxSockets, 256), scheduling: 'lifo' as const, timeout: 60_000 }
+    // These agents carry the rare exchanges (Expect: 100-continue; NTLM pins get agents of their own,
+    // below). They have no connection cap, so none of their requests waits in a queue that no timer
+    // watches; maxSockets caps the undici agents, which do watch theirs (forward/queue-watch.ts).
+    const common = { keepAlive: true, maxFreeSockets: 256, scheduling: 'lifo' as const, timeout: 60_000 }
     this.httpAgent = new http.Agent(common)
     this.tlsOptions = { ca: o.ca, rejectUnauthorized: o.verify, servername: o.servername, ALPNProtocols: ['http/1.1'] }
     this.httpsAgent = new https.Agent({ ...common, ...this.tlsOptions })
@@ -76,18 +80,21 @@ export class UpstreamPool {
 
   // The dispatcher that carries most requests (see forward/undici-engine.ts). The same keep-alive
   // policy as the Node agents: idle connections close after 60 s, below IIS's 120 s, unless the
-  // server's Keep-Alive hint says sooner.
-  dispatcher (connectTimeoutMs: number): UndiciAgent {
-    let d = this.dispatchers.get(connectTimeoutMs)
+  // server's Keep-Alive hint says sooner. Ordinary requests share maxSockets connections per member
+  // and queue beyond them; a long poll would hold one of those for minutes, so long-poll rules get
+  // an agent without a cap (the process's file descriptors and the listeners' maxConnections bound it).
+  dispatcher (connectTimeoutMs: number, longPoll: boolean): UndiciAgent {
+    const key = longPoll ? -connectTimeoutMs - 1 : connectTimeoutMs
+    let d = this.dispatchers.get(key)
     if (d === undefined) {
       d = new UndiciAgent({
-        connections: this.maxSockets,
+        connections: longPoll ? null : this.maxSockets,
         pipelining: 1,
         keepAliveTimeout: 60_000,
         keepAliveMaxTimeout: 60_000,
         connect: { ca: this.tlsOptions.ca, rejectUnauthorized: this.verify, timeout: connectTimeoutMs },
       })
-      this.dispatchers.set(connectTimeoutMs, d)
+      this.dispatchers.set(key, d)
     }
     return d
   }

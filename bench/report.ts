@@ -22,7 +22,7 @@ export function renderMarkdown (t: Table): string {
   ].join('\n')
 }
 
-const ORDER: TargetId[] = ['direct', 'lyncproxy', 'lyncproxy-2w', 'lyncproxy-pool8k', 'http-proxy', 'nginx', 'haproxy']
+const ORDER: TargetId[] = ['direct', 'lyncproxy', 'lyncproxy-2w', 'http-proxy', 'nginx', 'haproxy']
 const byOrder = <T extends { target: TargetId }>(a: T, b: T): number => ORDER.indexOf(a.target) - ORDER.indexOf(b.target)
 
 const TOOLS: LoadTool[] = ['paced', 'autocannon', 'wrk']
@@ -152,14 +152,12 @@ export function barsOf (results: Pick<BenchResults, 'scenarios' | 'ratios'>, jud
     const ratio = er.median.p99Ratio
     const full = e.count >= 5000
     const met = er.allHeld && rss <= 300 && Number.isFinite(ratio) && ratio <= 2 && er.median.errorsWith === 0
-    const big = e.rows.find((r) => r.target === 'lyncproxy-pool8k')
     bars.push({
       id: 'longpoll-5000',
       scenario: 'e',
       bar: eBar,
       met: full ? met : null,
       measured: `${fmt(e.count)} polls: ${er.allHeld ? 'all held' : `NOT all held (backend saw ${fmt(er.median.heldAtBackend)})`}; peak RSS ${fmt(rss)} MB; small-load p99 ${fmt(er.median.p99Without, 2)} → ${fmt(er.median.p99With, 2)} ms (${Number.isFinite(ratio) ? fmt(ratio, 2) + '×' : 'no answers'}), ${fmt(er.median.errorsWith)} errors beside` +
-        (big === undefined ? '' : `. With pool maxSockets 8192: ${big.allHeld ? 'all held' : 'NOT all held'}, peak RSS ${fmt(Math.max(...big.rounds.map((r) => r.peakRssMB)))} MB, p99 ×${fmt(big.median.p99Ratio, 2)}, ${fmt(big.median.errorsWith)} errors`) +
         (full ? '' : ' (fewer than 5,000: the bar is not judged)'),
     })
   }

@@ -70,7 +70,7 @@ function transpileAll (): string {
   return transpileChildren(repo, ['backend', 'http-proxy', 'longpoll-clients'])
 }
 
-async function labFiles (tmp: string): Promise<LabFiles & { defaultMaxSockets: number }> {
+async function labFiles (tmp: string): Promise<LabFiles> {
   const certsDir = path.join(tmp, 'certs')
   const lab = { certsDir } as LabFiles
   // The certificates the config asks for, issued the way lyncproxy itself would: it finds and reuses them.
@@ -89,8 +89,6 @@ async function labFiles (tmp: string): Promise<LabFiles & { defaultMaxSockets: n
     combinedFile,
     internalCertFile: internal.certFile,
     internalKeyFile: internal.keyFile,
-    // The pool size lyncproxy picks when the config names none.
-    defaultMaxSockets: loaded.config.pools.fe?.maxSockets ?? 0,
   }
 }
 
@@ -176,12 +174,7 @@ async function main (): Promise<number> {
     for (const id of opts.scenarios) {
       try {
         if (id === 'e') {
-          // When lyncproxy's default pool is smaller than the polls, the same config with a pool sized
-          // for them shows what the default costs.
-          const sized = lab.defaultMaxSockets < opts.longPolls + 50
-          if (!sized) log(`[e] lyncproxy's default pool (maxSockets ${lab.defaultMaxSockets}) takes ${opts.longPolls} polls: no sized-pool variant`)
-          const ids: TargetId[] = opts.targets.flatMap((t): TargetId[] => t === 'lyncproxy' && sized ? ['lyncproxy', 'lyncproxy-pool8k'] : [t])
-          scenarios.push(await runLongPolls(ids, set, ctx, opts, log))
+          scenarios.push(await runLongPolls(opts.targets, set, ctx, opts, log))
         } else if (id === 'soak') {
           const soak = await runSoak(set, opts, log)
           if (soak !== undefined) scenarios.push(soak)

@@ -5,7 +5,7 @@
 import { X509Certificate, createPrivateKey, randomBytes, type KeyObject } from 'node:crypto'
 import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { generate } from 'selfsigned'
+import type { generate as Generate } from 'selfsigned'
 import { LyncProxyError } from '../errors.js'
 import { certificateNames, normalizeName } from './names.js'
 
@@ -219,10 +219,17 @@ async function ensureLeaf (dir: string, spec: LeafSpec, ca: Ca, manifest: Manife
   return { cert: leaf.cert, key: leaf.key, certFile, keyFile }
 }
 
+// selfsigned and the ASN.1 libraries under it add about 18 MB to the process's resident memory, for
+// the rare start that has a certificate to issue: most find theirs on disk.
+async function loadGenerator (): Promise<typeof Generate> {
+  return (await import('selfsigned')).generate
+}
+
 async function issueCa (dir: string, now: number): Promise<Ca> {
   const notBefore = new Date(now - BACKDATE_MS)
   // The date in the name tells apart the lab CAs a tester has trusted over time.
   const stamp = new Date(now).toISOString().slice(0, 10)
+  const generate = await loadGenerator()
   const pems = await generate([
     { name: 'commonName', value: `lyncproxy lab CA ${stamp}` },
     { name: 'organizationName', value: 'lyncproxy lab - not for production' },
@@ -247,6 +254,7 @@ async function issueLeaf (names: string[], ca: Ca, now: number): Promise<{ cert:
   // A leaf that outlives its issuer fails validation anyway; stopping at the CA's end keeps the
   // renewal check above honest.
   const notAfter = new Date(Math.min(notBefore.getTime() + LEAF_DAYS * DAY_MS, Date.parse(ca.x509.validTo)))
+  const generate = await loadGenerator()
   const pems = await generate([{ name: 'commonName', value: names[0] as string }], {
     algorithm: 'sha256',
     keySize: KEY_BITS,

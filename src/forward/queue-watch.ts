@@ -3,8 +3,9 @@
 // as long as its client does. A request that has waited too long is answered 503 and never sent
 // (HAProxy's `timeout queue`).
 //
-// One interval timer checks every waiting request, and only while some wait: a request that finds a
-// free connection at once (nearly all of them) never enters the set and costs nothing here.
+// undici hands a request its connection asynchronously even when one is free, so every request
+// passes through the set: one add and one delete, no timer of its own. A single interval timer
+// checks the set, and runs only while it is not empty.
 
 export interface QueuedRequest {
   // performance.now() when the request was handed to the dispatcher.

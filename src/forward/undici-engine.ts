@@ -21,7 +21,8 @@ class UndiciAttempt implements Dispatcher.DispatchHandler, QueuedRequest {
   // The upstream framed its body with chunked (no Content-Length): only then can trailers follow.
   chunked = false
   drainHooked = false
-  // Set when the request had to wait for a connection (queue-watch.ts); 0 when it got one at once.
+  // When the request started waiting for a connection (queue-watch.ts); 0 when it got one within
+  // dispatch.
   queuedAt = 0
   readonly queueLimitMs: number
   // The wait ran out and the client has its answer: whatever undici reports later is moot.
@@ -138,8 +139,8 @@ export function sendViaUndici (state: ForwardState): void {
       headersTimeout: route.timeouts.responseMs,
       bodyTimeout: route.timeouts.responseMs,
     } as Dispatcher.DispatchOptions, attempt)
-    // undici calls onConnect within dispatch when a kept-alive connection is free; otherwise the
-    // request waits for one (or for a new one to open), and that wait is watched.
+    // Until onConnect, the request waits: for a free connection of the member's maxSockets, or for a
+    // new one to open (undici calls onConnect a tick later even when one is free).
     if (attempt.abortRequest === undefined && !attempt.expired) {
       attempt.queuedAt = performance.now()
       watchQueued(attempt)

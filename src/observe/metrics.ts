@@ -5,6 +5,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { ResolvedConfig } from '../config/defaults.js'
 import type { RoutingTable } from '../routing/table.js'
+import { queuedCount } from '../forward/queue-watch.js'
 import { pinnedConnectionCount } from '../upstream/pinning.js'
 import type { Exchange, ExchangeBus } from './exchange.js'
 
@@ -57,6 +58,7 @@ const UPSTREAM_ERROR_KINDS: ReadonlyMap<string, string> = new Map([
   ['upstream_truncated', 'reset'],
   ['upstream_bad_response', 'bad_response'],
   ['no_healthy_member', 'no_healthy_member'],
+  ['upstream_busy', 'busy'],
 ])
 
 type Inc = { inc: (value?: number) => void }
@@ -164,6 +166,12 @@ export function createMetrics (source: MetricsSource, options: MetricsOptions = 
     help: 'Client connections authenticated with NTLM/Negotiate and pinned to their own upstream connection.',
     registers: [registry],
     collect () { this.set(pinnedConnectionCount()) },
+  })
+  new Gauge({
+    name: 'lyncproxy_upstream_waiting_requests',
+    help: 'Requests waiting for an upstream connection: a free one of a member\'s maxSockets, or a new one being opened.',
+    registers: [registry],
+    collect () { this.set(queuedCount()) },
   })
   new Gauge({
     name: 'lyncproxy_upstream_up',

@@ -21,9 +21,10 @@ class UndiciAttempt implements Dispatcher.DispatchHandler, QueuedRequest {
   // The upstream framed its body with chunked (no Content-Length): only then can trailers follow.
   chunked = false
   drainHooked = false
-  // When the request started waiting for a connection (queue-watch.ts); 0 when it got one within
-  // dispatch.
+  // While the request waits for a connection (queue-watch.ts): since when, and its neighbours.
   queuedAt = 0
+  previousWaiting: QueuedRequest | undefined = undefined
+  nextWaiting: QueuedRequest | undefined = undefined
   readonly queueLimitMs: number
   // The wait ran out and the client has its answer: whatever undici reports later is moot.
   expired = false
@@ -38,7 +39,7 @@ class UndiciAttempt implements Dispatcher.DispatchHandler, QueuedRequest {
 
   onConnect (abort: (err?: Error) => void): void {
     this.abortRequest = abort
-    if (this.queuedAt !== 0) unwatchQueued(this)
+    unwatchQueued(this)
     // The client left, or the wait ran out, while the request waited for a connection.
     if (this.expired || this.state.res.destroyed) abort()
   }
@@ -106,7 +107,7 @@ class UndiciAttempt implements Dispatcher.DispatchHandler, QueuedRequest {
   }
 
   onError (err: Error): void {
-    if (this.queuedAt !== 0) unwatchQueued(this)
+    unwatchQueued(this)
     if (this.expired) return
     const state = this.state
     const e = translate(err as UpstreamError)
@@ -141,10 +142,7 @@ export function sendViaUndici (state: ForwardState): void {
     } as Dispatcher.DispatchOptions, attempt)
     // Until onConnect, the request waits: for a free connection of the member's maxSockets, or for a
     // new one to open (undici calls onConnect a tick later even when one is free).
-    if (attempt.abortRequest === undefined && !attempt.expired) {
-      attempt.queuedAt = performance.now()
-      watchQueued(attempt)
-    }
+    if (attempt.abortRequest === undefined && !attempt.expired) watchQueued(attempt)
   } catch (err) {
     // A request undici refuses to write (a field it will not emit): nothing was sent.
     upstreamFailed(state, Object.assign(err as Error, { code: 'HPE_INVALID_HEADER_TOKEN' }))

@@ -47,7 +47,7 @@ export function labLikeConfig (certsDir: string, ports: { feHttps: number, dirHt
     rules: [
       { name: 'lyncdiscover-http', publicNames: ['lyncdiscover.contoso.com'], listeners: ['external-http'], action: 'forward', pool: 'dir' },
       { name: 'lyncdiscover', publicNames: ['lyncdiscover.contoso.com'], listeners: ['external-https'], action: 'forward', pool: 'dir' },
-      { name: 'webext-longpoll', publicNames: ['webext.contoso.com'], paths: ['/ucwa', '/mcx'], listeners: ['external-https'], action: 'forward', pool: 'fe', timeouts: { response: 960 } },
+      { name: 'webext-longpoll', publicNames: ['webext.contoso.com'], paths: ['/ucwa', '/mcx'], listeners: ['external-https'], action: 'forward', pool: 'fe', timeouts: { response: 960 }, longPoll: true },
       { name: 'webext', publicNames: ['webext.contoso.com'], listeners: ['external-https'], action: 'forward', pool: 'fe' },
       { name: 'director', publicNames: ['webdirext.contoso.com', 'meet.contoso.com', 'dialin.contoso.com'], listeners: ['external-https'], action: 'forward', pool: 'dir' },
       { name: 'office-web-apps', publicNames: ['officewebapps01.contoso.com'], listeners: ['external-https'], action: 'forward', pool: 'owas' },
@@ -193,6 +193,7 @@ t.test('endpoints, metrics and schemas with traffic flowing', async (t) => {
   const fePort = (h.config().pools as { fe: { httpsPort: number } }).fe.httpsPort
   t.same(webext.rules.map((r: { rule: string, ports: number[], pool: string }) => [r.rule, r.pool, r.ports]), [['webext-longpoll', 'fe', [fePort]], ['webext', 'fe', [fePort]]])
   t.same(webext.rules[0].timeouts, { connectSeconds: 5, responseSeconds: 960 })
+  t.same(webext.rules.map((r: { longPoll: boolean }) => r.longPoll), [true, false], 'the long-poll rule is shown as one')
   const http80 = routes.listeners.find((l: { name: string }) => l.name === 'external-http')
   const implicit = http80.names.find((n: { name: string }) => n.name === 'webext.contoso.com').rules[0]
   t.match(implicit, { implicit: true, action: 'redirect', redirect: { status: 301, port: String(h.httpsPort) } })

@@ -18,6 +18,8 @@ export interface RouteView {
   // The ports the pool's members are reached on for this listener (bridging).
   ports: number[]
   timeouts: { connectSeconds: number, responseSeconds: number }
+  // The rule carries long polls: its upstream connections are outside the pool's maxSockets.
+  longPoll: boolean
   redirect: { status: number, port: string } | null
 }
 
@@ -84,6 +86,7 @@ function routeView (route: Route): RouteView {
     scheme: forward ? (route.upstreamTls ? 'https' : 'http') : null,
     ports: [...new Set(upstreamTargets(route).map((t) => t.port))],
     timeouts: { connectSeconds: route.timeouts.connectMs / 1000, responseSeconds: route.timeouts.responseMs / 1000 },
+    longPoll: route.longPoll,
     redirect: route.action === 'redirect' ? { status: route.redirectStatus, port: route.redirectPortSuffix.slice(1) || '443' } : null,
   }
 }

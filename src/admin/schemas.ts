@@ -64,6 +64,7 @@ const routeView = {
     scheme: nullable(str),
     ports: { type: 'array', items: int },
     timeouts: { type: 'object', properties: { connectSeconds: num, responseSeconds: num } },
+    longPoll: bool,
     redirect: nullable({ type: 'object', properties: { status: int, port: str } }),
   },
 } as const

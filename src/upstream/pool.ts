@@ -47,7 +47,7 @@ export class UpstreamPool {
   readonly tlsOptions: https.AgentOptions
   readonly maxSockets: number
   // undici's connect timeout belongs to the dispatcher, not the request: one per timeout in use.
-  // Keyed by connect timeout, negated for long-poll rules (their agents have no connection cap).
+  // Keyed by connect timeout; long-poll rules' agents (no connection cap) by -(timeout + 1).
   private readonly dispatchers = new Map<number, UndiciAgent>()
   // Replaced as a whole (never mutated in place) when DNS answers change.
   members: readonly Member[]

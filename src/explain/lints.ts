@@ -4,7 +4,7 @@
 // table, so they judge the bridging, rule order and redirects the data plane would apply. Only the
 // reverse proxy's external listeners are judged: an internal listener is an HLB VIP, where 80/443
 // to the servers' internal site is exactly right.
-import type { ResolvedConfig } from '../config/defaults.js'
+import type { ResolvedConfig, ResolvedRule } from '../config/defaults.js'
 import { lookupHost, matchPath } from '../routing/match.js'
 import type { Route, RoutingTable } from '../routing/table.js'
 import { hostEntries } from './ports.js'
@@ -171,59 +171,60 @@ function adminPublished (config: ResolvedConfig, table: RoutingTable): Lint[] {
   return out
 }
 
-// The forward rules that carry UCWA event channels and Mcx from outside, each with what shows it:
-// the paths it names, or the Front End pool's external web services name it serves /ucwa or /mcx of.
-function longPollCarriers (config: ResolvedConfig, table: RoutingTable): Map<string, string> {
-  const carriers = new Map<string, string>()
+interface LongPollCarrier {
+  index: number
+  rule: ResolvedRule
+  // What shows that it carries them, for the message.
+  detail: string
+}
+
+// The forward rules that carry UCWA event channels and Mcx from outside: those that name the paths,
+// and the one serving /ucwa or /mcx of a Front End pool's external web services name.
+function longPollCarriers (config: ResolvedConfig, table: RoutingTable): LongPollCarrier[] {
+  const details = new Map<string, string>()
   const externalNames = new Set(external(config).map((l) => l.name))
   for (const rule of config.rules) {
     if (rule.action !== 'forward' || !rule.listeners.some((l) => externalNames.has(l))) continue
     const longPoll = rule.paths.filter((p) => /^\/(ucwa|mcx)(\/|$)/i.test(p))
-    if (longPoll.length > 0) carriers.set(rule.name, `carries ${longPoll.join(', ')}`)
+    if (longPoll.length > 0) details.set(rule.name, `carries ${longPoll.join(', ')}`)
   }
   // A Front End pool's external web services name also carries them when no dedicated rule exists.
   for (const pool of Object.values(config.pools)) {
     if (pool.role !== 'frontend' || pool.externalWebFqdn === undefined) continue
     for (const path of ['/ucwa/', '/mcx/']) {
       const found = httpsRouteFor(config, table, pool.externalWebFqdn, path)
-      if (found === undefined || found.route.action !== 'forward' || carriers.has(found.route.rule)) continue
-      carriers.set(found.route.rule, `carries ${pool.externalWebFqdn}${path.slice(0, -1)}`)
+      if (found === undefined || found.route.action !== 'forward' || details.has(found.route.rule)) continue
+      details.set(found.route.rule, `carries ${pool.externalWebFqdn}${path.slice(0, -1)}`)
     }
   }
-  return carriers
+  return [...details].map(([name, detail]) => {
+    const index = ruleIndex(config, name)
+    return { index, rule: config.rules[index]!, detail }
+  })
 }
 
 function longPollTimeouts (config: ResolvedConfig, table: RoutingTable): Lint[] {
-  const out: Lint[] = []
-  for (const [ruleName, detail] of longPollCarriers(config, table)) {
-    const index = ruleIndex(config, ruleName)
-    const rule = config.rules[index]!
-    if (rule.timeouts.response >= LONG_POLL_SECONDS) continue
-    out.push({
-      id: 'long-poll-timeout',
-      path: `/rules/${index}/timeouts/response`,
-      message: `rule ${ruleName} ${detail} with a response timeout of ${rule.timeouts.response} s`,
-      why: `UCWA event channels and Mcx hold a GET open for up to ${LONG_POLL_SECONDS} s; a shorter timeout cuts them with a 504 and the client ` +
-        'reconnects and may sign out. Set timeouts.response to 960 (Microsoft\'s value for ARR) on the rule that carries /ucwa and /mcx',
-    })
-  }
-  return out
+  return longPollCarriers(config, table).filter(({ rule }) => rule.timeouts.response < LONG_POLL_SECONDS).map(({ index, rule, detail }) => ({
+    id: 'long-poll-timeout',
+    path: `/rules/${index}/timeouts/response`,
+    message: `rule ${rule.name} ${detail} with a response timeout of ${rule.timeouts.response} s`,
+    why: `UCWA event channels and Mcx hold a GET open for up to ${LONG_POLL_SECONDS} s; a shorter timeout cuts them with a 504 and the client ` +
+      'reconnects and may sign out. Set timeouts.response to 960 (Microsoft\'s value for ARR) on the rule that carries /ucwa and /mcx',
+  }))
 }
 
 function longPollUnmarked (config: ResolvedConfig, table: RoutingTable): Lint[] {
   const out: Lint[] = []
-  for (const [ruleName, detail] of longPollCarriers(config, table)) {
-    const index = ruleIndex(config, ruleName)
-    const rule = config.rules[index]!
+  for (const { index, rule, detail } of longPollCarriers(config, table)) {
     if (rule.longPoll || rule.action !== 'forward') continue
     const maxSockets = config.pools[rule.pool]?.maxSockets ?? 0
     out.push({
       id: 'long-poll-unmarked',
       path: `/rules/${index}`,
-      message: `rule ${ruleName} ${detail} but is not marked longPoll: true`,
-      why: `every signed-in UCWA or mobile client keeps one event-channel GET waiting on the pool, each on its own upstream connection. ` +
+      message: `rule ${rule.name} ${detail} but is not marked longPoll: true`,
+      why: 'every signed-in UCWA or mobile client keeps one event-channel GET waiting on the pool, each on its own upstream connection. ' +
         `Unmarked, those polls share the ${maxSockets} connections per server of pools.${rule.pool}.maxSockets with all other requests, ` +
-        `and past ${maxSockets} clients everything else on the rule waits behind them and ends in 503. ` +
+        `and past ${maxSockets} clients every other request to pool ${rule.pool} waits behind them and ends in 503. ` +
         'Set longPoll: true on the rule that carries /ucwa and /mcx; give everything else a rule of its own',
     })
   }

@@ -142,7 +142,7 @@ export function sendViaUndici (state: ForwardState): void {
     } as Dispatcher.DispatchOptions, attempt)
     // Until onConnect, the request waits: for a free connection of the member's maxSockets, or for a
     // new one to open (undici calls onConnect a tick later even when one is free).
-    if (attempt.abortRequest === undefined && !attempt.expired) watchQueued(attempt)
+    if (attempt.abortRequest === undefined) watchQueued(attempt)
   } catch (err) {
     // A request undici refuses to write (a field it will not emit): nothing was sent.
     upstreamFailed(state, Object.assign(err as Error, { code: 'HPE_INVALID_HEADER_TOKEN' }))

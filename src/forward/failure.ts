@@ -28,7 +28,7 @@ export function classifyUpstreamError (err: NodeJS.ErrnoException & { [kTimeoutK
     return { status: 504, code: 'upstream_connect_timeout', reason: `no connection to pool ${poolName}${where} within ${route.timeouts.connectMs / 1000} s: check that the pool answers on port ${port} and that the firewall allows the proxy's internal interface to reach it` }
   }
   if (timeout === 'queue') {
-    return { status: 503, code: 'upstream_busy', reason: `all ${pool?.maxSockets ?? '?'} connections to pool ${poolName}${where} stayed busy for ${2 * route.timeouts.connectMs / 1000} s: raise pools.${poolName}.maxSockets, or mark the rule that carries long polls (/ucwa, /mcx) with longPoll: true` }
+    return { status: 503, code: 'upstream_busy', reason: `all ${pool?.maxSockets ?? '?'} connections to pool ${poolName}${where} stayed busy for ${route.timeouts.queueMs / 1000} s: raise pools.${poolName}.maxSockets, or mark the rule that carries long polls (/ucwa, /mcx) with longPoll: true` }
   }
   if (timeout === 'response') {
     return { status: 504, code: 'upstream_timeout', reason: `pool ${poolName}${where} sent no response within ${route.timeouts.responseMs / 1000} s: long polls (/ucwa, /mcx) need rules.${route.rule}.timeouts.response of at least 960` }

@@ -31,10 +31,7 @@ class UndiciAttempt implements Dispatcher.DispatchHandler, QueuedRequest {
 
   constructor (state: ForwardState) {
     this.state = state
-    // Twice the connect timeout: undici's own connect timeout (counted from when a new connection is
-    // opened) always fires first for a member that does not answer, so this one only ends waits for
-    // a busy member's connections.
-    this.queueLimitMs = 2 * state.route.timeouts.connectMs
+    this.queueLimitMs = state.route.timeouts.queueMs
   }
 
   onConnect (abort: (err?: Error) => void): void {

@@ -6,7 +6,7 @@ import path from 'node:path'
 import type { ResolvedConfig, ResolvedListener, ResolvedPool, ResolvedRule } from '../config/defaults.js'
 import { LyncProxyError } from '../errors.js'
 import { UpstreamPool } from '../upstream/pool.js'
-import type { HostEntry, ListenerRoutes, Route, RoutingTable } from './table.js'
+import type { HostEntry, ListenerRoutes, Route, RoutingTable, Timeouts } from './table.js'
 
 export interface CompileContext {
   baseDir: string
@@ -114,7 +114,7 @@ function buildRoute (rule: ResolvedRule, index: number, listener: ResolvedListen
     pool,
     upstreamTls: tls,
     bridgePort: bridge ?? 0,
-    timeouts: Object.freeze({ connectMs: rule.timeouts.connect * 1000, responseMs: rule.timeouts.response * 1000 }),
+    timeouts: compileTimeouts(rule.timeouts),
     longPoll: rule.longPoll,
     redirectStatus: rule.redirectStatus,
     maxBodyBytes: rule.maxBodyBytes,
@@ -130,6 +130,10 @@ function httpsListenerFor (config: ResolvedConfig, from: ResolvedListener): Reso
   return https.find((l) => l.address === from.address) ?? https[0]
 }
 
+function compileTimeouts (t: { connect: number, response: number }): Timeouts {
+  return Object.freeze({ connectMs: t.connect * 1000, responseMs: t.response * 1000, queueMs: 2 * t.connect * 1000 })
+}
+
 function portSuffix (port: number): string {
   return port === 443 ? '' : ':' + port
 }
@@ -143,7 +147,7 @@ function implicitRedirect (config: ResolvedConfig, port: number): Route {
     pool: undefined,
     upstreamTls: false,
     bridgePort: 0,
-    timeouts: Object.freeze({ connectMs: config.defaults.timeouts.connect * 1000, responseMs: config.defaults.timeouts.response * 1000 }),
+    timeouts: compileTimeouts(config.defaults.timeouts),
     longPoll: false,
     redirectStatus: 301,
     maxBodyBytes: 0,

@@ -7,6 +7,10 @@ export type RuleAction = 'forward' | 'redirect' | 'deny'
 export interface Timeouts {
   connectMs: number
   responseMs: number
+  // How long a request may wait for one of a member's maxSockets connections (forward/queue-watch.ts):
+  // twice the connect timeout, since the wait also covers opening a new connection, and undici's own
+  // connect timeout must fire first for a member that does not answer.
+  queueMs: number
 }
 
 // A publishing rule as seen from one listener. Forward routes carry their bridged upstream port.

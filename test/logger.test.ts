@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
+import { isoTimeField } from '../src/observe/log-time.js'
 import { createLogger } from '../src/observe/logger.js'
 import { TurnBatchedDestination } from '../src/observe/turn-batched-destination.js'
 import { cleanEnv, REPO } from './helpers/cli.js'
@@ -21,6 +22,23 @@ function recorder (): { writes: string[], flushes: number, dest: ConstructorPara
   }
   return r
 }
+
+t.test('the time field is pino\'s ISO time, reformatted only when the millisecond changes', async (t) => {
+  const before = Date.now()
+  const first = isoTimeField()
+  const match = /^,"time":"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)"$/.exec(first)
+  t.ok(match, `pino's field shape: ${first}`)
+  const ms = Date.parse(match![1]!)
+  t.ok(ms >= before && ms <= Date.now(), 'the current millisecond')
+  let changed = ''
+  const until = Date.now() + 50
+  while (changed === '' && Date.now() < until) {
+    const field = isoTimeField()
+    if (field !== first) changed = field
+  }
+  t.not(changed, '', 'a later millisecond gets a new field')
+  t.ok(Date.parse(changed.slice(9, -1)) > ms, 'and its time is later')
+})
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 

@@ -1,6 +1,7 @@
 // The process logger: JSON lines written asynchronously, pretty when a person watches a terminal.
 import pino, { type Logger } from 'pino'
 import pretty from 'pino-pretty'
+import { isoTimeField } from './log-time.js'
 import { TurnBatchedDestination } from './turn-batched-destination.js'
 
 export type { Logger }
@@ -13,7 +14,7 @@ export interface LoggerOptions {
 }
 
 export function createLogger (options: LoggerOptions): Logger {
-  const base = { level: options.level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }
+  const base = { level: options.level, base: { pid: process.pid }, timestamp: isoTimeField }
   if (options.file !== undefined) return pino(base, new TurnBatchedDestination(pino.destination({ dest: options.file, sync: false, mkdir: true })))
   if (options.pretty ?? process.stdout.isTTY === true) {
     return pino(base, pretty({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }))

@@ -2,12 +2,13 @@
 // (listeners, certificates, pools). Names follow Prometheus practice and the shape Traefik and Envoy
 // use: one prefix, base units, _total for counters, and labels that stay few: listener, rule, pool,
 // member, status class. Never the path or the host a client sent: those are unbounded.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
 import type { ResolvedConfig } from '../config/defaults.js'
 import type { RoutingTable } from '../routing/table.js'
 import { queuedCount } from '../forward/queue-watch.js'
 import { pinnedConnectionCount } from '../upstream/pinning.js'
 import type { Exchange, ExchangeBus } from './exchange.js'
+import { type CounterSeries, type HistogramSeries, SeriesCounter, SeriesHistogram } from './series-metrics.js'
 
 // What the metrics read from the running proxy; RunningProxy fits it.
 export interface MetricsSource {
@@ -62,7 +63,13 @@ const UPSTREAM_ERROR_KINDS: ReadonlyMap<string, string> = new Map([
 ])
 
 type Inc = { inc: (value?: number) => void }
-type Observe = { observe: (value: number) => void }
+
+interface RequestSeries {
+  listener: string
+  rule: string
+  pool: string
+  byClass: Array<CounterSeries | undefined>
+}
 
 // Label children cached by label values in nested Maps: a request whose series exists costs two or
 // three Map gets and builds no key string. The values are strings the exchange already holds.
@@ -125,19 +132,10 @@ export function createMetrics (source: MetricsSource, options: MetricsOptions = 
   if (options.processMetrics !== false) collectDefaultMetrics({ register: registry })
   const admin: AdminCounters = options.adminMetrics === false ? { recordReload: () => {}, recordFlowDrops: () => {} } : adminCounters(registry)
 
-  const requests = new Counter({
-    name: 'lyncproxy_requests_total',
-    help: 'Requests answered, by listener, publishing rule, pool and status class.',
-    labelNames: ['listener', 'rule', 'pool', 'code_class'] as const,
-    registers: [registry],
-  })
-  const duration = new Histogram({
-    name: 'lyncproxy_request_duration_seconds',
-    help: 'Time from the request to the end of the response, by listener and publishing rule.',
-    labelNames: ['listener', 'rule'] as const,
-    buckets: DURATION_BUCKETS,
-    registers: [registry],
-  })
+  // Counted on every exchange, so bound to plain series (series-metrics.ts); labels: listener, rule,
+  // pool, code_class for requests; listener, rule for the duration.
+  const requests = new SeriesCounter('lyncproxy_requests_total', 'Requests answered, by listener, publishing rule, pool and status class.', registry)
+  const duration = new SeriesHistogram('lyncproxy_request_duration_seconds', 'Time from the request to the end of the response, by listener and publishing rule.', DURATION_BUCKETS, registry)
   const upstreamErrors = new Counter({
     name: 'lyncproxy_upstream_errors_total',
     help: 'Failed upstream exchanges by pool and kind (connect_refused, connect_timeout, response_timeout, tls, reset, ...).',
@@ -204,19 +202,25 @@ export function createMetrics (source: MetricsSource, options: MetricsOptions = 
     },
   })
 
-  const requestChildren: Level<Level<Level<Inc[]>>> = new Map()
-  const durationChildren: Level<Level<Observe>> = new Map()
+  const requestChildren: Level<Level<Level<RequestSeries>>> = new Map()
+  const durationChildren: Level<Level<HistogramSeries>> = new Map()
   const errorChildren: Level<Level<Inc>> = new Map()
-  const makeRequests = (listener: string, rule: string, pool: string): Inc[] =>
-    CODE_CLASSES.map((code_class) => requests.labels({ listener, rule, pool, code_class }))
-  const makeDuration = (listener: string, rule: string): Observe => duration.labels({ listener, rule })
+  // A status class gets its series when it first occurs, as prom-client's children did.
+  const makeRequests = (listener: string, rule: string, pool: string): RequestSeries => ({ listener, rule, pool, byClass: CODE_CLASSES.map(() => undefined) })
+  const makeDuration = (listener: string, rule: string): HistogramSeries => duration.bind({ listener, rule })
   const makeError = (pool: string, kind: string): Inc => upstreamErrors.labels({ pool, kind })
   const retryChildren = new Map<string, Inc>()
 
   function observe (ex: Exchange): void {
     const status = ex.status
     const cls = status >= 100 && status < 600 ? (status / 100) | 0 : 0
-    child3(requestChildren, ex.listener, ex.rule, ex.pool, makeRequests)[cls]!.inc()
+    const byRoute = child3(requestChildren, ex.listener, ex.rule, ex.pool, makeRequests)
+    let counter = byRoute.byClass[cls]
+    if (counter === undefined) {
+      counter = requests.bind({ listener: byRoute.listener, rule: byRoute.rule, pool: byRoute.pool, code_class: CODE_CLASSES[cls]! })
+      byRoute.byClass[cls] = counter
+    }
+    counter.inc()
     child2(durationChildren, ex.listener, ex.rule, makeDuration).observe(ex.durationMs / 1000)
     if (ex.error !== '') {
       const kind = UPSTREAM_ERROR_KINDS.get(ex.error)

@@ -1,0 +1,15 @@
+// The "time" field of every log line, as pino's isoTime writes it, formatted once per millisecond.
+// Why: the access log writes a line per exchange, and Date#toISOString cost about 1.6 µs of the
+// ~100 µs a proxied GET takes on the benchmark machine; at thousands of requests per second most
+// lines share their millisecond with the line before.
+let lastMs = -1
+let lastField = ''
+
+export function isoTimeField (): string {
+  const now = Date.now()
+  if (now !== lastMs) {
+    lastMs = now
+    lastField = ',"time":"' + new Date(now).toISOString() + '"'
+  }
+  return lastField
+}

@@ -9,6 +9,7 @@ import { startProxy, type RunningProxy } from '../control/proxy.js'
 import type { Logger } from '../observe/logger.js'
 import { ensureLabCertificates, type LabCertificates } from '../tls/lab-certs.js'
 import { startEcho, type EchoServer } from './echo.js'
+import { withFreshPortsOnClash } from './port-clash.js'
 import { createPoolState, startStandIn, type PoolState } from './standin/index.js'
 import type { RunningStandIn, StandInSpec } from './standin/types.js'
 import { standInSpecs } from './topology.js'
@@ -42,16 +43,16 @@ export async function startLab (loaded: LoadedConfig, options: LabOptions): Prom
   const echoes: EchoServer[] = []
   const closeBackends = async (): Promise<void> => { await Promise.all([...standIns.map((s) => s.close()), ...echoes.map((e) => e.close())]) }
   try {
-    const poolOf = (member: string): string | undefined => loaded.config.lab?.servers?.find((s) => s.name === member)?.pool
-    const poolStates = new Map<string, PoolState>()
+    const poolOf = (member: string): string => loaded.config.lab?.servers?.find((s) => s.name === member)?.pool ?? member
+    const byPool = new Map<string, StandInSpec[]>()
     for (const spec of standInSpecs(loaded.config, certs)) {
-      const sibling = standIns.find((s) => poolOf(s.member) === poolOf(spec.member))
-      const pool = poolOf(spec.member) ?? spec.member
-      let shared = poolStates.get(pool)
-      if (shared === undefined) { shared = createPoolState(); poolStates.set(pool, shared) }
-      standIns.push(await startStandInWithFallback(ephemeral ? withEphemeralPorts(spec, sibling) : spec, shared, notes))
+      const pool = poolOf(spec.member)
+      byPool.set(pool, [...(byPool.get(pool) ?? []), spec])
     }
-    echoes.push(...await startLayer4Echoes(draft, certs, ephemeral))
+    for (const specs of byPool.values()) {
+      standIns.push(...await withFreshPortsOnClash(ephemeral, () => startPoolStandIns(specs, ephemeral, notes)))
+    }
+    await startLayer4Echoes(draft, certs, ephemeral, echoes)
   } catch (err) {
     await closeBackends()
     throw err
@@ -120,6 +121,20 @@ async function startStandInWithFallback (spec: StandInSpec, shared: PoolState, n
   }
 }
 
+// A pool's members share one state (UCWA applications, event channels). All of them start, or none
+// is left listening.
+async function startPoolStandIns (specs: readonly StandInSpec[], ephemeral: boolean, notes: string[]): Promise<RunningStandIn[]> {
+  const shared = createPoolState()
+  const started: RunningStandIn[] = []
+  try {
+    for (const spec of specs) started.push(await startStandInWithFallback(ephemeral ? withEphemeralPorts(spec, started[0]) : spec, shared, notes))
+    return started
+  } catch (err) {
+    await Promise.all(started.map((s) => s.close()))
+    throw err
+  }
+}
+
 // A rule bridges every member of a pool to one internal port (80/443 on real servers), so the first
 // member of a pool picks free ports and the others take the same internal ones on their own address.
 function withEphemeralPorts (spec: StandInSpec, sibling: RunningStandIn | undefined): StandInSpec {
@@ -131,8 +146,8 @@ function withEphemeralPorts (spec: StandInSpec, sibling: RunningStandIn | undefi
 // One echo server per member of every layer-4 pool, on the frontend's target port. With ephemeral
 // ports the first member picks a free port and the others take the same one on their own address,
 // because a frontend has one target port for all members.
-async function startLayer4Echoes (draft: Draft, certs: LabCertificates, ephemeral: boolean): Promise<EchoServer[]> {
-  const echoes: EchoServer[] = []
+// The echoes go into `echoes` as they start, so that the caller closes them if a later one fails.
+async function startLayer4Echoes (draft: Draft, certs: LabCertificates, ephemeral: boolean, echoes: EchoServer[]): Promise<void> {
   const cert = (pool: string): { cert: string, key: string } => {
     const c = certs.internal.get(pool)
     if (c === undefined) throw new Error(`no lab certificate for pool ${pool}`)
@@ -141,18 +156,27 @@ async function startLayer4Echoes (draft: Draft, certs: LabCertificates, ephemera
   for (const frontend of draft.tcp) {
     const pool = draft.pools[frontend.pool]
     if (pool === undefined) continue
-    let port = ephemeral ? 0 : frontend.targetPort
-    for (const member of pool.members) {
-      const echo = await startEcho(member.name, member.address, port, cert(frontend.pool))
-      echoes.push(echo)
-      port = echo.port
-    }
+    const started = await withFreshPortsOnClash(ephemeral, async () => {
+      const mine: EchoServer[] = []
+      let port = ephemeral ? 0 : frontend.targetPort
+      try {
+        for (const member of pool.members) {
+          const echo = await startEcho(member.name, member.address, port, cert(frontend.pool))
+          mine.push(echo)
+          port = echo.port
+        }
+        return mine
+      } catch (err) {
+        await Promise.all(mine.map((e) => e.close()))
+        throw err
+      }
+    })
+    echoes.push(...started)
     if (ephemeral) {
-      frontend.targetPort = port
+      frontend.targetPort = started[0]?.port ?? 0
       frontend.port = 0
     }
   }
-  return echoes
 }
 
 function pointPoolsAtStandIns (draft: Draft, running: RunningStandIn[]): void {

@@ -1,28 +1,33 @@
 // A pool's maxSockets caps the upstream connections of ordinary requests per member; the rest wait in
 // the proxy, as behind HAProxy's server maxconn. Long-poll rules are outside the cap. A request that
-// waits too long gets 503 and is never sent; one whose client leaves is never sent either.
+// waits too long gets 503 and is never sent; one whose client leaves is never sent either. A long poll
+// whose client leaves closes its upstream connection and opens no other.
 import http from 'node:http'
+import https from 'node:https'
 import t, { type Test } from 'tap'
 import { queuedCount } from '../src/forward/queue-watch.js'
 import { request, type Reply } from './helpers/client.js'
-import { pool, startTestProxy } from './helpers/proxy.js'
+import { pool, startTestProxy, testCertificates } from './helpers/proxy.js'
 import { startUpstream, type RecordingUpstream } from './helpers/upstream.js'
 
 const HOST = 'webext.contoso.com'
 
 // An upstream that holds every request until released, then answers the held ones and, from then
 // on, each new one at once.
-async function holdingUpstream (t: Test): Promise<{ up: RecordingUpstream, release: () => void }> {
+async function holdingUpstream (t: Test, tls?: { cert: string, key: string }): Promise<{ up: RecordingUpstream, release: () => void, closed: () => number }> {
   const held: http.ServerResponse[] = []
+  let closed = 0
   let releasing = false
   const answer = (res: http.ServerResponse, path: string): void => { res.end(`answered ${path}`) }
   const up = await startUpstream((req, res) => {
     if (releasing) answer(res, req.url ?? '')
     else { held.push(res); (res as http.ServerResponse & { path?: string }).path = req.url ?? '' }
-  })
+    res.on('close', () => { if (!res.writableFinished) closed++ })
+  }, tls)
   t.teardown(() => up.close())
   return {
     up,
+    closed: () => closed,
     release: () => {
       releasing = true
       for (const res of held.splice(0)) answer(res, (res as http.ServerResponse & { path?: string }).path ?? '')
@@ -118,3 +123,35 @@ t.test('long polls are outside maxSockets: they all reach the member, and ordina
   t.equal((await ordinary).status, 200)
   t.same((await Promise.all(polls)).map((r) => r.status), [200, 200, 200, 200, 200, 200])
 })
+
+// undici puts an in-flight request that was aborted back in its queue and connects again for it
+// (nodejs/undici#5845): 5,000 UCWA clients leaving at once cost 5,000 new TLS handshakes to the Front
+// End, and seconds in which the proxy answered nothing. Long polls go by node:http, which does not.
+for (const upstreamTls of [false, true]) {
+  t.test(`long polls whose clients leave close their upstream connections and open no new ones (${upstreamTls ? '443 → HTTPS' : '80 → HTTP'} upstream)`, async (t) => {
+    const certs = await testCertificates()
+    const { up, release, closed } = await holdingUpstream(t, upstreamTls ? certs.internal.get('fe') : undefined)
+    const p = await startTestProxy({ pools: { fe: pool(up.port) }, rules: rules() })
+    t.teardown(() => p.close())
+    const port = upstreamTls ? p.httpsPort : p.httpPort
+    const clients = [1, 2, 3, 4].map((n) => {
+      const options = { host: '127.0.0.1', port, path: `/ucwa/events/${n}`, headers: { Host: HOST }, agent: false }
+      const req = upstreamTls ? https.get({ ...options, ca: certs.caPem, servername: HOST }) : http.get(options)
+      req.on('error', () => { /* destroyed on purpose */ })
+      return req
+    })
+    await until('four long polls at the upstream', () => up.requests.length === 4)
+    t.equal(up.connections(), 4, 'one upstream connection per poll')
+    for (const c of clients) c.destroy()
+    await until('the four held requests closed at the upstream', () => closed() === 4)
+    await pause(500)
+    t.equal(up.connections(), 4, 'no connection opened after the clients left')
+    t.equal(up.requests.length, 4, 'and no poll was sent again')
+    const next = request({ port, host: HOST, path: '/ucwa/events/5', ...(upstreamTls ? { tls: { ca: certs.caPem } } : {}) })
+    await until('the next poll at the upstream', () => up.requests.length === 5)
+    release()
+    const reply = await next
+    t.equal(reply.status, 200, 'the next poll is answered')
+    t.equal(reply.body, 'answered /ucwa/events/5')
+  })
+}

@@ -14,7 +14,7 @@ export const DEFAULTS = {
   // cap, 1,000 busy clients meant 1,000 requests in flight upstream, event-loop turns of ~40 ms, and
   // a listening socket drained at ~25 accepts a second (clients timed out before being accepted);
   // with 128 the turns stay short and none did (bench scenario d). Long polls would starve behind
-  // such a cap, which is why rules marked longPoll get connections of their own.
+  // such a cap, which is why rules marked longPoll get uncapped connections of their own.
   poolMaxSockets: 128,
   // 'lab' stands for the lab CA's PEM (certs/lab-ca.pem); see PoolTlsSchema.
   poolCa: ['lab'],

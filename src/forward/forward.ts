@@ -24,7 +24,7 @@ export function forwardRequest (ex: Exchange, req: IncomingMessage, res: ServerR
   const pool = route.pool!
   const client = req.socket
   let member: Member | undefined
-  // A pinned connection, or an Expect: 100-continue, goes by node:http (see node-engine.ts).
+  // A pinned connection, an Expect: 100-continue, or a long poll goes by node:http (see node-engine.ts).
   let agent: Agent | undefined
   let setCookie = false
   const pin = existingPin(client, pool)
@@ -42,7 +42,7 @@ export function forwardRequest (ex: Exchange, req: IncomingMessage, res: ServerR
     }
     setCookie = pool.affinity === 'cookie' && cookie !== member.cookie
     if (connectionAuth) agent = pinClientConnection(client, pool, route.upstreamTls, member).agent
-    else if (expectContinue) agent = route.upstreamTls ? pool.httpsAgent : pool.httpAgent
+    else if (expectContinue || route.longPoll) agent = route.upstreamTls ? pool.httpsAgent : pool.httpAgent
   }
   ex.pool = pool.name
   const pinned = pin !== undefined || connectionAuth

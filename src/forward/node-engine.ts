@@ -1,8 +1,16 @@
-// The node:http engine, for the two cases undici's HTTP/1.1 client does not serve: a client
-// connection pinned by NTLM/Negotiate (a private agent with one socket, see upstream/pinning.ts),
-// and a request that expects 100-continue (undici refuses the Expect field; here the upstream's own
-// 100 is relayed, so only a server that will read the body invites it). The handlers are named
-// top-level functions that find their state on the emitter: a request costs no closures.
+// The node:http engine, for the three cases undici's HTTP/1.1 client does not serve well:
+// - a client connection pinned by NTLM/Negotiate (a private agent with one socket, see
+//   upstream/pinning.ts);
+// - a request that expects 100-continue (undici refuses the Expect field; here the upstream's own
+//   100 is relayed, so only a server that will read the body invites it);
+// - a long poll (a rule marked longPoll). When a client leaves during a held request, undici puts
+//   the aborted request back in its queue and opens a new connection for it before it notices the
+//   abort (nodejs/undici#5845). A held UCWA poll ends that way whenever its client goes, so each
+//   one cost a new upstream connection, left idle; over TLS, a handshake. In bench scenario e,
+//   5,000 polls closed at once kept the proxy busy for 5-7 s with those handshakes, answering
+//   nothing. Node's agent closes the socket and opens none.
+// The handlers are named top-level functions that find their state on the emitter: a request costs
+// no closures.
 import http, { type ClientRequest, type IncomingMessage } from 'node:http'
 import https from 'node:https'
 import type { Socket } from 'node:net'

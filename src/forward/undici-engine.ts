@@ -126,7 +126,7 @@ export function sendViaUndici (state: ForwardState): void {
   const attempt = new UndiciAttempt(state)
   ;(state.res as Tagged)[kUndici] = attempt
   try {
-    pool.dispatcher(route.timeouts.connectMs, route.longPoll).dispatch({
+    pool.dispatcher(route.timeouts.connectMs).dispatch({
       origin: route.bridgePort !== 0 ? member.origin(tls, port) : tls ? member.httpsOrigin : member.httpOrigin,
       path: ex.target,
       method: req.method as Dispatcher.HttpMethod,

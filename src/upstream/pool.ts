@@ -68,9 +68,11 @@ export class UpstreamPool {
     this.members = o.members.map((m) => new Member({ pool: o.name, ...m }))
     // lifo hands out the most recently used socket, which is the one least likely to have been closed
     // by the server's own keep-alive timer; the idle timeout stays below IIS's 120 s default.
-    // These agents carry the rare exchanges (Expect: 100-continue; NTLM pins get agents of their own,
-    // below). They have no connection cap, so none of their requests waits in a queue that no timer
-    // watches; maxSockets caps the undici agents, which do watch theirs (forward/queue-watch.ts).
+    // These agents carry long polls and the rare Expect: 100-continue (NTLM pins get agents of their
+    // own, below). They have no connection cap, so none of their requests waits in a queue that no
+    // timer watches, and a held poll never keeps an ordinary request waiting; maxSockets caps the
+    // undici agents, which do watch their queue (forward/queue-watch.ts). The process's file
+    // descriptors and the listeners' maxConnections bound them.
     const common = { keepAlive: true, maxFreeSockets: 256, scheduling: 'lifo' as const, timeout: 60_000 }
     this.httpAgent = new http.Agent(common)
     this.tlsOptions = { ca: o.ca, rejectUnauthorized: o.verify, servername: o.servername, ALPNProtocols: ['http/1.1'] }
@@ -81,20 +83,19 @@ export class UpstreamPool {
   // The dispatcher that carries most requests (see forward/undici-engine.ts). The same keep-alive
   // policy as the Node agents: idle connections close after 60 s, below IIS's 120 s, unless the
   // server's Keep-Alive hint says sooner. Ordinary requests share maxSockets connections per member
-  // and queue beyond them; a long poll would hold one of those for minutes, so long-poll rules get
-  // an agent without a cap (the process's file descriptors and the listeners' maxConnections bound it).
-  dispatcher (connectTimeoutMs: number, longPoll: boolean): UndiciAgent {
-    const key = longPoll ? -connectTimeoutMs - 1 : connectTimeoutMs
-    let d = this.dispatchers.get(key)
+  // and queue beyond them. Long polls, which would hold one of those for minutes, go by the Node
+  // agents instead (see forward/forward.ts).
+  dispatcher (connectTimeoutMs: number): UndiciAgent {
+    let d = this.dispatchers.get(connectTimeoutMs)
     if (d === undefined) {
       d = new UndiciAgent({
-        connections: longPoll ? null : this.maxSockets,
+        connections: this.maxSockets,
         pipelining: 1,
         keepAliveTimeout: 60_000,
         keepAliveMaxTimeout: 60_000,
         connect: { ca: this.tlsOptions.ca, rejectUnauthorized: this.verify, timeout: connectTimeoutMs },
       })
-      this.dispatchers.set(key, d)
+      this.dispatchers.set(connectTimeoutMs, d)
     }
     return d
   }

@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util'
 import { createReloader } from '../admin/reload.js'
 import type { RunningAdmin } from '../admin/server.js'
 import { formatErrors, loadConfigFile, overridesFromEnv } from '../config/load.js'
+import { applyHeapPolicy } from '../control/heap-policy.js'
 import { startLab, type RunningLab } from '../lab/run.js'
 import { attachErrorLog } from '../observe/error-log.js'
 import { createLogger } from '../observe/logger.js'
@@ -38,6 +39,7 @@ export async function runLab (argv: string[]): Promise<number> {
   })
   if (values.help === true) { process.stdout.write(LAB_USAGE); return 0 }
   const file = values.config ?? DEFAULT_LAB_CONFIG
+  applyHeapPolicy()
   try {
     const loaded = await loadConfigFile(file, { overrides: overridesFromEnv(process.env) })
     const logFile = values['log-file'] ?? configLogFile(loaded.config.log.file, loaded.baseDir)

@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util'
 import { formatErrors, overridesFromEnv, parseConfig, readConfigText } from '../config/load.js'
 import { createReloader } from '../admin/reload.js'
 import type { RunningAdmin } from '../admin/server.js'
+import { applyHeapPolicy } from '../control/heap-policy.js'
 import { startProxy } from '../control/proxy.js'
 import { attachErrorLog } from '../observe/error-log.js'
 import { createLogger } from '../observe/logger.js'
@@ -35,6 +36,7 @@ export async function runStart (argv: string[]): Promise<number> {
   if (values.help === true) { process.stdout.write(START_USAGE); return 0 }
   if (values.config === undefined) { process.stderr.write('LRP_ERR_USAGE: lyncproxy start needs -c FILE. Fix: see lyncproxy start --help\n'); return 64 }
   const file = values.config
+  applyHeapPolicy()
   // node:cluster starts a worker with this same command line; the primary gives it the config.
   if (cluster.isWorker) {
     return (await import('../cluster/worker.js')).runWorker({ file, ...(values['log-level'] === undefined ? {} : { logLevel: values['log-level'] }), ...(values['log-file'] === undefined ? {} : { logFile: values['log-file'] }) })

@@ -4,6 +4,7 @@
 // Node's agents both keep a separate pool per origin, so one of each serves every member.
 import http from 'node:http'
 import https from 'node:https'
+import tls from 'node:tls'
 import { Agent as UndiciAgent } from 'undici'
 import { pickBySource, pickLeastConnections, pickRoundRobin, type BalancePolicy } from './balance.js'
 import { Member } from './member.js'
@@ -44,10 +45,11 @@ export class UpstreamPool {
   readonly passive: { failures: number, backoffMs: number }
   readonly httpAgent: http.Agent
   readonly httpsAgent: https.Agent
+  readonly secureContext: tls.SecureContext
   readonly tlsOptions: https.AgentOptions
   readonly maxSockets: number
-  // undici's connect timeout belongs to the dispatcher, not the request: one per timeout in use.
-  // Keyed by connect timeout; long-poll rules' agents (no connection cap) by -(timeout + 1).
+  // undici's connect timeout belongs to the dispatcher, not the request: one per timeout in use,
+  // keyed by it.
   private readonly dispatchers = new Map<number, UndiciAgent>()
   // Replaced as a whole (never mutated in place) when DNS answers change.
   members: readonly Member[]
@@ -75,7 +77,11 @@ export class UpstreamPool {
     // descriptors and the listeners' maxConnections bound them.
     const common = { keepAlive: true, maxFreeSockets: 256, scheduling: 'lifo' as const, timeout: 60_000 }
     this.httpAgent = new http.Agent(common)
-    this.tlsOptions = { ca: o.ca, rejectUnauthorized: o.verify, servername: o.servername, ALPNProtocols: ['http/1.1'] }
+    // One TLS context per pool, shared by every connection to its members. Given `ca` alone, each
+    // tls.connect builds a context of its own and parses the CA PEM again: 0.65 ms per connection,
+    // 3.3 s of CPU while 5,000 long polls connected (bench scenario e).
+    this.secureContext = tls.createSecureContext(o.ca === undefined ? {} : { ca: o.ca })
+    this.tlsOptions = { secureContext: this.secureContext, rejectUnauthorized: o.verify, servername: o.servername, ALPNProtocols: ['http/1.1'] }
     this.httpsAgent = new https.Agent({ ...common, ...this.tlsOptions })
     this.maxSockets = o.maxSockets
   }
@@ -93,7 +99,7 @@ export class UpstreamPool {
         pipelining: 1,
         keepAliveTimeout: 60_000,
         keepAliveMaxTimeout: 60_000,
-        connect: { ca: this.tlsOptions.ca, rejectUnauthorized: this.verify, timeout: connectTimeoutMs },
+        connect: { secureContext: this.secureContext, rejectUnauthorized: this.verify, timeout: connectTimeoutMs },
       })
       this.dispatchers.set(connectTimeoutMs, d)
     }

@@ -45,7 +45,7 @@ export class UpstreamPool {
   readonly passive: { failures: number, backoffMs: number }
   readonly httpAgent: http.Agent
   readonly httpsAgent: https.Agent
-  readonly secureContext: tls.SecureContext
+  private readonly secureContext: tls.SecureContext
   readonly tlsOptions: https.AgentOptions
   readonly maxSockets: number
   // undici's connect timeout belongs to the dispatcher, not the request: one per timeout in use,

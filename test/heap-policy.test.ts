@@ -7,7 +7,8 @@ import t from 'tap'
 import { HEAP_GROWING_PERCENT, operatorSetHeapGrowth } from '../src/control/heap-policy.js'
 import { cleanEnv, REPO } from './helpers/cli.js'
 
-interface Churn { applied: boolean, peakOldMB: number, liveMB: number, held: number }
+// `held` is printed only so that the child's live set is used, and stays live.
+interface Churn { applied: boolean, peakOldMB: number, liveMB: number }
 
 function churn (nodeFlags: string[]): Promise<Churn> {
   const loaders = process.execArgv.filter((a) => !a.includes('@tapjs/processinfo'))
@@ -33,7 +34,6 @@ t.test('the policy holds the old generation near its live size while promoted ga
   const [policy, operator] = await Promise.all([churn([]), churn(['--heap-growing-percent=300'])])
   t.ok(policy.applied, `the policy applied (${HEAP_GROWING_PERCENT} %)`)
   t.notOk(operator.applied, 'an operator\'s value is left in place')
-  t.ok(policy.held > 0 && operator.held > 0)
   t.ok(policy.peakOldMB < 2.2 * policy.liveMB, `peak old generation ${policy.peakOldMB} MB for ${policy.liveMB} MB live`)
   t.ok(operator.peakOldMB > 1.5 * policy.peakOldMB, `with the operator's 300 %, the peak is ${operator.peakOldMB} MB against ${policy.peakOldMB} MB`)
 })

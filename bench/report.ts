@@ -22,7 +22,7 @@ export function renderMarkdown (t: Table): string {
   ].join('\n')
 }
 
-const ORDER: TargetId[] = ['direct', 'lyncproxy', 'lyncproxy-2w', 'http-proxy', 'nginx', 'haproxy']
+const ORDER: TargetId[] = ['direct', 'lyncproxy', 'lyncproxy-2w', 'tls-pipe', 'http-proxy', 'nginx', 'haproxy']
 const byOrder = <T extends { target: TargetId }>(a: T, b: T): number => ORDER.indexOf(a.target) - ORDER.indexOf(b.target)
 
 const TOOLS: LoadTool[] = ['paced', 'autocannon', 'wrk']
@@ -150,6 +150,9 @@ export function barsOf (results: Pick<BenchResults, 'scenarios' | 'ratios'>, jud
   } else {
     const rss = Math.max(...er.rounds.map((r) => r.peakRssMB))
     const ratio = er.median.p99Ratio
+    // The floor says how much of the memory is Node's own: two TLS sockets per poll, nothing else.
+    const floor = e.rows.find((r) => r.target === 'tls-pipe')
+    const floorText = floor === undefined ? '' : `; the Node TLS pipe (floor) peaked at ${fmt(Math.max(...floor.rounds.map((r) => r.peakRssMB)))} MB`
     const full = e.count >= 5000
     const met = er.allHeld && rss <= 300 && Number.isFinite(ratio) && ratio <= 2 && er.median.errorsWith === 0
     bars.push({
@@ -157,7 +160,7 @@ export function barsOf (results: Pick<BenchResults, 'scenarios' | 'ratios'>, jud
       scenario: 'e',
       bar: eBar,
       met: full ? met : null,
-      measured: `${fmt(e.count)} polls: ${er.allHeld ? 'all held' : `NOT all held (backend saw ${fmt(er.median.heldAtBackend)})`}; peak RSS ${fmt(rss)} MB; small-load p99 ${fmt(er.median.p99Without, 2)} → ${fmt(er.median.p99With, 2)} ms (${Number.isFinite(ratio) ? fmt(ratio, 2) + '×' : 'no answers'}), ${fmt(er.median.errorsWith)} errors beside` +
+      measured: `${fmt(e.count)} polls: ${er.allHeld ? 'all held' : `NOT all held (backend saw ${fmt(er.median.heldAtBackend)})`}; peak RSS ${fmt(rss)} MB; small-load p99 ${fmt(er.median.p99Without, 2)} → ${fmt(er.median.p99With, 2)} ms (${Number.isFinite(ratio) ? fmt(ratio, 2) + '×' : 'no answers'}), ${fmt(er.median.errorsWith)} errors beside${floorText}` +
         (full ? '' : ' (fewer than 5,000: the bar is not judged)'),
     })
   }

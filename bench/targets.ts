@@ -10,7 +10,7 @@ import path from 'node:path'
 import { stringify } from 'yaml'
 import { haproxyConfig, nginxConfig, POOL_FQDN, PUBLIC_NAME, type PeerCerts } from './peers.js'
 
-export type TargetId = 'direct' | 'lyncproxy' | 'lyncproxy-2w' | 'http-proxy' | 'nginx' | 'haproxy'
+export type TargetId = 'direct' | 'lyncproxy' | 'lyncproxy-2w' | 'http-proxy' | 'nginx' | 'haproxy' | 'tls-pipe'
 
 export const TARGET_LABELS: Record<TargetId, string> = {
   direct: 'direct backend',
@@ -19,6 +19,7 @@ export const TARGET_LABELS: Record<TargetId, string> = {
   'http-proxy': 'bare http-proxy',
   nginx: 'nginx',
   haproxy: 'HAProxy',
+  'tls-pipe': 'Node TLS pipe (floor)',
 }
 
 export interface LabFiles extends PeerCerts {
@@ -227,6 +228,11 @@ export async function startTarget (id: TargetId, ctx: BenchContext, options: Sta
       '--http-port', String(httpPort), '--https-port', String(httpsPort),
       '--backend-http', String(ctx.backend.httpPort), '--backend-https', String(ctx.backend.httpsPort),
       '--cert', ctx.lab.certFile, '--key', ctx.lab.keyFile, '--ca', ctx.lab.caFile], ctx.repo)
+  } else if (id === 'tls-pipe') {
+    s = spawnLogged(process.execPath, [path.join(ctx.childDir, 'tls-pipe.mjs'),
+      '--http-port', String(httpPort), '--https-port', String(httpsPort),
+      '--backend-http', String(ctx.backend.httpPort), '--backend-https', String(ctx.backend.httpsPort),
+      '--servername', POOL_FQDN, '--cert', ctx.lab.certFile, '--key', ctx.lab.keyFile, '--ca', ctx.lab.caFile], ctx.repo)
   } else if (id === 'nginx') {
     // The worker runs as nobody when started by root: it must be able to reach its prefix.
     chmodSync(dir, 0o755)

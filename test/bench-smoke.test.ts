@@ -83,6 +83,10 @@ t.test('npm run bench -- --quick runs every available target and writes latest.j
   t.equal(e.count, 200, 'the smoke holds 200 long polls')
   t.ok(e.rows.some((row) => row.target === 'lyncproxy'), 'lyncproxy took the long polls')
   for (const row of e.rows) t.type(row.allHeld, 'boolean')
+  // The floor beside lyncproxy: a byte pipe that terminates TLS and opens TLS to the backend. Its
+  // polls reach the backend only if both of its TLS legs work.
+  const floor = e.rows.find((row) => row.target === 'tls-pipe')
+  t.equal(floor?.median['heldAtBackend'], 200, 'the Node TLS pipe (the floor) carried every poll to the backend')
 
   t.ok(Array.isArray(r.ratios), 'ratios listed')
   t.same(r.bars.map((b) => b.id), ['get-rps', 'get-p99-2000', 'https-rps', 'conn-1000', 'longpoll-5000', 'soak', 'workers'], 'every bar of issue 6 is reported')

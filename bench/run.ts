@@ -10,7 +10,7 @@ import { validateConfigObject } from '../src/config/load.js'
 import { labCertificateRequest } from '../src/control/lab-cert-request.js'
 import { ensureLabCertificates } from '../src/tls/lab-certs.js'
 import { fdLimit, machineInfo } from './machine.js'
-import { parseOptions, USAGE, type BenchOptions } from './options.js'
+import { parseOptions, USAGE, type BenchOptions, type ScenarioId } from './options.js'
 import { runProfile } from './profile.js'
 import { startReadyChild, transpileChildren } from './children.js'
 import { barsOf, barsText, machineLine, markdown, ratiosOf, scenarioText } from './report.js'
@@ -67,7 +67,7 @@ function build (): 'ok' | 'type errors' {
 }
 
 function transpileAll (): string {
-  return transpileChildren(repo, ['backend', 'http-proxy', 'longpoll-clients', 'tls-pipe'])
+  return transpileChildren(repo, ['backend', 'http-proxy', 'longpoll-clients', 'tls-pipe', 'forwarder-undici'])
 }
 
 async function labFiles (tmp: string): Promise<LabFiles> {
@@ -182,8 +182,10 @@ async function main (): Promise<number> {
           const soak = await runSoak(set, opts, log)
           if (soak !== undefined) scenarios.push(soak)
         } else {
-          // Scenario a also measures lyncproxy with two workers: the 1 → 2 scaling of issue 6.
-          const ids = id === 'a' ? opts.targets.flatMap((t): TargetId[] => t === 'lyncproxy' ? ['lyncproxy', 'lyncproxy-2w'] : [t]) : opts.targets
+          // Scenario a also measures lyncproxy with two workers: the 1 → 2 scaling of issue 6. In the
+          // plain-HTTP bars (a and f) the smallest undici forwarder stands beside lyncproxy as the floor.
+          const beside: Partial<Record<ScenarioId, TargetId[]>> = { a: ['lyncproxy-2w', 'undici-floor'], f: ['undici-floor'] }
+          const ids = opts.targets.flatMap((t): TargetId[] => t === 'lyncproxy' ? ['lyncproxy', ...(beside[id] ?? [])] : [t])
           scenarios.push(await runThroughput(id, ids, set, ctx, opts, log))
         }
         print(scenarioText(scenarios[scenarios.length - 1]!, ratiosOf(scenarios)))

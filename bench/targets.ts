@@ -10,7 +10,7 @@ import path from 'node:path'
 import { stringify } from 'yaml'
 import { haproxyConfig, nginxConfig, POOL_FQDN, PUBLIC_NAME, type PeerCerts } from './peers.js'
 
-export type TargetId = 'direct' | 'lyncproxy' | 'lyncproxy-2w' | 'http-proxy' | 'nginx' | 'haproxy' | 'tls-pipe'
+export type TargetId = 'direct' | 'lyncproxy' | 'lyncproxy-2w' | 'http-proxy' | 'nginx' | 'haproxy' | 'tls-pipe' | 'undici-floor'
 
 export const TARGET_LABELS: Record<TargetId, string> = {
   direct: 'direct backend',
@@ -20,6 +20,7 @@ export const TARGET_LABELS: Record<TargetId, string> = {
   nginx: 'nginx',
   haproxy: 'HAProxy',
   'tls-pipe': 'Node TLS pipe (floor)',
+  'undici-floor': 'minimal undici forwarder (floor)',
 }
 
 export interface LabFiles extends PeerCerts {
@@ -141,7 +142,7 @@ async function waitReady (s: Spawned, what: string, ports: { http: number, https
     }
     try {
       const a = await probe(ports.http, false)
-      const b = await probe(ports.https, true)
+      const b = ports.https === 0 ? 200 : await probe(ports.https, true)
       if (a === 200 && b === 200) return
       last = `statuses ${a} (http) and ${b} (https)`
     } catch (err) {
@@ -228,6 +229,10 @@ export async function startTarget (id: TargetId, ctx: BenchContext, options: Sta
       '--http-port', String(httpPort), '--https-port', String(httpsPort),
       '--backend-http', String(ctx.backend.httpPort), '--backend-https', String(ctx.backend.httpsPort),
       '--cert', ctx.lab.certFile, '--key', ctx.lab.keyFile, '--ca', ctx.lab.caFile], ctx.repo)
+  } else if (id === 'undici-floor') {
+    s = spawnLogged(process.execPath, [path.join(ctx.childDir, 'forwarder-undici.mjs'), '--port', String(httpPort), '--upstream', String(ctx.backend.httpPort)], ctx.repo)
+    // Plain HTTP only: it stands beside lyncproxy in the HTTP scenarios.
+    ports.https = 0
   } else if (id === 'tls-pipe') {
     s = spawnLogged(process.execPath, [path.join(ctx.childDir, 'tls-pipe.mjs'),
       '--http-port', String(httpPort), '--https-port', String(httpsPort),
@@ -253,5 +258,5 @@ export async function startTarget (id: TargetId, ctx: BenchContext, options: Sta
   // measure one worker.
   if (adminPort !== undefined) await waitAllWorkers(s, label, adminPort)
   const spawned = s
-  return { id, label, pid: s.child.pid!, httpPort, httpsPort, stop: () => stopChild(spawned, signal) }
+  return { id, label, pid: s.child.pid!, httpPort, httpsPort: ports.https, stop: () => stopChild(spawned, signal) }
 }

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net'
 import { parseArgs } from 'node:util'
 import { Pool, type Dispatcher } from 'undici'
 
-const { values } = parseArgs({ options: { upstream: { type: 'string' } } })
+const { values } = parseArgs({ options: { upstream: { type: 'string' }, port: { type: 'string', default: '0' } } })
 const pool = new Pool(`http://127.0.0.1:${values.upstream}`, { connections: 1024, pipelining: 1 })
 const HOP = new Set(['connection', 'keep-alive', 'transfer-encoding'])
 
@@ -35,7 +35,7 @@ const server = http.createServer((req, res) => {
   }
   pool.dispatch({ method: req.method as Dispatcher.HttpMethod, path: req.url ?? '/', headers, body: req.method === 'GET' || req.method === 'HEAD' ? null : req }, new Relay(res))
 })
-server.listen({ port: 0, host: '127.0.0.1', backlog: 1024 }, () => {
+server.listen({ port: Number(values.port), host: '127.0.0.1', backlog: 1024 }, () => {
   process.stdout.write(JSON.stringify({ ready: true, port: (server.address() as AddressInfo).port }) + '\n')
 })
 process.on('SIGTERM', () => process.exit(0))

@@ -124,12 +124,13 @@ export function barsOf (results: Pick<BenchResults, 'scenarios' | 'ratios'>, jud
   const fBurst = ratioBar(results, 'f', 'lyncproxy / nginx', () => true, ['autocannon'])
   const fs = find<'throughput'>('f')
   const fp = (t: TargetId, tool: LoadTool): string => { const r = fs === undefined ? undefined : row(fs, tool, t); return r === undefined ? '–' : `${fmt(r.median.p99, 2)} ms` }
+  const fFloor = fp('undici-floor', 'paced')
   bars.push({
     id: 'get-p99-2000',
     scenario: 'f',
     bar: 'HTTP GET p99 at a fixed 2,000 req/s ≤ 1.5× nginx\'s p99',
     met: f.met,
-    measured: `p99 ${f.text} (lyncproxy ${fp('lyncproxy', 'paced')}, nginx ${fp('nginx', 'paced')}${fs !== undefined && row(fs, 'paced', 'undici-floor') !== undefined ? `, minimal undici forwarder (floor) ${fp('undici-floor', 'paced')}` : ''}); with autocannon overallRate: ${fBurst.text} (${fp('lyncproxy', 'autocannon')} vs ${fp('nginx', 'autocannon')})`,
+    measured: `p99 ${f.text} (lyncproxy ${fp('lyncproxy', 'paced')}, nginx ${fp('nginx', 'paced')}${fFloor === '–' ? '' : `, minimal undici forwarder (floor) ${fFloor}`}); with autocannon overallRate: ${fBurst.text} (${fp('lyncproxy', 'autocannon')} vs ${fp('nginx', 'autocannon')})`,
   })
 
   const b = ratioBar(results, 'b', 'lyncproxy / nginx', (v) => v >= 0.5)

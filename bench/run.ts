@@ -174,8 +174,8 @@ async function main (): Promise<number> {
     for (const id of opts.scenarios) {
       try {
         if (id === 'e') {
-          // Beside lyncproxy, the floor: what any Node process holds for the same polls (issue 6's
-          // memory bar is judged against it in the report).
+          // Beside lyncproxy, the floor: what any Node process holds for the same polls. The report
+          // shows it beside the memory bar of issue 6.
           const ids = opts.targets.flatMap((t): TargetId[] => t === 'lyncproxy' ? ['lyncproxy', 'tls-pipe'] : [t])
           scenarios.push(await runLongPolls(ids, set, ctx, opts, log))
         } else if (id === 'soak') {

@@ -1,6 +1,7 @@
 // The smallest forwarder on undici's dispatcher (the engine lyncproxy uses): the other half of
-// bench/engines.ts. Raw header bytes in, a legacy dispatch handler writing straight into the
-// client's response, backpressure through the handler's return values.
+// bench/engines.ts, and the floor beside lyncproxy in scenarios a and f of `npm run bench`. Raw
+// header bytes in, a legacy dispatch handler writing straight into the client's response,
+// backpressure through the handler's return values.
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { parseArgs } from 'node:util'

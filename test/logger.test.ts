@@ -9,13 +9,14 @@ import { createLogger } from '../src/observe/logger.js'
 import { TurnBatchedDestination } from '../src/observe/turn-batched-destination.js'
 import { cleanEnv, REPO } from './helpers/cli.js'
 
-// A destination that records each write it is handed.
+// A destination that records each write it is handed, decoded; anything but a Buffer is recorded as
+// such, since the file and stdout destinations are opened in sonic-boom's buffer mode.
 function recorder (): { writes: string[], flushes: number, dest: ConstructorParameters<typeof TurnBatchedDestination>[0] } {
   const r = {
     writes: [] as string[],
     flushes: 0,
     dest: {
-      write: (chunk: string) => { r.writes.push(chunk); return true },
+      write: (chunk: Buffer) => { r.writes.push(Buffer.isBuffer(chunk) ? chunk.toString('utf8') : `not a Buffer: ${typeof chunk}`); return true },
       flush: (cb?: (err?: Error) => void) => { r.flushes++; cb?.() },
       flushSync: () => { r.flushes++ },
     },
@@ -46,16 +47,16 @@ t.test('the lines of one event-loop turn reach the destination as one write, in 
   const r = recorder()
   const batched = new TurnBatchedDestination(r.dest)
   batched.write('a\n')
-  batched.write('b\n')
+  batched.write('b → é\n')
   batched.write('c\n')
   t.same(r.writes, [], 'nothing is written while the turn runs')
   await nextTurn()
-  t.same(r.writes, ['a\nb\nc\n'], 'one write with the three lines, in call order')
+  t.same(r.writes, ['a\nb → é\nc\n'], 'one write with the three lines, in call order, as UTF-8 bytes')
   await nextTurn()
-  t.same(r.writes, ['a\nb\nc\n'], 'an idle turn writes nothing')
+  t.same(r.writes, ['a\nb → é\nc\n'], 'an idle turn writes nothing')
   batched.write('d\n')
   batched.flushSync()
-  t.same(r.writes, ['a\nb\nc\n', 'd\n'], 'flushSync hands over the pending lines first')
+  t.same(r.writes, ['a\nb → é\nc\n', 'd\n'], 'flushSync hands over the pending lines first')
   t.equal(r.flushes, 1)
   await nextTurn()
   t.equal(r.writes.length, 2, 'and the scheduled write finds nothing left')
@@ -68,12 +69,12 @@ t.test('a file logger keeps access lines and other lines in call order', async (
   await new Promise((resolve) => setTimeout(resolve, 100))
   const exchanges = logger.child({ kind: 'exchange' })
   for (let i = 0; i < 50; i++) {
-    exchanges.info(`exchange ${i}`)
+    exchanges.info(`exchange ${i} → é`)
     if (i % 10 === 0) logger.warn(`warning ${i}`)
   }
   const expected: string[] = []
   for (let i = 0; i < 50; i++) {
-    expected.push(`exchange ${i}`)
+    expected.push(`exchange ${i} → é`)
     if (i % 10 === 0) expected.push(`warning ${i}`)
   }
   // sonic-boom's flush callback does not wait for the write (minLength 0): the file is read until

@@ -8,10 +8,15 @@
 // lines, and the byte length is measured once per turn instead of once per line. A log file is
 // written synchronously (logger.ts); there it makes one system call per turn instead of one per line.
 //
+// The turn's lines go over as one Buffer, encoded once. Handed a string, sonic-boom measures its byte
+// length, has it encoded by the write, then encodes it again to learn what is left after a write
+// (releaseWritingBuf): three passes where one does. The destination is opened in its 'buffer' content
+// mode (logger.ts), so the bytes are written as they are.
+//
 // Every line of the logger passes through here, so the order of lines is the order of the calls.
 
 export interface SyncCapableDestination {
-  write (chunk: string): unknown
+  write (chunk: Buffer): unknown
   flush (cb?: (err?: Error) => void): void
   flushSync (): void
 }
@@ -56,6 +61,6 @@ export class TurnBatchedDestination {
     if (this.pending === '') return
     const lines = this.pending
     this.pending = ''
-    this.dest.write(lines)
+    this.dest.write(Buffer.from(lines, 'utf8'))
   }
 }

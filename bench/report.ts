@@ -75,8 +75,9 @@ export function ratiosOf (scenarios: ScenarioResult[]): Ratio[] {
         const ra = row(s, tool, a)
         const rb = row(s, tool, b)
         if (ra === undefined || rb === undefined) continue
-        if (s.rate === null) out.push({ scenario: s.id, tool, metric: 'rps', name: pairName(a, b), value: ra.median.rps / rb.median.rps })
-        else out.push({ scenario: s.id, tool, metric: 'p99', name: pairName(a, b), value: ra.median.p99 / rb.median.p99 })
+        const metric = s.rate === null ? 'rps' : 'p99'
+        const rounds = ra.rounds.length === rb.rounds.length ? ra.rounds.map((r, i) => r[metric] / rb.rounds[i]![metric]) : undefined
+        out.push({ scenario: s.id, tool, metric, name: pairName(a, b), value: ra.median[metric] / rb.median[metric], ...(rounds === undefined ? {} : { rounds }) })
       }
     }
   }
@@ -89,20 +90,24 @@ function ratioLine (ratios: Ratio[], scenario: string, tool: LoadTool): string {
   return `${rs[0]!.metric === 'p99' ? 'p99 ratios' : 'req/s ratios'}: ` + rs.map((r) => `${r.name} ${fmt(r.value, 2)}×`).join(', ')
 }
 
-function ratioOf (results: Pick<BenchResults, 'ratios'>, scenario: string, tool: string, name: string): number | undefined {
-  return results.ratios.find((r) => r.scenario === scenario && r.tool === tool && r.name === name)?.value
+function ratioOf (results: Pick<BenchResults, 'ratios'>, scenario: string, tool: string, name: string): Ratio | undefined {
+  return results.ratios.find((r) => r.scenario === scenario && r.tool === tool && r.name === name)
 }
 
 // A ratio bar is judged with every load generator that measured it: met only when met under each.
+// It is judged on the ratio of the medians. The round-by-round ratios are shown beside it because
+// this machine's speed drifts between rounds by as much as a bar's margin: they show how close a
+// verdict is, and they judge nothing.
 function ratioBar (results: Pick<BenchResults, 'ratios'>, scenario: string, name: string, test: (v: number) => boolean, tools: LoadTool[] = ['autocannon', 'wrk']): { met: boolean | null, text: string } {
   const parts: string[] = []
   let met: boolean | null = null
   for (const tool of tools) {
-    const v = ratioOf(results, scenario, tool, name)
-    if (v === undefined || Number.isNaN(v)) continue
-    const ok = test(v)
+    const r = ratioOf(results, scenario, tool, name)
+    if (r === undefined || Number.isNaN(r.value)) continue
+    const ok = test(r.value)
     met = (met ?? true) && ok
-    parts.push(`${fmt(v, 2)}× (${tool})`)
+    const rounds = r.rounds === undefined || r.rounds.length < 2 ? '' : `; rounds ${r.rounds.map((v) => fmt(v, 2)).join(', ')}`
+    parts.push(`${fmt(r.value, 2)}× (${tool}${rounds})`)
   }
   return { met, text: parts.length === 0 ? 'not measured' : `${name} = ${parts.join(', ')}` }
 }

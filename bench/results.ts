@@ -149,7 +149,10 @@ export interface Ratio {
   tool: LoadTool
   metric: 'rps' | 'p99'
   name: string
+  // The ratio of the two medians: what a bar is judged on.
   value: number
+  // Round by round, each target against the other's run of the same round (measured minutes apart).
+  rounds?: number[]
 }
 
 export interface Bar {

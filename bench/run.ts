@@ -183,8 +183,8 @@ async function main (): Promise<number> {
           if (soak !== undefined) scenarios.push(soak)
         } else {
           // Scenario a also measures lyncproxy with two workers: the 1 → 2 scaling of issue 6. In the
-          // plain-HTTP bars (a and f) the smallest undici forwarder stands beside lyncproxy as the floor.
-          const beside: Partial<Record<ScenarioId, TargetId[]>> = { a: ['lyncproxy-2w', 'undici-floor'], f: ['undici-floor'] }
+          // GET bars (a, b and f) the smallest undici forwarder stands beside lyncproxy as the floor.
+          const beside: Partial<Record<ScenarioId, TargetId[]>> = { a: ['lyncproxy-2w', 'undici-floor'], b: ['undici-floor'], f: ['undici-floor'] }
           const ids = opts.targets.flatMap((t): TargetId[] => t === 'lyncproxy' ? ['lyncproxy', ...(beside[id] ?? [])] : [t])
           scenarios.push(await runThroughput(id, ids, set, ctx, opts, log))
         }

@@ -142,7 +142,7 @@ async function waitReady (s: Spawned, what: string, ports: { http: number, https
     }
     try {
       const a = await probe(ports.http, false)
-      const b = ports.https === 0 ? 200 : await probe(ports.https, true)
+      const b = await probe(ports.https, true)
       if (a === 200 && b === 200) return
       last = `statuses ${a} (http) and ${b} (https)`
     } catch (err) {
@@ -230,9 +230,10 @@ export async function startTarget (id: TargetId, ctx: BenchContext, options: Sta
       '--backend-http', String(ctx.backend.httpPort), '--backend-https', String(ctx.backend.httpsPort),
       '--cert', ctx.lab.certFile, '--key', ctx.lab.keyFile, '--ca', ctx.lab.caFile], ctx.repo)
   } else if (id === 'undici-floor') {
-    s = spawnLogged(process.execPath, [path.join(ctx.childDir, 'forwarder-undici.mjs'), '--port', String(httpPort), '--upstream', String(ctx.backend.httpPort)], ctx.repo)
-    // Plain HTTP only: it stands beside lyncproxy in the HTTP scenarios.
-    ports.https = 0
+    s = spawnLogged(process.execPath, [path.join(ctx.childDir, 'forwarder-undici.mjs'),
+      '--port', String(httpPort), '--https-port', String(httpsPort),
+      '--upstream', String(ctx.backend.httpPort), '--upstream-https', String(ctx.backend.httpsPort),
+      '--servername', POOL_FQDN, '--cert', ctx.lab.certFile, '--key', ctx.lab.keyFile, '--ca', ctx.lab.caFile], ctx.repo)
   } else if (id === 'tls-pipe') {
     s = spawnLogged(process.execPath, [path.join(ctx.childDir, 'tls-pipe.mjs'),
       '--http-port', String(httpPort), '--https-port', String(httpsPort),

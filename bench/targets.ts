@@ -259,5 +259,5 @@ export async function startTarget (id: TargetId, ctx: BenchContext, options: Sta
   // measure one worker.
   if (adminPort !== undefined) await waitAllWorkers(s, label, adminPort)
   const spawned = s
-  return { id, label, pid: s.child.pid!, httpPort, httpsPort: ports.https, stop: () => stopChild(spawned, signal) }
+  return { id, label, pid: s.child.pid!, httpPort, httpsPort, stop: () => stopChild(spawned, signal) }
 }

@@ -1,7 +1,9 @@
 // Bodies are streamed, never buffered whole: 50 MB each way through the https listener to an https
 // upstream, checked by byte count and sha256 at both ends, with the process's RSS sampled throughout
-// (the proxy runs in this process). A reader that stops reading must stop the writer on the far side.
+// (the proxy runs in this process). A reader that stops reading must stop the writer on the far side,
+// once the buffers between them are full; those transfers are larger than every buffer on the way.
 import { createHash, type Hash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import https from 'node:https'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
@@ -16,10 +18,48 @@ const CHUNK = 64 * 1024
 const RSS_ALLOWANCE = 100 * MB
 // While a reader is stalled the process may hold a few stream buffers, nothing like the body.
 const STALL_RSS_ALLOWANCE = 20 * MB
-// The kernel's socket buffers on both hops (tcp_rmem may autotune to 32 MB) hold some of the body
-// too, outside RSS; a proxy that ignored backpressure would let the writer finish all of it.
-const STALL_PRODUCED_LIMIT = TOTAL / 2
-const STALL_MS = 2000
+// Stream and TLS buffers in this process (client, proxy and upstream alike) are a few hundred KB.
+const IN_PROCESS_SLACK = 8 * MB
+// While a reader is stalled, the kernel holds part of the body outside RSS: a send and a receive
+// buffer on each of the two hops. Receive buffers autotune up to tcp_rmem's maximum (32 MB on
+// the CI machine), so what a correct proxy lets the writer produce depends on the machine, and the
+// stalled transfers are made larger than all of it.
+const KERNEL_BUFFERS = 2 * socketBufferMax('tcp_rmem', 6 * MB) + 2 * socketBufferMax('tcp_wmem', 4 * MB)
+const STALL_PRODUCED_LIMIT = KERNEL_BUFFERS + IN_PROCESS_SLACK
+const STALL_TOTAL = STALL_PRODUCED_LIMIT + STALL_RSS_ALLOWANCE + 32 * MB
+// The writer has stopped when it has produced nothing for this long.
+const QUIET_MS = 400
+const SETTLE_CAP_MS = 20_000
+
+// The third field of /proc/sys/net/ipv4/tcp_{r,w}mem; Linux's defaults where it cannot be read.
+function socketBufferMax (name: 'tcp_rmem' | 'tcp_wmem', fallback: number): number {
+  try {
+    const max = Number(readFileSync(`/proc/sys/net/ipv4/${name}`, 'utf8').trim().split(/\s+/)[2])
+    return Number.isFinite(max) && max > 0 ? max : fallback
+  } catch {
+    return fallback
+  }
+}
+
+// Polls a byte count until it stops moving. A proxy that honours backpressure stops the writer
+// once the buffers between them are full; one that does not lets it run to the end of the body,
+// which is larger than every buffer on the way.
+async function settled (count: () => number): Promise<{ bytes: number, quiet: boolean }> {
+  const started = Date.now()
+  let last = count()
+  let lastMoved = Date.now()
+  while (Date.now() - started < SETTLE_CAP_MS) {
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    const now = count()
+    if (now !== last) {
+      last = now
+      lastMoved = Date.now()
+    } else if (Date.now() - lastMoved >= QUIET_MS) {
+      return { bytes: now, quiet: true }
+    }
+  }
+  return { bytes: last, quiet: false }
+}
 
 interface Tally { bytes: number, hash: Hash }
 
@@ -99,7 +139,8 @@ t.test('50 MB each way, streamed', async (t) => {
   // Upstream side of each transfer: what it received (uploads) and what it sent (downloads).
   let received = tally()
   let served = tally()
-  let stallUploadMs = 0
+  // While set, the upstream leaves an upload unread until the test resolves it.
+  let uploadGate: Promise<void> | null = null
   // Not the recording upstream: it keeps every byte a connection received, which would be 50 MB of
   // RSS that is the harness's, not the proxy's. This one counts and hashes and keeps nothing.
   const upstream = await startCountingUpstream((req, res) => {
@@ -112,7 +153,7 @@ t.test('50 MB each way, streamed', async (t) => {
           res.end(JSON.stringify({ bytes: received.bytes, sha256: received.hash.digest('hex') }))
         }, () => res.destroy())
       }
-      if (stallUploadMs > 0) setTimeout(consume, stallUploadMs)
+      if (uploadGate !== null) void uploadGate.then(consume)
       else consume()
       return
     }
@@ -192,40 +233,43 @@ t.test('50 MB each way, streamed', async (t) => {
 
   await t.test('a client that stops reading stops the upstream', async (t) => {
     const rss = new RssSampler()
-    const req = open('GET', `/download?size=${TOTAL}`)
+    const req = open('GET', `/download?size=${STALL_TOTAL}`)
     req.end()
     const res = await responseOf(req)
     res.pause()
-    await new Promise((resolve) => setTimeout(resolve, STALL_MS))
-    const producedWhileStalled = served.bytes
+    const stalled = await settled(() => served.bytes)
     const grewWhileStalled = rss.max - rss.baseline
-    t.ok(producedWhileStalled < STALL_PRODUCED_LIMIT, `the upstream produced ${mb(producedWhileStalled)} while the client read nothing`)
+    t.ok(stalled.quiet, `the upstream stopped producing (${mb(stalled.bytes)} of ${mb(STALL_TOTAL)})`)
+    t.ok(stalled.bytes <= STALL_PRODUCED_LIMIT, `the upstream produced ${mb(stalled.bytes)} while the client read nothing; the buffers on the way hold ${mb(STALL_PRODUCED_LIMIT)}`)
     t.ok(grewWhileStalled < STALL_RSS_ALLOWANCE, `RSS grew by ${mb(grewWhileStalled)} while stalled`)
     const got = tally()
     await pipeline(res, counter(got))
     const grew = rss.stop()
-    t.equal(got.bytes, TOTAL, 'once resumed, every byte arrives')
+    t.equal(got.bytes, STALL_TOTAL, 'once resumed, every byte arrives')
     t.equal(got.hash.digest('hex'), served.hash.digest('hex'), 'the same bytes (sha256)')
     t.ok(grew < RSS_ALLOWANCE, `RSS grew by ${mb(grew)} over the whole transfer`)
   })
 
   await t.test('an upstream that stops reading stops the client', async (t) => {
-    stallUploadMs = STALL_MS
-    t.teardown(() => { stallUploadMs = 0 })
+    let release = (): void => {}
+    uploadGate = new Promise<void>((resolve) => { release = resolve })
+    t.teardown(() => { release(); uploadGate = null })
     const rss = new RssSampler()
     const sent = tally()
-    const req = open('PUT', '/upload', { 'Content-Length': TOTAL })
+    const req = open('PUT', '/upload', { 'Content-Length': STALL_TOTAL })
     const response = responseOf(req)
-    const piped = pipeline(Readable.from(body(TOTAL, sent)), req)
-    await new Promise((resolve) => setTimeout(resolve, STALL_MS - 300))
-    const producedWhileStalled = sent.bytes
+    const piped = pipeline(Readable.from(body(STALL_TOTAL, sent)), req)
+    const stalled = await settled(() => sent.bytes)
     const grewWhileStalled = rss.max - rss.baseline
-    t.ok(producedWhileStalled < STALL_PRODUCED_LIMIT, `the client could write ${mb(producedWhileStalled)} while the upstream read nothing`)
+    t.ok(stalled.quiet, `the client stopped writing (${mb(stalled.bytes)} of ${mb(STALL_TOTAL)})`)
+    t.ok(stalled.bytes <= STALL_PRODUCED_LIMIT, `the client could write ${mb(stalled.bytes)} while the upstream read nothing; the buffers on the way hold ${mb(STALL_PRODUCED_LIMIT)}`)
     t.ok(grewWhileStalled < STALL_RSS_ALLOWANCE, `RSS grew by ${mb(grewWhileStalled)} while stalled`)
+    release()
+    uploadGate = null
     await piped
     const answer = JSON.parse(await readAll(await response)) as { bytes: number, sha256: string }
     const grew = rss.stop()
-    t.equal(answer.bytes, TOTAL, 'once resumed, the upstream received every byte')
+    t.equal(answer.bytes, STALL_TOTAL, 'once resumed, the upstream received every byte')
     t.equal(answer.sha256, sent.hash.digest('hex'), 'the same bytes (sha256)')
     t.ok(grew < RSS_ALLOWANCE, `RSS grew by ${mb(grew)} over the whole transfer`)
   })

@@ -45,6 +45,8 @@ export function accessLine (ex: Exchange, level: number, time: string, bindings:
     ',"durationMs":' + Math.round(ex.durationMs * 1000) / 1000 +
     (ex.error === '' ? '' : ',"error":' + JSON.stringify(ex.error)) +
     (ex.aborted ? ',"aborted":true' : '') +
-    ',"msg":' + JSON.stringify(ex.method + ' ' + ex.host + ex.target + ' → ' + ex.status) +
+    // ASCII only: one character outside Latin-1 (an arrow, say) makes V8 store the line, and the
+    // whole turn's batch it joins, as two-byte text, which then takes the slow path to UTF-8.
+    ',"msg":' + JSON.stringify(ex.method + ' ' + ex.host + ex.target + ' -> ' + ex.status) +
     '}\n'
 }

@@ -16,6 +16,6 @@ export function attachErrorLog (bus: ExchangeBus, logger: Logger): () => void {
       pool: ex.pool,
       upstream: ex.upstream,
       status: ex.status,
-    }, `request ${ex.id} failed: ${ex.error} (rule ${ex.rule}, pool ${ex.pool} at ${ex.upstream}) → ${ex.status}`)
+    }, `request ${ex.id} failed: ${ex.error} (rule ${ex.rule}, pool ${ex.pool} at ${ex.upstream}) -> ${ex.status}`)
   })
 }

@@ -22,8 +22,9 @@ const STALL_RSS_ALLOWANCE = 20 * MB
 const IN_PROCESS_SLACK = 8 * MB
 // While a reader is stalled, the kernel holds part of the body outside RSS: a send and a receive
 // buffer on each of the two hops. Receive buffers autotune up to tcp_rmem's maximum (32 MB on
-// the CI machine), so what a correct proxy lets the writer produce depends on the machine, and the
-// stalled transfers are made larger than all of it.
+// this project's machine), so what a correct proxy lets the writer produce depends on the machine,
+// and the stalled transfers are made larger than all of it. A proxy that ignored backpressure would
+// then have to hold the rest, at least 60 MB, in RSS.
 const KERNEL_BUFFERS = 2 * socketBufferMax('tcp_rmem', 6 * MB) + 2 * socketBufferMax('tcp_wmem', 4 * MB)
 const STALL_PRODUCED_LIMIT = KERNEL_BUFFERS + IN_PROCESS_SLACK
 const STALL_TOTAL = STALL_PRODUCED_LIMIT + STALL_RSS_ALLOWANCE + 32 * MB

@@ -1,6 +1,9 @@
 // The optional bearer token of the admin plane. It is read once at start from the environment
-// variable or file the config names. Browsers cannot put a header on a page load or an
-// EventSource, so the teaching page may pass it as ?token= instead.
+// variable or file the config names. Browsers cannot put a header on a page load, the page's
+// <script> and <link>, or an EventSource, so on GET routes the teaching page may pass it as ?token=.
+// GETs change nothing. A POST takes it from the Authorization header only: a token in a URL ends up
+// in browser history, shell history and access logs, and a link that carries it would make a
+// state change of a click; the page's own fetches can always set the header.
 import { timingSafeEqual } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
@@ -41,16 +44,22 @@ export function resolveAdminToken (admin: ResolvedConfig['admin'], env: NodeJS.P
   return undefined
 }
 
+const QUERY_TOKEN_METHODS = new Set(['GET', 'HEAD'])
+
 // A fastify onRequest hook: every route but the liveness probe needs the token.
 export function requireToken (token: string, open: ReadonlySet<string>) {
   const expected = Buffer.from(token)
-  return async function checkToken (request: FastifyRequest, reply: FastifyReply): Promise<void> {
-    if (open.has(request.routeOptions.url ?? '')) return
+  return async function checkToken (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
+    if (open.has(request.routeOptions.url ?? '')) return undefined
     const header = request.headers.authorization ?? ''
+    const queryAllowed = QUERY_TOKEN_METHODS.has(request.method)
     const fromQuery = (request.query as { token?: unknown } | undefined)?.token
-    const given = header.toLowerCase().startsWith('bearer ') ? header.slice(7).trim() : typeof fromQuery === 'string' ? fromQuery : ''
+    const given = header.toLowerCase().startsWith('bearer ') ? header.slice(7).trim() : queryAllowed && typeof fromQuery === 'string' ? fromQuery : ''
     const candidate = Buffer.from(given)
-    if (candidate.length === expected.length && timingSafeEqual(candidate, expected)) return
-    await reply.code(401).header('WWW-Authenticate', 'Bearer realm="lyncproxy admin"').send({ error: 'unauthorized', message: 'this admin plane needs its token: Authorization: Bearer <token>, or ?token=<token> in a browser' })
+    if (candidate.length === expected.length && timingSafeEqual(candidate, expected)) return undefined
+    const message = !queryAllowed && fromQuery !== undefined && header === ''
+      ? `${request.method} requests take the token from the Authorization header only (Authorization: Bearer <token>), never from ?token=`
+      : 'this admin plane needs its token: Authorization: Bearer <token>, or ?token=<token> on a GET in a browser'
+    return reply.code(401).header('WWW-Authenticate', 'Bearer realm="lyncproxy admin"').send({ error: 'unauthorized', message })
   }
 }

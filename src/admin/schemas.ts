@@ -9,7 +9,8 @@ const nullable = (schema: object): object => ({ anyOf: [schema, { type: 'null' }
 const anyObject = { type: 'object', additionalProperties: true } as const
 const errorBody = { type: 'object', properties: { error: str, message: str } } as const
 
-// Every route accepts ?token= (browsers cannot send the bearer header on page loads or EventSource).
+// Every GET route accepts ?token= (browsers cannot send the bearer header on page loads or
+// EventSource). POST routes take it from the Authorization header only (src/admin/auth.ts).
 const tokenQuery = { type: 'object', properties: { token: str }, additionalProperties: false } as const
 
 export const healthzSchema = {
@@ -41,7 +42,7 @@ const readyBody = {
 } as const
 
 export const readyzSchema = {
-  description: 'Readiness: the listeners are bound and a routing table is loaded; per-pool health. With workers > 1, ready when every worker is.',
+  description: 'Readiness: the listeners are bound and a routing table is loaded; per-pool health. With workers > 1, ready while at least one worker serves and the node is not stopping.',
   querystring: tokenQuery,
   response: { 200: readyBody, 503: readyBody },
 }
@@ -183,8 +184,7 @@ export const portsSchema = {
 }
 
 export const reloadSchema = {
-  description: 'Re-read the configuration file, as SIGHUP does. A bad file leaves the running table in place.',
-  querystring: tokenQuery,
+  description: 'Re-read the configuration file, as SIGHUP does. A bad file leaves the running table in place. Body: none, or JSON (ignored).',
   response: {
     200: { type: 'object', properties: { ok: bool, file: str, generation: int, errors: strArray } },
     409: { type: 'object', properties: { ok: bool, file: str, generation: int, errors: strArray } },
@@ -195,8 +195,7 @@ export const reloadSchema = {
 const drainResult = { type: 'object', properties: { pool: str, member: str, draining: bool, active: int } }
 
 export const drainSchema = {
-  description: 'Take a pool member out of rotation (drain) or put it back (undrain); its requests in flight finish.',
-  querystring: tokenQuery,
+  description: 'Take a pool member out of rotation (drain) or put it back (undrain); its requests in flight finish. Body: none, or JSON (ignored).',
   params: {
     type: 'object',
     required: ['pool', 'member', 'action'],

@@ -14,6 +14,7 @@ import { tallyTraffic } from '../observe/traffic.js'
 import { requireToken, resolveAdminToken } from './auth.js'
 import type { AdminCluster } from './cluster.js'
 import { createFlowFeed } from './flows.js'
+import { AdminHosts, checkBody, checkCrossSite, checkHost, refuse } from './guard.js'
 import { redactConfig } from './redact.js'
 import { readinessOf } from './readiness.js'
 import { createReloader, type ReloadResult } from './reload.js'
@@ -31,6 +32,9 @@ export interface AdminOptions {
   // Overrides of config.admin.address / port (tests bind port 0).
   address?: string
   port?: number
+  // Names the admin listener is reached by besides its address and, on loopback, localhost: a DNS
+  // name of the host, or the address a port forward or a container publishes it on.
+  hosts?: readonly string[]
   // Default process metrics; tests that start many admin planes leave them out.
   processMetrics?: boolean
   flowHistory?: number
@@ -82,7 +86,29 @@ export async function startAdmin (o: AdminOptions): Promise<RunningAdmin> {
 
   // Scrapes and page polls every few seconds would drown the proxy's own log; errors still show.
   const app = Fastify({ loggerInstance: logger, logController: new LogController({ disableRequestLogging: true }), return503OnClosing: true })
+  // Known once the listener is bound (port 0 in tests); nothing is answered before.
+  let hosts: AdminHosts | undefined
+  // In this order: a foreign Host (421) or a cross-site state change (403) is refused before the
+  // token is looked at, and a POST's body type (415) once the caller is known.
+  app.addHook('onRequest', async (request, reply) => {
+    if (hosts === undefined) return refuse(reply, { status: 503, error: 'starting', message: 'the admin plane is starting' })
+    const refusal = checkHost(hosts, request.headers.host) ?? checkCrossSite(hosts, request)
+    return refusal === undefined ? undefined : refuse(reply, refusal)
+  })
   if (token !== undefined) app.addHook('onRequest', requireToken(token, OPEN_ROUTES))
+  app.addHook('onRequest', async (request, reply) => {
+    const refusal = checkBody(request)
+    return refusal === undefined ? undefined : refuse(reply, refusal)
+  })
+  // A client that says application/json and sends nothing (fetch with a header and no body) asks
+  // for the same as an empty POST; fastify's own parser would answer 400.
+  const parseJson = app.getDefaultJsonParser('error', 'error')
+  app.removeContentTypeParser('application/json')
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = body.toString()
+    if (text === '') { done(null, undefined); return }
+    parseJson(request, text, done)
+  })
   app.addHook('onSend', async (_request, reply) => {
     // The page and the API are for this admin listener only: no framing, no sniffing, no caching.
     reply.header('X-Content-Type-Options', 'nosniff').header('X-Frame-Options', 'DENY').header('Cache-Control', 'no-store')
@@ -183,6 +209,8 @@ export async function startAdmin (o: AdminOptions): Promise<RunningAdmin> {
     await app.listen({ host: address, port: o.port ?? settings.port })
     const bound = app.server.address()
     port = typeof bound === 'object' && bound !== null ? bound.port : (o.port ?? settings.port)
+    // The address as configured (a name, perhaps) and as bound (what that name resolved to).
+    hosts = new AdminHosts(typeof bound === 'object' && bound !== null ? [address, bound.address] : [address], port, o.hosts)
   } catch (err) {
     closeAll()
     await app.close().catch(() => {})

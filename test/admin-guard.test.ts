@@ -238,13 +238,39 @@ t.test('with a token, POST routes take it from the Authorization header only', a
   t.equal((await raw(p.port, { target: '/healthz', host: p.own })).status, 200, '/healthz needs none')
 })
 
+// A port forward (ssh -L, docker -p): bytes relayed to the admin listener unchanged.
+async function portForward (t: Test, to: () => number): Promise<number> {
+  const server = net.createServer((client) => {
+    const upstream = net.connect(to(), '127.0.0.1')
+    client.pipe(upstream).pipe(client)
+    client.on('error', () => upstream.destroy())
+    upstream.on('error', () => client.destroy())
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
+  return (server.address() as net.AddressInfo).port
+}
+
 t.test('names given to the plane are accepted as Host and Origin', async (t) => {
-  const p = await startPlane(t, { hosts: ['admin.lab.contoso.com', '192.0.2.80'] })
-  t.equal((await raw(p.port, { target: '/api/routes', host: `admin.lab.contoso.com:${p.port}` })).status, 200, 'the given name')
+  let adminPort = 0
+  const forwarded = await portForward(t, () => adminPort)
+  const p = await startPlane(t, { hosts: ['admin.lab.contoso.com', '192.0.2.80', `127.0.0.1:${forwarded}`] })
+  adminPort = p.port
+  t.equal((await raw(p.port, { target: '/api/routes', host: `admin.lab.contoso.com:${p.port}` })).status, 200, 'the given name, with the listener\'s port')
   t.equal((await raw(p.port, { target: '/api/routes', host: `192.0.2.80:${p.port}` })).status, 200, 'the given address')
   t.equal((await raw(p.port, { target: '/api/routes', host: `other.lab.contoso.com:${p.port}` })).status, 421, 'not another')
+  t.equal((await raw(p.port, { target: '/api/routes', host: `admin.lab.contoso.com:${forwarded}` })).status, 421, 'nor the given name on another port')
   const post = await raw(p.port, { method: 'POST', target: DRAIN, host: `admin.lab.contoso.com:${p.port}`, headers: { Origin: `http://admin.lab.contoso.com:${p.port}` } })
   t.equal(post.status, 200, 'its page\'s POST')
+  t.ok(p.draining())
+
+  // Through the port forward the Host (and the page's Origin) carry the forwarded port.
+  const through = await raw(forwarded, { target: '/api/routes', host: `127.0.0.1:${forwarded}` })
+  t.equal(through.status, 200, 'the forwarded address:port, given with its port')
+  const undrain = await raw(forwarded, { method: 'POST', target: UNDRAIN, host: `127.0.0.1:${forwarded}`, headers: { Origin: `http://127.0.0.1:${forwarded}`, 'Sec-Fetch-Site': 'same-origin', 'Content-Type': 'application/json' }, body: '{}' })
+  t.equal(undrain.status, 200, 'and the page\'s POST through it')
+  t.notOk(p.draining())
+  t.equal((await raw(forwarded, { target: '/api/routes', host: `localhost:${forwarded}` })).status, 421, 'only the forwarded name that was given')
 })
 
 t.test('which names an admin address goes by', async (t) => {
@@ -259,6 +285,10 @@ t.test('which names an admin address goes by', async (t) => {
   const lan = new AdminHosts(['192.0.2.7'], 9090)
   t.ok(lan.accepts('192.0.2.7:9090'), 'a LAN address: itself')
   t.notOk(lan.accepts('localhost:9090'), 'and not localhost, which it does not listen on')
+
+  const given = new AdminHosts(['127.0.0.1'], 9090, ['127.0.0.1:19090', '[fd00::5]:19090', 'fd00::6', 'Admin.Lab.', 'web.lab:80'])
+  for (const h of ['127.0.0.1:19090', '[fd00::5]:19090', '[fd00::6]:9090', 'admin.lab:9090', 'web.lab', 'web.lab:80']) t.ok(given.accepts(h), `given: ${h}`)
+  for (const h of ['[fd00::5]:9090', '[fd00::6]:19090', 'web.lab:9090', 'admin.lab']) t.notOk(given.accepts(h), `given: not ${h}`)
 
   const web = new AdminHosts(['127.0.0.1'], 80)
   t.ok(web.accepts('localhost') && web.accepts('localhost:80'), 'on port 80, with or without the port')

@@ -11,14 +11,21 @@ const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '::1']
 const WILDCARDS = new Set(['0.0.0.0', '::', '::0', ''])
 
 // The Host values (authorities) the admin listener answers to: its address and port, the loopback
-// names when it listens on loopback, and any names it was told about.
+// names when it listens on loopback, and any names it was told about. A name given with a port
+// (`name:port`, `[v6]:port`) is taken with that port: what a port forward or a container runtime
+// publishes the listener on; without one, with the listener's.
 export class AdminHosts {
   private readonly fixed: Set<string>
   private known: Set<string>
 
   constructor (private readonly addresses: readonly string[], private readonly port: number, names: readonly string[] = []) {
     this.fixed = new Set()
-    for (const a of [...addresses, ...names]) this.addName(this.fixed, a)
+    for (const a of addresses) this.addName(this.fixed, a)
+    for (const n of names) {
+      const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(n)
+      if (m === null) this.addName(this.fixed, n)
+      else this.addName(this.fixed, m[1]!.replace(/^\[(.*)\]$/, '$1'), Number(m[2]))
+    }
     if (addresses.some(isLoopback)) for (const n of LOOPBACK_NAMES) this.addName(this.fixed, n)
     this.known = this.withInterfaces()
   }
@@ -50,13 +57,13 @@ export class AdminHosts {
     return all
   }
 
-  private addName (set: Set<string>, name: string): void {
+  private addName (set: Set<string>, name: string, port = this.port): void {
     if (WILDCARDS.has(name)) return
     const n = name.toLowerCase().replace(/\.$/, '')
     const authority = n.includes(':') ? `[${n}]` : n
-    set.add(`${authority}:${this.port}`)
+    set.add(`${authority}:${port}`)
     // Browsers and most clients leave the default port out of Host and Origin.
-    if (this.port === 80) set.add(authority)
+    if (port === 80) set.add(authority)
   }
 }
 

@@ -33,7 +33,8 @@ export interface AdminOptions {
   address?: string
   port?: number
   // Names the admin listener is reached by besides its address and, on loopback, localhost: a DNS
-  // name of the host, or the address a port forward or a container publishes it on.
+  // name of the host (with the listener's port), or `address:port` where a port forward or a
+  // container runtime publishes it.
   hosts?: readonly string[]
   // Default process metrics; tests that start many admin planes leave them out.
   processMetrics?: boolean

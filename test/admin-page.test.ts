@@ -2,9 +2,13 @@
 // on --remote-debugging-pipe (JSON messages separated by NUL on file descriptors 3 and 4), while
 // requests flow through a proxy started here. It checks that the diagram is drawn from the routes,
 // that its counters move, that a feed row appears with the right rule and shows its headers, that
-// the "try it" box answers, and that the port tables are there.
+// the "try it" box answers, and that the port tables are there. Then it plays the attacker: a page
+// of another site (evil.example, which Chromium resolves to 127.0.0.1) that rebinds its name to the
+// admin listener, and one that POSTs to the admin plane across sites; and it checks that the page's
+// own POST passes.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import http from 'node:http'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
@@ -98,9 +102,35 @@ async function openPage (cdp: Cdp, url: string): Promise<Page> {
 function launchChromium (executable: string, profile: string): { browser: ChildProcess, cdp: Cdp } {
   const browser = spawn(executable, [
     '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage', `--user-data-dir=${profile}`, '--remote-debugging-pipe', 'about:blank',
+    '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage', `--user-data-dir=${profile}`, '--remote-debugging-pipe',
+    // The attacker's name, resolved to loopback as a rebinding DNS server would.
+    '--host-resolver-rules=MAP evil.example 127.0.0.1', 'about:blank',
   ], { stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'] })
   return { browser, cdp: new Cdp(browser.stdio[3] as Writable, browser.stdio[4] as Readable) }
+}
+
+// A port forward that keeps what went through it: the requests the browser sent and the status
+// lines that came back.
+async function recordingForward (to: () => number): Promise<{ port: number, sent: () => string, received: () => string, close: () => Promise<void> }> {
+  let sent = ''
+  let received = ''
+  const sockets = new Set<net.Socket>()
+  const server = net.createServer((client) => {
+    const upstream = net.connect(to(), '127.0.0.1')
+    sockets.add(client).add(upstream)
+    client.on('data', (c: Buffer) => { sent += c.toString('latin1') })
+    upstream.on('data', (c: Buffer) => { received += c.toString('latin1') })
+    client.pipe(upstream).pipe(client)
+    client.on('error', () => upstream.destroy())
+    upstream.on('error', () => client.destroy())
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    sent: () => sent,
+    received: () => received,
+    close: () => new Promise<void>((resolve) => { for (const s of sockets) s.destroy(); server.close(() => resolve()) }),
+  }
 }
 
 async function closedPort (): Promise<number> {
@@ -146,7 +176,11 @@ t.test('the teaching page follows live traffic in headless Chromium', { skip: CH
   const logger = pino({ level: 'silent' })
   const proxy = await startProxy(loaded, { logger, labCerts: certs })
   t.teardown(() => proxy.close(0))
-  const admin = await startAdmin({ proxy, logger, processMetrics: false })
+  let adminPort = 0
+  const forward = await recordingForward(() => adminPort)
+  t.teardown(() => forward.close())
+  const admin = await startAdmin({ proxy, logger, processMetrics: false, hosts: [`127.0.0.1:${forward.port}`] })
+  adminPort = admin.port
   t.teardown(() => admin.close())
   const httpsPort = proxy.listeners.find((l) => l.protocol === 'https')!.port
   const httpPort = proxy.listeners.find((l) => l.name === 'external-http')!.port
@@ -252,4 +286,44 @@ t.test('the teaching page follows live traffic in headless Chromium', { skip: CH
     t.same([...png.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47], `a PNG screenshot of ${section}`)
     if (process.env.LYNCPROXY_SCREENSHOT !== undefined) writeFileSync(`${process.env.LYNCPROXY_SCREENSHOT}-${section}.png`, png)
   }
+
+  // The page's own state change: a same-origin fetch with a JSON body, and one with no body.
+  const draining = (): boolean => proxy.table().pools.get('dir-servers')!.members[0]!.draining
+  t.equal(await page.evaluate<number>(`fetch('/api/pools/dir-servers/members/dir01/drain', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' }).then((r) => r.status)`), 200, 'the page\'s own JSON POST')
+  t.ok(draining(), 'drains the member')
+  t.equal(await page.evaluate<number>(`fetch('/api/pools/dir-servers/members/dir01/undrain', { method: 'POST' }).then((r) => r.status)`), 200, 'and an empty one')
+  t.notOk(draining(), 'undrains it')
+
+  // DNS rebinding: a page of evil.example whose name now points at the admin listener. Same-origin
+  // to the browser, so the page could read every answer; the plane does not answer to that name.
+  const rebound = await openPage(cdp, `http://evil.example:${admin.port}/`)
+  const status = await rebound.waitFor<number>('performance.getEntriesByType("navigation")[0]?.responseStatus', 'the rebound page to load')
+  t.equal(status, 421, 'the rebound page load is refused')
+  t.match(await rebound.evaluate<string>('document.body.textContent'), /misdirected_host/)
+  t.same(await rebound.evaluate('fetch("/api/config").then(async (r) => [r.status, (await r.json()).error])'), [421, 'misdirected_host'], 'and so is its read of /api/config')
+
+  // A cross-site POST, as any page the operator visits could send it: no-cors, text/plain, which
+  // the browser sends without asking. It goes through the recording forward, to see what went out.
+  const attacker = http.createServer((_req, res) => {
+    res.writeHead(200, { 'Content-Type': 'text/html' })
+    res.end(`<!doctype html><script>
+      window.done = Promise.all(['/api/pools/dir-servers/members/dir01/drain', '/api/reload'].map((p) => fetch('http://127.0.0.1:${forward.port}' + p, { method: 'POST', mode: 'no-cors', body: 'x' }).then(() => 'sent', (e) => String(e))))
+    </script>`)
+  })
+  await new Promise<void>((resolve) => attacker.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => { attacker.closeAllConnections(); attacker.close(() => resolve()) }))
+  const generation = proxy.table().generation
+  const evil = await openPage(cdp, `http://evil.example:${(attacker.address() as net.AddressInfo).port}/`)
+  t.same(await evil.waitFor('window.done', 'the attacker page\'s fetches'), ['sent', 'sent'], 'the browser sent both (their answers are opaque to the page)')
+  const sent = forward.sent()
+  // One keep-alive connection: each request head follows the previous body ('x').
+  t.match(sent, /(?:^|x)POST \/api\/pools\/dir-servers\/members\/dir01\/drain HTTP\/1\.1\r\n/, 'the cross-site drain reached the admin listener')
+  t.match(sent, /(?:^|x)POST \/api\/reload HTTP\/1\.1\r\n/, 'and so did the reload')
+  t.match(sent, /^Origin: http:\/\/evil\.example:\d+\r$/m, 'with the attacker\'s Origin')
+  t.match(sent, /^Sec-Fetch-Site: cross-site\r$/m, 'and Sec-Fetch-Site: cross-site')
+  t.match(sent, /^Content-Type: text\/plain;charset=UTF-8\r$/m, 'as text/plain')
+  // Each status line follows the previous JSON body directly.
+  t.same([...forward.received().matchAll(/(?:^|\})HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]), ['403', '403'], 'both refused: 403')
+  t.notOk(draining(), 'the member was never drained')
+  t.equal(proxy.table().generation, generation, 'nor the table reloaded')
 })

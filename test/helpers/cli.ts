@@ -1,19 +1,48 @@
-// Runs the lyncproxy CLI from source in a child process, the way an operator runs it.
+// Runs the built lyncproxy CLI (dist/cli/main.js, plain JavaScript) in a child process, the way an
+// operator runs it. Not from src through tap's TypeScript loader: ts-node compiled every module again
+// in every child, a few seconds each on a quiet machine and past the 60 s kill once other work kept
+// the cores busy. `npm test` builds dist before tap runs; a single file run by hand needs
+// `npm run build` first, and runs whatever dist holds.
 //
-// The tap process runs TypeScript through loaders given in process.execArgv (--import of
-// @tapjs/typescript, which is ts-node, and of @tapjs/mock); the child gets the same ones, and inherits
-// TS_NODE_TRANSPILE_ONLY=1 from tap's environment, which keeps start-up to a few seconds. Left out is
-// @tapjs/processinfo, tap's process tracker: it hooks the exit signals and writes .tap/processinfo
-// when the process ends, which a child running as an unprivileged user cannot do (it then dies with
-// EACCES after printing its result). Dropping its --import is not enough: it also patches
-// child_process in this process to put itself back into the child's NODE_OPTIONS, so the child is
-// started through `env -u NODE_OPTIONS`, which then execs node (the pid stays the node process's).
+// Left out is @tapjs/processinfo, tap's process tracker: it hooks the exit signals and writes
+// .tap/processinfo when the process ends, which a child running as an unprivileged user cannot do
+// (it then dies with EACCES after printing its result). It patches child_process in this process to
+// put itself into every child's NODE_OPTIONS, so the child is started through `env -u NODE_OPTIONS`,
+// which then execs node (the pid stays the node process's).
 import { spawn, type ChildProcess } from 'node:child_process'
+import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
-export const CLI_ARGS = [...process.execArgv.filter((a) => !a.includes('@tapjs/processinfo')), path.join(REPO, 'src/cli/main.ts')]
+export const CLI_MAIN = path.join(REPO, 'dist/cli/main.js')
+export const CLI_ARGS = [CLI_MAIN]
+
+// The built CLI, or a clear error at import: a missing dist would otherwise show as every case
+// failing on "Cannot find module".
+function checkBuilt (): void {
+  if (!fs.existsSync(CLI_MAIN)) {
+    throw new Error(`${path.relative(REPO, CLI_MAIN)} is missing: the CLI tests run the built CLI. Run \`npm run build\` first (npm test does).`)
+  }
+  const built = fs.statSync(CLI_MAIN).mtimeMs
+  const newer = newestSource(path.join(REPO, 'src'))
+  // A warning, not a failure: the tree may be edited while a run is under way.
+  if (newer !== undefined && newer.mtimeMs > built) {
+    process.stderr.write(`warning: ${path.relative(REPO, newer.file)} is newer than ${path.relative(REPO, CLI_MAIN)}: the CLI tests run the code of the last build. Run \`npm run build\` to test the source.\n`)
+  }
+}
+
+function newestSource (dir: string): { file: string, mtimeMs: number } | undefined {
+  let newest: { file: string, mtimeMs: number } | undefined
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const file = path.join(dir, entry.name)
+    const found = entry.isDirectory() ? newestSource(file) : entry.name.endsWith('.ts') ? { file, mtimeMs: fs.statSync(file).mtimeMs } : undefined
+    if (found !== undefined && (newest === undefined || found.mtimeMs > newest.mtimeMs)) newest = found
+  }
+  return newest
+}
+
+checkBuilt()
 
 export interface CliResult {
   code: number | null
@@ -41,6 +70,9 @@ export function cleanEnv (extra: Record<string, string> = {}): NodeJS.ProcessEnv
 
 export class CliProcess {
   readonly child: ChildProcess
+  // performance.now() when it was spawned: a baseline for how long this machine, now, takes to
+  // start node and load the CLI.
+  readonly spawnedAt: number
   stdout = ''
   stderr = ''
   // Both streams, in arrival order.
@@ -49,6 +81,7 @@ export class CliProcess {
   private waiters: Array<() => void> = []
 
   constructor (args: string[], o: CliOptions = {}) {
+    this.spawnedAt = performance.now()
     const argv = ['-u', 'NODE_OPTIONS', ...(o.prefix ?? []), process.execPath, ...CLI_ARGS, ...args]
     this.child = spawn('/usr/bin/env', argv, { cwd: REPO, env: cleanEnv(o.env), stdio: ['ignore', 'pipe', 'pipe'] })
     this.child.stdout!.setEncoding('utf8').on('data', (s: string) => { this.stdout += s; this.output += s; this.notify() })

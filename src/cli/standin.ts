@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util'
 import { formatErrors, loadConfigFile } from '../config/load.js'
 import { labCertificateRequest } from '../control/lab-cert-request.js'
 import { startStandIn } from '../lab/standin/index.js'
+import { standInListenError, type StandInSite } from '../lab/run.js'
 import { standInSpecs } from '../lab/topology.js'
 import { ensureLabCertificates } from '../tls/lab-certs.js'
 import { exitCodeOf } from './exit-code.js'
@@ -37,7 +38,10 @@ export async function runStandIn (argv: string[]): Promise<number> {
       process.stderr.write(`LRP_ERR_USAGE: no lab server named '${values.server ?? ''}'. Fix: use one of ${specs.map((s) => s.member).join(', ')}\n`)
       return 64
     }
-    const running = await startStandIn(values.address === undefined ? spec : { ...spec, address: values.address })
+    const site: StandInSite = values.address === undefined
+      ? { config: loaded.config, file: loaded.file, spec }
+      : { config: loaded.config, file: loaded.file, spec: { ...spec, address: values.address }, addressOption: values.address }
+    const running = await startStandIn(site.spec).catch((err: unknown) => { throw standInListenError(err, site) })
     for (const s of running.sites) process.stdout.write(`${running.member}: ${s.kind} site ${s.protocol}://${s.address}:${s.port}\n`)
     const stop = (): void => { running.close().then(() => process.exit(0), () => process.exit(1)) }
     process.on('SIGTERM', stop)

@@ -4,8 +4,8 @@
 import { randomBytes } from 'node:crypto'
 import type net from 'node:net'
 import type { LoadedConfig } from '../config/load.js'
-import type { ResolvedConfig, ResolvedTcpFrontend } from '../config/defaults.js'
-import { LyncProxyError } from '../errors.js'
+import type { ResolvedConfig, ResolvedListener, ResolvedTcpFrontend } from '../config/defaults.js'
+import { listenErrno, listenError, LyncProxyError } from '../errors.js'
 import { bind, createServer, type BoundListener } from '../edge/listeners.js'
 import type { ListenerState, TableHolder } from '../edge/listener-state.js'
 import { attachAccessLog } from '../observe/access-log.js'
@@ -106,12 +106,12 @@ export async function startProxy (loaded: LoadedConfig, options: ProxyOptions): 
         tunnels: new Set(),
       }
       const server = createServer(listener, config, state, sniHolder)
-      const port = await bind(server, listener, listener.port)
+      const port = await bind(server, listener, listener.port).catch((err: unknown) => { throw listenErrno(err) === undefined ? err : listenerListenError(err, listener, loaded) })
       bound.push({ name: listener.name, protocol: listener.protocol, address: listener.address, port, server, state })
     }
     for (const frontend of config.tcp) {
       const server = createTcpFrontend(frontend, holder)
-      const port = await bindTcp(server, frontend)
+      const port = await bindTcp(server, frontend, loaded)
       tcpBound.push({ name: frontend.name, address: frontend.address, port, server })
     }
   } catch (err) {
@@ -219,11 +219,36 @@ function destroyPools (table: RoutingTable): void {
   for (const pool of table.tcpPools.values()) pool.destroy()
 }
 
-function bindTcp (server: net.Server, frontend: ResolvedTcpFrontend): Promise<number> {
+// The edge maps a failed bind itself; the message and fix come from the one mapping in errors.ts,
+// which knows the settings an operator changes, so its error is mapped again from its cause.
+function listenerListenError (err: unknown, listener: ResolvedListener, loaded: LoadedConfig): LyncProxyError {
+  // By name, as the edge does: the lab hands the proxy a config with some listeners left out, so an
+  // index would not be the file's.
+  const at = `/listeners/${listener.name}`
+  // LYNCPROXY_HTTP_PORT / LYNCPROXY_HTTPS_PORT replace only the external listeners' ports.
+  const variables = listener.interface === 'external' ? 'set LYNCPROXY_HTTP_PORT / LYNCPROXY_HTTPS_PORT (they replace the ports of the external http / https listeners), or ' : ''
+  return listenError(err, {
+    what: `listener ${listener.name}`,
+    address: listener.address,
+    port: listener.port,
+    location: { file: loaded.file, path: at },
+    portSetting: `${variables}change the port: of listener ${listener.name} in ${loaded.file}`,
+    addressSetting: `change the address: of listener ${listener.name} in ${loaded.file}`,
+  })
+}
+
+function bindTcp (server: net.Server, frontend: ResolvedTcpFrontend, loaded: LoadedConfig): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
-      const code = err.code === 'EACCES' ? 'LRP_ERR_LISTEN_PRIVILEGED' : err.code === 'EADDRINUSE' ? 'LRP_ERR_LISTEN_IN_USE' : 'LRP_ERR_LISTEN_ADDRESS'
-      reject(new LyncProxyError(code, `tcp frontend ${frontend.name} cannot bind ${frontend.address}:${frontend.port}: ${err.code ?? err.message}`, { location: { path: `/tcp/${frontend.name}` }, cause: err }))
+      const at = `/tcp/${frontend.name}`
+      reject(listenError(err, {
+        what: `tcp frontend ${frontend.name}`,
+        address: frontend.address,
+        port: frontend.port,
+        location: { file: loaded.file, path: at },
+        portSetting: `change the port: of tcp frontend ${frontend.name} in ${loaded.file}`,
+        addressSetting: `change the address: of tcp frontend ${frontend.name} in ${loaded.file}`,
+      }))
     })
     server.listen({ host: frontend.address, port: frontend.port }, () => {
       const a = server.address()

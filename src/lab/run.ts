@@ -6,6 +6,7 @@ import { deepFreeze, type ResolvedConfig } from '../config/defaults.js'
 import type { LoadedConfig } from '../config/load.js'
 import { labCertificateRequest } from '../control/lab-cert-request.js'
 import { startProxy, type RunningProxy } from '../control/proxy.js'
+import { listenErrno, listenError } from '../errors.js'
 import type { Logger } from '../observe/logger.js'
 import { ensureLabCertificates, type LabCertificates } from '../tls/lab-certs.js'
 import { startEcho, type EchoServer } from './echo.js'
@@ -49,10 +50,11 @@ export async function startLab (loaded: LoadedConfig, options: LabOptions): Prom
       const pool = poolOf(spec.member)
       byPool.set(pool, [...(byPool.get(pool) ?? []), spec])
     }
+    const site = (spec: StandInSpec): StandInSite => ({ config: loaded.config, file: loaded.file, spec })
     for (const specs of byPool.values()) {
-      standIns.push(...await withFreshPortsOnClash(ephemeral, () => startPoolStandIns(specs, ephemeral, notes)))
+      standIns.push(...await withFreshPortsOnClash(ephemeral, () => startPoolStandIns(specs.map(site), ephemeral, notes)))
     }
-    await startLayer4Echoes(draft, certs, ephemeral, echoes)
+    await startLayer4Echoes(draft, certs, ephemeral, echoes, loaded.file)
   } catch (err) {
     await closeBackends()
     throw err
@@ -107,27 +109,68 @@ function dropPrivilegedInternals (draft: Draft, notes: string[]): void {
   notes.push(`not privileged to bind ports below 1024: left out ${[...dropped.map((l) => `${l.name} (${l.address}:${l.port})`), ...droppedTcp.map((f) => `${f.name} (${f.address}:${f.port})`)].join(', ')}`)
 }
 
+// A stand-in to start, with what its listen errors need: the config and file its ports come from.
+export interface StandInSite {
+  config: ResolvedConfig
+  file: string
+  spec: StandInSpec
+  // Where `lyncproxy standin --address` put it instead of the pool's address.
+  addressOption?: string
+}
+
+const ROLE_NAMES = { frontend: 'Front End', director: 'Director', owas: 'Office Web Apps' } as const
+
+// A stand-in's failed listen as a coded error that names the server, the site and the settings
+// that move it. Anything that is not a listen failure passes through unchanged.
+export function standInListenError (err: unknown, { config, file, spec, addressOption }: StandInSite): unknown {
+  const errno = listenErrno(err)
+  if (errno === undefined) return err
+  const failedPort = (err as { port?: unknown }).port
+  const site = spec.sites.find((s) => s.port === failedPort) ?? (spec.sites.length === 1 ? spec.sites[0] : undefined)
+  const poolId = config.lab?.servers?.find((s) => s.name === spec.member)?.pool
+  const pool = poolId === undefined ? undefined : config.pools[poolId]
+  const memberIndex = pool?.kind === 'members' ? pool.members.findIndex((m) => m.name === spec.member) : -1
+  const owner = memberIndex >= 0 ? `member ${spec.member} of pool ${poolId ?? ''}` : `pool ${poolId ?? spec.member}`
+  const addressSetting = addressOption !== undefined ? 'give --address another value' : `change the address: of ${owner} in ${file}`
+  const key = site?.protocol === 'http' ? 'httpPort' : 'httpsPort'
+  const portSetting = site?.kind === 'internal'
+    // Lync's internal IIS site: 80/443 on every Front End and Director server, not configurable.
+    ? `the internal sites of a ${ROLE_NAMES[spec.role]} stand-in always use ports 80 and 443, so give the server an address of its own: ${addressSetting}`
+    : `change ${site === undefined ? 'httpPort: / httpsPort:' : key + ':'} of pool ${poolId ?? ''}${memberIndex >= 0 ? `, or give member ${spec.member} its own,` : ''} in ${file}`
+  const location = poolId === undefined ? { file } : { file, path: memberIndex >= 0 ? `/pools/${poolId}/members/${memberIndex}` : `/pools/${poolId}` }
+  return listenError(err, {
+    what: `stand-in ${spec.member} (${ROLE_NAMES[spec.role]}${site === undefined ? '' : `, ${site.kind} ${site.protocol} site`})`,
+    address: typeof (err as { address?: unknown }).address === 'string' ? (err as { address: string }).address : spec.address,
+    port: typeof failedPort === 'number' ? failedPort : site?.port ?? 0,
+    location,
+    portSetting,
+    addressSetting,
+  })
+}
+
 // Internal sites sit on 80/443; without privilege the lab still runs, with the external sites only.
-async function startStandInWithFallback (spec: StandInSpec, shared: PoolState, notes: string[]): Promise<RunningStandIn> {
+async function startStandInWithFallback (site: StandInSite, shared: PoolState, notes: string[]): Promise<RunningStandIn> {
+  const { spec } = site
   try {
     return await startStandIn(spec, shared)
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EACCES') throw err
+    if (listenErrno(err) !== 'EACCES') throw standInListenError(err, site)
     const allowed = spec.sites.filter((s) => s.port === 0 || s.port >= 1024)
     const skipped = spec.sites.filter((s) => !allowed.includes(s))
-    if (allowed.length === 0) throw err
+    if (allowed.length === 0) throw standInListenError(err, site)
     notes.push(`${spec.member}: not privileged to bind ${skipped.map((s) => `${s.kind} ${s.protocol}/${s.port}`).join(', ')} on ${spec.address}; those sites are skipped`)
-    return startStandIn({ ...spec, sites: allowed }, shared)
+    const reduced = { ...site, spec: { ...spec, sites: allowed } }
+    return startStandIn(reduced.spec, shared).catch((e: unknown) => { throw standInListenError(e, reduced) })
   }
 }
 
 // A pool's members share one state (UCWA applications, event channels). All of them start, or none
 // is left listening.
-async function startPoolStandIns (specs: readonly StandInSpec[], ephemeral: boolean, notes: string[]): Promise<RunningStandIn[]> {
+async function startPoolStandIns (sites: readonly StandInSite[], ephemeral: boolean, notes: string[]): Promise<RunningStandIn[]> {
   const shared = createPoolState()
   const started: RunningStandIn[] = []
   try {
-    for (const spec of specs) started.push(await startStandInWithFallback(ephemeral ? withEphemeralPorts(spec, started[0]) : spec, shared, notes))
+    for (const site of sites) started.push(await startStandInWithFallback(ephemeral ? { ...site, spec: withEphemeralPorts(site.spec, started[0]) } : site, shared, notes))
     return started
   } catch (err) {
     await Promise.all(started.map((s) => s.close()))
@@ -147,7 +190,7 @@ function withEphemeralPorts (spec: StandInSpec, sibling: RunningStandIn | undefi
 // ports the first member picks a free port and the others take the same one on their own address,
 // because a frontend has one target port for all members.
 // The echoes go into `echoes` as they start, so that the caller closes them if a later one fails.
-async function startLayer4Echoes (draft: Draft, certs: LabCertificates, ephemeral: boolean, echoes: EchoServer[]): Promise<void> {
+async function startLayer4Echoes (draft: Draft, certs: LabCertificates, ephemeral: boolean, echoes: EchoServer[], file: string): Promise<void> {
   const cert = (pool: string): { cert: string, key: string } => {
     const c = certs.internal.get(pool)
     if (c === undefined) throw new Error(`no lab certificate for pool ${pool}`)
@@ -160,8 +203,17 @@ async function startLayer4Echoes (draft: Draft, certs: LabCertificates, ephemera
       const mine: EchoServer[] = []
       let port = ephemeral ? 0 : frontend.targetPort
       try {
-        for (const member of pool.members) {
-          const echo = await startEcho(member.name, member.address, port, cert(frontend.pool))
+        for (const [index, member] of pool.members.entries()) {
+          const echo = await startEcho(member.name, member.address, port, cert(frontend.pool)).catch((err: unknown) => {
+            throw listenErrno(err) === undefined ? err : listenError(err, {
+              what: `echo server ${member.name} (the lab's stand-in behind tcp frontend ${frontend.name})`,
+              address: member.address,
+              port,
+              location: { file, path: `/pools/${frontend.pool}/members/${index}` },
+              portSetting: `change targetPort: of tcp frontend ${frontend.name} (its port: when unset) in ${file}`,
+              addressSetting: `change the address: of member ${member.name} of pool ${frontend.pool} in ${file}`,
+            })
+          })
           mine.push(echo)
           port = echo.port
         }

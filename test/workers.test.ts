@@ -43,17 +43,25 @@ const DENY = '    action: deny\n'
 
 interface AdminReply { status: number, body: string }
 
-function admin (port: number, pathname: string, method = 'GET'): Promise<AdminReply> {
+// Bounded: a load balancer's probe gives up after a few seconds too.
+function admin (port: number, pathname: string, method = 'GET', timeoutMs = 5000): Promise<AdminReply> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path: pathname, method, agent: false }, (res) => {
+    const req = http.request({ host: '127.0.0.1', port, path: pathname, method, agent: false, timeout: timeoutMs }, (res) => {
       let body = ''
       res.setEncoding('utf8')
       res.on('data', (c: string) => { body += c })
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
     })
+    req.on('timeout', () => req.destroy(new Error(`${method} ${pathname}: no answer within ${timeoutMs} ms`)))
     req.on('error', reject)
     req.end()
   })
+}
+
+function within<T> (ms: number, what: string, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(new Error(`${what}: nothing within ${ms} ms`)), ms) })
+  return Promise.race([p, late]).finally(() => clearTimeout(timer))
 }
 
 interface ExchangeLine { pid: number, path: string, status: number }
@@ -166,11 +174,43 @@ t.test('workers: 2 serves from both workers, restarts a killed one, sums metrics
     t.equal((await admin(adminPort, '/api/pools/fe/members/nosuch/drain', 'POST')).status, 404, 'an unknown member is 404')
   })
 
-  await t.test('a killed worker is replaced; requests keep succeeding', async (t) => {
+  await t.test('a killed worker is replaced; the node stays ready and requests keep succeeding', async (t) => {
     const victim = ready.find((r) => r.slot === 1)!.pid
     const survivor = ready.find((r) => r.slot === 2)!.pid
     const mark = cli.output.length
+    const killedAt = Date.now()
     process.kill(victim, 'SIGKILL')
+
+    // From the kill until the replacement is ready, as a load balancer would probe: every answer
+    // must say ready (the survivor serves), and a proxied request must succeed between probes.
+    const probes: Array<{ status: number, ms: number, survivorReady: boolean, victimSlotReady: boolean }> = []
+    const meanwhile: string[] = []
+    const failedRequests: string[] = []
+    const replaced = (): boolean => /worker 1 ready \(pid \d+\)/.test(cli.output.slice(mark))
+    const until = Date.now() + 60_000
+    while (!replaced() && Date.now() < until && probes.length < 2000) {
+      const sent = Date.now()
+      const r = await admin(adminPort, '/readyz')
+      const workers = (JSON.parse(r.body) as { workers: Array<{ worker: number, pid: number | null, ready: boolean }> }).workers
+      probes.push({
+        status: r.status,
+        ms: Date.now() - sent,
+        survivorReady: workers.some((w) => w.worker === 2 && w.pid === survivor && w.ready),
+        victimSlotReady: workers.some((w) => w.worker === 1 && w.ready),
+      })
+      const p = `/meanwhile/${meanwhile.length}`
+      meanwhile.push(p)
+      const proxied = await within(5000, p, request({ port, host: HOST, path: p })).catch((err: Error) => ({ status: err.message }))
+      if (proxied.status !== 200) failedRequests.push(`${p}: ${proxied.status}`)
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    t.ok(replaced(), `the replacement came up within the bound (${Date.now() - killedAt} ms, ${probes.length} probes)`)
+    const unready = probes.filter((p) => p.victimSlotReady === false)
+    t.ok(unready.length >= 3, `the probes saw the window: ${unready.length} of ${probes.length} while worker 1 was not ready`)
+    t.same(probes.filter((p) => p.status !== 200).map((p) => p.status), [], `every /readyz answer was 200 (slowest ${Math.max(...probes.map((p) => p.ms))} ms)`)
+    t.ok(probes.every((p) => p.survivorReady), 'each listing the survivor as ready')
+    t.same(failedRequests, [], `every proxied request meanwhile succeeded (${meanwhile.length})`)
+
     const died = await cli.waitFor(new RegExp(`worker 1 \\(pid ${victim}\\) was killed by SIGKILL after [\\d.]+ s; restarting it in \\d+ ms`), 15_000, mark)
     t.ok(died, 'the primary logs the death and the restart delay')
     // While the replacement starts, the other worker takes every connection.
@@ -184,7 +224,7 @@ t.test('workers: 2 serves from both workers, restarts a killed one, sums metrics
     t.ok(!alive(victim), 'the old one is gone')
     t.match(cli.output.slice(mark), `worker 1 restarted (pid ${fresh})`, 'the restart is logged')
     const after = await send(t, port, 'after', 6, 200)
-    const servers = new Set((await servedBy(cli, [...during, ...after])).map((l) => l.pid))
+    const servers = new Set((await servedBy(cli, [...meanwhile, ...during, ...after])).map((l) => l.pid))
     t.same(servers, new Set([survivor, fresh]), 'the survivor and the new worker serve; nothing went to the dead one')
     const metrics = await admin(adminPort, '/metrics')
     t.match(metrics.body, /^lyncproxy_worker_restarts_total 1$/m, 'the restart is counted')

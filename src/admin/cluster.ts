@@ -27,7 +27,8 @@ export interface ClusterDrainReply {
 
 export interface AdminCluster {
   readonly workers: number
-  // Ready only when every worker is up and ready.
+  // Ready while at least one worker serves and the cluster is not stopping: the node can take
+  // traffic while a dead worker's replacement starts.
   readiness (): Promise<ClusterReadiness>
   // Each ready worker's registry as JSON, for prom-client's AggregatorRegistry.aggregate().
   workerMetrics (): Promise<Array<Array<MetricObjectWithValues<MetricValue<string>>>>>

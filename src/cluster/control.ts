@@ -66,7 +66,11 @@ export class ClusterControl implements AdminCluster {
     const got = answers.filter((a): a is Readiness => a !== undefined)
     const generations = got.map((a) => a.table.generation)
     return {
-      ready: workers.every((w) => w.ready),
+      // Node-level readiness is what a load balancer acts on: a node with one worker serving takes
+      // traffic (node:cluster hands connections only to live workers), and answering 503 while a
+      // replacement starts would take the whole node out of rotation for the worker's start time.
+      // The per-worker list shows which one is missing.
+      ready: !this.supervisor.closing && workers.some((w) => w.ready),
       table: { loaded: got.length > 0 && got.every((a) => a.table.loaded), generation: generations.length === 0 ? 0 : Math.min(...generations) },
       listeners: combineListeners(got, this.o.view),
       pools: combinePools(got),

@@ -76,6 +76,11 @@ export class WorkerSupervisor {
     return this.slots.filter((s) => (s.state === 'starting' || s.state === 'ready') && s.channel !== undefined)
   }
 
+  // SIGTERM has reached the workers: the node stops serving, whatever each worker says meanwhile.
+  get closing (): boolean {
+    return this.stopping
+  }
+
   readySlots (): Slot[] {
     return this.slots.filter((s) => s.state === 'ready' && s.channel !== undefined)
   }

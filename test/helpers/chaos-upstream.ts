@@ -2,15 +2,22 @@
 // /<kind>/<id>. Every request head it receives is logged as `kind id`, so a test can prove that no
 // request reached it twice. Bodies start with the request's own id, so a client can prove it got
 // its own answer and nobody else's.
+//
+// `slow` (no head yet) and `stall` (half a body) outlast the proxy's response timeout. Unless
+// told a delay, they wait for the proxy to give up rather than for a clock: that timeout runs on
+// undici's coarse clock, which counts event-loop ticks and so falls behind the wall clock as the
+// machine gets busier, and an answer due after a fixed delay can come before it. A proxy without
+// the timeout then leaves these requests without an outcome, for the test to report; one that gave
+// up on `slow` but sent another request on its connection gets the late answer first, as that
+// request's response.
 import net, { type AddressInfo, type Socket } from 'node:net'
 
 export const CHAOS_KINDS = ['ok', 'okchunked', 'truncate', 'reset', 'garbage', 'dupcl', 'slow', 'stall', 'post'] as const
 export type ChaosKind = typeof CHAOS_KINDS[number]
 
 export interface ChaosOptions {
-  // How long `slow` waits before its headers, and how long `stall` sits mid-body: both longer
-  // than the proxy's response timeout.
-  slowMs: number
+  // When given, `slow` answers and `stall` closes after this long instead of waiting for the proxy.
+  slowMs?: number
 }
 
 export interface ChaosUpstream {
@@ -28,7 +35,7 @@ export function partialBody (id: string): string {
   return `${id}:partial`
 }
 
-export async function startChaosUpstream (o: ChaosOptions): Promise<ChaosUpstream> {
+export async function startChaosUpstream (o: ChaosOptions = {}): Promise<ChaosUpstream> {
   const log: string[] = []
   const sockets = new Set<Socket>()
   const timers = new Set<NodeJS.Timeout>()
@@ -36,8 +43,15 @@ export async function startChaosUpstream (o: ChaosOptions): Promise<ChaosUpstrea
     const timer = setTimeout(() => { timers.delete(timer); f() }, ms)
     timers.add(timer)
   }
+  // The answer a `slow` request is still owed on a connection.
+  const owed = new Map<Socket, string>()
   const answer = (socket: Socket, kind: string, id: string, body: string): void => {
     const write = (s: string): void => { if (!socket.destroyed) socket.write(s) }
+    const late = owed.get(socket)
+    if (late !== undefined) {
+      owed.delete(socket)
+      write(late)
+    }
     switch (kind) {
       case 'ok':
         write(`HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ${id.length}\r\n\r\n${id}`)
@@ -57,7 +71,7 @@ export async function startChaosUpstream (o: ChaosOptions): Promise<ChaosUpstrea
         return
       case 'stall':
         write(`HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\n${partialBody(id)}`)
-        later(o.slowMs, () => socket.destroy())
+        if (o.slowMs !== undefined) later(o.slowMs, () => socket.destroy())
         return
       case 'reset':
         socket.resetAndDestroy()
@@ -68,16 +82,19 @@ export async function startChaosUpstream (o: ChaosOptions): Promise<ChaosUpstrea
       case 'dupcl':
         write(`HTTP/1.1 200 OK\r\nContent-Length: ${id.length}\r\nContent-Length: ${id.length + 1}\r\n\r\n${id}`)
         return
-      case 'slow':
-        later(o.slowMs, () => write(`HTTP/1.1 200 OK\r\nContent-Length: ${id.length}\r\n\r\n${id}`))
+      case 'slow': {
+        const response = `HTTP/1.1 200 OK\r\nContent-Length: ${id.length}\r\n\r\n${id}`
+        if (o.slowMs === undefined) owed.set(socket, response)
+        else later(o.slowMs, () => write(response))
         return
+      }
       default:
         write('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n')
     }
   }
   const server = net.createServer((socket) => {
     sockets.add(socket)
-    socket.on('close', () => sockets.delete(socket))
+    socket.on('close', () => { sockets.delete(socket); owed.delete(socket) })
     socket.on('error', () => { /* the proxy resets connections it gave up on */ })
     let pending = Buffer.alloc(0)
     socket.on('data', (c: Buffer) => {

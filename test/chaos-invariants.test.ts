@@ -4,6 +4,12 @@
 // request got exactly one outcome, every 200 echoes its own id, the fault counts equal the faults
 // injected, no request reached the upstream twice, and the proxy (this process) still serves.
 // Across rounds, file descriptors and RSS stay flat.
+//
+// No deadline here is a guess at how fast the machine is. `slow` and `stall` wait for the proxy to
+// give up (test/helpers/chaos-upstream.ts says why); the proxy's response timeout is first measured
+// on a lone `slow` request, and how long a request may take, and how long the proxy may take to let
+// go, are multiples of what it took. On a busy machine undici's coarse clock and the event loop fall
+// behind together, and the deadlines with them.
 import fs from 'node:fs'
 import http from 'node:http'
 import v8 from 'node:v8'
@@ -17,11 +23,15 @@ import { eventually } from './helpers/pool.js'
 const N = 15
 const ROUNDS = 3
 const RESPONSE_TIMEOUT_S = 1
-// undici keeps its timers on a coarse clock (about half a second late at most): `slow` must answer
-// well after the timeout has surely fired.
-const SLOW_MS = 2500
-// A request without any outcome by then is lost.
-const CLIENT_DEADLINE_MS = 10_000
+// A request without any outcome this long after it got its connection to the proxy is lost. None
+// waits for more than one response timeout (`slow` for its head, `stall` for the rest of its body),
+// and the round keeps 24 of them in flight at once, so it may be busier than the lone one was.
+const DEADLINE_TIMEOUTS = 8
+// Only a proxy that never times out comes near this while its timeout is measured.
+const CALIBRATION_DEADLINE_MS = 30 * RESPONSE_TIMEOUT_S * 1000
+// Letting go of connections once the round is over waits on no timer of the proxy's, only on the
+// turns that see sockets close: a few, against the many that one response timeout spans.
+const SETTLE_TIMEOUTS = 2
 const FD_TOLERANCE = 10
 const RSS_GROWTH = 0.2
 
@@ -49,14 +59,16 @@ interface Outcome {
   lost: boolean
 }
 
-function send (port: number, agent: http.Agent, kind: ChaosKind, id: string): Promise<Outcome> {
+// `deadlineMs` runs from the moment the request has a connection: waiting in the agent's queue behind
+// other requests is not this request's time.
+function send (port: number, agent: http.Agent, kind: ChaosKind, id: string, deadlineMs: number): Promise<Outcome> {
   return new Promise((resolve) => {
     const out: Outcome = { kind, id, status: 0, complete: false, body: '', error: '', lost: false }
     let done = false
     const finish = (): void => {
       if (done) return
       done = true
-      clearTimeout(deadline)
+      if (deadline !== undefined) clearTimeout(deadline)
       resolve(out)
     }
     const post = kind === 'post'
@@ -64,7 +76,8 @@ function send (port: number, agent: http.Agent, kind: ChaosKind, id: string): Pr
       host: '127.0.0.1', port, agent, method: post ? 'POST' : 'GET', path: `/${kind}/${id}`,
       headers: { Host: 'webext.contoso.com', ...(post ? { 'Content-Type': 'text/plain', 'Content-Length': String(id.length) } : {}) },
     })
-    const deadline = setTimeout(() => { out.lost = true; req.destroy(); finish() }, CLIENT_DEADLINE_MS)
+    let deadline: NodeJS.Timeout | undefined
+    req.once('socket', () => { deadline = setTimeout(() => { out.lost = true; req.destroy(); finish() }, deadlineMs) })
     req.on('response', (res) => {
       out.status = res.statusCode ?? 0
       out.error = String(res.headers['x-lyncproxy-error'] ?? '')
@@ -88,7 +101,7 @@ v8.setFlagsFromString('--expose-gc')
 const gc = vm.runInNewContext('gc') as () => void
 
 t.test('chaos: nothing lost, nothing crossed, nothing leaked', async (t) => {
-  const chaos = await startChaosUpstream({ slowMs: SLOW_MS })
+  const chaos = await startChaosUpstream()
   const p = await startTestProxy({
     defaults: { timeouts: { response: RESPONSE_TIMEOUT_S } },
     pools: { chaos: pool(chaos.port) },
@@ -97,6 +110,16 @@ t.test('chaos: nothing lost, nothing crossed, nothing leaked', async (t) => {
   t.teardown(async () => { await p.close(); await chaos.close() })
   const member = p.proxy.table().pools.get('chaos')!.members[0]!
 
+  const calibration = new http.Agent({ keepAlive: true })
+  const calibratedAt = performance.now()
+  const lone = await send(p.httpPort, calibration, 'slow', `timeout-${Math.random().toString(36).slice(2, 8)}`, CALIBRATION_DEADLINE_MS)
+  const timeoutMs = performance.now() - calibratedAt
+  calibration.destroy()
+  t.same({ status: lone.status, error: lone.error, lost: lone.lost }, { status: 504, error: 'upstream_timeout', lost: false }, `a lone slow request gets its 504 (upstream_timeout), in ${timeoutMs.toFixed(0)} ms for a ${RESPONSE_TIMEOUT_S} s timeout`)
+  if (lone.status !== 504) return
+  const deadlineMs = DEADLINE_TIMEOUTS * timeoutMs
+  const settleMs = SETTLE_TIMEOUTS * timeoutMs
+
   const samples: Array<{ fds: number, rss: number }> = []
   for (let round = 1; round <= ROUNDS; round++) {
     await t.test(`round ${round}`, async (t) => {
@@ -104,13 +127,15 @@ t.test('chaos: nothing lost, nothing crossed, nothing leaked', async (t) => {
       const logStart = chaos.log.length
       const jobs: Array<Promise<Outcome>> = []
       for (let i = 0; i < N; i++) {
-        for (const kind of CHAOS_KINDS) jobs.push(send(p.httpPort, agent, kind, `r${round}-${kind}-${i}-${Math.random().toString(36).slice(2, 8)}`))
+        for (const kind of CHAOS_KINDS) jobs.push(send(p.httpPort, agent, kind, `r${round}-${kind}-${i}-${Math.random().toString(36).slice(2, 8)}`, deadlineMs))
       }
+      const roundStart = performance.now()
       const outcomes = await Promise.all(jobs)
+      const roundMs = performance.now() - roundStart
       agent.destroy()
 
       t.equal(outcomes.length, N * CHAOS_KINDS.length, 'one outcome per request sent')
-      t.same(outcomes.filter((o) => o.lost).map((o) => `${o.kind} ${o.id}`), [], 'no request left without an outcome')
+      t.same(outcomes.filter((o) => o.lost).map((o) => `${o.kind} ${o.id}`), [], `no request left without an outcome within ${deadlineMs.toFixed(0)} ms of its connection (round: ${roundMs.toFixed(0)} ms)`)
       const crossed = outcomes.filter((o) => o.status === 200 && !o.body.startsWith(o.id))
       t.same(crossed.map((o) => `${o.id} got ${o.body.slice(0, 40)}`), [], 'every 200 body starts with its own id')
       for (const kind of CHAOS_KINDS) {
@@ -130,13 +155,16 @@ t.test('chaos: nothing lost, nothing crossed, nothing leaked', async (t) => {
       // Settle: the client is gone, the upstream drops its connections; the proxy must let go of all.
       chaos.dropConnections()
       const statusNow = async (): Promise<number> => (await p.proxy.listenerStatus()).reduce((n, l) => n + l.connections, 0)
-      t.ok(await eventually(async () => await statusNow() === 0, 5000), 'no client connection left open at the proxy')
-      t.ok(await eventually(() => member.active === 0, 5000), `the member's active count is back to 0 (${member.active})`)
+      t.ok(await eventually(async () => await statusNow() === 0, settleMs), 'no client connection left open at the proxy')
+      t.ok(await eventually(() => member.active === 0, settleMs), `the member's active count is back to 0 (${member.active})`)
       const health = await request({ port: p.httpPort, host: 'webext.contoso.com', path: '/ok/health' })
       t.equal(health.status, 200, 'the proxy still serves')
       chaos.dropConnections()
-      await eventually(() => chaos.connections() === 0, 2000)
-      await new Promise((resolve) => setTimeout(resolve, 200))
+      t.ok(await eventually(() => chaos.connections() === 0, settleMs), `the upstream's connections are all closed (${chaos.connections()} open)`)
+      // The proxy's ends of those connections close a turn or so later: sampled once two readings
+      // 50 ms apart agree.
+      let fds = -1
+      await eventually(() => { const before = fds; fds = fdCount(); return fds === before }, settleMs)
       gc()
       samples.push({ fds: fdCount(), rss: process.memoryUsage.rss() })
       t.comment(`round ${round}: ${fdCount()} fds, RSS ${(process.memoryUsage.rss() / 1048576).toFixed(1)} MB`)

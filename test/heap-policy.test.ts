@@ -10,11 +10,11 @@ import { cleanEnv, REPO } from './helpers/cli.js'
 // `held` is printed only so that the child's live set is used, and stays live.
 interface Churn { applied: boolean, peakOldMB: number, liveMB: number }
 
+// The child is plain JavaScript on dist (test/helpers/heap-churn.mjs): no TypeScript loader.
 function churn (nodeFlags: string[]): Promise<Churn> {
-  const loaders = process.execArgv.filter((a) => !a.includes('@tapjs/processinfo'))
   return new Promise((resolve, reject) => {
     // env -u NODE_OPTIONS: see test/helpers/cli.ts (tap's process tracker puts itself back there).
-    execFile('env', ['-u', 'NODE_OPTIONS', process.execPath, ...loaders, '--expose-gc', ...nodeFlags, path.join(REPO, 'test/helpers/heap-churn.ts')], { env: cleanEnv(), timeout: 60_000 }, (err, stdout, stderr) => {
+    execFile('env', ['-u', 'NODE_OPTIONS', process.execPath, '--expose-gc', ...nodeFlags, path.join(REPO, 'test/helpers/heap-churn.mjs')], { env: cleanEnv(), timeout: 60_000 }, (err, stdout, stderr) => {
       if (err !== null) { reject(new Error(`${err.message}\n${stderr}`)); return }
       resolve(JSON.parse(stdout.trim().split('\n').pop()!) as Churn)
     })

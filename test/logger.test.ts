@@ -87,20 +87,20 @@ t.test('a file logger keeps access lines and other lines in call order', async (
 t.test('lines logged just before process.exit() reach the file', async (t) => {
   const dir = t.testdir({})
   const file = path.join(dir, 'exit.log')
-  const script = path.join(dir, 'log-and-exit.ts')
+  // Plain JavaScript on the built logger (dist): no TypeScript loader in the child.
+  const script = path.join(dir, 'log-and-exit.mjs')
   // The file is opened asynchronously; the child logs once it is open, then exits in the same turn.
   fs.writeFileSync(script, [
-    `import { createLogger } from ${JSON.stringify(path.join(REPO, 'src/observe/logger.js'))}`,
-    'const logger = createLogger({ level: \'info\', file: process.argv[2]! })',
+    `import { createLogger } from ${JSON.stringify(path.join(REPO, 'dist/observe/logger.js'))}`,
+    'const logger = createLogger({ level: \'info\', file: process.argv[2] })',
     'setTimeout(() => {',
     '  for (let i = 0; i < 1000; i++) logger.info(`line ${i}`)',
     '  process.exit(0)',
     '}, 200)',
     '',
   ].join('\n'))
-  const args = [...process.execArgv.filter((a) => !a.includes('@tapjs/processinfo')), script, file]
   const code = await new Promise<number | null>((resolve) => {
-    const child = spawn('/usr/bin/env', ['-u', 'NODE_OPTIONS', process.execPath, ...args], { cwd: REPO, env: cleanEnv(), stdio: 'inherit' })
+    const child = spawn('/usr/bin/env', ['-u', 'NODE_OPTIONS', process.execPath, script, file], { cwd: REPO, env: cleanEnv(), stdio: 'inherit' })
     child.on('close', resolve)
   })
   t.equal(code, 0)

@@ -1,17 +1,21 @@
 // `lyncproxy check -c FILE`: validates a configuration the way start-up would (same loader, same
-// environment overrides) without binding ports or reading certificates, so it is safe to run on a
-// live proxy before a reload or in CI.
+// environment overrides, the same certificate loading) without binding ports or writing anything,
+// so it is safe to run on a live proxy before a reload or in CI.
 import { parseArgs } from 'node:util'
 import { LyncProxyError } from '../errors.js'
-import { formatErrors, loadConfigFile, overridesFromEnv } from '../config/load.js'
+import { formatErrors, loadConfigFile, overridesFromEnv, type LoadedConfig } from '../config/load.js'
 import type { ResolvedConfig } from '../config/defaults.js'
+import type { AnalysisTable } from '../explain/analysis-table.js'
 import type { Lint } from '../explain/lints.js'
+import type { RoutingTable } from '../routing/table.js'
 import { exitCodeOf } from './exit-code.js'
 
-export const CHECK_USAGE = `Usage: lyncproxy check -c FILE
+export const CHECK_USAGE = `Usage: lyncproxy check -c FILE [--skip-certificates]
 
 Validates a lyncproxy configuration file: YAML syntax, the schema, references between listeners,
-pools and rules, and conflicting settings. Binds nothing and reads no certificate files.
+pools and rules, and conflicting settings. Then loads the certificates as start does: every
+listener's PEM or PFX files with their passphrases, and the pools' CA files. Binds nothing and
+writes nothing; the lab certificates, which start creates when they are missing, are not opened.
 
 Then warns, with the reason, about what breaks Lync although the file is valid: HTTPS bridged to
 port 443 of a Lync pool (its internal site; the external one is 4443), lyncdiscover redirected on
@@ -20,14 +24,18 @@ published, a long-poll rule (/ucwa, /mcx) with a response timeout under 900 s, a
 open to the network without a token.
 
 Options:
-  -c, --config FILE   the YAML configuration to check
-  -h, --help          show this help
+  -c, --config FILE     the YAML configuration to check
+      --skip-certificates
+                        open no certificate, key, PFX, passphrase or CA file (a machine that
+                        validates the file without the deployment's secrets)
+  -h, --help            show this help
 
 Environment:
   LYNCPROXY_HTTP_PORT, LYNCPROXY_HTTPS_PORT
-                      replace the port of every http / https listener, as at start-up
+                        replace the port of every http / https listener, as at start-up
+  the variables named by passphraseEnv, as at start-up
 
-Exit status: 0 valid, 2 invalid configuration, 64 usage error.
+Exit status: 0 valid, 2 invalid configuration, 3 a certificate start could not load, 64 usage error.
 `
 
 // Where the output goes; tests pass their own to capture it.
@@ -40,11 +48,13 @@ export interface CheckIO {
 // argv: the arguments after `check` (main.ts strips the command name).
 export async function runCheck (argv: string[], io: CheckIO = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
   let file: string
+  let skipCertificates: boolean
   try {
     const { values } = parseArgs({
       args: argv,
       options: {
         config: { type: 'string', short: 'c' },
+        'skip-certificates': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -58,6 +68,7 @@ export async function runCheck (argv: string[], io: CheckIO = { stdout: process.
       throw new LyncProxyError('LRP_ERR_USAGE', 'lyncproxy check needs the configuration file: -c FILE', { fix: 'run lyncproxy check -c config/lab.yaml, or see --help' })
     }
     file = values.config
+    skipCertificates = values['skip-certificates'] === true
   } catch (err) {
     const e = err instanceof LyncProxyError
       ? err
@@ -70,13 +81,21 @@ export async function runCheck (argv: string[], io: CheckIO = { stdout: process.
   try {
     const overrides = overridesFromEnv(io.env)
     const loaded = await loadConfigFile(file, { overrides })
+    // What lints read is compiled by then: a pool's CA file that start could not read fails here.
+    const analysis = await compile(loaded, io.env, skipCertificates)
+    let found: Lint[]
+    try {
+      found = await lints(loaded.config, analysis.table)
+    } finally {
+      analysis.close()
+    }
     const { listeners, pools, rules } = loaded.config
     io.stdout.write(`OK: ${file}: ${count(listeners.length, 'listener')}, ${count(Object.keys(pools).length, 'pool')}, ${count(rules.length, 'rule')}\n`)
     for (const [variable, port] of [['LYNCPROXY_HTTP_PORT', overrides.httpPort], ['LYNCPROXY_HTTPS_PORT', overrides.httpsPort]] as const) {
       if (port !== undefined) io.stdout.write(`note: ${variable}=${port} replaces the listener ports in ${file}\n`)
     }
     for (const w of loaded.warnings) io.stderr.write(`warning: ${file}: ${w}\n`)
-    for (const lint of await lints(loaded.config, loaded.baseDir)) io.stderr.write(`warning: ${file} at ${lint.path}: ${lint.message}. Why: ${lint.why} [${lint.id}]\n`)
+    for (const lint of found) io.stderr.write(`warning: ${file} at ${lint.path}: ${lint.message}. Why: ${lint.why} [${lint.id}]\n`)
     return 0
   } catch (err) {
     io.stderr.write(formatErrors(err) + '\n')
@@ -84,17 +103,25 @@ export async function runCheck (argv: string[], io: CheckIO = { stdout: process.
   }
 }
 
-// The Lync lints read the compiled table, built without the pools' CA files (check reads none).
-// Loaded on use, so that check --help and a file that fails validation stay quick.
-async function lints (config: ResolvedConfig, baseDir: string): Promise<Lint[]> {
-  const { compileForAnalysis } = await import('../explain/analysis-table.js')
+// Loads the certificates as start does and compiles the routing table as start does, which reads
+// the pools' CA files; with --skip-certificates, the table of `explain`, which reads none. The lab's
+// certificates and CA are left out: start creates them when they are missing, and check writes
+// nothing. Loaded on use, so that check --help and a file that fails validation stay quick.
+async function compile (loaded: LoadedConfig, env: NodeJS.ProcessEnv, skipCertificates: boolean): Promise<AnalysisTable> {
+  if (skipCertificates) return (await import('../explain/analysis-table.js')).compileForAnalysis(loaded.config, loaded.baseDir)
+  const { loadListenerCertificates } = await import('../tls/load.js')
+  await loadListenerCertificates(loaded.config.listeners, { baseDir: loaded.baseDir, env, skipLab: true })
+  const { compileTable } = await import('../routing/compile.js')
+  const config = structuredClone(loaded.config) as unknown as { pools: Record<string, { tls: { ca: string[] } }> }
+  for (const pool of Object.values(config.pools)) pool.tls.ca = pool.tls.ca.filter((ca) => ca !== 'lab')
+  const table = compileTable(config as unknown as ResolvedConfig, { baseDir: loaded.baseDir, generation: 0 })
+  return { table, close: () => { for (const pool of table.pools.values()) pool.destroy() } }
+}
+
+// The Lync lints read the compiled table.
+async function lints (config: ResolvedConfig, table: RoutingTable): Promise<Lint[]> {
   const { lintConfig } = await import('../explain/lints.js')
-  const analysis = compileForAnalysis(config, baseDir)
-  try {
-    return lintConfig(config, analysis.table)
-  } finally {
-    analysis.close()
-  }
+  return lintConfig(config, table)
 }
 
 function count (n: number, noun: string): string {

@@ -7,8 +7,9 @@ import { readFile } from 'node:fs/promises'
 import net from 'node:net'
 import path from 'node:path'
 import tls from 'node:tls'
+import type { ResolvedListener } from '../config/defaults.js'
 import type { CertificateConfig } from '../config/schema.js'
-import { LyncProxyError, type ErrorCode } from '../errors.js'
+import { LyncProxyError, LyncProxyErrors, type ErrorCode } from '../errors.js'
 import type { LabCertificates } from './lab-certs.js'
 import { certificateNames } from './names.js'
 import { serverTlsContextOptions } from './profile.js'
@@ -302,4 +303,35 @@ export async function loadCertificate (cfg: CertificateConfig, ctx: CertificateL
   if ('labInternal' in cfg) return fromLab(ctx, cfg.labInternal)
   if ('pfx' in cfg) return fromPfx(cfg, ctx)
   return fromPem(cfg, ctx)
+}
+
+export interface ListenerCertificateOptions extends CertificateLoadContext {
+  // Leave out the lab's certificates ({ lab: true }, { labInternal }): start creates them when they
+  // are missing, so only a command that must not write (check) skips them.
+  skipLab?: boolean
+}
+
+// The certificates of every https listener, by listener name, loaded as start serves them. `check`
+// goes through here too, so a file that start cannot use fails there first, with the same error.
+// Every listener's problems are reported together; anything but a coded error is a bug and
+// propagates at once.
+export async function loadListenerCertificates (listeners: readonly ResolvedListener[], options: ListenerCertificateOptions): Promise<Map<string, LoadedCertificate[]>> {
+  const out = new Map<string, LoadedCertificate[]>()
+  const errors: LyncProxyError[] = []
+  for (const listener of listeners) {
+    if (listener.protocol !== 'https' || listener.certificates === undefined) continue
+    const certs: LoadedCertificate[] = []
+    for (const c of listener.certificates) {
+      if (options.skipLab === true && ('lab' in c || 'labInternal' in c)) continue
+      try {
+        certs.push(await loadCertificate(c, options))
+      } catch (err) {
+        if (!(err instanceof LyncProxyError)) throw err
+        errors.push(err)
+      }
+    }
+    out.set(listener.name, certs)
+  }
+  if (errors.length > 0) throw new LyncProxyErrors(errors)
+  return out
 }

@@ -8,6 +8,7 @@ import { applyDefaults, type ResolvedConfig } from './defaults.js'
 import { toPointer, type ConfigIssue, type DocPath } from './issues.js'
 import { crossCheckIssues } from './references.js'
 import type { Config } from './schema.js'
+import { shadowedRuleWarnings } from './shadowing.js'
 import { schemaIssues } from './validate.js'
 import { parseYamlWithPositions, type Position } from './yaml-positions.js'
 
@@ -82,11 +83,15 @@ function check (value: unknown, source: { file: string, baseDir: string }, optio
   if (cross.length > 0) fail(cross)
 
   const resolved = applyDefaults(config, source.baseDir)
+  const place = (path: DocPath): string | undefined => {
+    const at = locate(path, 'value')
+    return at === undefined ? undefined : `${source.file}:${at.line}:${at.column}`
+  }
   return {
     config: resolved,
     file: source.file,
     baseDir: source.baseDir,
-    warnings: [...yamlWarnings, ...configWarnings(resolved)],
+    warnings: [...yamlWarnings, ...configWarnings(resolved), ...shadowedRuleWarnings(resolved, place)],
   }
 }
 

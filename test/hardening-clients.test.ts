@@ -50,6 +50,8 @@ t.test('client-side limits', async (t) => {
     defaults: { headersTimeout: 1, requestTimeout: 2, clientIdleTimeout: 1, handshakeTimeout: 1 },
     pools: { fe: pool(upstream.port) },
     rules: [
+      // Streamed from the first byte, as a large upload is once it fills the request buffer.
+      { name: 'streamed', publicNames: ['webext.contoso.com'], paths: ['/early'], action: 'forward', pool: 'fe', listeners: ['external-http'], requestBufferBytes: 0 },
       { name: 'webext', publicNames: ['webext.contoso.com'], action: 'forward', pool: 'fe', listeners: ['external-http'] },
       // slowhttptest sends Host: 127.0.0.1:<port>.
       { name: 'any', publicNames: ['*'], action: 'forward', pool: 'fe', listeners: ['external-http'] },

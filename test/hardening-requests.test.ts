@@ -123,7 +123,7 @@ t.test('hostile and unusual requests', async (t) => {
     pools: { fe: pool(fe.port, { httpsPort: feTls.port }), dir: pool(dir.port), special: pool(special.port), raw: pool(raw.port) },
     rules: [
       { name: 'expect', publicNames: ['webext.contoso.com'], paths: ['/expect', '/hints'], action: 'forward', pool: 'special', listeners: ['external-http'] },
-      { name: 'limited', publicNames: ['webext.contoso.com'], paths: ['/limited'], action: 'forward', pool: 'special', maxBodyBytes: LIMIT, listeners: ['external-http'] },
+      { name: 'limited', publicNames: ['webext.contoso.com'], paths: ['/limited'], action: 'forward', pool: 'special', maxBodyBytes: LIMIT, listeners: ['external-http'], requestBufferBytes: CHUNK },
       { name: 'raw', publicNames: ['webext.contoso.com'], paths: ['/raw'], action: 'forward', pool: 'raw', listeners: ['external-http'] },
       { name: 'hsts', publicNames: ['webext.contoso.com'], paths: ['/hsts'], action: 'forward', pool: 'fe', hstsMaxAge: 31536000 },
       { name: 'webext', publicNames: ['webext.contoso.com'], action: 'forward', pool: 'fe' },
@@ -367,8 +367,8 @@ t.test('hostile and unusual requests', async (t) => {
       for (let i = 0; i < 8 && !c.closed; i++) {
         if (!c.write(`${CHUNK.toString(16)}\r\n${'y'.repeat(CHUNK)}\r\n`)) break
         sent += CHUNK
-        // The proxy sends the upstream request head with the first body bytes; the early answer
-        // comes after that.
+        // The first chunk fills the rule's request buffer: the proxy then sends the upstream request
+        // head with it, and the early answer comes after that.
         if (waitHead && i === 0) await c.waitFor('started', 3000)
         await sleep(60)
       }

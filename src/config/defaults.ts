@@ -30,6 +30,10 @@ export const DEFAULTS = {
   maxConnections: 20_000,
   // Large enough for meeting content uploads, small enough that one client cannot stream forever.
   maxBodyBytes: 256 * 1024 * 1024,
+  // Larger than the bodies Lync clients send (UCWA JSON, web ticket SOAP, autodiscover), so those
+  // reach a server whole; a client that trickles its body holds no upstream connection meanwhile.
+  // A large upload streams once this much has arrived.
+  requestBufferBytes: 64 * 1024,
   certsDir: 'certs',
   poolKind: 'vip',
   balance: 'round-robin',
@@ -77,7 +81,7 @@ type PoolShape = Simplify<Defaulted<Omit<PoolConfig, 'tls' | 'members' | 'health
   passive: Required<NonNullable<PoolConfig['passive']>>
 }>
 type TcpShape = Defaulted<TcpFrontendConfig, 'address' | 'targetPort' | 'idleTimeout'>
-type RuleBaseShape = Defaulted<Omit<RuleConfig, 'timeouts' | 'action' | 'pool'>, 'paths' | 'listeners' | 'redirectStatus' | 'maxBodyBytes' | 'longPoll'> & {
+type RuleBaseShape = Defaulted<Omit<RuleConfig, 'timeouts' | 'action' | 'pool'>, 'paths' | 'listeners' | 'redirectStatus' | 'maxBodyBytes' | 'requestBufferBytes' | 'longPoll'> & {
   // The rule's own timeouts merged over defaults.timeouts.
   timeouts: TimeoutsShape
 }
@@ -92,7 +96,7 @@ type ConfigShape = Simplify<Omit<Config, 'listeners' | 'pools' | 'rules' | 'defa
   tcp: TcpShape[]
   pools: Record<string, PoolShape>
   rules: RuleShape[]
-  defaults: Simplify<Defaulted<Omit<DefaultsConfig, 'timeouts'>, 'clientIdleTimeout' | 'headersTimeout' | 'requestTimeout' | 'handshakeTimeout' | 'maxConnections' | 'maxBodyBytes'> & { timeouts: TimeoutsShape }>
+  defaults: Simplify<Defaulted<Omit<DefaultsConfig, 'timeouts'>, 'clientIdleTimeout' | 'headersTimeout' | 'requestTimeout' | 'handshakeTimeout' | 'maxConnections' | 'maxBodyBytes' | 'requestBufferBytes'> & { timeouts: TimeoutsShape }>
   // dir is an absolute path once resolved.
   certs: Defaulted<NonNullable<Config['certs']>, 'dir'>
   log: Defaulted<NonNullable<Config['log']>, 'level'>
@@ -195,6 +199,7 @@ export function applyDefaults (input: Config, baseDir: string): ResolvedConfig {
       listeners: r.listeners ?? [...listenerNames],
       redirectStatus: r.redirectStatus ?? DEFAULTS.redirectStatus,
       maxBodyBytes: r.maxBodyBytes ?? d?.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
+      requestBufferBytes: r.requestBufferBytes ?? d?.requestBufferBytes ?? DEFAULTS.requestBufferBytes,
       longPoll: r.longPoll ?? false,
       timeouts: {
         connect: timeouts?.connect ?? defaultTimeouts.connect,
@@ -224,6 +229,7 @@ export function applyDefaults (input: Config, baseDir: string): ResolvedConfig {
       handshakeTimeout: d?.handshakeTimeout ?? DEFAULTS.handshakeTimeout,
       maxConnections: d?.maxConnections ?? DEFAULTS.maxConnections,
       maxBodyBytes: d?.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
+      requestBufferBytes: d?.requestBufferBytes ?? DEFAULTS.requestBufferBytes,
     },
     certs: { ...config.certs, dir: resolveCertsDir(config.certs?.dir ?? DEFAULTS.certsDir, baseDir) },
     log: { ...config.log, level: config.log?.level ?? DEFAULTS.logLevel },

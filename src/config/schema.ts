@@ -146,6 +146,9 @@ export const RuleSchema = Type.Object({
   timeouts: Type.Optional(TimeoutsSchema),
   // Largest request body this rule forwards, in bytes; larger ones get 413.
   maxBodyBytes: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
+  // Bytes of a request body the proxy receives before it takes an upstream connection (nginx's
+  // proxy_request_buffering, HAProxy's http-buffer-request); the rest streams. 0 streams at once.
+  requestBufferBytes: Type.Optional(Type.Integer({ minimum: 0, maximum: 16 * 1024 * 1024 })),
   // Strict-Transport-Security on this rule's HTTPS responses (seconds); off unless set.
   hstsMaxAge: Type.Optional(Type.Integer({ minimum: 0, maximum: 315_360_000 })),
   // The rule carries long polls (UCWA event channels, Mcx): each request may hold an upstream
@@ -207,6 +210,8 @@ export const ConfigSchema = Type.Object({
     maxConnections: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
     // Default request body limit for rules that set none, in bytes.
     maxBodyBytes: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
+    // Default request buffer for rules that set none, in bytes (see the rule's requestBufferBytes).
+    requestBufferBytes: Type.Optional(Type.Integer({ minimum: 0, maximum: 16 * 1024 * 1024 })),
   }, { additionalProperties: false })),
   certs: Type.Optional(Type.Object({
     dir: Type.Optional(FilePath),

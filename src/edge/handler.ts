@@ -2,21 +2,24 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import { EdgeFailures, type Failure } from '../forward/failure.js'
-import { forwardRequest } from '../forward/forward.js'
+import { forwardRequest, responseClosed } from '../forward/forward.js'
 import { sendFailure, sendRedirect, writeRawFailure } from '../forward/local-response.js'
 import { forwardUpgrade } from '../forward/upgrade.js'
 import { Exchange } from '../observe/exchange.js'
 import type { Route } from '../routing/table.js'
+import { connectionOf, exchangeClosed, exchangeOpened, takeByteCounts, type ClientConnection } from './connection.js'
 import { kListenerState, type ListenerState } from './listener-state.js'
 import { isRefusal, prepareForward } from './prepare-forward.js'
 import { isFailure, OPTIONS_STAR, resolveRoute } from './resolve.js'
 
 const kExchange = Symbol('lyncproxy.exchange')
-const kBytes = Symbol('lyncproxy.socketBytes')
+const kConnection = Symbol('lyncproxy.exchangeConnection')
+
+// What nginx logs for a request whose client closed the connection before any response was sent.
+const CLIENT_CLOSED_REQUEST = 499
 
 interface StatefulServer extends Server { [kListenerState]: ListenerState }
-interface TaggedResponse extends ServerResponse { [kExchange]?: Exchange, [kListenerState]?: ListenerState }
-interface CountedSocket extends Socket { [kBytes]?: { read: number, written: number } }
+interface TaggedResponse extends ServerResponse { [kExchange]?: Exchange, [kListenerState]?: ListenerState, [kConnection]?: ClientConnection }
 
 export function clientAddress (socket: Socket): string {
   const a = socket.remoteAddress ?? ''
@@ -40,6 +43,10 @@ export function onRequest (this: Server, req: IncomingMessage, res: ServerRespon
   const tagged = res as TaggedResponse
   tagged[kExchange] = ex
   tagged[kListenerState] = state
+  // The socket is read here: once the response has closed, Node has cleared both references to it.
+  const conn = connectionOf(req.socket)
+  tagged[kConnection] = conn
+  exchangeOpened(conn, req, res)
   res.on('close', onExchangeClose)
   const route = resolveRoute(state, req, ex)
   if (isFailure(route)) {
@@ -75,26 +82,28 @@ function answerLocally (res: ServerResponse, ex: Exchange, failure: Failure, rou
   sendFailure(res, failure, route)
 }
 
+// The one owner of an exchange's end. The order is fixed: the client's departure is marked first, so
+// that an upstream error it provokes cannot claim the exchange; then the forward path stops the
+// upstream side and gives the member back; then the record is final and goes out, once.
 function onExchangeClose (this: ServerResponse): void {
   const tagged = this as TaggedResponse
   const ex = tagged[kExchange]!
-  ex.status = this.statusCode
-  if (!this.writableFinished) ex.aborted = true
-  finish(ex, this.socket ?? this.req.socket, tagged[kListenerState]!)
+  const clientLeft = !this.writableFinished
+  if (clientLeft) {
+    ex.aborted = true
+    if (ex.error === '') ex.error = 'client_aborted'
+  }
+  responseClosed(this)
+  // A status line that never went out is not the exchange's status: the client left first.
+  ex.status = this.headersSent ? this.statusCode : CLIENT_CLOSED_REQUEST
+  const conn = tagged[kConnection]!
+  finish(ex, conn, tagged[kListenerState]!)
+  exchangeClosed(conn)
 }
 
-function finish (ex: Exchange, socket: Socket | null, state: ListenerState): void {
+function finish (ex: Exchange, conn: ClientConnection, state: ListenerState): void {
   ex.durationMs = performance.now() - ex.startedAt
-  if (socket !== null) {
-    // Per-exchange byte counts from the connection's running totals.
-    const counted = socket as CountedSocket
-    const prev = counted[kBytes] ?? { read: 0, written: 0 }
-    ex.bytesIn = socket.bytesRead - prev.read
-    ex.bytesOut = socket.bytesWritten - prev.written
-    prev.read = socket.bytesRead
-    prev.written = socket.bytesWritten
-    counted[kBytes] = prev
-  }
+  takeByteCounts(conn, ex)
   state.bus.publish(ex)
 }
 
@@ -102,7 +111,7 @@ export function onUpgrade (this: Server, req: IncomingMessage, socket: Socket, h
   const state = (this as StatefulServer)[kListenerState]
   const ex = new Exchange(state.name, clientAddress(socket), req.method ?? '')
   socket.on('error', swallow)
-  const done = (): void => finish(ex, socket, state)
+  const done = (): void => finish(ex, connectionOf(socket), state)
   const route = resolveRoute(state, req, ex)
   if (isFailure(route)) {
     refuseUpgrade(socket, ex, route, done)
@@ -128,7 +137,7 @@ export function onConnect (this: Server, req: IncomingMessage, socket: Socket): 
   const state = (this as StatefulServer)[kListenerState]
   const ex = new Exchange(state.name, clientAddress(socket), req.method ?? '')
   socket.on('error', swallow)
-  refuseUpgrade(socket, ex, EdgeFailures.connectRefused, () => finish(ex, socket, state))
+  refuseUpgrade(socket, ex, EdgeFailures.connectRefused, () => finish(ex, connectionOf(socket), state))
 }
 
 function refuseUpgrade (socket: Socket, ex: Exchange, failure: Failure, done: () => void): void {

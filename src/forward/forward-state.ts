@@ -38,8 +38,12 @@ export class ForwardState {
   // The node:http agent, when the node engine carries the exchange (see node-engine.ts).
   readonly agent: Agent | undefined
   member: Member
-  // What the undici engine reads as the request body: the request itself, or a counting wrapper.
-  body: AsyncIterable<Buffer> | IncomingMessage
+  // What the undici engine reads as the request body: the body received whole, the request itself,
+  // or a stream of the received part and the rest (see forward.ts).
+  body: Buffer | AsyncIterable<Buffer> | IncomingMessage
+  // The part of the body received before the upstream was chosen, and whether that was all of it.
+  bodyPrefix: Buffer[] = []
+  bodyComplete = true
   port = 0
   bodyBytes = 0
   // The response head has been relayed to the client.
@@ -176,11 +180,13 @@ function canRetry (state: ForwardState): boolean {
 }
 
 // Truncation must stay visible: no final chunk, no padded length, the connection simply ends.
+// Destroying the response destroys its socket, or the socket it is given later when it still waits
+// behind pipelined responses; by then the request's own socket reference may already be gone
+// (Node clears it once the response has closed), so it is never read here.
 export function abortClient (state: ForwardState): void {
   releaseMember(state)
   state.ex.aborted = true
   state.res.destroy()
-  state.req.socket.destroy()
 }
 
 export function unsolicitedUpgrade (): UpstreamError {

@@ -20,7 +20,7 @@ export function sendFailure (res: ServerResponse, failure: Failure, route: Route
   if (extra !== undefined) headers.push(...extra)
   if (failure.status === 503) headers.push('Retry-After', RETRY_AFTER_SECONDS)
   // After a refusal the rest of the request (an unread body, a confused parser) cannot be trusted.
-  if (failure.status >= 500 || failure.status === 400 || failure.status === 421 || failure.status === 413) headers.push('Connection', 'close')
+  if (failure.status >= 500 || failure.status === 400 || failure.status === 408 || failure.status === 421 || failure.status === 413) headers.push('Connection', 'close')
   res.writeHead(failure.status, headers)
   res.end(body)
 }

@@ -58,11 +58,14 @@ export function sendViaNode (state: ForwardState): void {
   upReq.on('continue', onUpstreamContinue)
   upReq.on('information', onUpstreamInformation)
   upReq.on('upgrade', onUnsolicitedUpgrade)
-  if (state.hasBody) {
-    req.pipe(upReq)
-  } else {
+  if (!state.hasBody) {
     upReq.end()
+    return
   }
+  const prefix = state.bodyPrefix
+  for (let i = 0; i < prefix.length; i++) upReq.write(prefix[i])
+  if (state.bodyComplete) upReq.end()
+  else req.pipe(upReq)
 }
 
 // The client went away mid-exchange: the upstream request goes too.

@@ -37,8 +37,9 @@ class UndiciAttempt implements Dispatcher.DispatchHandler, QueuedRequest {
   onConnect (abort: (err?: Error) => void): void {
     this.abortRequest = abort
     unwatchQueued(this)
-    // The client left, or the wait ran out, while the request waited for a connection.
-    if (this.expired || this.state.res.destroyed) abort()
+    // The client left, the proxy answered instead, or the wait ran out, while the request waited for
+    // a connection.
+    if (this.expired || this.state.superseded || this.state.res.destroyed) abort()
   }
 
   expire (): void {

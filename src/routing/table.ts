@@ -31,6 +31,8 @@ export interface Route {
   readonly redirectStatus: number
   // Request bodies above this many bytes are refused with 413.
   readonly maxBodyBytes: number
+  // Body bytes received before an upstream connection is taken (0: stream at once).
+  readonly requestBufferBytes: number
   // The Strict-Transport-Security value for this rule's HTTPS responses; '' for none.
   readonly hsts: string
   // For redirects: the https port clients are sent to, '' when it is the default 443.

@@ -3,6 +3,7 @@
 import { LineCounter, parseDocument, isAlias, isMap, isScalar, isSeq, type Document, type Node } from 'yaml'
 import { LyncProxyError } from '../errors.js'
 import type { DocPath } from './issues.js'
+import { firstOfEachCascade } from './yaml-cascade.js'
 
 export interface Position {
   line: number
@@ -37,8 +38,14 @@ export function parseYamlWithPositions (text: string, file: string): ParsedYaml 
     return { line: Math.max(line, 1), column: Math.max(col, 1) }
   }
 
-  const errors = doc.errors.map((e) => {
-    const at = position(e.pos[0])
+  const reported = firstOfEachCascade(doc.errors.map((error) => ({ error, code: error.code, at: position(error.pos[0]) })), text)
+  const errors = reported.map(({ error: e, at, indentation }) => {
+    if (indentation !== undefined) {
+      return new LyncProxyError('LRP_ERR_CONFIG_SYNTAX', `invalid YAML: ${indentation.message}`, {
+        location: { file, line: indentation.line, column: indentation.column },
+        fix: indentation.fix,
+      })
+    }
     const message = e.code === 'DUPLICATE_KEY'
       ? `duplicate key '${duplicateKeyText(text, e.pos)}': a key may appear only once in a mapping`
       // yaml's own wording here addresses programmers (it suggests another API call).

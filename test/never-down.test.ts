@@ -5,7 +5,9 @@ import http from 'node:http'
 import { Writable } from 'node:stream'
 import pino from 'pino'
 import t from 'tap'
+import { attachErrorLog } from '../src/observe/error-log.js'
 import type { Exchange } from '../src/observe/exchange.js'
+import { UpstreamPool } from '../src/upstream/pool.js'
 import { request } from './helpers/client.js'
 import { pool, startTestProxy } from './helpers/proxy.js'
 import { openRaw, sleep, statusCodes } from './helpers/raw-client.js'
@@ -186,4 +188,36 @@ t.test('slow bodies hold no upstream connection; large uploads still stream', as
   t.ok(await until(() => upstream.requests.some((q) => q.url === '/upload'), 3000), 'the upstream has the request head while the client still holds most of its body')
   big.write(Buffer.alloc(SIZE - 128 * 1024, 0x61))
   t.ok(await big.waitFor('got ' + SIZE, 5000), 'the whole body arrived and was answered')
+})
+
+t.test('a fault in the proxy\'s own code ends that exchange only, with a 500 and its id in the error log', async (t) => {
+  const upstream = await startUpstream()
+  const out: string[] = []
+  const logger = pino({ level: 'info' }, new Writable({ write (c: Buffer, _e, cb) { out.push(c.toString()); cb() } }))
+  const p = await startTestProxy({
+    pools: { fe: pool(upstream.port) },
+    rules: [{ name: 'webext', publicNames: ['webext.contoso.com'], action: 'forward', pool: 'fe' }],
+  }, { logger })
+  attachErrorLog(p.proxy.bus, logger)
+  const seen = records(p)
+  // Fault injection: member choice throws for one request, as a bug on the request path would.
+  const pick = UpstreamPool.prototype.pick
+  t.teardown(async () => { UpstreamPool.prototype.pick = pick; await p.close(); await upstream.close() })
+  UpstreamPool.prototype.pick = function () {
+    UpstreamPool.prototype.pick = pick
+    throw new Error('fault on purpose')
+  }
+  const r = await request({ port: p.httpPort, host: 'webext.contoso.com', path: '/faulty' })
+  t.equal(r.status, 500, 'the client gets a 500')
+  t.equal(r.headers['x-lyncproxy-error'], 'internal_error')
+  const ok = await request({ port: p.httpPort, host: 'webext.contoso.com', path: '/next' })
+  t.equal(ok.status, 200, 'the next request is served')
+  t.same(upstream.requests.map((q) => q.url), ['/next'], 'nothing of the faulty request went upstream')
+  t.ok(await until(() => seen.length === 2, 2000), 'both recorded')
+  const ex = seen.find((e) => e.target === '/faulty')!
+  t.equal(ex.error, 'internal_error')
+  t.equal(ex.status, 500)
+  const line = out.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.kind === 'internal-error')
+  t.equal(line?.id, ex.id, 'the error line carries the exchange id')
+  t.match(String((line?.err as { stack?: string } | undefined)?.stack), /fault on purpose/, 'and the stack')
 })

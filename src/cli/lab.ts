@@ -8,7 +8,7 @@ import type { RunningAdmin } from '../admin/server.js'
 import { formatErrors, loadConfigFile, overridesFromEnv } from '../config/load.js'
 import { applyHeapPolicy } from '../control/heap-policy.js'
 import { startLab, type RunningLab } from '../lab/run.js'
-import { attachErrorLog } from '../observe/error-log.js'
+import { attachErrorLog, logEscapedErrors } from '../observe/error-log.js'
 import { createLogger } from '../observe/logger.js'
 import { exitCodeOf } from './exit-code.js'
 import { handleSignals } from './run-proxy.js'
@@ -48,6 +48,7 @@ export async function runLab (argv: string[]): Promise<number> {
     if (loaded.config.workers > 1) logger.warn(`workers: ${loaded.config.workers} is for lyncproxy start; the lab runs in one process`)
     const lab = await startLab(loaded, { logger })
     attachErrorLog(lab.proxy.bus, logger)
+    logEscapedErrors(logger)
     // As in start: signals work from the moment the lab serves; reloads count once the admin plane is up.
     let admin: RunningAdmin | undefined
     const early = createReloader({ file, proxy: lab.proxy, logger, env: process.env })

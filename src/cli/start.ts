@@ -7,7 +7,7 @@ import { createReloader } from '../admin/reload.js'
 import type { RunningAdmin } from '../admin/server.js'
 import { applyHeapPolicy } from '../control/heap-policy.js'
 import { startProxy } from '../control/proxy.js'
-import { attachErrorLog } from '../observe/error-log.js'
+import { attachErrorLog, logEscapedErrors } from '../observe/error-log.js'
 import { createLogger } from '../observe/logger.js'
 import { exitCodeOf } from './exit-code.js'
 import { handleSignals } from './run-proxy.js'
@@ -49,6 +49,7 @@ export async function runStart (argv: string[]): Promise<number> {
     if (loaded.config.workers > 1) return await (await import('../cluster/primary.js')).runPrimary({ file, text, loaded, logger, env: process.env })
     const proxy = await startProxy(loaded, { logger })
     attachErrorLog(proxy.bus, logger)
+    logEscapedErrors(logger)
     for (const l of proxy.listeners) logger.info(`listening: ${l.name} ${l.protocol}://${l.address}:${l.port}`)
     // Signals are handled from the moment the listeners serve; until the admin plane is up a reload
     // takes the same path without its metric.

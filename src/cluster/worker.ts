@@ -4,7 +4,7 @@
 import { formatErrors, overridesFromEnv, parseConfig } from '../config/load.js'
 import { readinessOf } from '../admin/readiness.js'
 import { startProxy, type RunningProxy } from '../control/proxy.js'
-import { attachErrorLog } from '../observe/error-log.js'
+import { attachErrorLog, logEscapedErrors } from '../observe/error-log.js'
 import { createLogger, type Logger } from '../observe/logger.js'
 import { createMetrics, type Metrics } from '../observe/metrics.js'
 import { tallyTraffic, type TrafficTally } from '../observe/traffic.js'
@@ -70,6 +70,7 @@ export async function runWorker (args: WorkerArgs): Promise<number> {
     const logger = createLogger({ level: args.logLevel ?? loaded.config.log.level, ...(logFile === undefined ? {} : { file: logFile }) }).child({ worker: start.slot })
     const proxy = await startProxy(loaded, { logger })
     attachErrorLog(proxy.bus, logger)
+    logEscapedErrors(logger)
     for (const d of start.drains) proxy.table().pools.get(d.pool)?.setDraining(d.member, true)
     running = { proxy, logger, metrics: createMetrics(proxy, { adminMetrics: false }), traffic: tallyTraffic(proxy.bus) }
     started(running)

@@ -2,6 +2,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import { EdgeFailures, type Failure } from '../forward/failure.js'
+import { containFault } from '../forward/fault.js'
 import { forwardRequest, responseClosed } from '../forward/forward.js'
 import { sendFailure, sendRedirect, writeRawFailure } from '../forward/local-response.js'
 import { forwardUpgrade } from '../forward/upgrade.js'
@@ -48,6 +49,14 @@ export function onRequest (this: Server, req: IncomingMessage, res: ServerRespon
   tagged[kConnection] = conn
   exchangeOpened(conn, req, res)
   res.on('close', onExchangeClose)
+  try {
+    serve(state, req, res, ex)
+  } catch (err) {
+    containFault(ex, res, undefined, err)
+  }
+}
+
+function serve (state: ListenerState, req: IncomingMessage, res: ServerResponse, ex: Exchange): void {
   const route = resolveRoute(state, req, ex)
   if (isFailure(route)) {
     answerLocally(res, ex, route)
@@ -93,7 +102,11 @@ function onExchangeClose (this: ServerResponse): void {
     ex.aborted = true
     if (ex.error === '') ex.error = 'client_aborted'
   }
-  responseClosed(this)
+  try {
+    responseClosed(this)
+  } catch (err) {
+    containFault(ex, this, undefined, err)
+  }
   // A status line that never went out is not the exchange's status: the client left first.
   ex.status = this.headersSent ? this.statusCode : CLIENT_CLOSED_REQUEST
   const conn = tagged[kConnection]!
@@ -111,7 +124,22 @@ export function onUpgrade (this: Server, req: IncomingMessage, socket: Socket, h
   const state = (this as StatefulServer)[kListenerState]
   const ex = new Exchange(state.name, clientAddress(socket), req.method ?? '')
   socket.on('error', swallow)
-  const done = (): void => finish(ex, connectionOf(socket), state)
+  // The tunnel can end from either side, and a fault can end it too: the record goes out once.
+  let published = false
+  const done = (): void => {
+    if (published) return
+    published = true
+    finish(ex, connectionOf(socket), state)
+  }
+  try {
+    upgrade(state, req, socket, head, ex, done)
+  } catch (err) {
+    containFault(ex, undefined, socket, err)
+    done()
+  }
+}
+
+function upgrade (state: ListenerState, req: IncomingMessage, socket: Socket, head: Buffer, ex: Exchange, done: () => void): void {
   const route = resolveRoute(state, req, ex)
   if (isFailure(route)) {
     refuseUpgrade(socket, ex, route, done)

@@ -6,6 +6,7 @@
 import type { ServerResponse } from 'node:http'
 import type { Dispatcher } from 'undici'
 import { kTimeoutKind } from './failure.js'
+import { containFault } from './fault.js'
 import { abortClient, beginAttempt, relayEarlyHints, relayResponseHead, releaseMember, unsolicitedUpgrade, upstreamFailed, type ForwardState, type UpstreamError } from './forward-state.js'
 import { unwatchQueued, watchQueued, type QueuedRequest } from './queue-watch.js'
 import { filterTrailers } from './request-headers.js'
@@ -104,18 +105,27 @@ class UndiciAttempt implements Dispatcher.DispatchHandler, QueuedRequest {
     state.res.end()
   }
 
+  // undici guards the other callbacks itself (a throw there aborts the request and lands here); this
+  // one it calls bare, from wherever the abort came from, so it contains its own faults.
   onError (err: Error): void {
+    try {
+      this.failed(translate(err as UpstreamError))
+    } catch (fault) {
+      containFault(this.state.ex, this.state.res, undefined, fault)
+    }
+  }
+
+  failed (err: UpstreamError): void {
     unwatchQueued(this)
     if (this.expired) return
     const state = this.state
-    const e = translate(err as UpstreamError)
     if (state.responded && !state.responseComplete) {
       // The body broke off (upstream closed, body timeout, fewer bytes than declared).
       if (state.ex.error === '') state.ex.error = 'upstream_truncated'
       abortClient(state)
       return
     }
-    upstreamFailed(state, e)
+    upstreamFailed(state, err)
   }
 }
 

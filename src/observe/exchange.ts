@@ -31,6 +31,8 @@ export class Exchange {
   aborted = false
   // The first member failed before anything was sent and another one answered.
   retried = false
+  // What the proxy's own code threw while serving this exchange (error internal_error).
+  fault: unknown = undefined
   // References, not copies: the raw header arrays as received from the client and as forwarded,
   // for the teaching page's "show headers". Nothing is built for them on the request path.
   requestHeaders: readonly string[] | undefined = undefined

@@ -14,12 +14,13 @@ async function check (file: string): Promise<{ code: number, out: string, warnin
     stderr: { write: (s: string) => { captured.err += s } },
     env: {},
   }
-  const code = await runCheck(['-c', file], io)
+  // The lints are about the config's settings; the PEM files it names are not there.
+  const code = await runCheck(['-c', file, '--skip-certificates'], io)
   return { code, out: captured.out, warnings: captured.err.split('\n').filter((l) => l !== '') }
 }
 
-// A clean external setup in the shape of the example deployment, with PEM certificates (which check
-// does not open); each test changes one thing.
+// A clean external setup in the shape of the example deployment, with PEM certificates (which the
+// check above skips); each test changes one thing.
 const BASE = {
   listeners: `listeners:
   - { name: web-http, protocol: http, port: 80 }

@@ -5,7 +5,7 @@ import Fastify, { LogController } from 'fastify'
 import { AggregatorRegistry } from 'prom-client'
 import type { LoadedConfig } from '../config/load.js'
 import type { RunningProxy } from '../control/proxy.js'
-import { LyncProxyError } from '../errors.js'
+import { listenError, LyncProxyError } from '../errors.js'
 import { ExplainError, explainRequest } from '../explain/explain.js'
 import { portTables } from '../explain/ports.js'
 import type { Logger } from '../observe/logger.js'
@@ -215,7 +215,14 @@ export async function startAdmin (o: AdminOptions): Promise<RunningAdmin> {
   } catch (err) {
     closeAll()
     await app.close().catch(() => {})
-    throw listenError(err as NodeJS.ErrnoException, address, o.port ?? settings.port)
+    throw listenError(err, {
+      what: 'the admin plane',
+      address,
+      port: o.port ?? settings.port,
+      location: { path: '/admin' },
+      portSetting: 'set admin.port to a free one, or admin.enabled: false',
+      addressSetting: 'set admin.address',
+    })
   }
   const host = address.includes(':') ? `[${address}]` : address
   return {
@@ -229,15 +236,6 @@ export async function startAdmin (o: AdminOptions): Promise<RunningAdmin> {
       closeAll()
     },
   }
-}
-
-function listenError (err: NodeJS.ErrnoException, address: string, port: number): LyncProxyError {
-  const where = `the admin plane cannot bind ${address}:${port}`
-  const location = { path: '/admin' }
-  const fix = 'set admin.port (or admin.address) to a free one, or admin.enabled: false'
-  if (err.code === 'EACCES') return new LyncProxyError('LRP_ERR_LISTEN_PRIVILEGED', `${where}: ports below 1024 need privilege`, { location, fix, cause: err })
-  if (err.code === 'EADDRINUSE') return new LyncProxyError('LRP_ERR_LISTEN_IN_USE', `${where}: the port is already in use`, { location, fix, cause: err })
-  return new LyncProxyError('LRP_ERR_LISTEN_ADDRESS', `${where}: ${err.code ?? err.message}`, { location, cause: err })
 }
 
 // What `start` and `lab` run next to the proxy: the admin plane when the config enables it, with

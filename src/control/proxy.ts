@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto'
 import type net from 'node:net'
 import type { LoadedConfig } from '../config/load.js'
 import type { ResolvedConfig, ResolvedListener, ResolvedTcpFrontend } from '../config/defaults.js'
-import { listenErrno, listenError, LyncProxyError } from '../errors.js'
+import { listenError, LyncProxyError } from '../errors.js'
 import { bind, createServer, type BoundListener } from '../edge/listeners.js'
 import type { ListenerState, TableHolder } from '../edge/listener-state.js'
 import { attachAccessLog } from '../observe/access-log.js'
@@ -106,7 +106,7 @@ export async function startProxy (loaded: LoadedConfig, options: ProxyOptions): 
         tunnels: new Set(),
       }
       const server = createServer(listener, config, state, sniHolder)
-      const port = await bind(server, listener, listener.port).catch((err: unknown) => { throw listenErrno(err) === undefined ? err : listenerListenError(err, listener, loaded) })
+      const port = await bind(server, listener, listener.port).catch((err: unknown) => { throw listenerListenError(err, listener, loaded) })
       bound.push({ name: listener.name, protocol: listener.protocol, address: listener.address, port, server, state })
     }
     for (const frontend of config.tcp) {
@@ -219,8 +219,7 @@ function destroyPools (table: RoutingTable): void {
   for (const pool of table.tcpPools.values()) pool.destroy()
 }
 
-// The edge maps a failed bind itself; the message and fix come from the one mapping in errors.ts,
-// which knows the settings an operator changes, so its error is mapped again from its cause.
+// A listener's failed bind, through the one mapping in errors.ts, with the settings that move it.
 function listenerListenError (err: unknown, listener: ResolvedListener, loaded: LoadedConfig): LyncProxyError {
   // By name, as the edge does: the lab hands the proxy a config with some listeners left out, so an
   // index would not be the file's.

@@ -3,7 +3,6 @@
 import http from 'node:http'
 import https from 'node:https'
 import type { ResolvedConfig, ResolvedListener } from '../config/defaults.js'
-import { LyncProxyError } from '../errors.js'
 import type tls from 'node:tls'
 import { closeFailedHandshakes, serverTlsProfile } from '../tls/profile.js'
 import type { SniSelector } from '../tls/sni.js'
@@ -65,7 +64,8 @@ export function bind (server: http.Server, listener: ResolvedListener, port: num
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {
       server.off('listening', onListening)
-      reject(listenError(err, listener, port))
+      // The caller maps it (errors.ts listenError): it knows the settings that move this listener.
+      reject(err)
     }
     const onListening = (): void => {
       server.off('error', onError)
@@ -77,12 +77,3 @@ export function bind (server: http.Server, listener: ResolvedListener, port: num
     server.listen({ host: listener.address, port, backlog: 1024 })
   })
 }
-
-function listenError (err: NodeJS.ErrnoException, listener: ResolvedListener, port: number): LyncProxyError {
-  const where = `listener ${listener.name} cannot bind ${listener.address}:${port}`
-  const location = { path: `/listeners/${listener.name}` }
-  if (err.code === 'EACCES') return new LyncProxyError('LRP_ERR_LISTEN_PRIVILEGED', `${where}: ports below 1024 need privilege`, { location, cause: err })
-  if (err.code === 'EADDRINUSE') return new LyncProxyError('LRP_ERR_LISTEN_IN_USE', `${where}: the port is already in use`, { location, cause: err })
-  return new LyncProxyError('LRP_ERR_LISTEN_ADDRESS', `${where}: ${err.code ?? err.message}`, { location, cause: err })
-}
-

@@ -1,14 +1,63 @@
 // WebSocket tunnelling. Only `Upgrade: websocket` on GET is tunnelled; anything else (h2c above all,
 // the request-smuggling vector) was refused by the edge. Bytes the client sent with its upgrade request
 // wait until the upstream has answered 101, and an idle tunnel is closed after the rule's timeout.
+//
+// One tunnel goes through phases: waiting (the upgrade request is upstream), declined (a non-101
+// answer is being relayed), open (101: bytes spliced both ways), ended (the record is out). Either
+// peer may go in any phase, and the other one's events keep arriving after that. The order is fixed:
+// the side that goes first names the ending (the first cause wins, so an error that tearing down the
+// other side provokes cannot claim the exchange); then the other side is stopped; then the member is
+// given back and the record goes out, once. Every handler after that returns at `ended`, and each
+// emitter keeps its 'error' listener to the end, so nothing a peer does late can throw.
+//
+// The handlers are named top-level functions that find their tunnel on the emitter.
 import http, { type ClientRequest, type IncomingMessage } from 'node:http'
 import https from 'node:https'
 import type { Socket } from 'node:net'
+import type { TLSSocket } from 'node:tls'
 import type { Exchange } from '../observe/exchange.js'
 import type { Route } from '../routing/table.js'
-import { classifyUpstreamError, noHealthyMember } from './failure.js'
+import type { Member } from '../upstream/member.js'
+import { classifyUpstreamError, kTimeoutKind, noHealthyMember, type TimeoutKind } from './failure.js'
 import { writeRawFailure } from './local-response.js'
 import { filterResponseHeaders } from './request-headers.js'
+
+// What nginx logs for a request whose client closed the connection before any response was sent.
+const CLIENT_CLOSED_REQUEST = 499
+// Failures that prove the upgrade never reached the member: they count against it (passive health).
+const NOTHING_SENT = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL'])
+
+const kTunnel = Symbol('lyncproxy.tunnel')
+
+interface Tagged { [kTunnel]?: Tunnel }
+
+type Phase = 'waiting' | 'declined' | 'open' | 'ended'
+
+class Tunnel {
+  readonly ex: Exchange
+  readonly client: Socket
+  readonly head: Buffer
+  readonly route: Route
+  readonly member: Member
+  readonly port: number
+  readonly done: () => void
+  readonly upReq: ClientRequest
+  phase: Phase = 'waiting'
+  connected = false
+  upRes: IncomingMessage | undefined = undefined
+  upSocket: Socket | undefined = undefined
+
+  constructor (ex: Exchange, client: Socket, head: Buffer, route: Route, member: Member, port: number, done: () => void, upReq: ClientRequest) {
+    this.ex = ex
+    this.client = client
+    this.head = head
+    this.route = route
+    this.member = member
+    this.port = port
+    this.done = done
+    this.upReq = upReq
+  }
+}
 
 export function forwardUpgrade (ex: Exchange, client: Socket, head: Buffer, route: Route, headers: string[], done: () => void): void {
   const pool = route.pool!
@@ -19,6 +68,7 @@ export function forwardUpgrade (ex: Exchange, client: Socket, head: Buffer, rout
     ex.error = failure.code
     ex.status = failure.status
     writeRawFailure(client, failure, route)
+    client.destroySoon()
     done()
     return
   }
@@ -34,53 +84,201 @@ export function forwardUpgrade (ex: Exchange, client: Socket, head: Buffer, rout
     path: ex.target,
     headers: headers as unknown as http.OutgoingHttpHeaders,
     setHost: false,
-    timeout: route.timeouts.connectMs,
     ...(route.upstreamTls ? pool.tlsOptions : {}),
   }
   const upReq: ClientRequest = route.upstreamTls ? https.request(options) : http.request(options)
-  let settled = false
-  const fail = (err: Error): void => {
-    if (settled) return
-    settled = true
-    const failure = classifyUpstreamError(err, route, member.address, port)
-    ex.error = failure.code
-    ex.status = failure.status
-    writeRawFailure(client, failure, route)
-    done()
-  }
-  client.on('error', () => upReq.destroy())
-  upReq.on('timeout', () => upReq.destroy(Object.assign(new Error('upstream timeout'), { code: 'ETIMEDOUT' })))
-  upReq.on('error', fail)
-  upReq.on('response', (upRes) => {
-    // The upstream declined the upgrade: relay its answer as a plain response and close.
-    settled = true
-    ex.status = upRes.statusCode ?? 502
-    ex.upstreamStatus = ex.status
-    client.write(statusLine(upRes) + headerBlock(filterResponseHeaders(upRes.rawHeaders), ['Connection', 'close']))
-    upRes.pipe(client)
-    upRes.on('error', () => client.destroy())
-    upRes.on('end', done)
-  })
-  upReq.on('upgrade', (upRes, upSocket, upHead) => {
-    settled = true
-    ex.status = 101
-    ex.upstreamStatus = 101
-    upSocket.setTimeout(0)
-    const relayed = filterResponseHeaders(upRes.rawHeaders)
-    relayed.push('Connection', 'Upgrade', 'Upgrade', upRes.headers.upgrade ?? 'websocket')
-    client.write(statusLine(upRes) + headerBlock(relayed, []))
-    if (upHead.length > 0) client.write(upHead)
-    if (head.length > 0) upSocket.write(head)
-    const idle = route.timeouts.responseMs
-    client.setTimeout(idle, () => { client.destroy(); upSocket.destroy() })
-    upSocket.on('error', () => client.destroy())
-    client.on('error', () => upSocket.destroy())
-    upSocket.on('close', () => { client.destroy(); done() })
-    client.on('close', () => upSocket.destroy())
-    upSocket.pipe(client)
-    client.pipe(upSocket)
-  })
+  // A waiting upgrade and an open tunnel count against the member, as a request does (least
+  // connections, draining); given back once, in end().
+  member.active++
+  const tunnel = new Tunnel(ex, client, head, route, member, port, done, upReq)
+  ;(client as Tagged)[kTunnel] = tunnel
+  ;(upReq as Tagged)[kTunnel] = tunnel
+  client.on('close', onClientClose)
+  upReq.setTimeout(route.timeouts.connectMs)
+  upReq.on('socket', onUpstreamSocket)
+  upReq.on('timeout', onUpstreamTimeout)
+  upReq.on('error', onUpstreamError)
+  upReq.on('response', onDeclined)
+  upReq.on('upgrade', onSwitched)
   upReq.end()
+}
+
+// The one ending: the member is given back and the record goes out. Idempotent.
+function end (tunnel: Tunnel): void {
+  if (tunnel.phase === 'ended') return
+  tunnel.phase = 'ended'
+  tunnel.member.active--
+  tunnel.done()
+}
+
+// A reset tells a peer that the stream broke; a FIN would look like a clean end. A TLS socket has
+// no TCP handle of its own to reset (resetAndDestroy would throw), so it is destroyed.
+function resetClient (client: Socket): void {
+  if ((client as TLSSocket).encrypted === true || client.destroyed) client.destroy()
+  else client.resetAndDestroy()
+}
+
+function onUpstreamSocket (this: ClientRequest, socket: Socket): void {
+  const tunnel = (this as Tagged)[kTunnel]!
+  // The connect timeout covers TCP, and TLS when the upstream speaks it; after that the upstream
+  // has the rule's response timeout to answer the upgrade.
+  socket.setTimeout(tunnel.route.timeouts.connectMs)
+  socket.once(tunnel.route.upstreamTls ? 'secureConnect' : 'connect', () => markConnected(tunnel))
+}
+
+function markConnected (tunnel: Tunnel): void {
+  if (tunnel.connected || tunnel.phase === 'ended') return
+  tunnel.connected = true
+  tunnel.upReq.setTimeout(tunnel.route.timeouts.responseMs)
+}
+
+function onUpstreamTimeout (this: ClientRequest): void {
+  const tunnel = (this as Tagged)[kTunnel]!
+  const err = Object.assign(new Error('upstream timeout'), { code: 'ETIMEDOUT', [kTimeoutKind]: (tunnel.connected ? 'response' : 'connect') satisfies TimeoutKind })
+  this.destroy(err)
+}
+
+function onUpstreamError (this: ClientRequest, err: NodeJS.ErrnoException & { [kTimeoutKind]?: TimeoutKind }): void {
+  const tunnel = (this as Tagged)[kTunnel]!
+  if (tunnel.phase === 'declined') { declinedBroke(tunnel); return }
+  // After 101 the socket is the tunnel's; after the end, whatever happens to the request is moot.
+  if (tunnel.phase !== 'waiting') return
+  const { ex, route, member, client } = tunnel
+  const failure = classifyUpstreamError(err, route, member.address, tunnel.port)
+  if (NOTHING_SENT.has(err.code ?? '') || err[kTimeoutKind] === 'connect') route.pool!.recordFailure(member, err.code ?? 'connect timeout')
+  ex.error = failure.code
+  ex.status = failure.status
+  writeRawFailure(client, failure, route)
+  client.destroySoon()
+  end(tunnel)
+}
+
+// The upstream declined the upgrade: its answer is relayed as a plain response, then the connection
+// closes. The exchange ends when the client connection does (onClientClose).
+function onDeclined (this: ClientRequest, upRes: IncomingMessage): void {
+  const tunnel = (this as Tagged)[kTunnel]!
+  if (tunnel.phase !== 'waiting' || tunnel.client.destroyed) {
+    // The client went while the answer was on its way: its 'close' ends the exchange, as a 499.
+    this.destroy()
+    return
+  }
+  tunnel.phase = 'declined'
+  tunnel.upRes = upRes
+  ;(upRes as Tagged)[kTunnel] = tunnel
+  const { ex, client, route, member } = tunnel
+  const status = upRes.statusCode ?? 502
+  ex.status = status
+  ex.upstreamStatus = status
+  if (status >= 502 && status <= 504) route.pool!.recordFailure(member, `answered ${status}`)
+  else route.pool!.recordSuccess(member)
+  upRes.on('aborted', onDeclinedAborted)
+  upRes.on('error', onDeclinedAborted)
+  upRes.on('end', onDeclinedEnd)
+  client.write(statusLine(upRes) + headerBlock(filterResponseHeaders(upRes.rawHeaders), ['Connection', 'close']))
+  upRes.pipe(client)
+}
+
+function onDeclinedAborted (this: IncomingMessage): void {
+  declinedBroke((this as Tagged)[kTunnel]!)
+}
+
+// The refusal broke off mid-body: the client must not take the part it got for the whole.
+function declinedBroke (tunnel: Tunnel): void {
+  if (tunnel.phase !== 'declined' || tunnel.upRes?.complete === true) return
+  if (tunnel.ex.error === '') tunnel.ex.error = 'upstream_truncated'
+  resetClient(tunnel.client)
+}
+
+// The whole refusal went out (pipe ends the client): a client that keeps its side open does not
+// keep the connection.
+function onDeclinedEnd (this: IncomingMessage): void {
+  (this as Tagged)[kTunnel]!.client.destroySoon()
+}
+
+function onSwitched (this: ClientRequest, upRes: IncomingMessage, upSocket: Socket, upHead: Buffer): void {
+  const tunnel = (this as Tagged)[kTunnel]!
+  upSocket.on('error', onTunnelError)
+  if (tunnel.phase !== 'waiting' || tunnel.client.destroyed) {
+    // The client went while the 101 was on its way: its 'close' ends the exchange.
+    upSocket.destroy()
+    return
+  }
+  tunnel.phase = 'open'
+  tunnel.upSocket = upSocket
+  ;(upSocket as Tagged)[kTunnel] = tunnel
+  const { ex, client, route, member } = tunnel
+  ex.status = 101
+  ex.upstreamStatus = 101
+  route.pool!.recordSuccess(member)
+  upSocket.setTimeout(0)
+  const relayed = filterResponseHeaders(upRes.rawHeaders)
+  relayed.push('Connection', 'Upgrade', 'Upgrade', upRes.headers.upgrade ?? 'websocket')
+  client.write(statusLine(upRes) + headerBlock(relayed, []))
+  if (upHead.length > 0) client.write(upHead)
+  if (tunnel.head.length > 0) upSocket.write(tunnel.head)
+  client.setTimeout(route.timeouts.responseMs, onTunnelIdle)
+  upSocket.on('close', onTunnelUpstreamClose)
+  upSocket.pipe(client)
+  client.pipe(upSocket)
+}
+
+function onTunnelError (): void { /* seen as a 'close' with hadError */ }
+
+function onTunnelIdle (this: Socket): void {
+  const tunnel = (this as Tagged)[kTunnel]!
+  tunnel.upSocket?.destroy()
+  this.destroy()
+}
+
+// The upstream side of an open tunnel closed. A clean close has ended the client through the pipe:
+// what is still buffered for it is sent before its connection goes.
+function onTunnelUpstreamClose (this: Socket, hadError: boolean): void {
+  const tunnel = (this as Tagged)[kTunnel]!
+  if (tunnel.phase !== 'open') return
+  if (hadError) {
+    if (tunnel.ex.error === '') tunnel.ex.error = 'upstream_aborted'
+    resetClient(tunnel.client)
+  } else {
+    tunnel.client.destroySoon()
+  }
+  end(tunnel)
+}
+
+function onClientClose (this: Socket, hadError: boolean): void {
+  const tunnel = (this as Tagged)[kTunnel]!
+  const { ex } = tunnel
+  switch (tunnel.phase) {
+    case 'waiting':
+      // Gone before the upstream answered: the upgrade goes too, and no answer is the status.
+      ex.aborted = true
+      if (ex.error === '') ex.error = 'client_aborted'
+      ex.status = CLIENT_CLOSED_REQUEST
+      tunnel.upReq.destroy()
+      break
+    case 'declined':
+      if (!this.writableFinished) {
+        ex.aborted = true
+        if (ex.error === '') ex.error = 'client_aborted'
+      }
+      // Stops the refusal's body if it is still coming; a whole one has left the request already.
+      tunnel.upReq.destroy()
+      break
+    case 'open': {
+      const upSocket = tunnel.upSocket!
+      if (hadError) {
+        ex.aborted = true
+        if (ex.error === '') ex.error = 'client_aborted'
+        upSocket.destroy()
+      } else {
+        // Both directions of the client are done: the upstream gets what is buffered for it first.
+        upSocket.destroySoon()
+      }
+      break
+    }
+    case 'ended':
+      return
+  }
+  end(tunnel)
 }
 
 function statusLine (res: IncomingMessage): string {

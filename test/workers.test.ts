@@ -1,7 +1,7 @@
 // `workers: 2`: a real `lyncproxy start` cluster (a primary and two worker processes) in front of a
 // real upstream, everything on 127.0.0.1. Which process served a request is read from the access
-// log, whose every line carries the pid of the worker that wrote it. The CLI runs from source as in
-// cli.test.ts (test/helpers/cli.ts); node:cluster forks the workers with the same loaders.
+// log, whose every line carries the pid of the worker that wrote it. The CLI is the built one, as in
+// cli.test.ts (test/helpers/cli.ts); node:cluster forks the workers from the same script.
 import fs from 'node:fs'
 import http from 'node:http'
 import path from 'node:path'

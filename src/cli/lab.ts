@@ -52,7 +52,7 @@ export async function runLab (argv: string[]): Promise<number> {
     // As in start: signals work from the moment the lab serves; reloads count once the admin plane is up.
     let admin: RunningAdmin | undefined
     const early = createReloader({ file, proxy: lab.proxy, logger, env: process.env })
-    handleSignals({ file, logger, proxy: lab.proxy, close: async () => { await admin?.close(); await lab.close() }, reload: () => (admin?.reload ?? early)() })
+    handleSignals({ file, logger, proxy: lab.proxy, close: async (graceMs) => { await admin?.close(); await lab.close(graceMs) }, reload: () => (admin?.reload ?? early)() })
     try {
       admin = await (await import('../admin/server.js')).startAdminIfEnabled(loaded, lab.proxy, logger)
     } catch (err) {

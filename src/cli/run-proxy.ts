@@ -11,7 +11,8 @@ export const DEFAULT_GRACE_MS = 10_000
 interface CommonSignalOptions {
   file: string
   logger: Logger
-  close: () => Promise<void>
+  // Given the grace the log line announces, so that what it says is what happens.
+  close: (graceMs: number) => Promise<void>
   graceMs?: number
 }
 
@@ -44,7 +45,7 @@ export function handleSignals ({ file, logger, proxy, close, graceMs = DEFAULT_G
     logger.info(`${signal}: closing listeners, finishing requests in flight (up to ${graceMs / 1000} s)`)
     const hard = setTimeout(() => process.exit(0), graceMs + 2000)
     hard.unref()
-    close().then(() => { logger.flush(); process.exit(0) }, () => process.exit(1))
+    close(graceMs).then(() => { logger.flush(); process.exit(0) }, () => process.exit(1))
   }
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))

@@ -55,7 +55,7 @@ export async function runStart (argv: string[]): Promise<number> {
     // takes the same path without its metric.
     let admin: RunningAdmin | undefined
     const early = createReloader({ file, proxy, logger, env: process.env })
-    handleSignals({ file, logger, proxy, close: async () => { await admin?.close(); await proxy.close() }, reload: () => (admin?.reload ?? early)() })
+    handleSignals({ file, logger, proxy, close: async (graceMs) => { await admin?.close(); await proxy.close(graceMs) }, reload: () => (admin?.reload ?? early)() })
     try {
       // fastify and prom-client load only when the proxy really starts, not for --help.
       admin = await (await import('../admin/server.js')).startAdminIfEnabled(loaded, proxy, logger)

@@ -44,9 +44,9 @@ export async function runPrimary (o: PrimaryOptions): Promise<number> {
     logger,
     graceMs: DEFAULT_GRACE_MS,
     reload: () => (admin?.reload ?? (() => cluster.reload()))(),
-    close: async () => {
+    close: async (graceMs) => {
       await admin?.close()
-      await cluster.stop(DEFAULT_GRACE_MS)
+      await cluster.stop(graceMs)
       await view.close()
     },
   })

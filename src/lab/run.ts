@@ -28,7 +28,8 @@ export interface RunningLab {
   echoes: EchoServer[]
   // Notes for the operator, such as sites skipped for want of privilege.
   notes: string[]
-  close (): Promise<void>
+  // Requests in flight may finish for graceMs (0: at once).
+  close (graceMs?: number): Promise<void>
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: Mutable<T[K]> }
@@ -80,8 +81,8 @@ export async function startLab (loaded: LoadedConfig, options: LabOptions): Prom
     standIns,
     echoes,
     notes,
-    async close () {
-      await proxy.close(0)
+    async close (graceMs = 0) {
+      await proxy.close(graceMs)
       await closeBackends()
     },
   }

@@ -13,8 +13,9 @@ import { CliProcess, REPO } from './cli.js'
 export const FD_LIMIT = 8192
 
 // A command to put in front of a child so that it runs with FD_LIMIT descriptors, or none when this
-// process has that many already (children inherit it). Raising the soft limit up to the hard one
-// needs no privilege; past it, only root can.
+// process has that many already (children inherit it; node itself raises its soft limit to the hard
+// one at start, so this matters when the hard limit is below FD_LIMIT). Past the hard limit only root
+// (CAP_SYS_RESOURCE) can go; otherwise the child gets the hard limit.
 export function fdPrefix (): string[] {
   const soft = Number(spawnSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).stdout.trim())
   if (Number.isFinite(soft) && soft >= FD_LIMIT) return []

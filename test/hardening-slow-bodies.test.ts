@@ -95,7 +95,7 @@ t.test(`slowhttptest -B on :80 and :443 at once: ordinary clients of the same po
 
   // Each attack connection ends its one exchange when slowhttptest closes it. The record says how:
   // 499 client_aborted when the connection went away, 408 request_timeout had the request timeout
-  // (300 s, the lab's default) run out, and 400 malformed_request when the client half-closed with
+  // (300 s, the lab's default) run out, and 400 body_incomplete when the client half-closed with
   // its body unfinished (Node's parser reports the early end as a parse error; nginx logs 400 for the
   // same thing). Never a 5xx, and never an upstream: no slow body was sent on.
   const isAttack = (r: AccessRecord): boolean => r.method === 'POST' && r.host.startsWith('127.0.0.1:')
@@ -107,7 +107,7 @@ t.test(`slowhttptest -B on :80 and :443 at once: ordinary clients of the same po
   for (const r of records) outcomes.set(`${r.listener} ${r.status} ${r.error ?? ''}`, (outcomes.get(`${r.listener} ${r.status} ${r.error ?? ''}`) ?? 0) + 1)
   const summary = [...outcomes].sort().map(([k, n]) => `${k}: ${n}`).join(', ')
   t.ok(records.length >= expected, `an access record for every attack connection (${records.length}, slowhttptest connected ${expected}): ${summary}`)
-  const allowed = new Set(['400 malformed_request', '408 request_timeout', '499 client_aborted'])
+  const allowed = new Set(['400 body_incomplete', '408 request_timeout', '499 client_aborted'])
   t.same(records.filter((r) => !allowed.has(`${r.status} ${r.error ?? ''}`)).map((r) => `${r.listener} ${r.status} ${r.error ?? ''}`), [], 'every attack request ended as 400, 408 or 499, none with a 5xx such as 503 upstream_busy')
   t.equal(records.filter((r) => r.listener.startsWith('external-') && r.upstream !== '').length, 0, 'none of them took an upstream connection')
   t.equal(records.filter((r) => r.listener.startsWith('dir-vip-')).length, 0, 'and none reached the Director pool\'s HLB VIP behind the proxy')

@@ -178,6 +178,17 @@ t.test('slow bodies hold no upstream connection; large uploads still stream', as
   t.ok(await until(() => seen.filter((e) => e.target.startsWith('/slow/')).length === SLOW, 3000), 'each was recorded')
   t.same([...new Set(seen.filter((e) => e.target.startsWith('/slow/')).map((e) => `${e.status} ${e.error}`))], ['408 request_timeout'], 'as 408 request_timeout')
 
+  // A client that closes its side with the body unfinished: 400 body_incomplete, nothing forwarded.
+  const quitter = await openRaw(p.httpPort)
+  quitter.write('POST /quit HTTP/1.1\r\nHost: webext.contoso.com\r\nContent-Length: 100\r\n\r\n0123456789')
+  await sleep(100)
+  quitter.socket.end()
+  t.ok(await quitter.waitClose(3000), 'closed')
+  t.same(statusCodes(quitter.text), [400], 'answered 400 on the half-closed connection')
+  t.ok(await until(() => seen.some((e) => e.target === '/quit'), 3000), 'recorded')
+  t.equal(seen.find((e) => e.target === '/quit')?.error, 'body_incomplete', 'as body_incomplete, not as bad syntax')
+  t.notOk(upstream.requests.some((q) => q.url === '/quit'), 'the unfinished request never reached the upstream')
+
   // A body larger than the buffer goes upstream as soon as the buffer is full, then streams.
   const big = await openRaw(p.httpPort)
   t.teardown(() => big.destroy())

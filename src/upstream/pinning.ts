@@ -48,6 +48,11 @@ export function pinClientConnection (client: Socket, pool: UpstreamPool, tls: bo
   return pin
 }
 
+// The client connection's 'close' runs this and, in listener order, the 'close' of the exchange in
+// flight on it: first for the request that created the pin, last for a later one. Either order is
+// safe: the agent's destroy only makes the upstream request emit 'error' later, and by then the
+// exchange has been marked as the client's abort (edge/handler.ts onExchangeClose), so that error
+// claims nothing (test/never-down-pinning.test.ts).
 function releasePins (this: PinnedSocket): void {
   const pins = this[kPins]
   if (pins === undefined) return

@@ -1,0 +1,25 @@
+// Defects the fuzz finds that are known and open: a violation that matches one is reported, not
+// failed, so that the suite stays green while the fix is under way. Remove the entry with the fix:
+// from then on the fuzz enforces it. `npm run fuzz -- --strict` ignores this list.
+import type { Violation } from './oracle.js'
+
+export interface KnownDefect {
+  code: string
+  // Matched against the violation's detail (for a crash: the child's output).
+  match?: RegExp
+  reason: string
+}
+
+export const KNOWN_OPEN: KnownDefect[] = [
+  { code: 'after-close-upstream', match: /\(HTTP\/1\.0, Connection: (close \+ keep-alive|keep-alive \+ close)\)/, reason: 'an HTTP/1.0 request with both Connection: close and Connection: keep-alive is kept alive (llhttp lets keep-alive win for 1.0), so the requests after it are processed (RFC 9112 §9.6: close wins); open in src/edge' },
+  { code: 'forwarded-after-close', reason: 'a request pipelined after one the proxy refused with Connection: close (400 bad_host/bad_target, Node\'s own 400 for a missing Host, 501, 505) still reaches the upstream, and its answer is lost (RFC 9112 §9.6); open in src/edge' },
+  { code: 'crash', match: /at abortClient/, reason: 'crash in abortClient (TypeError: Cannot read properties of null (reading \'destroy\')), being fixed in src/forward' },
+]
+
+// `ignore`: codes a run was told to pass over (npm run fuzz -- --ignore CODE,CODE), to look past a
+// defect already found.
+export function knownDefect (v: Violation, strict: boolean, ignore: readonly string[] = []): KnownDefect | undefined {
+  if (ignore.includes(v.code)) return { code: v.code, reason: `${v.code} (ignored in this run)` }
+  if (strict) return undefined
+  return KNOWN_OPEN.find((k) => k.code === v.code && (k.match === undefined || k.match.test(v.detail)))
+}

@@ -57,7 +57,11 @@ export class HealthChecker {
 
   private async round (): Promise<void> {
     const members = this.pool.members
-    await Promise.all(members.map(async (m) => this.observe(m, await this.probe(m))))
+    await Promise.all(members.map(async (m) => {
+      const result = await this.probe(m)
+      // A round that outlives stop() (a reload retired this pool) reports nothing.
+      if (!this.stopped) this.observe(m, result)
+    }))
     this.schedule(this.settings.intervalMs)
   }
 
@@ -68,58 +72,80 @@ export class HealthChecker {
       s.bad = 0
       if (!member.up && s.ok >= this.settings.rise) {
         member.up = true
-        this.pool.onMemberEvent?.(member, 'up', `health check passed ${s.ok} times`)
+        this.emit(member, 'up', `health check passed ${s.ok} times`)
       }
     } else {
       s.bad++
       s.ok = 0
       if (member.up && s.bad >= this.settings.fall) {
         member.up = false
-        this.pool.onMemberEvent?.(member, 'down', `health check failed ${s.bad} times: ${result}`)
+        this.emit(member, 'down', `health check failed ${s.bad} times: ${result}`)
       }
     }
   }
 
-  // undefined when healthy, else the reason.
+  // A consumer that throws would reject the round, and with it every later one (and an unhandled
+  // rejection ends the process): its failure is its own.
+  private emit (member: Member, change: 'up' | 'down', detail: string): void {
+    try { this.pool.onMemberEvent?.(member, change, detail) } catch { /* consumers report their own failures */ }
+  }
+
+  // undefined when healthy, else the reason. Each probe settles once, within timeoutMs of its start
+  // (connect, TLS and the response head together: a member that trickles bytes resets an idle timer
+  // for ever, and the round waits for every probe), and takes its connection with it.
   probe (member: Member): Promise<string | undefined> {
     return this.settings.check === 'tcp' ? this.probeTcp(member) : this.probeHttp(member)
   }
 
   private probeTcp (member: Member): Promise<string | undefined> {
     const port = this.settings.tcpPort ?? member.httpsPort
+    const timeoutMs = this.settings.timeoutMs
     return new Promise((resolve) => {
       const socket = net.connect({ host: member.address, port })
-      const done = (reason: string | undefined): void => { socket.destroy(); resolve(reason) }
-      socket.setTimeout(this.settings.timeoutMs, () => done(`no connection to ${member.address}:${port} within ${this.settings.timeoutMs} ms`))
-      socket.once('connect', () => done(undefined))
-      socket.once('error', (err: NodeJS.ErrnoException) => done(`${member.address}:${port} ${err.code ?? err.message}`))
+      let settled = false
+      const finish = (reason: string | undefined): void => {
+        if (settled) return
+        settled = true
+        clearTimeout(deadline)
+        socket.destroy()
+        resolve(reason)
+      }
+      const deadline = setTimeout(() => finish(`no connection to ${member.address}:${port} within ${timeoutMs} ms`), timeoutMs)
+      socket.once('connect', () => finish(undefined))
+      // Kept after settling: an error that arrives later finds a listener.
+      socket.on('error', (err: NodeJS.ErrnoException) => finish(`${member.address}:${port} ${err.code ?? err.message}`))
     })
   }
 
   private probeHttp (member: Member): Promise<string | undefined> {
     const plain = this.settings.plain === true
     const port = plain ? member.httpPort : member.httpsPort
+    const { path, timeoutMs } = this.settings
     return new Promise((resolve) => {
-      let settled = false
-      const done = (reason: string | undefined): void => { if (!settled) { settled = true; resolve(reason) } }
       const options: https.RequestOptions = {
         host: member.address,
         port,
-        path: this.settings.path,
+        path,
         method: 'GET',
         agent: false,
         // No Accept header, as Microsoft's probe sends it; the Host is the pool's name.
         headers: { Host: this.pool.fqdn, Connection: 'close' },
-        timeout: this.settings.timeoutMs,
         ...(plain ? {} : this.pool.tlsOptions),
       }
       const req = plain ? http.request(options) : https.request(options)
-      req.on('response', (res) => {
-        res.resume()
-        done(res.statusCode === 200 ? undefined : `GET ${this.settings.path} answered ${res.statusCode ?? '?'}`)
-      })
-      req.on('timeout', () => { req.destroy(); done(`GET ${this.settings.path} timed out after ${this.settings.timeoutMs} ms`) })
-      req.on('error', (err: NodeJS.ErrnoException) => done(`GET ${this.settings.path}: ${err.code ?? err.message}`))
+      let settled = false
+      // The status is the verdict: the body is not read, and the connection goes with the probe.
+      const finish = (reason: string | undefined): void => {
+        if (settled) return
+        settled = true
+        clearTimeout(deadline)
+        req.destroy()
+        resolve(reason)
+      }
+      const deadline = setTimeout(() => finish(`GET ${path} timed out after ${timeoutMs} ms`), timeoutMs)
+      req.on('response', (res) => finish(res.statusCode === 200 ? undefined : `GET ${path} answered ${res.statusCode ?? '?'}`))
+      // Kept after settling: destroying the request makes it emit one.
+      req.on('error', (err: NodeJS.ErrnoException) => finish(`GET ${path}: ${err.code ?? err.message}`))
       req.end()
     })
   }

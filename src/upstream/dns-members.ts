@@ -32,12 +32,16 @@ export class DnsMembers {
     await this.refresh()
   }
 
+  // A reload retires the pool: queries still out are cancelled, and an answer that comes anyway
+  // is dropped (refresh looks again after its await).
   stop (): void {
     this.stopped = true
     clearTimeout(this.timer)
+    this.resolver.cancel()
   }
 
   async refresh (): Promise<void> {
+    if (this.stopped) return
     let nextMs = RETRY_MS
     try {
       const [v4, v6] = await Promise.all([
@@ -47,6 +51,7 @@ export class DnsMembers {
       // A server may fail one family while it answers the other (dnsmasq without upstream servers
       // refuses AAAA for a name it only has an A record for): that family keeps its current
       // addresses, asked again soon. Only when both fail is the whole answer a failure.
+      if (this.stopped) return
       if (v4 instanceof Error && v6 instanceof Error) throw v4
       const pool = this.pool
       const records = [...(v4 instanceof Error ? kept(pool, false) : v4), ...(v6 instanceof Error ? kept(pool, true) : v6)]
@@ -54,16 +59,22 @@ export class DnsMembers {
       const before = pool.members.map((m) => m.address).join(',')
       pool.replaceMembers(records.map((r) => ({ name: r.address, address: r.address, httpPort: pool.httpPort, httpsPort: pool.httpsPort, weight: 1 })))
       const after = pool.members.map((m) => m.address).join(',')
-      if (before !== after) this.onEvent?.(pool, `${this.settings.name} → ${after}`, false)
+      if (before !== after) this.emit(`${this.settings.name} → ${after}`, false)
       const ttlMs = Math.min(...records.map((r) => r.ttl)) * 1000
       nextMs = Math.max(MIN_REFRESH_MS, Math.min(this.settings.intervalMs ?? ttlMs, MAX_REFRESH_MS))
     } catch (err) {
       // Keep the last good answer; a resolver hiccup must not empty the pool.
-      this.onEvent?.(this.pool, `cannot resolve ${this.settings.name}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, true)
+      if (!this.stopped) this.emit(`cannot resolve ${this.settings.name}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, true)
     }
     if (this.stopped) return
     this.timer = setTimeout(() => { void this.refresh() }, nextMs)
     this.timer.unref()
+  }
+
+  // A consumer that throws would turn a good answer into a reported failure and reject refresh
+  // (failing start, or, from the timer, ending the process): its failure is its own.
+  private emit (detail: string, failed: boolean): void {
+    try { this.onEvent?.(this.pool, detail, failed) } catch { /* consumers report their own failures */ }
   }
 }
 

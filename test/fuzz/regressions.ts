@@ -40,6 +40,8 @@ function connection (segments: Segment[], o: Partial<ClientPlan> = {}): { segmen
   return { segments, plan: plan(segments, o) }
 }
 
+// The first four were found at 1aa5d65 and are fixed by 7851dff; they pass at 0181475.
+//
 // Issue 16 §2, as reported: a POST with a Content-Length body, then on the same connection bytes
 // that are no request (what a client that framed the body as chunked would send next), one read,
 // close. Against the lab's lyncdiscover stand-in the proxy died after 20 to 40 of these with
@@ -72,27 +74,51 @@ const refusalBeforeAnswer = [
   seg('\r\nZ', 'garbage'),
 ]
 
+// Found by the fuzz at 0181475 (seed 5, shrunk): the proxy answers the first request itself with
+// 400 bad_host and Connection: close, yet the request pipelined behind it is forwarded; its answer
+// never reaches the client (RFC 9112 §9.6: no further request is processed after a close). The
+// same with `GET *` (400 bad_target), Node's own 400 for a missing Host, 501 and 505.
+const forwardedAfterRefusal = [
+  seg('GET /ok/Q00____Q HTTP/1.1\r\nHost: \r\n\r\n', 'local'),
+  seg('GET /ok/Q01____Q HTTP/1.1\r\nHost: webext.contoso.com\r\n\r\n', 'up', { upHost: WEBEXT }),
+]
+// Found by the fuzz at 0181475 (seed 20261202): an HTTP/1.0 request with both Connection: close and
+// Connection: keep-alive is kept alive (Node's parser lets keep-alive win for 1.0), so the request
+// after it is processed, though the client asked to close.
+const http10CloseAndKeepAlive = [
+  seg('GET /ok/Q00____Q HTTP/1.0\r\nHost: webext.contoso.com\r\nConnection: close\r\nConnection: keep-alive\r\n\r\n', 'may', { closes: true }),
+  seg('GET /okchunked/Q01____Q HTTP/1.1\r\nHost: webext.contoso.com\r\n\r\n', 'up', { upHost: WEBEXT }),
+]
+
 export const REGRESSIONS: Regression[] = [
   {
     name: 'CL body + trailing chunk bytes, read once, close, x40 (issue 16 §2 as reported)',
-    known: 'crash in abortClient, being fixed',
     case: { repeat: 40, connections: [connection(reported, { read: 'once' })] },
   },
   {
     name: 'CL body + trailing chunk bytes to a chaos okchunked, read once, close, x20',
-    known: 'crash in abortClient, being fixed',
     case: { repeat: 20, connections: [connection(withBody, { read: 'once' })] },
   },
   {
     name: 'a truncated answer with a request pipelined behind it',
-    known: 'crash in abortClient, being fixed',
     found: { seed: 3, path: '15:0:2:1:1:1:1:1:1:1:1:1:1:1:1:1:1:1:1:1:1:1:1:1' },
     case: { repeat: 5, connections: [connection(truncatedThenPipelined, { splits: [] })] },
   },
   {
     name: 'the 400 for bytes after a request goes out before the request\'s own answer',
-    known: 'at 1aa5d65 the raw 400 of onClientError overtakes the pending response (edge/client-error.ts); the uncommitted src/edge work passes it, unskip with that commit',
     found: { seed: 3, path: '12:1:1:1:1:1:1:1:1:1:1:1:1:1:1:1:1:1:1:1:1:1' },
     case: { repeat: 5, connections: [connection(refusalBeforeAnswer, { splits: [] })] },
+  },
+  {
+    name: 'a request pipelined behind one refused with 400 and Connection: close is forwarded',
+    known: 'forwarded-after-close: open in src/edge (found at 0181475)',
+    found: { seed: 5, path: '60:2:2:2:2:2:2:2:2:2:2:2:2:2:2:2:2:2:2:2:2:2:2:2:2:2:2:2:2:2:2' },
+    case: { repeat: 5, connections: [connection(forwardedAfterRefusal, { splits: [] })] },
+  },
+  {
+    name: 'HTTP/1.0 with Connection: close and Connection: keep-alive: the next request is processed',
+    known: 'after-close-upstream for HTTP/1.0 close + keep-alive: open in src/edge (found at 0181475)',
+    found: { seed: 20261202, path: '8:3:2:2:2:2:2:2:2:2:2:2:2:2:2:2:2:2:2:2:2:2:2:2:2:2:2:2:2' },
+    case: { repeat: 3, connections: [connection(http10CloseAndKeepAlive, { splits: [] })] },
   },
 ]

@@ -49,6 +49,12 @@ function onConnection (this: net.Server, client: net.Socket): void {
   })
 }
 
+// Teardown, from either side. The member fails (error): the client is reset. The member ends
+// cleanly: its FIN reaches the client through the pipe, and its close ends the client's side once
+// what is buffered for it has gone. The client resets: the member is reset too; a FIN would tell a
+// half-open member only that the client has finished sending. The client closes cleanly (both
+// directions done): the member connection goes. Idle on either side: both go. The member's active
+// count is taken at connect and given back at its close, which comes once.
 function connectMember (client: net.Socket, frontend: ResolvedTcpFrontend, member: Member, onConnectFailure: (m: Member) => void): void {
   if (client.destroyed) return
   const upstream = net.connect({ host: member.address, port: frontend.targetPort, noDelay: true, allowHalfOpen: true })
@@ -74,5 +80,9 @@ function connectMember (client: net.Socket, frontend: ResolvedTcpFrontend, membe
     if (connected) member.active--
     if (connected && !client.destroyed) client.end()
   })
-  client.on('close', () => upstream.destroy())
+  client.on('close', (hadError) => {
+    // A connection still being made is not completed just to be reset.
+    if (hadError && !upstream.connecting && !upstream.destroyed) upstream.resetAndDestroy()
+    else upstream.destroy()
+  })
 }

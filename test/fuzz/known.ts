@@ -10,10 +10,7 @@ export interface KnownDefect {
   reason: string
 }
 
-export const KNOWN_OPEN: KnownDefect[] = [
-  { code: 'after-close-upstream', match: /\(HTTP\/1\.0, Connection: (close \+ keep-alive|keep-alive \+ close)\)/, reason: 'an HTTP/1.0 request with both Connection: close and Connection: keep-alive is kept alive (llhttp lets keep-alive win for 1.0), so the requests after it are processed (RFC 9112 §9.6: close wins); open in src/edge' },
-  { code: 'forwarded-after-close', reason: 'a request pipelined after one the proxy refused with Connection: close (400 bad_host/bad_target, Node\'s own 400 for a missing Host, 501, 505) still reaches the upstream, and its answer is lost (RFC 9112 §9.6); open in src/edge' },
-]
+export const KNOWN_OPEN: KnownDefect[] = []
 
 // `ignore`: codes a run was told to pass over (npm run fuzz -- --ignore CODE,CODE), to look past a
 // defect already found.

@@ -108,7 +108,7 @@ export function checkConnection (run: ConnectionRun, label: string): Violation[]
         if (partial) v('padded', `${describe(run, i)}: a truncated upstream response reached the client complete (${r.body.length} bytes)`)
         else if (r.body !== body) v('wrong-body', `${describe(run, i)}: body ${JSON.stringify(r.body.slice(0, 80))} (${r.body.length} bytes), expected ${JSON.stringify(body.slice(0, 80))} (${body.length} bytes)`)
       }
-      if (!r.complete && !partial && normalRead && !run.closedByClient && want === 200 && !head) v('truncated', `${describe(run, i)}: the response was cut short (${r.body.length} bytes of body) on a connection the client kept reading`)
+      if (!r.complete && !partial && normalRead && !run.closedByClient && want === 200 && !head) v('truncated', `${describe(run, i)}: the response was cut short (${r.body.length} bytes of body) on a connection the client kept reading (${run.plan.then === 'half-close' ? 'after its half-close' : `then: ${run.plan.then}`})`)
     }
   }
   // Nothing is answered after a request the parser refused.

@@ -88,7 +88,7 @@ export async function fuzz (h: FuzzHarness, o: FuzzOptions): Promise<FuzzReport>
       const slow = [...r.runs].sort((a, b) => b.waitedMs - a.waitedMs)[0]
       if (slow !== undefined && slow.waitedMs > 500) o.log?.(`  slowest: waited ${Math.round(slow.waitedMs)} ms, ${slow.written}/${slow.length} bytes, ${slow.how}, ${JSON.stringify(slow.plan)} ${slow.segments.map((s) => s.expect + ':' + s.kind).join(',')} ${JSON.stringify(slow.text.slice(0, 150))}`)
     }
-    if (o.log !== undefined && (n % 25 === 0 || open.length > 0 || process.env.FUZZ_VERBOSE !== undefined)) o.log(`case ${n}: ${Math.round(r.ms)} ms${process.env.FUZZ_VERBOSE !== undefined ? ' ' + c.connections.map((x) => x.segments.map((s) => s.expect + ':' + s.kind).join(',') + ' ' + x.plan.then + '/' + x.plan.read + '/' + String(x.plan.stallMs)).join(' | ') + ' x' + c.repeat : ''}${open.length > 0 ? `, ${open.length} violation(s): ${open[0]!.code}` : ''}`)
+    if (o.log !== undefined && (n % 25 === 0 || open.length > 0 || process.env.FUZZ_VERBOSE !== undefined)) o.log(`case ${n}: ${Math.round(r.ms)} ms, ${r.sample?.fds ?? '?'} fds${process.env.FUZZ_VERBOSE !== undefined ? ' ' + c.connections.map((x) => x.segments.map((s) => s.expect + ':' + s.kind).join(',') + ' ' + x.plan.then + '/' + x.plan.read + '/' + String(x.plan.stallMs)).join(' | ') + ' x' + c.repeat : ''}${open.length > 0 ? `, ${open.length} violation(s): ${open[0]!.code}` : ''}`)
     if (open.length > 0) {
       last = { c, r, open }
       throw new Error(open.map((v) => `[${v.code}] ${v.detail}`).join('\n'))

@@ -39,13 +39,16 @@ export function onCheckContinue (this: Server, req: IncomingMessage, res: Server
 }
 
 export function onRequest (this: Server, req: IncomingMessage, res: ServerResponse): void {
+  // The socket is read here: once the response has closed, Node has cleared both references to it.
+  const conn = connectionOf(req.socket)
+  // Node parses pipelined requests as they arrive, also behind one that ends the connection.
+  if (connectionEnding(conn, req.socket)) return
+  if (req.httpVersionMinor === 0 && res.shouldKeepAlive) honourCloseOnHttp10(req, res)
   const state = (this as StatefulServer)[kListenerState]
   const ex = new Exchange(state.name, clientAddress(req.socket), req.method ?? '')
   const tagged = res as TaggedResponse
   tagged[kExchange] = ex
   tagged[kListenerState] = state
-  // The socket is read here: once the response has closed, Node has cleared both references to it.
-  const conn = connectionOf(req.socket)
   tagged[kConnection] = conn
   exchangeOpened(conn, req, res)
   res.on('close', onExchangeClose)
@@ -53,6 +56,37 @@ export function onRequest (this: Server, req: IncomingMessage, res: ServerRespon
     serve(state, req, res, ex)
   } catch (err) {
     containFault(ex, res, undefined, err)
+  }
+}
+
+// A response that will close the connection (its own Connection: close, or the close its request
+// asked for) is already due on this connection: the requests behind it are neither forwarded nor
+// answered (RFC 9112 §9.6), and go with the connection. Node's own answers, such as its 400 for a
+// missing Host, never pass through onRequest, so the one Node holds on the socket is looked at too.
+// `_last` is how Node marks a response after which it closes; it has no public name.
+interface ClosingResponse { shouldKeepAlive: boolean, _last?: boolean }
+interface ServingSocket extends Socket { _httpMessage?: ClosingResponse | null }
+
+function connectionEnding (conn: ClientConnection, socket: Socket): boolean {
+  // Once the closing response has gone, Node ends the socket and destroys it when the end is
+  // flushed; bytes that arrive in between are still parsed.
+  if (!socket.writable) return true
+  const last = conn.lastResponse as ClosingResponse | undefined
+  if (last !== undefined && (!last.shouldKeepAlive || last._last === true)) return true
+  return (socket as ServingSocket)._httpMessage?._last === true
+}
+
+// llhttp keeps an HTTP/1.0 connection alive when Connection names keep-alive, even beside close;
+// close wins (RFC 9112 §9.6).
+const CLOSE_TOKEN = /(?:^|,)\s*close\s*(?:,|$)/i
+
+function honourCloseOnHttp10 (req: IncomingMessage, res: ServerResponse): void {
+  const raw = req.rawHeaders
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.length === 10 && raw[i]!.toLowerCase() === 'connection' && CLOSE_TOKEN.test(raw[i + 1]!)) {
+      res.shouldKeepAlive = false
+      return
+    }
   }
 }
 

@@ -2,6 +2,7 @@
 // issue 16), lose the answer to a request that ran (pipelined garbage after a POST), leave a record
 // that lies (a 200 for a request whose client left), or starve a pool by trickling bodies.
 import http from 'node:http'
+import net from 'node:net'
 import { Writable } from 'node:stream'
 import pino from 'pino'
 import t from 'tap'
@@ -10,7 +11,7 @@ import type { Exchange } from '../src/observe/exchange.js'
 import { UpstreamPool } from '../src/upstream/pool.js'
 import { request } from './helpers/client.js'
 import { pool, startTestProxy } from './helpers/proxy.js'
-import { openRaw, sleep, statusCodes } from './helpers/raw-client.js'
+import { openRaw, RawConnection, sleep, statusCodes } from './helpers/raw-client.js'
 import { startUpstream } from './helpers/upstream.js'
 
 const H = 'Host: lyncdiscover.contoso.com\r\n'
@@ -231,4 +232,31 @@ t.test('a fault in the proxy\'s own code ends that exchange only, with a 500 and
   const line = out.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.kind === 'internal-error')
   t.equal(line?.id, ex.id, 'the error line carries the exchange id')
   t.match(String((line?.err as { stack?: string } | undefined)?.stack), /fault on purpose/, 'and the stack')
+})
+
+t.test('a refused upgrade does not hold the connection for a client that keeps its side open', async (t) => {
+  const upstream = await startUpstream()
+  const p = await startTestProxy({
+    pools: { fe: pool(upstream.port) },
+    rules: [{ name: 'webext', publicNames: ['webext.contoso.com'], action: 'forward', pool: 'fe' }],
+  })
+  t.teardown(async () => { await p.close(); await upstream.close() })
+  for (const [what, head] of [
+    ['h2c', 'GET / HTTP/1.1\r\nHost: webext.contoso.com\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n'],
+    ['CONNECT', 'CONNECT webext.contoso.com:443 HTTP/1.1\r\nHost: webext.contoso.com:443\r\n\r\n'],
+  ] as const) {
+    // allowHalfOpen: the client's side stays open after the proxy's FIN, as a hostile client's would.
+    const c = new RawConnection(net.connect({ port: p.httpPort, host: '127.0.0.1', allowHalfOpen: true }))
+    t.teardown(() => c.destroy())
+    c.write(head)
+    t.ok(await c.waitFor(/\r\n\r\n[^]*\n$/, 3000), `${what}: refused`)
+    // A socket the proxy has closed answers more bytes with a reset; one it still holds takes them.
+    for (let i = 0; i < 10 && !c.closed; i++) {
+      await sleep(100)
+      c.write('more')
+    }
+    t.ok(await c.waitClose(2000), `${what}: the proxy no longer holds the connection (${c.how} ${c.errorCode})`)
+    t.equal(statusCodes(c.text).length, 1, `${what}: one refusal (${statusCodes(c.text).join(',')})`)
+  }
+  t.equal(upstream.requests.length, 0, 'nothing reached the upstream')
 })

@@ -206,6 +206,9 @@ function refuseUpgrade (socket: Socket, ex: Exchange, failure: Failure, done: ()
   ex.error = failure.code
   ex.status = failure.status
   writeRawFailure(socket, failure, undefined)
+  // The socket left the HTTP server, which would have closed it: a client that keeps its side open
+  // must not hold it once the refusal is out.
+  socket.destroySoon()
   done()
 }
 

@@ -14,7 +14,7 @@ import path from 'node:path'
 import t from 'tap'
 import { REPO } from './fuzz/child.js'
 import { FuzzHarness } from './fuzz/harness.js'
-import { formatReport, fuzz, openViolations, type KnownSeen } from './fuzz/property.js'
+import { formatReport, fuzz, replayRegression, type KnownSeen } from './fuzz/property.js'
 import { REGRESSIONS } from './fuzz/regressions.js'
 
 const SEED = 20261202
@@ -39,8 +39,8 @@ t.test('the fuzzed edge', async (t) => {
         continue
       }
       const known = new Map<string, KnownSeen>()
-      const res = await h.runCase(r.case)
-      t.same(openViolations(res, false, known).map((v) => `[${v.code}] ${v.detail}`), [], r.name)
+      const open = await replayRegression(h, r, false, known)
+      t.same(open.map((v) => `[${v.code}] ${v.detail}`), [], r.name)
       for (const k of known.values()) t.comment(`${r.name}: known-open defect seen: ${k.reason}`)
     }
   })

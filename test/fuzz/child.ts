@@ -107,6 +107,18 @@ export class ProxyChild {
     }
   }
 
+  // What each open fd is (socket:[inode], pipe:[...], anon_inode:[eventpoll], a path): for a report
+  // on fds that did not go back down.
+  fdTargets (): string[] {
+    try {
+      return fs.readdirSync(`/proc/${this.pid}/fd`).map((fd) => {
+        try { return `${fd} ${fs.readlinkSync(`/proc/${this.pid}/fd/${fd}`)}` } catch { return `${fd} ?` }
+      })
+    } catch {
+      return []
+    }
+  }
+
   kill (): void {
     if (this.alive) this.child.kill('SIGKILL')
   }

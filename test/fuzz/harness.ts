@@ -77,6 +77,16 @@ export class FuzzHarness {
     this.relay.dropConnections()
   }
 
+  // The proxy's fds and RSS with nothing of a case left: the upstream has dropped its connections
+  // (the proxy must let go of them) and a full GC has run.
+  async settledSample (): Promise<Sample | undefined> {
+    this.relay.dropConnections()
+    if (!this.child.alive) return undefined
+    await sleep(10)
+    await this.child.gc()
+    return this.child.sample()
+  }
+
   async close (): Promise<void> {
     this.child?.kill()
     await this.relay?.close()
@@ -167,14 +177,8 @@ export class FuzzHarness {
 
     // Between cases: the upstream drops its connections (the proxy must let go of them), a full GC,
     // then the sample.
-    this.relay.dropConnections()
-    let sample: Sample | undefined
-    if (this.child.alive) {
-      await sleep(10)
-      await this.child.gc()
-      sample = this.child.sample()
-      if (sample !== undefined) this.series.at(-1)!.push(sample)
-    }
+    const sample = await this.settledSample()
+    if (sample !== undefined) this.series.at(-1)!.push(sample)
     return { violations, crash, ms: performance.now() - started, sample, concrete, runs }
   }
 }

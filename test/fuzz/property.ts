@@ -7,7 +7,7 @@ import { caseArb } from './arbitraries.js'
 import type { CaseResult, FuzzHarness } from './harness.js'
 import { knownDefect } from './known.js'
 import { checkFlat, type Flatness } from './leaks.js'
-import type { FuzzCase } from './model.js'
+import type { FuzzCase, Regression } from './model.js'
 import type { Violation } from './oracle.js'
 
 export interface FuzzOptions {
@@ -69,6 +69,18 @@ export function openViolations (r: CaseResult, strict: boolean, known: Map<strin
     known.set(k.reason, seen)
   }
   return knownCrash ? [] : open
+}
+
+// A regression replayed: its open violations, and 'fd-leak' when the proxy holds more fds after it
+// than before (each settled: upstream connections dropped, a full GC). A regression repeats its
+// rounds, so a leak shows as several fds; 2 allows a socket whose close is still under way.
+export async function replayRegression (h: FuzzHarness, r: Regression, strict: boolean, known: Map<string, KnownSeen>, ignore: readonly string[] = []): Promise<Violation[]> {
+  const before = await h.settledSample()
+  const res = await h.runCase(r.case)
+  if (before !== undefined && res.sample !== undefined && res.sample.fds > before.fds + 2) {
+    res.violations.push({ code: 'fd-leak', detail: `${r.name}: the proxy held ${before.fds} fds before the case and ${res.sample.fds} after it` })
+  }
+  return openViolations(res, strict, known, ignore)
 }
 
 export async function fuzz (h: FuzzHarness, o: FuzzOptions): Promise<FuzzReport> {

@@ -105,6 +105,17 @@ const pipelinedThenHalfClose = [
   seg('DELETE /ok/Q02____Q HTTP/1.1\r\nHost: webext.contoso.com\r\n\r\n', 'up', { upHost: WEBEXT }),
 ]
 
+// Found by the fuzz at 0181475 (seed 13: fds 21 → 23 over 600 cases; cut down by hand): the first
+// of two pipelined requests fails upstream (chaos `reset`: 502 and Connection: close; `garbage`,
+// `dupcl` and `truncate` do the same), while the second, a PUT whose body is larger than
+// requestBufferBytes (64 KiB), is already streaming to its upstream; that upstream connection is
+// never closed (CLOSE-WAIT once the upstream has closed its end): one fd per case, for ever.
+const bigBody = 'Q01____Q' + 'a'.repeat(99_992)
+const leakBehindFailure = [
+  seg('GET /reset/Q00____Q HTTP/1.1\r\nHost: webext.contoso.com\r\n\r\n', 'up', { upHost: WEBEXT }),
+  seg(`PUT /post/Q01____Q HTTP/1.1\r\nHost: webext.contoso.com\r\nContent-Length: ${bigBody.length}\r\n\r\n${bigBody}`, 'up', { upHost: WEBEXT }),
+]
+
 export const REGRESSIONS: Regression[] = [
   {
     name: 'CL body + trailing chunk bytes, read once, close, x40 (issue 16 §2 as reported)',
@@ -144,5 +155,11 @@ export const REGRESSIONS: Regression[] = [
     name: 'pipelined GETs and a half-close: the first, streamed, answer is cut',
     known: 'truncated after a half-close, now and then: open in src/edge (found at 0181475)',
     case: { repeat: 20, connections: [connection(pipelinedThenHalfClose, { splits: [], then: 'half-close' })] },
+  },
+  {
+    name: 'an upstream connection leaked behind a failed pipelined request (a > 64 KiB body streaming)',
+    known: 'fd leak: the upstream connection of the streaming request stays in CLOSE-WAIT; open in src/forward (found at 0181475)',
+    found: { seed: 13, path: '225' },
+    case: { repeat: 10, connections: [connection(leakBehindFailure, { splits: [] })] },
   },
 ]

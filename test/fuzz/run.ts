@@ -13,7 +13,7 @@ import { execFileSync } from 'node:child_process'
 import { parseArgs } from 'node:util'
 import { REPO } from './child.js'
 import { FuzzHarness } from './harness.js'
-import { formatReport, fuzz, openViolations, type KnownSeen } from './property.js'
+import { formatReport, fuzz, replayRegression, type KnownSeen } from './property.js'
 import { REGRESSIONS } from './regressions.js'
 
 const { values } = parseArgs({
@@ -46,8 +46,7 @@ try {
   if (values.regressions) {
     for (const r of REGRESSIONS) {
       const known = new Map<string, KnownSeen>()
-      const res = await h.runCase(r.case)
-      const open = openViolations(res, values.strict, known, ignore)
+      const open = await replayRegression(h, r, values.strict, known, ignore)
       const codes = [...new Set(open.map((v) => v.code))].join(', ')
       const what = open.length > 0 ? `FAILS (${codes}): ${open.map((v) => `[${v.code}] ${v.detail.split('\n')[0]}`).join('; ')}` : known.size > 0 ? `known: ${[...known.keys()].join('; ')}` : 'passes'
       process.stdout.write(`regression ${JSON.stringify(r.name)}${r.known === undefined ? '' : ` (marked known: ${r.known})`}: ${what}\n`)
@@ -64,6 +63,9 @@ try {
     log: (line) => process.stdout.write(line + '\n'),
   })
   process.stdout.write(formatReport(report, `npm run fuzz -- --runs ${runs}${values.strict ? ' --strict' : ''}`) + '\n')
+  // The proxy's fds at the end, when they stayed above where they started: what is left open.
+  const series = h.series.at(-1) ?? []
+  if (series.length > 1 && series.at(-1)!.fds > series[0]!.fds && h.child.alive) process.stdout.write(`  proxy fds at the end (${series[0]!.fds} at the start):\n${h.child.fdTargets().map((l) => '    ' + l).join('\n')}\n`)
   if (report.failed || report.flatness.some((f) => f.violations.length > 0)) code = 1
 } finally {
   await h.close()

@@ -168,7 +168,7 @@ export function checkUpstream (window: UpstreamRequest[], owners: Map<string, To
       // may be processed (RFC 9112 §9.6).
       const { responses } = clientResponses(run)
       const k = responses.findIndex((r, j) => j < seg && run.segments[j]!.expect === 'local' && /close/i.test(field(r, 'connection') ?? ''))
-      if (k >= 0) v('forwarded-after-close', `${label}: forwarded after the proxy answered ${describe(run, k)} with ${responses[k]!.status} and Connection: close`)
+      if (k >= 0) v('forwarded-after-close', `${label}: forwarded after the proxy answered ${describe(run, k)} with ${responses[k]!.status} (${field(responses[k]!, 'x-lyncproxy-error') ?? "Node's own answer: no X-Lyncproxy-Error"}) and Connection: close`)
     }
     if (s.upTargets.length > 0 && !s.upTargets.includes(q.target)) v('target-mismatch', `${label}: forwarded as ${JSON.stringify(q.target.slice(0, 100))}, expected ${s.upTargets.map((x) => JSON.stringify(x.slice(0, 100))).join(' or ')}`)
     if (s.method !== q.method) v('method-mismatch', `${label}: method ${q.method}, sent ${s.method}`)

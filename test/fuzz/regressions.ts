@@ -116,6 +116,15 @@ const leakBehindFailure = [
   seg(`PUT /post/Q01____Q HTTP/1.1\r\nHost: webext.contoso.com\r\nContent-Length: ${bigBody.length}\r\n\r\n${bigBody}`, 'up', { upHost: WEBEXT }),
 ]
 
+// Found by the fuzz at a28bc78 (seed 17, shrunk, then cut down by hand): after e35e307, Node's own
+// 400 for a request without Host, when a response before it is still on its way, still lets the
+// request behind it through to the upstream.
+const forwardedAfterNodes400 = [
+  seg('GET /okchunked/Q00____Q HTTP/1.1\r\nHost: webext.contoso.com\r\n\r\n', 'up', { upHost: WEBEXT }),
+  seg('GET /ok/Q01____Q HTTP/1.1\r\n\r\n', 'local'),
+  seg('GET /ok/Q02____Q HTTP/1.1\r\nHost: webext.contoso.com\r\n\r\n', 'up', { upHost: WEBEXT }),
+]
+
 export const REGRESSIONS: Regression[] = [
   {
     name: 'CL body + trailing chunk bytes, read once, close, x40 (issue 16 §2 as reported)',
@@ -161,5 +170,11 @@ export const REGRESSIONS: Regression[] = [
     known: 'fd leak: the upstream connection of the streaming request stays in CLOSE-WAIT; open in src/forward (found at 0181475)',
     found: { seed: 13, path: '225' },
     case: { repeat: 10, connections: [connection(leakBehindFailure, { splits: [] })] },
+  },
+  {
+    name: 'Node\'s 400 for a missing Host behind a pending answer: the next request is still forwarded',
+    known: 'forwarded-after-close behind a pending answer (Node\'s own 400): open in src/edge (found at a28bc78)',
+    found: { seed: 17, path: '217:3:2:2:2:2:2:3:3:3:3:3:3:3:3:3:3:3:3:3:3:4:3:3:3:3:3:3:4:4:4:4:4:3:22:6:15:8:7:10:4:4:9:8:5:14:3:36:26:22' },
+    case: { repeat: 3, connections: [connection(forwardedAfterNodes400, { splits: [] })] },
   },
 ]

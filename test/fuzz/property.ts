@@ -96,11 +96,14 @@ export async function fuzz (h: FuzzHarness, o: FuzzOptions): Promise<FuzzReport>
     const r = await h.runCase(c)
     n++
     const open = openViolations(r, strict, known, o.ignore)
-    if (process.env.FUZZ_VERBOSE !== undefined) {
+    const verbose = process.env.FUZZ_VERBOSE !== undefined
+    if (verbose) {
       const slow = [...r.runs].sort((a, b) => b.waitedMs - a.waitedMs)[0]
-      if (slow !== undefined && slow.waitedMs > 500) o.log?.(`  slowest: waited ${Math.round(slow.waitedMs)} ms, ${slow.written}/${slow.length} bytes, ${slow.how}, ${JSON.stringify(slow.plan)} ${slow.segments.map((s) => s.expect + ':' + s.kind).join(',')} ${JSON.stringify(slow.text.slice(0, 150))}`)
+      if (slow !== undefined && slow.waitedMs > 500) o.log?.(`  slowest: waited ${Math.round(slow.waitedMs)} ms, ${slow.written}/${slow.length} bytes, ${slow.how}, ${JSON.stringify(slow.plan)} ${JSON.stringify(slow.text.slice(0, 150))}`)
     }
-    if (o.log !== undefined && (n % 25 === 0 || open.length > 0 || process.env.FUZZ_VERBOSE !== undefined)) o.log(`case ${n}: ${Math.round(r.ms)} ms, ${r.sample?.fds ?? '?'} fds${process.env.FUZZ_VERBOSE !== undefined ? ' ' + c.connections.map((x) => x.segments.map((s) => s.expect + ':' + s.kind).join(',') + ' ' + x.plan.then + '/' + x.plan.read + '/' + String(x.plan.stallMs)).join(' | ') + ' x' + c.repeat : ''}${open.length > 0 ? `, ${open.length} violation(s): ${open[0]!.code}` : ''}`)
+    if (o.log !== undefined && (n % 25 === 0 || open.length > 0 || verbose)) {
+      o.log(`case ${n}: ${Math.round(r.ms)} ms, ${r.sample?.fds ?? '?'} fds${verbose ? ' ' + outline(c) : ''}${open.length > 0 ? `, ${open.length} violation(s): ${open[0]!.code}` : ''}`)
+    }
     if (open.length > 0) {
       last = { c, r, open }
       throw new Error(open.map((v) => `[${v.code}] ${v.detail}`).join('\n'))
@@ -136,6 +139,11 @@ export async function fuzz (h: FuzzHarness, o: FuzzOptions): Promise<FuzzReport>
     restarts: h.restarts,
     ms: performance.now() - started,
   }
+}
+
+// One line per case for FUZZ_VERBOSE: each connection's segments (class:kind), then its plan.
+function outline (c: FuzzCase): string {
+  return c.connections.map((x) => `${x.segments.map((s) => `${s.expect}:${s.kind}`).join(',')} ${x.plan.then}/${x.plan.read}/${String(x.plan.stallMs)}`).join(' | ') + ` x${c.repeat}`
 }
 
 // A JS string literal for latin1 text: printable ASCII as is, everything else escaped.

@@ -4,7 +4,8 @@
 // The fuzzed edge for longer than npm test runs it. Builds dist/ first (unless --no-build, or --dist
 // names another build), prints the seed, and on a failure prints the shrunk case: the bytes of each
 // connection as JS string literals, and an entry to paste into test/fuzz/regressions.ts, with the
-// seed and path that replay it (`--seed S --path P`). Exits 1 on a failure.
+// seed and path that replay it (`--seed S --path P`). Exits 1 on a failure, or when the proxy's fds
+// or RSS did not stay flat (then it lists the fds left open). FUZZ_VERBOSE=1 logs every case.
 //   --strict       known-open defects (known.ts) fail too, and are shrunk
 //   --no-shrink    stop at the first failure
 //   --regressions  replay the regression list first (known entries too, reporting what they do)

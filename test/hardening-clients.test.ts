@@ -3,7 +3,7 @@
 // limit, each with short limits from the config. A slow attacker must not starve normal clients:
 // they are served while 50 slow-header connections drip bytes. slowhttptest (Debian package
 // slowhttptest) runs too when it is installed.
-import { spawn, spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import http from 'node:http'
 import os from 'node:os'
@@ -13,6 +13,7 @@ import { request } from './helpers/client.js'
 import { eventually } from './helpers/pool.js'
 import { pool, startTestProxy } from './helpers/proxy.js'
 import { openRaw, sleep, statusCodes, type RawConnection } from './helpers/raw-client.js'
+import { ensureSlowhttptest } from './helpers/slow-bodies.js'
 import { startUpstream } from './helpers/upstream.js'
 
 const SLOW_CLIENTS = 50
@@ -22,18 +23,6 @@ const CUT_WITHIN_MS = 3500
 const MAX_CONNECTIONS = 20
 
 const H = 'Host: webext.contoso.com\r\n'
-
-// slowhttptest's binary, installed from Debian when missing and we are root; else why not.
-function ensureSlowhttptest (): { path: string } | { reason: string } {
-  const find = (): string | undefined => ['/usr/bin/slowhttptest', '/usr/local/bin/slowhttptest'].find((p) => fs.existsSync(p))
-  const found = find()
-  if (found !== undefined) return { path: found }
-  if (process.getuid?.() !== 0) return { reason: 'slowhttptest is not installed (Debian package slowhttptest) and installing it needs root' }
-  const r = spawnSync('apt-get', ['install', '-y', '-qq', 'slowhttptest'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, encoding: 'utf8', timeout: 90_000 })
-  const installed = find()
-  if (installed !== undefined) return { path: installed }
-  return { reason: `slowhttptest is not installed and apt-get install slowhttptest failed: ${(r.stderr ?? r.error?.message ?? '').trim().split('\n').at(-1) ?? ''}` }
-}
 
 t.test('client-side limits', async (t) => {
   // Answers at once on /early (before reading the body), otherwise after the whole body.

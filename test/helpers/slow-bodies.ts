@@ -22,8 +22,7 @@ export function fdPrefix (): string[] {
   return ['/bin/sh', '-c', `ulimit -n ${FD_LIMIT} 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$@"`, 'sh']
 }
 
-// slowhttptest's binary, installed from Debian when missing and we are root; else why not (as in
-// test/hardening-clients.test.ts).
+// slowhttptest's binary, installed from Debian when missing and we are root; else why not.
 export function ensureSlowhttptest (): { path: string } | { reason: string } {
   const find = (): string | undefined => ['/usr/bin/slowhttptest', '/usr/local/bin/slowhttptest'].find((p) => fs.existsSync(p))
   const found = find()

@@ -26,6 +26,10 @@ export class ClientConnection {
   lastResponse: ServerResponse | undefined = undefined
   // What the parser refused after the open exchanges; written once the last of them has closed.
   pendingRefusal: Failure | undefined = undefined
+  // Responses that opened behind another one (pipelining), until they close. Node never gives
+  // those a socket once the connection is gone, so they would never close by themselves, and the
+  // upstream requests behind them would stay open for ever.
+  queued: ServerResponse[] | undefined = undefined
 
   constructor (socket: Socket) {
     this.socket = socket
@@ -47,6 +51,7 @@ export function existingConnection (socket: Socket): ClientConnection | undefine
 }
 
 export function exchangeOpened (conn: ClientConnection, req: IncomingMessage, res: ServerResponse): void {
+  if (conn.open > 0) queueBehind(conn, res)
   conn.open++
   conn.lastRequest = req
   conn.lastResponse = res
@@ -63,9 +68,17 @@ export function takeByteCounts (conn: ClientConnection, counts: { bytesIn: numbe
 }
 
 // If it was the last open exchange, a refusal that waited for it goes out.
-export function exchangeClosed (conn: ClientConnection): void {
+export function exchangeClosed (conn: ClientConnection, res: ServerResponse): void {
+  const queued = conn.queued
+  if (queued !== undefined) {
+    const at = queued.indexOf(res)
+    if (at >= 0) queued.splice(at, 1)
+  }
   conn.open--
   if (conn.open > 0) return
+  // A request answered before its body was in (a 404, say) still owns the error its body may cause:
+  // the request timeout, or a malformed chunk. Kept, it is not answered a second time.
+  if (conn.lastRequest?.complete === false) return
   conn.lastRequest = undefined
   conn.lastResponse = undefined
   const refusal = conn.pendingRefusal
@@ -82,4 +95,23 @@ export function holdRefusal (conn: ClientConnection, failure: Failure): boolean 
   if (conn.open === 0) return false
   if (conn.pendingRefusal === undefined) conn.pendingRefusal = failure
   return true
+}
+
+function queueBehind (conn: ClientConnection, res: ServerResponse): void {
+  if (conn.queued === undefined) {
+    conn.queued = []
+    conn.socket.once('close', () => setImmediate(closeQueued, conn))
+  }
+  conn.queued.push(res)
+}
+
+// After the connection's close has reached the responses that had it (Node closes those itself),
+// the ones still waiting for it close too: their exchanges end as the client's departure.
+function closeQueued (conn: ClientConnection): void {
+  const queued = conn.queued
+  if (queued === undefined) return
+  for (const res of [...queued]) {
+    res.destroy()
+    res.emit('close')
+  }
 }

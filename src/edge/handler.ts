@@ -145,7 +145,7 @@ function onExchangeClose (this: ServerResponse): void {
   ex.status = this.headersSent ? this.statusCode : CLIENT_CLOSED_REQUEST
   const conn = tagged[kConnection]!
   finish(ex, conn, tagged[kListenerState]!)
-  exchangeClosed(conn)
+  exchangeClosed(conn, this)
 }
 
 function finish (ex: Exchange, conn: ClientConnection, state: ListenerState): void {

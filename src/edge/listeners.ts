@@ -21,7 +21,9 @@ export interface BoundListener {
 
 export function createServer (listener: ResolvedListener, config: ResolvedConfig, state: ListenerState, sni: { current: SniSelector } | undefined): http.Server {
   const options: http.ServerOptions = {
-    requireHostHeader: true,
+    // The edge answers a missing Host itself (400 bad_host, resolve.ts). Node's own 400 would bypass
+    // the edge's books, and a request pipelined behind it would still be forwarded.
+    requireHostHeader: false,
     headersTimeout: config.defaults.headersTimeout * 1000,
     // Receiving a whole request (a large upload included) may take this long; responses are governed
     // by the rules' own timeouts instead.

@@ -11,8 +11,6 @@ export interface KnownDefect {
 }
 
 export const KNOWN_OPEN: KnownDefect[] = [
-  { code: 'forwarded-after-close', match: /Node's own answer/, reason: 'Node\'s own 400 for a request without Host, pipelined behind a request still being answered: the request after it is still forwarded, and its answer lost (e35e307 fixed the other refusals, and this one when it comes first); open in src/edge' },
-  { code: 'extra-response', match: /answered twice: \d{3}, (400|408)$/, reason: 'a request the proxy refuses itself (404, 403, ...) before its declared body has arrived is answered, kept alive, and answered again when the body never comes (408) or turns out malformed (400): two responses to one request; open in src/edge' },
   { code: 'truncated', match: /after its half-close\)$/, reason: 'intermittently (1 in about 150 tries of the regression\'s three GETs; often in some longer pipelines) a streamed answer to the first of pipelined requests is cut after its first chunk when the client half-closes after writing them (Node\'s server without allowHalfOpen ends the socket on the client\'s FIN); whether a half-close means the client left is for src/edge to decide' },
 ]
 

@@ -156,7 +156,6 @@ export const REGRESSIONS: Regression[] = [
   },
   {
     name: 'a refusal before the declared body has come, then a 408 for the same request',
-    known: 'extra-response 404 then 408: open in src/edge (found at 0181475)',
     found: { seed: 7, path: '532:1:3:2:2:2:2:2:2:2:2:2:2:2:2:2:2:2:2:2:2:2:2:2:2:2:2:2:2:2:2:2' },
     case: { repeat: 1, connections: [connection(refusedThenTimedOut)] },
   },
@@ -167,13 +166,11 @@ export const REGRESSIONS: Regression[] = [
   },
   {
     name: 'an upstream connection leaked behind a failed pipelined request (a > 64 KiB body streaming)',
-    known: 'fd leak: the upstream connection of the streaming request stays in CLOSE-WAIT; open in src/forward (found at 0181475)',
     found: { seed: 13, path: '225' },
     case: { repeat: 10, connections: [connection(leakBehindFailure, { splits: [] })] },
   },
   {
     name: 'Node\'s 400 for a missing Host behind a pending answer: the next request is still forwarded',
-    known: 'forwarded-after-close behind a pending answer (Node\'s own 400): open in src/edge (found at a28bc78)',
     found: { seed: 17, path: '217:3:2:2:2:2:2:3:3:3:3:3:3:3:3:3:3:3:3:3:3:4:3:3:3:3:3:3:4:4:4:4:4:3:22:6:15:8:7:10:4:4:9:8:5:14:3:36:26:22' },
     case: { repeat: 3, connections: [connection(forwardedAfterNodes400, { splits: [] })] },
   },

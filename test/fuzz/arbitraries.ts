@@ -9,7 +9,7 @@
 // one the proxy must refuse is `local`, one it may forward or refuse is `may`.
 import fc from 'fast-check'
 import { CHAOS_KINDS } from '../helpers/chaos-upstream.js'
-import { LYNCDISCOVER, placeholderToken, WEBEXT, WEBEXT_PATHS, type ClientPlan, type ConnectionCase, type Expect, type FuzzCase, type ReadMode, type Segment, type ThenAction } from './model.js'
+import { LYNCDISCOVER, placeholderToken, TOKEN_RE, WEBEXT, WEBEXT_PATHS, type ClientPlan, type ConnectionCase, type Expect, type FuzzCase, type ReadMode, type Segment, type ThenAction } from './model.js'
 
 export const HOSTS = ['webext', 'lyncdiscover', 'upper', 'trailing-dot', 'port', 'unpublished', 'lookalike', 'userinfo', 'two', 'missing', 'empty', 'abs-published', 'abs-unpublished'] as const
 export const PATHS = ['plain', 'suffix', 'query', 'dot', 'double-slash', 'dotdot-in', 'unreserved-escape', 'climb-out', 'encoded-climb', 'secret', 'deny', 'encoded-nul', 'encoded-slash', 'backslash', 'fragment', 'overlong-utf8', 'raw-space', 'raw-ctl', 'long', 'star'] as const
@@ -176,8 +176,17 @@ function renderBody (b: BodySpec, token: string, smuggled: string): string {
   return s.slice(0, at) + inner + s.slice(at)
 }
 
+// The harness stamps each connection's tokens into the bytes by text substitution, so a chunk boundary
+// inside a token would leave that token unstamped and read as another connection's body.
+function outsideTokens (body: string, cut: number): number {
+  for (const m of body.matchAll(TOKEN_RE)) {
+    if (cut > m.index && cut < m.index + m[0].length) return m.index + m[0].length
+  }
+  return cut
+}
+
 function chunked (body: string, b: BodySpec): string {
-  const cuts = [...new Set(b.chunkCuts.map((f) => Math.floor(f * body.length)))].filter((c) => c > 0 && c < body.length).sort((p, q) => p - q)
+  const cuts = [...new Set(b.chunkCuts.map((f) => outsideTokens(body, Math.floor(f * body.length))))].filter((c) => c > 0 && c < body.length).sort((p, q) => p - q)
   const bounds = [0, ...cuts, body.length]
   let out = ''
   for (let i = 0; i + 1 < bounds.length; i++) {

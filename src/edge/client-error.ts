@@ -1,9 +1,9 @@
 // Requests Node's parser refused never become requests; they still get a precise status, and the
 // process never sees the error as uncaught.
 import type { Socket } from 'node:net'
-import type { Failure } from '../forward/failure.js'
 import { interruptForward } from '../forward/forward.js'
-import { sendFailure, writeRawFailure } from '../forward/local-response.js'
+import type { Failure } from '../respond/failure.js'
+import { sendFailure, writeRawFailure } from '../respond/local-response.js'
 import { existingConnection, holdRefusal } from './connection.js'
 
 const HEADERS_TOO_LARGE: Failure = { status: 431, code: 'headers_too_large', reason: 'the request header section is larger than this proxy accepts' }

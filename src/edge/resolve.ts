@@ -3,7 +3,7 @@
 // Failure with a precise status.
 import type { IncomingMessage } from 'node:http'
 import type { TLSSocket } from 'node:tls'
-import { EdgeFailures, type Failure } from '../forward/failure.js'
+import { EdgeFailures, type Failure } from '../respond/failure.js'
 import type { Exchange } from '../observe/exchange.js'
 import { lookupHost, matchPath } from '../routing/match.js'
 import type { Route } from '../routing/table.js'

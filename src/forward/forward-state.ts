@@ -3,11 +3,11 @@
 // a truncated response visible. An engine only moves bytes; every decision is made here, once.
 import type { Agent, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
 import type { Exchange } from '../observe/exchange.js'
+import { classifyUpstreamError, kTimeoutKind, type TimeoutKind } from '../respond/failure.js'
+import { sendFailure } from '../respond/local-response.js'
 import type { Route } from '../routing/table.js'
 import { AFFINITY_COOKIE } from '../upstream/balance.js'
 import type { Member } from '../upstream/member.js'
-import { classifyUpstreamError, kTimeoutKind, type TimeoutKind } from './failure.js'
-import { sendFailure } from './local-response.js'
 import { filterResponseHeaders } from './request-headers.js'
 
 // Methods a retry may repeat (RFC 9110 §9.2.2); a POST is never sent twice.

@@ -14,7 +14,7 @@
 import http, { type ClientRequest, type IncomingMessage } from 'node:http'
 import https from 'node:https'
 import type { Socket } from 'node:net'
-import { kTimeoutKind, type TimeoutKind } from './failure.js'
+import { kTimeoutKind, type TimeoutKind } from '../respond/failure.js'
 import { abortClient, beginAttempt, relayEarlyHints, relayResponseHead, releaseMember, unsolicitedUpgrade, upstreamFailed, type ForwardState, type UpstreamError } from './forward-state.js'
 import { filterTrailers } from './request-headers.js'
 

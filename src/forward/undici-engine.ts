@@ -5,8 +5,8 @@
 // closures; it writes straight into the client's ServerResponse with backpressure both ways.
 import type { ServerResponse } from 'node:http'
 import type { Dispatcher } from 'undici'
-import { kTimeoutKind } from './failure.js'
-import { containFault } from './fault.js'
+import { kTimeoutKind } from '../respond/failure.js'
+import { containFault } from '../respond/fault.js'
 import { abortClient, beginAttempt, relayEarlyHints, relayResponseHead, releaseMember, unsolicitedUpgrade, upstreamFailed, type ForwardState, type UpstreamError } from './forward-state.js'
 import { unwatchQueued, watchQueued, type QueuedRequest } from './queue-watch.js'
 import { filterTrailers } from './request-headers.js'

@@ -16,10 +16,10 @@ import https from 'node:https'
 import type { Socket } from 'node:net'
 import type { TLSSocket } from 'node:tls'
 import type { Exchange } from '../observe/exchange.js'
+import { classifyUpstreamError, kTimeoutKind, noHealthyMember, type TimeoutKind } from '../respond/failure.js'
+import { writeRawFailure } from '../respond/local-response.js'
 import type { Route } from '../routing/table.js'
 import type { Member } from '../upstream/member.js'
-import { classifyUpstreamError, kTimeoutKind, noHealthyMember, type TimeoutKind } from './failure.js'
-import { writeRawFailure } from './local-response.js'
 import { filterResponseHeaders } from './request-headers.js'
 
 // What nginx logs for a request whose client closed the connection before any response was sent.

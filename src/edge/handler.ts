@@ -4,20 +4,17 @@ import type { Socket } from 'node:net'
 import { forwardRequest, responseClosed } from '../forward/forward.js'
 import { forwardUpgrade } from '../forward/upgrade.js'
 import { Exchange } from '../observe/exchange.js'
-import { EdgeFailures, type Failure } from '../respond/failure.js'
+import { CLIENT_CLOSED_REQUEST, EdgeFailures, OPTIONS_STAR, type Failure } from '../respond/failure.js'
 import { containFault } from '../respond/fault.js'
-import { sendFailure, sendRedirect, writeRawFailure } from '../respond/local-response.js'
+import { sendFailure, sendOptionsStar, sendRedirect, writeRawFailure } from '../respond/local-response.js'
 import type { Route } from '../routing/table.js'
 import { connectionOf, exchangeClosed, exchangeOpened, takeByteCounts, type ClientConnection } from './connection.js'
 import { kListenerState, type ListenerState } from './listener-state.js'
 import { isRefusal, prepareForward } from './prepare-forward.js'
-import { isFailure, OPTIONS_STAR, resolveRoute } from './resolve.js'
+import { isFailure, resolveRoute } from './resolve.js'
 
 const kExchange = Symbol('lyncproxy.exchange')
 const kConnection = Symbol('lyncproxy.exchangeConnection')
-
-// What nginx logs for a request whose client closed the connection before any response was sent.
-const CLIENT_CLOSED_REQUEST = 499
 
 interface StatefulServer extends Server { [kListenerState]: ListenerState }
 interface TaggedResponse extends ServerResponse { [kExchange]?: Exchange, [kListenerState]?: ListenerState, [kConnection]?: ClientConnection }
@@ -117,8 +114,7 @@ function serve (state: ListenerState, req: IncomingMessage, res: ServerResponse,
 
 function answerLocally (res: ServerResponse, ex: Exchange, failure: Failure, route?: Route): void {
   if (failure === OPTIONS_STAR) {
-    res.writeHead(200, ['Allow', 'GET, HEAD, POST, PUT, DELETE, OPTIONS', 'Content-Length', '0'])
-    res.end()
+    sendOptionsStar(res)
     return
   }
   ex.error = failure.code

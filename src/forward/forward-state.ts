@@ -3,12 +3,12 @@
 // a truncated response visible. An engine only moves bytes; every decision is made here, once.
 import type { Agent, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
 import type { Exchange } from '../observe/exchange.js'
-import { classifyUpstreamError, kTimeoutKind, type TimeoutKind } from '../respond/failure.js'
 import { sendFailure } from '../respond/local-response.js'
 import type { Route } from '../routing/table.js'
 import { AFFINITY_COOKIE } from '../upstream/balance.js'
 import type { Member } from '../upstream/member.js'
 import { filterResponseHeaders } from './request-headers.js'
+import { classifyUpstreamError, kTimeoutKind, type TimeoutKind } from './upstream-failure.js'
 
 // Methods a retry may repeat (RFC 9110 §9.2.2); a POST is never sent twice.
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'])

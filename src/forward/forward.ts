@@ -10,7 +10,7 @@
 // are not buffered: the client waits for the upstream's 100 before it sends anything.
 import type { Agent, IncomingMessage, ServerResponse } from 'node:http'
 import type { Exchange } from '../observe/exchange.js'
-import { EdgeFailures, noHealthyMember, type Failure } from '../respond/failure.js'
+import { EdgeFailures, type Failure } from '../respond/failure.js'
 import { sendFailure } from '../respond/local-response.js'
 import type { Route } from '../routing/table.js'
 import { affinityCookie } from '../upstream/balance.js'
@@ -20,6 +20,7 @@ import { abortClient, ForwardState, releaseMember } from './forward-state.js'
 import { abortNodeAttempt, sendViaNode, stopNodeBody } from './node-engine.js'
 import type { UpstreamHeaders } from './request-headers.js'
 import { abortUndiciAttempt, sendViaUndici } from './undici-engine.js'
+import { noHealthyMember } from './upstream-failure.js'
 
 const kForward = Symbol('lyncproxy.forward')
 const kBuffering = Symbol('lyncproxy.bufferingBody')

@@ -1,5 +1,7 @@
-// Every request-path failure maps to a status here, and to a short body that says what went wrong in
-// the words of a Lync admin. Nowhere else decides a failure status.
+// Every answer the proxy gives instead of the upstream's is named here: its status, the code it
+// carries in X-Lyncproxy-Error and the access log, and a short body that says what went wrong in the
+// words of a Lync admin. Nowhere else decides a failure status: the edge and the forward path only
+// choose among these names.
 import type { Route } from '../routing/table.js'
 
 export interface Failure {
@@ -8,62 +10,15 @@ export interface Failure {
   reason: string
 }
 
-const TLS_UNTRUSTED = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_GET_ISSUER_CERT', 'CERT_UNTRUSTED', 'CERT_SIGNATURE_FAILURE',
-])
-const TLS_EXPIRED = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID'])
-
-export const kTimeoutKind = Symbol('lyncproxy.timeoutKind')
-// queue: no connection of the member's maxSockets became free in time (forward/queue-watch.ts).
-export type TimeoutKind = 'connect' | 'response' | 'queue'
-
-// `address` and `port` are where the request went: the chosen member's address and bridged port.
-export function classifyUpstreamError (err: NodeJS.ErrnoException & { [kTimeoutKind]?: TimeoutKind }, route: Route, address: string, port: number): Failure {
-  const pool = route.pool
-  const poolName = pool?.name ?? '?'
-  const where = pool === undefined ? '' : ` (${pool.fqdn} at ${address}:${port})`
-  const timeout = err[kTimeoutKind]
-  if (timeout === 'connect') {
-    return { status: 504, code: 'upstream_connect_timeout', reason: `no connection to pool ${poolName}${where} within ${route.timeouts.connectMs / 1000} s: check that the pool answers on port ${port} and that the firewall allows the proxy's internal interface to reach it` }
-  }
-  if (timeout === 'queue') {
-    return { status: 503, code: 'upstream_busy', reason: `all ${pool?.maxSockets ?? '?'} connections to pool ${poolName}${where} stayed busy for ${route.timeouts.queueMs / 1000} s: raise pools.${poolName}.maxSockets, or mark the rule that carries long polls (/ucwa, /mcx) with longPoll: true` }
-  }
-  if (timeout === 'response') {
-    return { status: 504, code: 'upstream_timeout', reason: `pool ${poolName}${where} sent no response within ${route.timeouts.responseMs / 1000} s: long polls (/ucwa, /mcx) need rules.${route.rule}.timeouts.response of at least 960` }
-  }
-  const code = err.code ?? ''
-  if (code === 'ECONNREFUSED') {
-    return { status: 502, code: 'upstream_refused', reason: `pool ${poolName}${where} refused the connection: is its ${route.upstreamTls ? 'HTTPS' : 'HTTP'} external web site listening on port ${port}?` }
-  }
-  if (TLS_UNTRUSTED.has(code)) {
-    return { status: 502, code: 'upstream_tls_untrusted', reason: `upstream TLS certificate not trusted (${code}): add the issuing CA to pools.${poolName}.tls.ca` }
-  }
-  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
-    return { status: 502, code: 'upstream_tls_name', reason: `upstream certificate does not name ${pool?.servername ?? 'the pool'}: reissue it with that name in its SAN, or set pools.${poolName}.tls.servername to a name it carries` }
-  }
-  if (TLS_EXPIRED.has(code)) {
-    return { status: 502, code: 'upstream_tls_expired', reason: `upstream certificate of pool ${poolName} is expired or not yet valid (${code}): renew it` }
-  }
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
-    return { status: 502, code: 'upstream_dns', reason: `cannot resolve ${address}: give pools.${poolName}.address as an IP or fix DNS` }
-  }
-  if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'EADDRNOTAVAIL') {
-    return { status: 502, code: 'upstream_unreachable', reason: `pool ${poolName}${where} is unreachable (${code})` }
-  }
-  if (code.startsWith('HPE_') || code === 'ERR_UNSOLICITED_UPGRADE') {
-    return { status: 502, code: 'upstream_bad_response', reason: `pool ${poolName}${where} sent an invalid HTTP response (${code})` }
-  }
-  if (code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS') || code === 'EPROTO') {
-    return { status: 502, code: 'upstream_tls_failed', reason: `TLS with pool ${poolName}${where} failed (${code}): the pool's port ${port} must speak TLS; SSL offloading to a plain port is not supported for Lync` }
-  }
-  return { status: 502, code: 'upstream_reset', reason: `pool ${poolName}${where} closed the connection before responding (${code || err.message})` }
+// A failure whose reason names the exchange's pool, member and port: the status and code are fixed
+// here, the forward path writes the reason (forward/upstream-failure.ts).
+export interface FailureKind {
+  readonly status: number
+  readonly code: string
 }
 
-export function noHealthyMember (route: Route): Failure {
-  const name = route.pool?.name ?? '?'
-  return { status: 503, code: 'no_healthy_member', reason: `pool ${name} has no healthy member: every server is down, ejected or drained (see the health checks of pools.${name})` }
+export function failureOf (kind: FailureKind, reason: string): Failure {
+  return { status: kind.status, code: kind.code, reason }
 }
 
 // Failures the edge decides before any upstream is involved.
@@ -81,7 +36,53 @@ export const EdgeFailures = {
   upgradeRefused: { status: 400, code: 'upgrade_refused', reason: 'only Upgrade: websocket is tunnelled' },
   connectRefused: { status: 405, code: 'method_not_allowed', reason: 'CONNECT is not served by a reverse proxy' },
   loop: { status: 508, code: 'loop_detected', reason: 'this request already passed through this proxy (Via)' },
+  tooManyHeaders: { status: 431, code: 'too_many_headers', reason: 'the request has more header fields than this proxy accepts' },
+  uriTooLong: { status: 414, code: 'uri_too_long', reason: 'the request target is longer than this proxy accepts' },
 } as const satisfies Record<string, Failure>
+
+// Requests Node's parser refused (edge/client-error.ts): they never became requests.
+export const ParseFailures = {
+  headersTooLarge: { status: 431, code: 'headers_too_large', reason: 'the request header section is larger than this proxy accepts' },
+  requestTimeout: { status: 408, code: 'request_timeout', reason: 'the request was not received in time' },
+  malformed: { status: 400, code: 'malformed_request', reason: 'the request is not valid HTTP/1.1' },
+  // The client closed its sending side before the body it declared was complete. The status is
+  // nginx's for the same case; the code keeps it apart from bad syntax.
+  bodyIncomplete: { status: 400, code: 'body_incomplete', reason: 'the connection was closed before the request body was complete' },
+} as const satisfies Record<string, Failure>
+
+// Failures of the upstream, chosen by forward/upstream-failure.ts.
+export const UpstreamFailures = {
+  connectTimeout: { status: 504, code: 'upstream_connect_timeout' },
+  busy: { status: 503, code: 'upstream_busy' },
+  timeout: { status: 504, code: 'upstream_timeout' },
+  refused: { status: 502, code: 'upstream_refused' },
+  tlsUntrusted: { status: 502, code: 'upstream_tls_untrusted' },
+  tlsName: { status: 502, code: 'upstream_tls_name' },
+  tlsExpired: { status: 502, code: 'upstream_tls_expired' },
+  dns: { status: 502, code: 'upstream_dns' },
+  unreachable: { status: 502, code: 'upstream_unreachable' },
+  badResponse: { status: 502, code: 'upstream_bad_response' },
+  tlsFailed: { status: 502, code: 'upstream_tls_failed' },
+  reset: { status: 502, code: 'upstream_reset' },
+  noHealthyMember: { status: 503, code: 'no_healthy_member' },
+} as const satisfies Record<string, FailureKind>
+
+// A fault in the proxy's own code (respond/fault.ts).
+export const INTERNAL_FAILURE: Failure = { status: 500, code: 'internal_error', reason: 'the proxy failed while serving this request; its error log has the details under the request id' }
+
+// Not a failure, but an answer the proxy gives itself in place of a route (sendOptionsStar).
+export const OPTIONS_STAR: Failure = { status: 200, code: 'options', reason: 'OPTIONS * is answered by the proxy itself' }
+
+// Never sent: what the access log records for a request whose client closed the connection before
+// any response went out, as nginx logs it.
+export const CLIENT_CLOSED_REQUEST = 499
+
+// Every answer above, so that a check can hold them all to the status-text table
+// (test/respond-vocabulary.test.ts).
+export const VOCABULARY: readonly FailureKind[] = [
+  ...Object.values(EdgeFailures), ...Object.values(ParseFailures), ...Object.values(UpstreamFailures),
+  INTERNAL_FAILURE, OPTIONS_STAR,
+]
 
 export function failureBody (failure: Failure, route: Route | undefined): string {
   const where = route === undefined ? '' : `rule ${route.rule}: `

@@ -5,8 +5,8 @@ import type { Agent, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from
 import type { Exchange } from '../observe/exchange.js'
 import { sendFailure } from '../respond/local-response.js'
 import type { Route } from '../routing/table.js'
-import { AFFINITY_COOKIE } from '../upstream/balance.js'
 import type { Member } from '../upstream/member.js'
+import { addResponseFields } from './header-policy.js'
 import { filterResponseHeaders } from './request-headers.js'
 import { classifyUpstreamError, kTimeoutKind, type TimeoutKind } from './upstream-failure.js'
 
@@ -103,8 +103,7 @@ export function relayResponseHead (state: ForwardState, status: number, statusMe
   else route.pool!.recordSuccess(member)
   if (res.destroyed) return true
   const headers = filterResponseHeaders(rawHeaders)
-  if (state.setAffinityCookie) headers.push('Set-Cookie', AFFINITY_COOKIE + '=' + member.cookie + '; Path=/')
-  if (route.hsts !== '') headers.push('Strict-Transport-Security', route.hsts)
+  addResponseFields(headers, route, member, state.setAffinityCookie)
   try {
     res.writeHead(status, statusMessage, headers as unknown as OutgoingHttpHeaders)
     return true

@@ -17,6 +17,7 @@ import { affinityCookie } from '../upstream/balance.js'
 import type { Member } from '../upstream/member.js'
 import { existingPin, pinClientConnection } from '../upstream/pinning.js'
 import { abortClient, ForwardState, releaseMember } from './forward-state.js'
+import { needsAffinityCookie } from './header-policy.js'
 import { abortNodeAttempt, sendViaNode, stopNodeBody } from './node-engine.js'
 import type { UpstreamHeaders } from './request-headers.js'
 import { abortUndiciAttempt, sendViaUndici } from './undici-engine.js'
@@ -118,7 +119,7 @@ function dispatch (ex: Exchange, req: IncomingMessage, res: ServerResponse, rout
       sendFailure(res, noHealthyMember(route), route)
       return
     }
-    setCookie = pool.affinity === 'cookie' && cookie !== member.cookie
+    setCookie = needsAffinityCookie(pool, cookie, member)
     if (connectionAuth) agent = pinClientConnection(client, pool, route.upstreamTls, member).agent
     else if (expectContinue || route.longPoll) agent = route.upstreamTls ? pool.httpsAgent : pool.httpAgent
   }

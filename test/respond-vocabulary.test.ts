@@ -1,9 +1,9 @@
 // The answers the proxy gives itself (src/respond): every named failure has a status line a client can
 // read, with its own reason phrase, also when it is written raw on a socket that left the HTTP server.
+import type { Socket } from 'node:net'
 import t from 'tap'
 import { CLIENT_CLOSED_REQUEST, UpstreamFailures, VOCABULARY, type Failure } from '../src/respond/failure.js'
 import { reasonPhrase, writeRawFailure } from '../src/respond/local-response.js'
-import type { Socket } from 'node:net'
 
 t.test('every failure in the vocabulary has a reason phrase', async (t) => {
   t.ok(VOCABULARY.length > 20, 'the vocabulary is listed whole')

@@ -1,6 +1,6 @@
 // The one registry of start-up and configuration errors. Every error an operator can meet before the
 // proxy serves traffic has a stable code, a message, and the fix. Request-path failures are not here:
-// they map to HTTP statuses in src/forward/failure.ts.
+// they map to HTTP statuses in src/respond/failure.ts.
 import fs from 'node:fs'
 import os from 'node:os'
 

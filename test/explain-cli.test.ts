@@ -11,6 +11,7 @@ import { runExplain } from '../src/cli/explain.js'
 import { validateConfigObject } from '../src/config/load.js'
 import { startProxy } from '../src/control/proxy.js'
 import { explainRequest, type ExplainResult } from '../src/explain/explain.js'
+import { REQUEST_FIELDS, UNLISTED_WHY } from '../src/forward/header-policy.js'
 import type { Exchange } from '../src/observe/exchange.js'
 import { request } from './helpers/client.js'
 import { PUBLIC_NAMES, testCertificates } from './helpers/proxy.js'
@@ -97,6 +98,14 @@ t.test('the JSON answer: every rule with its verdict', async (t) => {
   ])
   t.same(r.upstream?.targets, [{ member: 'vip', address: '127.0.1.1', port: 4443, url: 'https://127.0.1.1:4443/ucwa/v1/applications' }])
   t.same(r.timeouts, { connectSeconds: 5, responseSeconds: 960, clientIdleSeconds: 120, requestHeadersSeconds: 30 })
+})
+
+t.test('the reasons beside each header are the header policy\'s own', async (t) => {
+  const r = await explainJson(['https://webext.contoso.com/abs/x', '-c', LAB, '-H', 'Authorization: NTLM TlRMTVNTUAABAAAA', '-H', 'X-Real-IP: 10.1.1.1', '-H', 'X-Custom: 1'])
+  t.same(r.headers?.kept.find((h) => h.name === 'Authorization')?.why, REQUEST_FIELDS.get('authorization')?.why, 'Authorization: kept, and why NTLM matters')
+  t.same(r.headers?.removed.find((h) => h.name === 'X-Real-IP')?.why, REQUEST_FIELDS.get('x-real-ip')?.why)
+  t.same(r.headers?.kept.find((h) => h.name === 'X-Custom')?.why, UNLISTED_WHY, 'a field of no listed kind')
+  for (const [name, policy] of REQUEST_FIELDS) t.ok(policy.why !== '' && !policy.why.includes('\n'), `${name}: one line of reason`)
 })
 
 t.test('lyncdiscover over HTTP: forwarded to the Director on 8080, crossing the Director table', async (t) => {

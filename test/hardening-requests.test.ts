@@ -198,6 +198,10 @@ t.test('hostile and unusual requests', async (t) => {
     const before = forwarded()
     const long = await send(`GET /abs/${'a'.repeat(9000)} HTTP/1.1\r\n${H}Connection: close\r\n\r\n`)
     t.equal(long.status, 414, 'a 9 KB target → 414')
+    // An upgrade has left the HTTP server: its refusal is written raw, with the same status line.
+    const longUpgrade = await send(`GET /abs/${'a'.repeat(9000)} HTTP/1.1\r\n${H}Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`)
+    t.match(longUpgrade.bytes, /^HTTP\/1\.1 414 URI Too Long\r\n/, 'a 9 KB target on an upgrade → 414 URI Too Long')
+    t.same(headerValues(longUpgrade.lines, 'x-lyncproxy-error'), ['uri_too_long'])
     const many = await send(`GET /abs/x HTTP/1.1\r\n${H}${'a:1\r\n'.repeat(1500)}Connection: close\r\n\r\n`)
     t.equal(many.status, 431, '1,500 small header fields → 431')
     t.same(headerValues(many.lines, 'x-lyncproxy-error'), ['too_many_headers'], 'by the count limit, not the size limit')

@@ -7,8 +7,8 @@
 // so a client never believes that a request failed which in fact ran (nginx does the same).
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
-import type { Failure } from '../forward/failure.js'
-import { writeRawFailure } from '../forward/local-response.js'
+import type { Failure } from '../respond/failure.js'
+import { writeRawFailure } from '../respond/local-response.js'
 
 const kConnection = Symbol('lyncproxy.connection')
 

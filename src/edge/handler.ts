@@ -1,23 +1,20 @@
 // The request entry point of every listener: guard and route (resolve.ts), then the rule's action.
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
-import { EdgeFailures, type Failure } from '../forward/failure.js'
-import { containFault } from '../forward/fault.js'
 import { forwardRequest, responseClosed } from '../forward/forward.js'
-import { sendFailure, sendRedirect, writeRawFailure } from '../forward/local-response.js'
 import { forwardUpgrade } from '../forward/upgrade.js'
 import { Exchange } from '../observe/exchange.js'
+import { CLIENT_CLOSED_REQUEST, EdgeFailures, OPTIONS_STAR, type Failure } from '../respond/failure.js'
+import { containFault } from '../respond/fault.js'
+import { sendFailure, sendOptionsStar, sendRedirect, writeRawFailure } from '../respond/local-response.js'
 import type { Route } from '../routing/table.js'
 import { connectionOf, exchangeClosed, exchangeOpened, takeByteCounts, type ClientConnection } from './connection.js'
 import { kListenerState, type ListenerState } from './listener-state.js'
 import { isRefusal, prepareForward } from './prepare-forward.js'
-import { isFailure, OPTIONS_STAR, resolveRoute } from './resolve.js'
+import { isFailure, resolveRoute } from './resolve.js'
 
 const kExchange = Symbol('lyncproxy.exchange')
 const kConnection = Symbol('lyncproxy.exchangeConnection')
-
-// What nginx logs for a request whose client closed the connection before any response was sent.
-const CLIENT_CLOSED_REQUEST = 499
 
 interface StatefulServer extends Server { [kListenerState]: ListenerState }
 interface TaggedResponse extends ServerResponse { [kExchange]?: Exchange, [kListenerState]?: ListenerState, [kConnection]?: ClientConnection }
@@ -117,8 +114,7 @@ function serve (state: ListenerState, req: IncomingMessage, res: ServerResponse,
 
 function answerLocally (res: ServerResponse, ex: Exchange, failure: Failure, route?: Route): void {
   if (failure === OPTIONS_STAR) {
-    res.writeHead(200, ['Allow', 'GET, HEAD, POST, PUT, DELETE, OPTIONS', 'Content-Length', '0'])
-    res.end()
+    sendOptionsStar(res)
     return
   }
   ex.error = failure.code

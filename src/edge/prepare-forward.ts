@@ -1,6 +1,6 @@
 // The checks made after a request matched a forward rule and before it leaves: the header policy's
 // refusals, loops and the body limit. Shared with `explain`, so what it predicts is what happens.
-import { EdgeFailures, type Failure } from '../forward/failure.js'
+import { EdgeFailures, type Failure } from '../respond/failure.js'
 import { buildUpstreamHeaders, REJECT_TRANSFER_CODING, REJECT_UNDERSCORE, type ForwardContext, type UpstreamHeaders } from '../forward/request-headers.js'
 import type { Route } from '../routing/table.js'
 

@@ -1,9 +1,9 @@
 // The request guard and the routing decision, shared by plain requests and upgrades: version, Host,
 // target, then public name → rule. What it accepts is recorded on the exchange; what it refuses is a
-// Failure with a precise status.
+// named Failure (respond/failure.ts).
 import type { IncomingMessage } from 'node:http'
 import type { TLSSocket } from 'node:tls'
-import { EdgeFailures, type Failure } from '../forward/failure.js'
+import { EdgeFailures, OPTIONS_STAR, type Failure } from '../respond/failure.js'
 import type { Exchange } from '../observe/exchange.js'
 import { lookupHost, matchPath } from '../routing/match.js'
 import type { Route } from '../routing/table.js'
@@ -14,20 +14,14 @@ export function isFailure (x: Route | Failure): x is Failure {
   return (x as Failure).status !== undefined
 }
 
-const HEADER_FIELDS_TOO_MANY: Failure = { status: 431, code: 'too_many_headers', reason: 'the request has more header fields than this proxy accepts' }
-const URI_TOO_LONG: Failure = { status: 414, code: 'uri_too_long', reason: 'the request target is longer than this proxy accepts' }
-const OPTIONS_STAR: Failure = { status: 200, code: 'options', reason: 'OPTIONS * is answered by the proxy itself' }
-
-export { OPTIONS_STAR }
-
 // On success returns the route, with ex.host (the published name) and ex.target (the normalized
 // target to forward) filled in.
 export function resolveRoute (state: ListenerState, req: IncomingMessage, ex: Exchange): Route | Failure {
   if (req.httpVersionMajor !== 1 || req.httpVersionMinor > 1) return EdgeFailures.badVersion
   const raw = req.rawHeaders
-  if (raw.length > state.limits.maxHeaderCount * 2) return HEADER_FIELDS_TOO_MANY
+  if (raw.length > state.limits.maxHeaderCount * 2) return EdgeFailures.tooManyHeaders
   let url = req.url ?? ''
-  if (url.length > state.limits.maxTargetLength) return URI_TOO_LONG
+  if (url.length > state.limits.maxTargetLength) return EdgeFailures.uriTooLong
   const method = req.method
   if (method === 'CONNECT') return EdgeFailures.connectRefused
   let host: string | undefined

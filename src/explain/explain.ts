@@ -1,17 +1,19 @@
 // "Where would this request go?" answered by the data plane's own code: the edge guard and routing
 // decision (resolveRoute), the header policy (buildUpstreamHeaders) and the local answers
 // (sendRedirect, sendFailure) run on a request that never touches a socket. This module only adds
-// the reasons: why each rule did or did not match, and what each header change is for.
+// the reasons why each rule did or did not match; what each header change is for is the header
+// policy's own word (forward/header-policy.ts).
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { ResolvedConfig, ResolvedListener } from '../config/defaults.js'
 import { DEFAULT_HEADER_COUNT_LIMIT, DEFAULT_TARGET_LENGTH_LIMIT } from '../control/proxy.js'
 import type { ListenerState } from '../edge/listener-state.js'
-import { isFailure, resolveRoute } from '../edge/resolve.js'
-import type { Failure } from '../forward/failure.js'
-import { EdgeFailures } from '../forward/failure.js'
-import { sendFailure, sendRedirect } from '../forward/local-response.js'
 import { isRefusal, prepareForward } from '../edge/prepare-forward.js'
+import { isFailure, resolveRoute } from '../edge/resolve.js'
+import { CONNECTION_NAMED_WHY, REQUEST_FIELDS, UNLISTED_WHY } from '../forward/header-policy.js'
 import { Exchange, ExchangeBus } from '../observe/exchange.js'
+import type { Failure } from '../respond/failure.js'
+import { EdgeFailures } from '../respond/failure.js'
+import { sendFailure, sendRedirect } from '../respond/local-response.js'
 import { hasPathPrefix } from '../routing/host.js'
 import { lookupHost } from '../routing/match.js'
 import type { Route, RoutingTable } from '../routing/table.js'
@@ -297,28 +299,10 @@ function pathOnly (target: string): string {
   return q < 0 ? target : target.slice(0, q)
 }
 
-// Why the header policy adds, replaces or drops a field; the decisions themselves are
-// buildUpstreamHeaders'.
-const HEADER_WHY: Record<string, string> = {
-  host: 'kept as the client sent it: Lync routes meet, dialin and the web services by Host, as TMG\'s "forward the original host header" does',
-  'x-forwarded-for': 'set by the proxy: it is the first hop, so a client-supplied value is never trusted',
-  'x-forwarded-proto': 'set by the proxy: the scheme the client used',
-  'x-forwarded-host': 'set by the proxy: the Host the client asked for',
-  'x-forwarded-port': 'forwarding fields from the client are not trusted',
-  'x-real-ip': 'forwarding fields from the client are not trusted',
-  forwarded: 'set by the proxy (RFC 7239): client, scheme and host',
-  via: 'the proxy adds itself, so that a request that loops back is recognised (508)',
-  connection: 'hop-by-hop: it describes the client\'s connection only',
-  'keep-alive': 'hop-by-hop: it describes the client\'s connection only',
-  'proxy-connection': 'hop-by-hop: it describes the client\'s connection only',
-  te: 'hop-by-hop: it describes the client\'s connection only',
-  trailer: 'hop-by-hop: it describes the client\'s connection only',
-  upgrade: 'hop-by-hop: only a websocket upgrade is tunnelled',
-  'transfer-encoding': 'the proxy frames the body itself (chunked)',
-  'content-length': 'normalized: leading zeros dropped, because some servers read them as octal',
-  'proxy-authorization': 'credentials for a proxy, not for the Lync server',
-  'proxy-authenticate': 'meant for a proxy, not for the Lync server',
-  expect: 'the expectation goes upstream, so that only a server that will read the body invites it',
+// Why the header policy adds, replaces or drops a field: the policy's own reasons
+// (forward/header-policy.ts); the decisions themselves are buildUpstreamHeaders'.
+function why (key: string): string | undefined {
+  return REQUEST_FIELDS.get(key)?.why
 }
 
 function group (raw: readonly string[]): Map<string, { name: string, values: string[] }> {
@@ -342,16 +326,16 @@ function headerChanges (received: readonly string[], forwarded: readonly string[
     const inn = before.get(key)
     const value = out.values.join(', ')
     if (inn === undefined) {
-      changes.added.push({ name: out.name, value, why: HEADER_WHY[key] ?? 'added by the proxy' })
+      changes.added.push({ name: out.name, value, why: why(key) ?? 'added by the proxy' })
     } else if (inn.values.join(', ') === value) {
-      changes.kept.push({ name: out.name, value, why: HEADER_WHY[key] ?? 'passed through unchanged' })
+      changes.kept.push({ name: out.name, value, why: why(key) ?? UNLISTED_WHY })
     } else {
-      changes.replaced.push({ name: out.name, from: inn.values.join(', '), to: value, why: HEADER_WHY[key] ?? 'rewritten by the proxy' })
+      changes.replaced.push({ name: out.name, from: inn.values.join(', '), to: value, why: why(key) ?? 'rewritten by the proxy' })
     }
   }
   for (const [key, inn] of before) {
     if (after.has(key)) continue
-    changes.removed.push({ name: inn.name, value: inn.values.join(', '), why: HEADER_WHY[key] ?? 'named in the client\'s Connection header: hop-by-hop' })
+    changes.removed.push({ name: inn.name, value: inn.values.join(', '), why: why(key) ?? CONNECTION_NAMED_WHY })
   }
   return changes
 }

@@ -1,5 +1,6 @@
 // `lyncproxy explain` as text for a terminal: the same facts as the JSON of /api/explain, in the
 // order a person follows a request.
+import { UNLISTED_WHY } from '../forward/header-policy.js'
 import type { ExplainResult, RuleVerdict } from './explain.js'
 
 const MARK: Record<RuleVerdict, string> = {
@@ -38,7 +39,7 @@ export function formatExplain (r: ExplainResult): string {
 
   if (r.headers !== null) {
     lines.push('', 'Headers to the upstream:')
-    for (const h of r.headers.kept) lines.push(`  kept      ${h.name}: ${h.value}${h.why === 'passed through unchanged' ? '' : `  (${h.why})`}`)
+    for (const h of r.headers.kept) lines.push(`  kept      ${h.name}: ${h.value}${h.why === UNLISTED_WHY ? '' : `  (${h.why})`}`)
     for (const h of r.headers.added) lines.push(`  added     ${h.name}: ${h.value}  (${h.why})`)
     for (const h of r.headers.replaced) lines.push(`  replaced  ${h.name}: ${h.from} -> ${h.to}  (${h.why})`)
     for (const h of r.headers.removed) lines.push(`  removed   ${h.name}: ${h.value}  (${h.why})`)

@@ -3,12 +3,12 @@
 // a truncated response visible. An engine only moves bytes; every decision is made here, once.
 import type { Agent, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
 import type { Exchange } from '../observe/exchange.js'
+import { sendFailure } from '../respond/local-response.js'
 import type { Route } from '../routing/table.js'
-import { AFFINITY_COOKIE } from '../upstream/balance.js'
 import type { Member } from '../upstream/member.js'
-import { classifyUpstreamError, kTimeoutKind, type TimeoutKind } from './failure.js'
-import { sendFailure } from './local-response.js'
+import { addResponseFields } from './header-policy.js'
 import { filterResponseHeaders } from './request-headers.js'
+import { classifyUpstreamError, kTimeoutKind, type TimeoutKind } from './upstream-failure.js'
 
 // Methods a retry may repeat (RFC 9110 §9.2.2); a POST is never sent twice.
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'])
@@ -103,8 +103,7 @@ export function relayResponseHead (state: ForwardState, status: number, statusMe
   else route.pool!.recordSuccess(member)
   if (res.destroyed) return true
   const headers = filterResponseHeaders(rawHeaders)
-  if (state.setAffinityCookie) headers.push('Set-Cookie', AFFINITY_COOKIE + '=' + member.cookie + '; Path=/')
-  if (route.hsts !== '') headers.push('Strict-Transport-Security', route.hsts)
+  addResponseFields(headers, route, member, state.setAffinityCookie)
   try {
     res.writeHead(status, statusMessage, headers as unknown as OutgoingHttpHeaders)
     return true

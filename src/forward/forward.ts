@@ -10,16 +10,18 @@
 // are not buffered: the client waits for the upstream's 100 before it sends anything.
 import type { Agent, IncomingMessage, ServerResponse } from 'node:http'
 import type { Exchange } from '../observe/exchange.js'
+import { EdgeFailures, type Failure } from '../respond/failure.js'
+import { sendFailure } from '../respond/local-response.js'
 import type { Route } from '../routing/table.js'
 import { affinityCookie } from '../upstream/balance.js'
 import type { Member } from '../upstream/member.js'
 import { existingPin, pinClientConnection } from '../upstream/pinning.js'
-import { EdgeFailures, noHealthyMember, type Failure } from './failure.js'
 import { abortClient, ForwardState, releaseMember } from './forward-state.js'
-import { sendFailure } from './local-response.js'
+import { needsAffinityCookie } from './header-policy.js'
 import { abortNodeAttempt, sendViaNode, stopNodeBody } from './node-engine.js'
 import type { UpstreamHeaders } from './request-headers.js'
 import { abortUndiciAttempt, sendViaUndici } from './undici-engine.js'
+import { noHealthyMember } from './upstream-failure.js'
 
 const kForward = Symbol('lyncproxy.forward')
 const kBuffering = Symbol('lyncproxy.bufferingBody')
@@ -117,7 +119,7 @@ function dispatch (ex: Exchange, req: IncomingMessage, res: ServerResponse, rout
       sendFailure(res, noHealthyMember(route), route)
       return
     }
-    setCookie = pool.affinity === 'cookie' && cookie !== member.cookie
+    setCookie = needsAffinityCookie(pool, cookie, member)
     if (connectionAuth) agent = pinClientConnection(client, pool, route.upstreamTls, member).agent
     else if (expectContinue || route.longPoll) agent = route.upstreamTls ? pool.httpsAgent : pool.httpAgent
   }

@@ -14,9 +14,9 @@
 import http, { type ClientRequest, type IncomingMessage } from 'node:http'
 import https from 'node:https'
 import type { Socket } from 'node:net'
-import { kTimeoutKind, type TimeoutKind } from './failure.js'
 import { abortClient, beginAttempt, relayEarlyHints, relayResponseHead, releaseMember, unsolicitedUpgrade, upstreamFailed, type ForwardState, type UpstreamError } from './forward-state.js'
 import { filterTrailers } from './request-headers.js'
+import { kTimeoutKind, type TimeoutKind } from './upstream-failure.js'
 
 const kNode = Symbol('lyncproxy.nodeEngine')
 

@@ -1,23 +1,18 @@
-// The header policy for the way in, done in one pass over the raw headers so that names keep their
-// case and repeated fields their order. The client cannot smuggle anything through: hop-by-hop fields
-// and the fields that Connection names are dropped, forwarding fields are replaced (this proxy is the
-// first hop and trusts no client), and the body framing is re-emitted by the proxy itself.
+// The header policy's mechanics (the policy itself, and its reasons, is header-policy.ts), done in one
+// pass over the raw headers so that names keep their case and repeated fields their order. The client
+// cannot smuggle anything through: hop-by-hop fields and the fields that Connection names are dropped,
+// forwarding fields are replaced (this proxy is the first hop and trusts no client), and the body
+// framing is re-emitted by the proxy itself.
+import { PLAIN_CONNECTION_TOKENS, REQUEST_FIELDS, RESPONSE_DROPPED, TRAILERS_DROPPED, type RequestTreatment } from './header-policy.js'
 
 const enum Kind { Keep, Drop, Via, Authorization, ContentLength, Host, TransferEncoding, TE }
 
-const KINDS = new Map<string, Kind>([
-  ['connection', Kind.Drop], ['keep-alive', Kind.Drop], ['proxy-connection', Kind.Drop], ['te', Kind.TE],
-  ['trailer', Kind.Drop], ['transfer-encoding', Kind.TransferEncoding], ['upgrade', Kind.Drop],
-  ['proxy-authorization', Kind.Drop], ['proxy-authenticate', Kind.Drop],
-  ['x-forwarded-for', Kind.Drop], ['x-forwarded-proto', Kind.Drop], ['x-forwarded-host', Kind.Drop],
-  ['x-forwarded-port', Kind.Drop], ['forwarded', Kind.Drop], ['x-real-ip', Kind.Drop],
-  // Re-added below when the client expects 100-continue: the upstream's own 100 is relayed.
-  ['expect', Kind.Drop],
-  ['via', Kind.Via], ['authorization', Kind.Authorization], ['content-length', Kind.ContentLength], ['host', Kind.Host],
-])
+const KIND_OF: Record<RequestTreatment, Kind> = {
+  drop: Kind.Drop, te: Kind.TE, 'transfer-encoding': Kind.TransferEncoding, via: Kind.Via,
+  authorization: Kind.Authorization, 'content-length': Kind.ContentLength, host: Kind.Host,
+}
 
-// Connection tokens that name no header field; seeing only these needs no per-request set.
-const PLAIN_CONNECTION_TOKENS = new Set(['keep-alive', 'close', 'upgrade'])
+const KINDS = new Map<string, Kind>([...REQUEST_FIELDS].map(([name, policy]) => [name, KIND_OF[policy.treatment]]))
 
 export interface ForwardContext {
   client: string
@@ -46,8 +41,7 @@ export interface UpstreamHeaders {
 }
 
 export const REJECT_UNDERSCORE = 1
-// A transfer coding other than plain chunked (`gzip, chunked`): re-framing it as chunked would hand
-// the upstream compressed bytes it was never told about, so it is refused (nginx answers 501 too).
+// A transfer coding other than plain chunked (`gzip, chunked`): see header-policy.ts.
 export const REJECT_TRANSFER_CODING = 2
 export type HeaderRejection = typeof REJECT_UNDERSCORE | typeof REJECT_TRANSFER_CODING
 
@@ -162,12 +156,8 @@ function forwardedValue (ctx: ForwardContext): string {
   return `for=${forClient};proto=${ctx.proto};host=${host}`
 }
 
-// The way out: hop-by-hop fields of the upstream's response never reach the client. The client's
-// framing is Node's to choose (chunked or Content-Length), from the length the upstream declared.
-const RESPONSE_DROP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-authenticate', 'proxy-authorization'])
-
-// Trailer fields that would change framing, routing or authentication never pass (RFC 9110 §6.5.1).
-const TRAILER_DROP = new Set(['content-length', 'transfer-encoding', 'host', 'authorization', 'set-cookie', 'content-type', 'content-encoding', 'content-range', 'trailer', 'te', 'connection', 'www-authenticate', 'proxy-authenticate', 'cache-control', 'expect', 'max-forwards', 'pragma', 'range'])
+const RESPONSE_DROP: ReadonlySet<string> = new Set(RESPONSE_DROPPED.fields)
+const TRAILER_DROP: ReadonlySet<string> = new Set(TRAILERS_DROPPED.fields)
 
 // [name, value] pairs, the shape res.addTrailers takes as an array: given a flat list it would read
 // each string as a pair of characters.

@@ -5,11 +5,11 @@
 // closures; it writes straight into the client's ServerResponse with backpressure both ways.
 import type { ServerResponse } from 'node:http'
 import type { Dispatcher } from 'undici'
-import { kTimeoutKind } from './failure.js'
-import { containFault } from './fault.js'
+import { containFault } from '../respond/fault.js'
 import { abortClient, beginAttempt, relayEarlyHints, relayResponseHead, releaseMember, unsolicitedUpgrade, upstreamFailed, type ForwardState, type UpstreamError } from './forward-state.js'
 import { unwatchQueued, watchQueued, type QueuedRequest } from './queue-watch.js'
 import { filterTrailers } from './request-headers.js'
+import { kTimeoutKind } from './upstream-failure.js'
 
 const kUndici = Symbol('lyncproxy.undiciEngine')
 
@@ -200,7 +200,7 @@ function withoutTransferEncoding (headers: string[]): string[] {
   return out
 }
 
-// undici's errors, in the vocabulary failure.ts classifies (Node's error codes and timeout kinds).
+// undici's errors, in the vocabulary upstream-failure.ts classifies (Node's error codes and timeout kinds).
 function translate (err: UpstreamError): UpstreamError {
   // llhttp's own parse errors (a status line that is not HTTP, a bad status code) carry no code.
   if (err.name === 'HTTPParserError' && err.code === undefined) {

@@ -16,14 +16,13 @@ import https from 'node:https'
 import type { Socket } from 'node:net'
 import type { TLSSocket } from 'node:tls'
 import type { Exchange } from '../observe/exchange.js'
+import { CLIENT_CLOSED_REQUEST } from '../respond/failure.js'
+import { writeRawFailure } from '../respond/local-response.js'
 import type { Route } from '../routing/table.js'
 import type { Member } from '../upstream/member.js'
-import { classifyUpstreamError, kTimeoutKind, noHealthyMember, type TimeoutKind } from './failure.js'
-import { writeRawFailure } from './local-response.js'
 import { filterResponseHeaders } from './request-headers.js'
+import { classifyUpstreamError, kTimeoutKind, noHealthyMember, type TimeoutKind } from './upstream-failure.js'
 
-// What nginx logs for a request whose client closed the connection before any response was sent.
-const CLIENT_CLOSED_REQUEST = 499
 // Failures that prove the upgrade never reached the member: they count against it (passive health).
 const NOTHING_SENT = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL'])
 

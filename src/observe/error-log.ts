@@ -31,7 +31,7 @@ let escapedErrorsLogged = false
 
 // What escapes every exchange's own guard (a timer, a health check, a library callback outside any
 // request) is logged with its stack, and the process carries on serving, for the reason given in
-// forward/fault.ts. A supervisor still restarts a process that dies for any other cause.
+// respond/fault.ts. A supervisor still restarts a process that dies for any other cause.
 export function logEscapedErrors (logger: Logger): void {
   if (escapedErrorsLogged) return
   escapedErrorsLogged = true

@@ -42,7 +42,7 @@ const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 1
 
 const CODE_CLASSES = ['none', '1xx', '2xx', '3xx', '4xx', '5xx'] as const
 
-// Exchange error codes (src/forward/failure.ts and the forwarding engine) → the kind label. Only
+// Exchange error codes (src/respond/failure.ts and the forwarding engine) → the kind label. Only
 // upstream failures are counted; a client that goes away is not the pool's fault.
 const UPSTREAM_ERROR_KINDS: ReadonlyMap<string, string> = new Map([
   ['upstream_refused', 'connect_refused'],

@@ -5,10 +5,8 @@
 import type { ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Exchange } from '../observe/exchange.js'
-import type { Failure } from './failure.js'
+import { INTERNAL_FAILURE } from './failure.js'
 import { sendFailure } from './local-response.js'
-
-export const INTERNAL_FAILURE: Failure = { status: 500, code: 'internal_error', reason: 'the proxy failed while serving this request; its error log has the details under the request id' }
 
 export function containFault (ex: Exchange, res: ServerResponse | undefined, socket: Socket | undefined, err: unknown): void {
   if (ex.fault === undefined) ex.fault = err

@@ -1,9 +1,9 @@
 // Answers the proxy gives itself: errors, redirects, 404s. Short plain-text bodies that name the rule
 // and the reason, never anything the client sent except the validated public name.
-import type { ServerResponse } from 'node:http'
+import { STATUS_CODES, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Route } from '../routing/table.js'
-import { failureBody, type Failure } from './failure.js'
+import { CLIENT_CLOSED_REQUEST, failureBody, OPTIONS_STAR, type Failure } from './failure.js'
 
 // A 503 (no healthy member, every connection busy) says when to come back: clients and HLBs that
 // honour it spread their retries instead of returning at once.
@@ -25,6 +25,12 @@ export function sendFailure (res: ServerResponse, failure: Failure, route: Route
   res.end(body)
 }
 
+// OPTIONS * asks about the server as a whole: the methods a published rule may be asked for.
+export function sendOptionsStar (res: ServerResponse): void {
+  res.writeHead(OPTIONS_STAR.status, ['Allow', 'GET, HEAD, POST, PUT, DELETE, OPTIONS', 'Content-Length', '0'])
+  res.end()
+}
+
 export function sendRedirect (res: ServerResponse, route: Route, name: string, target: string): void {
   const location = 'https://' + name + route.redirectPortSuffix + target
   const body = `Moved to ${location}\n`
@@ -36,10 +42,12 @@ export function sendRedirect (res: ServerResponse, route: Route, name: string, t
   res.end(body)
 }
 
-const STATUS_TEXT: Record<number, string> = {
-  400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 408: 'Request Timeout',
-  421: 'Misdirected Request', 431: 'Request Header Fields Too Large', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout',
-  505: 'HTTP Version Not Supported', 508: 'Loop Detected',
+// The reason phrase of a status line the proxy writes itself. Node's table has every status the
+// vocabulary sends; 499 is nginx's and only ever logged.
+const STATUS_TEXT: Readonly<Record<number, string | undefined>> = { ...STATUS_CODES, [CLIENT_CLOSED_REQUEST]: 'Client Closed Request' }
+
+export function reasonPhrase (status: number): string | undefined {
+  return STATUS_TEXT[status]
 }
 
 // For sockets that left the HTTP server (upgrades) or never became a request (parse errors).
@@ -47,7 +55,7 @@ export function writeRawFailure (socket: Socket, failure: Failure, route: Route 
   if (!socket.writable) { socket.destroy(); return }
   const body = failureBody(failure, route)
   socket.end(
-    `HTTP/1.1 ${failure.status} ${STATUS_TEXT[failure.status] ?? 'Error'}\r\n` +
+    `HTTP/1.1 ${failure.status} ${reasonPhrase(failure.status) ?? 'Error'}\r\n` +
     'Content-Type: text/plain; charset=utf-8\r\n' +
     `Content-Length: ${Buffer.byteLength(body)}\r\n` +
     `X-Lyncproxy-Error: ${failure.code}\r\n` +

@@ -27,9 +27,11 @@ Options:
                       more than a quarter of a CPU busy (default 20; --quick 0)
   --no-build          use dist/ as it is instead of running npm run build first
   --log-file FILE     where lyncproxy writes its info-level log lines (default /dev/null)
-  --out DIR           where latest.json and latest.md go (default bench/results)
-  --merge             re-measure only the given --scenarios and put them into the existing
-                      DIR/latest.json (and .md) in place of the old ones; the run is noted there
+  --out DIR           where the run's DATE-MACHINE.json and .md go (default bench/results; a
+                      quick or profile-only run adds -quick or -profile to the name)
+  --merge             re-measure only the given --scenarios and put them into this machine's
+                      newest full run in DIR (and its .md) in place of the old ones; the run is
+                      noted there
   -h, --help          this text
 
 Scenarios: a HTTP GET ~1 KB JSON, 50 connections (lyncproxy also with workers: 2); b the same over

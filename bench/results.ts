@@ -1,4 +1,5 @@
-// The shape of bench/results/latest.json (version 1), and the medians it quotes.
+// The shape of a run's JSON in bench/results (version 1; bench/result-files.ts names the files), and
+// the medians it quotes.
 import type { LoadTool } from './load.js'
 import type { MachineInfo } from './machine.js'
 import type { ScenarioId } from './options.js'

@@ -1,6 +1,7 @@
 // `npm run bench`: issue 6's harness. Builds lyncproxy, prepares lab certificates, starts the backend,
 // then measures every available target scenario by scenario, prints the tables and the bar, and
-// writes latest.json and latest.md. See `npm run bench -- --help`.
+// writes the run's JSON and Markdown report (bench/result-files.ts names them). See
+// `npm run bench -- --help`.
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
@@ -14,6 +15,7 @@ import { parseOptions, USAGE, type BenchOptions, type ScenarioId } from './optio
 import { runProfile } from './profile.js'
 import { startReadyChild, transpileChildren } from './children.js'
 import { barsOf, barsText, machineLine, markdown, ratiosOf, scenarioText } from './report.js'
+import { newestFullRun, runFileBase } from './result-files.js'
 import type { BenchResults, ProfileResult, ScenarioResult } from './results.js'
 import { runLongPolls, runSoak, runThroughput, TargetSet, type Log } from './scenarios.js'
 import { findTool, killAllChildren, lyncproxyConfig, TARGET_LABELS, type BenchContext, type LabFiles, type TargetId } from './targets.js'
@@ -99,8 +101,8 @@ async function startBackend (childDir: string, lab: LabFiles): Promise<{ pid: nu
 }
 
 // --merge: the scenarios of this run replace the same scenarios of an earlier full run.
-function mergeInto (file: string, fresh: BenchResults): BenchResults {
-  if (!existsSync(file)) throw new Error(`--merge: ${file} does not exist; run the full bench first`)
+function mergeInto (file: string | undefined, out: string, fresh: BenchResults): BenchResults {
+  if (file === undefined) throw new Error(`--merge: ${out} holds no full run of ${fresh.machine.shortName}; run the full bench first`)
   const old = JSON.parse(readFileSync(file, 'utf8')) as BenchResults
   const ids = new Set(fresh.scenarios.map((s) => s.id))
   const order = ['a', 'b', 'c', 'd', 'e', 'f', 'soak']
@@ -242,7 +244,7 @@ async function main (): Promise<number> {
     profile,
   }
   const out = opts.out ?? path.join(repo, 'bench/results')
-  const final = opts.merge ? mergeInto(path.join(out, 'latest.json'), results) : results
+  const final = opts.merge ? mergeInto(newestFullRun(out, machine.shortName), out, results) : results
   final.bars = barsOf(final, final.mode !== 'quick')
 
   if (!opts.profileOnly) {
@@ -253,7 +255,7 @@ async function main (): Promise<number> {
     print(barsText(final.bars))
   }
   mkdirSync(out, { recursive: true })
-  const base = opts.profileOnly ? 'profile' : 'latest'
+  const base = runFileBase(final)
   writeFileSync(path.join(out, `${base}.json`), JSON.stringify(final, null, 2) + '\n')
   writeFileSync(path.join(out, `${base}.md`), markdown(final))
   log(`\nwrote ${path.relative(process.cwd(), path.join(out, `${base}.json`))} and ${base}.md (${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)} s)`)

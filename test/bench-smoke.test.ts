@@ -1,7 +1,7 @@
 // The benchmark harness (issue 6) runs: `npm run bench -- --quick` exits 0 and writes results of the
 // expected shape. It asserts no speed; the numbers of a smoke run mean nothing.
 import { spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -42,7 +42,7 @@ function runBench (t: Test, args: string[]): Promise<{ code: number | null, outp
 interface Row { target: string, tool?: string, rounds: unknown[], median: Record<string, number | null> }
 interface Scenario { kind: string, id: string, rows: Row[] }
 
-t.test('npm run bench -- --quick runs every available target and writes latest.json and latest.md', async (t) => {
+t.test('npm run bench -- --quick runs every available target and writes the run\'s DATE-MACHINE-quick.json and .md', async (t) => {
   const out = mkdtempSync(path.join(os.tmpdir(), 'lyncproxy-bench-smoke-'))
   t.teardown(() => rmSync(out, { recursive: true, force: true }))
   // dist/ comes from npm install (prepare); build only when it is missing.
@@ -50,9 +50,11 @@ t.test('npm run bench -- --quick runs every available target and writes latest.j
   const { code, output } = await runBench(t, ['--quick', '--out', out, ...build])
   t.equal(code, 0, `exit status 0; output:\n${output.slice(-3000)}`)
 
-  const file = path.join(out, 'latest.json')
-  t.ok(existsSync(file), 'latest.json written to --out')
-  if (!existsSync(file)) return
+  const written = readdirSync(out).filter((n) => n.endsWith('.json'))
+  t.equal(written.length, 1, `one JSON written to --out: ${written.join(', ')}`)
+  t.match(written[0] ?? '', /^\d{4}-\d{2}-\d{2}-.+-quick\.json$/, 'named by the day, the machine and the mode')
+  if (written[0] === undefined) return
+  const file = path.join(out, written[0])
   const r = JSON.parse(readFileSync(file, 'utf8')) as {
     version: number
     mode: string
@@ -93,7 +95,7 @@ t.test('npm run bench -- --quick runs every available target and writes latest.j
 
   t.ok(Array.isArray(r.ratios), 'ratios listed')
   t.same(r.bars.map((b) => b.id), ['get-rps', 'get-p99-2000', 'https-rps', 'conn-1000', 'longpoll-5000', 'soak', 'workers'], 'every bar of issue 6 is reported')
-  const md = readFileSync(path.join(out, 'latest.md'), 'utf8')
+  const md = readFileSync(file.replace(/\.json$/, '.md'), 'utf8')
   t.match(md, /## The bar \(issue 6\)/)
   t.match(md, /## a: HTTP GET/)
 })

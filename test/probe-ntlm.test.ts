@@ -1,10 +1,13 @@
 // The probe's own NTLM client: MD4 against RFC 1320, NTLMv2 against the worked example of MS-NLMP
-// 4.2.4, and its messages read back by the lab stand-in's server-side parser.
+// 4.2.4, and its messages read back by the
+// shared codec's decoder, as the lab stand-in reads them.
 import { randomBytes } from 'node:crypto'
 import t from 'tap'
-import { md4 } from '../src/probe/md4.js'
-import { authenticateMessage, negotiateMessage, ntlmIdentity, ntlmv2Responses, parseChallenge } from '../src/probe/ntlm.js'
-import { buildChallenge, NtlmFlags, parseAuthenticate, parseNegotiate } from '../src/lab/standin/ntlm/messages.js'
+import { md4 } from '../src/ntlm/md4.js'
+import { decodeAuthenticate, decodeChallenge, decodeNegotiate, NtlmFlags } from '../src/ntlm/messages.js'
+import { ntlmv2Responses } from '../src/ntlm/ntlmv2.js'
+import { buildChallenge } from '../src/lab/standin/ntlm/challenge.js'
+import { authenticateMessage, negotiateMessage, ntlmIdentity } from '../src/probe/ntlm.js'
 
 t.test('MD4 gives the RFC 1320 test suite digests', async (t) => {
   const suite: Array<[string, string]> = [
@@ -44,15 +47,15 @@ t.test('NTLMv2 matches MS-NLMP 4.2.4', async (t) => {
 })
 
 t.test('the messages read back with the stand-in\'s server-side parser', async (t) => {
-  const negotiate = parseNegotiate(negotiateMessage())
+  const negotiate = decodeNegotiate(negotiateMessage())
   t.ok(negotiate !== undefined && (negotiate.flags & NtlmFlags.UNICODE) !== 0, 'type 1 asks for Unicode')
   const type2 = buildChallenge({ challenge: randomBytes(8), clientFlags: negotiate!.flags, netbiosDomain: 'CONTOSO', netbiosComputer: 'FE01', dnsDomain: 'contoso.net', dnsComputer: 'fe01.contoso.net' })
-  const challenge = parseChallenge(type2)
+  const challenge = decodeChallenge(type2)
   t.ok(challenge !== undefined, 'type 2 parsed')
   t.ok(challenge!.targetInfo.length > 0, 'target info found')
 
   const type3 = authenticateMessage(challenge!, ntlmIdentity('CONTOSO\\user1'), 'Pass@word1')
-  const read = parseAuthenticate(type3)
+  const read = decodeAuthenticate(type3)
   t.equal(read?.domain, 'CONTOSO')
   t.equal(read?.user, 'user1')
   t.equal(read?.workstation, 'LYNCPROBE')
@@ -60,7 +63,7 @@ t.test('the messages read back with the stand-in\'s server-side parser', async (
   t.ok((read?.ntResponse.length ?? 0) > 16 + 28, 'an NTLMv2 response: proof, blob and the target info')
   t.ok(read!.ntResponse.includes(challenge!.targetInfo), 'the blob carries the server\'s target info')
 
-  const upn = parseAuthenticate(authenticateMessage(challenge!, ntlmIdentity('user1@contoso.com'), 'x'))
+  const upn = decodeAuthenticate(authenticateMessage(challenge!, ntlmIdentity('user1@contoso.com'), 'x'))
   t.same([upn?.domain, upn?.user], ['', 'user1@contoso.com'], 'a UPN goes with an empty domain')
-  t.equal(parseChallenge(negotiateMessage()), undefined, 'a type 1 is not a challenge')
+  t.equal(decodeChallenge(negotiateMessage()), undefined, 'a type 1 is not a challenge')
 })

@@ -5,7 +5,8 @@ import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { Client } from 'undici'
 import { startStandIn, type LabTopology, type RunningStandIn } from '../src/lab/standin/index.js'
-import { buildChallenge, NtlmFlags, ntlmMessageType, parseAuthenticate, parseNegotiate } from '../src/lab/standin/ntlm/messages.js'
+import { buildChallenge } from '../src/lab/standin/ntlm/challenge.js'
+import { decodeAuthenticate, decodeNegotiate, encodeAuthenticate, encodeNegotiate, ntlmMessageType, NtlmFlags } from '../src/ntlm/messages.js'
 
 const topology: LabTopology = {
   sipDomain: 'contoso.com',
@@ -18,28 +19,12 @@ const WINAUTH_PATHS = ['/abs', '/abs/handler/F-0ab1.lsabs', '/GroupExpansion/ser
 
 // A NEGOTIATE message as Windows sends it: Unicode, NTLM, extended session security, no names.
 function type1 (flags = NtlmFlags.UNICODE | NtlmFlags.REQUEST_TARGET | NtlmFlags.NTLM | NtlmFlags.EXTENDED_SESSIONSECURITY): Buffer {
-  const b = Buffer.alloc(32)
-  b.write('NTLMSSP\0', 0, 'latin1')
-  b.writeUInt32LE(1, 8)
-  b.writeUInt32LE(flags >>> 0, 12)
-  return b
+  return encodeNegotiate(flags)
 }
 
-// An AUTHENTICATE message with Unicode names and dummy 24-byte responses, laid out after a 64-byte header.
+// An AUTHENTICATE message with Unicode names and dummy 24-byte responses.
 function type3 (domain: string, user: string, workstation: string): Buffer {
-  const fields = [Buffer.alloc(24, 1), Buffer.alloc(24, 2), Buffer.from(domain, 'utf16le'), Buffer.from(user, 'utf16le'), Buffer.from(workstation, 'utf16le'), Buffer.alloc(0)]
-  const header = Buffer.alloc(64)
-  header.write('NTLMSSP\0', 0, 'latin1')
-  header.writeUInt32LE(3, 8)
-  let offset = 64
-  fields.forEach((f, i) => {
-    header.writeUInt16LE(f.length, 12 + i * 8)
-    header.writeUInt16LE(f.length, 14 + i * 8)
-    header.writeUInt32LE(offset, 16 + i * 8)
-    offset += f.length
-  })
-  header.writeUInt32LE(NtlmFlags.UNICODE | NtlmFlags.NTLM, 60)
-  return Buffer.concat([header, ...fields])
+  return encodeAuthenticate({ flags: NtlmFlags.UNICODE | NtlmFlags.NTLM, lmResponse: Buffer.alloc(24, 1), ntResponse: Buffer.alloc(24, 2), domain, user, workstation })
 }
 
 function securityBuffer (msg: Buffer, at: number): Buffer {
@@ -63,7 +48,7 @@ function avPairs (info: Buffer): Map<number, Buffer> {
 t.test('type 2 challenge message layout', async (t) => {
   const challenge = Buffer.from('0123456789abcdef', 'hex')
   const names = { netbiosDomain: 'CONTOSO', netbiosComputer: 'FE01', dnsDomain: 'contoso.net', dnsComputer: 'fe01.contoso.net' }
-  const msg = buildChallenge({ challenge, clientFlags: parseNegotiate(type1())?.flags ?? 0, ...names })
+  const msg = buildChallenge({ challenge, clientFlags: decodeNegotiate(type1())?.flags ?? 0, ...names })
   t.equal(msg.subarray(0, 8).toString('latin1'), 'NTLMSSP\0')
   t.equal(ntlmMessageType(msg), 2)
   const flags = msg.readUInt32LE(20)
@@ -87,14 +72,14 @@ t.test('type 2 challenge message layout', async (t) => {
 })
 
 t.test('type 3 parsing', async (t) => {
-  t.match(parseAuthenticate(type3('CONTOSO', 'user1', 'WS01')), { domain: 'CONTOSO', user: 'user1', workstation: 'WS01' })
+  t.match(decodeAuthenticate(type3('CONTOSO', 'user1', 'WS01')), { domain: 'CONTOSO', user: 'user1', workstation: 'WS01' })
   const outside = type3('CONTOSO', 'user1', 'WS01')
   outside.writeUInt32LE(10_000, 36 + 4)
-  t.equal(parseAuthenticate(outside), undefined, 'a field pointing outside the message is refused')
-  t.equal(parseAuthenticate(type1()), undefined, 'a type 1 is not a type 3')
+  t.equal(decodeAuthenticate(outside), undefined, 'a field pointing outside the message is refused')
+  t.equal(decodeAuthenticate(type1()), undefined, 'a type 1 is not a type 3')
   const wrongSig = type3('CONTOSO', 'user1', 'WS01')
   wrongSig.write('NTLMSSX', 0, 'latin1')
-  t.equal(parseAuthenticate(wrongSig), undefined, 'signature checked')
+  t.equal(decodeAuthenticate(wrongSig), undefined, 'signature checked')
 })
 
 let fe: RunningStandIn

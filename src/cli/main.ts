@@ -6,6 +6,7 @@ import { runLab } from './lab.js'
 import { runProbeCommand } from './probe.js'
 import { runStandIn } from './standin.js'
 import { runStart } from './start.js'
+import { LyncProxyError } from '../errors.js'
 
 const USAGE = `Usage: lyncproxy <command> [options]
 
@@ -44,15 +45,17 @@ async function main (argv: string[]): Promise<number> {
   }
   const run = commands[command]
   if (run === undefined) {
-    process.stderr.write(`LRP_ERR_USAGE: unknown command '${command}'. Fix: use one of ${Object.keys(commands).join(', ')}\n\n${USAGE}`)
-    return 64
+    const e = new LyncProxyError('LRP_ERR_USAGE', `unknown command '${command}'`, { fix: `use one of ${Object.keys(commands).join(', ')}` })
+    process.stderr.write(`${e.format()}\n\n${USAGE}`)
+    return e.exitCode
   }
   try {
     return await run(rest)
   } catch (err) {
     // parseArgs reports unknown options and missing values as TypeErrors: usage errors.
-    process.stderr.write(`LRP_ERR_USAGE: ${(err as Error).message}. Fix: see lyncproxy ${command} --help\n`)
-    return 64
+    const e = new LyncProxyError('LRP_ERR_USAGE', (err as Error).message, { fix: `see lyncproxy ${command} --help` })
+    process.stderr.write(e.format() + '\n')
+    return e.exitCode
   }
 }
 

@@ -9,6 +9,7 @@ import { standInSpecs } from '../lab/topology.js'
 import { ensureLabCertificates } from '../tls/lab-certs.js'
 import { exitCodeOf } from './exit-code.js'
 import { DEFAULT_LAB_CONFIG } from './lab.js'
+import { LyncProxyError } from '../errors.js'
 
 export const STANDIN_USAGE = `Usage: lyncproxy standin --server NAME [-c FILE] [--address ADDR]
 
@@ -35,8 +36,9 @@ export async function runStandIn (argv: string[]): Promise<number> {
     const specs = standInSpecs(loaded.config, certs)
     const spec = specs.find((s) => s.member === values.server)
     if (spec === undefined) {
-      process.stderr.write(`LRP_ERR_USAGE: no lab server named '${values.server ?? ''}'. Fix: use one of ${specs.map((s) => s.member).join(', ')}\n`)
-      return 64
+      const e = new LyncProxyError('LRP_ERR_USAGE', `no lab server named '${values.server ?? ''}'`, { fix: `use one of ${specs.map((s) => s.member).join(', ')}` })
+      process.stderr.write(e.format() + '\n')
+      return e.exitCode
     }
     const site: StandInSite = values.address === undefined
       ? { config: loaded.config, file: loaded.file, spec }

@@ -11,6 +11,7 @@ import { attachErrorLog, logEscapedErrors } from '../observe/error-log.js'
 import { createLogger } from '../observe/logger.js'
 import { exitCodeOf } from './exit-code.js'
 import { handleSignals } from './run-proxy.js'
+import { LyncProxyError } from '../errors.js'
 
 export const START_USAGE = `Usage: lyncproxy start -c FILE [--log-level LEVEL] [--log-file FILE]
 
@@ -34,7 +35,11 @@ export async function runStart (argv: string[]): Promise<number> {
     strict: true,
   })
   if (values.help === true) { process.stdout.write(START_USAGE); return 0 }
-  if (values.config === undefined) { process.stderr.write('LRP_ERR_USAGE: lyncproxy start needs -c FILE. Fix: see lyncproxy start --help\n'); return 64 }
+  if (values.config === undefined) {
+    const e = new LyncProxyError('LRP_ERR_USAGE', 'lyncproxy start needs -c FILE', { fix: 'see lyncproxy start --help' })
+    process.stderr.write(e.format() + '\n')
+    return e.exitCode
+  }
   const file = values.config
   applyHeapPolicy()
   // node:cluster starts a worker with this same command line; the primary gives it the config.

@@ -11,10 +11,11 @@ export const DEFAULTS = {
   poolHttpPort: 8080,
   poolHttpsPort: 4443,
   // Connections to one upstream server for ordinary requests; more wait in the proxy's queue. Without a
-  // cap, 1,000 busy clients meant 1,000 requests in flight upstream, event-loop turns of ~40 ms, and
-  // a listening socket drained at ~25 accepts a second (clients timed out before being accepted);
-  // with 128 the turns stay short and none did (bench scenario d). Long polls would starve behind
-  // such a cap, which is why rules marked longPoll get uncapped connections of their own.
+  // cap, every busy client is a request in flight upstream: the event-loop turns grow so long that the
+  // listening socket is drained too slowly and clients time out before being accepted; with the cap
+  // the turns stay short (bench scenario d; bench/results/2026-11-22-design-measurements.md).
+  // Long polls would starve behind such a cap, which is why rules marked longPoll get uncapped
+  // connections of their own.
   poolMaxSockets: 128,
   // 'lab' stands for the lab CA's PEM (certs/lab-ca.pem); see PoolTlsSchema.
   poolCa: ['lab'],

@@ -1,7 +1,9 @@
 // The access log: one JSON line per exchange, read from the exchange record. The line is the one
 // pino would write (its level number, its time format, the logger's bindings, `msg` last), but it is
 // assembled here in one template: the fields are fixed and known, so pino's generic serializer, which
-// walks an object per request, cost about a tenth of the request path in the benchmark's profile.
+// walks an object per request, was one of the largest items of the request path in the benchmark's
+// CPU profile. The profile with this module is in bench/results/2026-11-22-amd-epyc-2c.md ("Where
+// lyncproxy spends its time").
 // It goes to the logger's own destination, so ordering and asynchronous writes stay pino's.
 import pino, { type Logger } from 'pino'
 import type { Exchange, ExchangeBus } from './exchange.js'

@@ -19,8 +19,8 @@ export function createLogger (options: LoggerOptions): Logger {
   // A file takes each turn's lines in one synchronous write, as nginx writes its access log: the
   // write lands in the page cache, and an asynchronous one costs a thread-pool round trip per turn.
   // Measured on the benchmark machine (GET through the proxy, log file /dev/null), synchronous
-  // writes took 98 µs of CPU per request against 118 µs at saturation, and about 13 % less at an
-  // even 2,000 req/s, where every request is a turn of its own.
+  // writes cost less CPU per request both at saturation and at an even rate, where every request is
+  // a turn of its own (bench/results/2026-11-22-design-measurements.md).
   if (options.file !== undefined) return pino(base, new TurnBatchedDestination(byteDestination({ dest: options.file, sync: true, mkdir: true })))
   if (options.pretty ?? process.stdout.isTTY === true) {
     return pino(base, pretty({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }))

@@ -2,8 +2,8 @@
 // counts into plain numbers, and nothing is built per observation.
 //
 // Why not prom-client's own: its bound child still builds a label object, validates it, and hashes
-// it into a string key on every inc() and observe(); on the benchmark machine the two per exchange
-// cost about 2.5 µs of the ~100 µs a proxied GET takes. prom-client keeps the exposition: these
+// it into a string key on every inc() and observe(), work done twice per exchange that showed in the
+// CPU per proxied GET (bench/results/2026-11-22-design-measurements.md). prom-client keeps the exposition: these
 // metrics register with its Registry (text format, cluster aggregation) by the same get() and
 // reset() its own metrics offer, and give the same JSON shape, so /metrics reads as before.
 import type { Metric, Registry } from 'prom-client'

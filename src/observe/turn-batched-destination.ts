@@ -2,9 +2,9 @@
 //
 // Why: sonic-boom (pino's asynchronous destination) measures the byte length of its pending chunk
 // on every write, and sends one chunk per completed fs.write, whose callback comes back once per
-// event-loop turn. Under saturation (1,000 client connections, turns of ~40 ms) the access log's
-// line-per-request writes outran it: a heap snapshot held 28 MB of queued lines after 6 s, and the
-// queue grows for as long as the overload lasts. One write per turn keeps the queue at one turn's
+// event-loop turn. Under saturation (bench scenario d's client connections, long turns) the access
+// log's line-per-request writes outran it: a heap snapshot held the queued lines, and the queue
+// grows for as long as the overload lasts (bench/results/2026-11-22-design-measurements.md). One write per turn keeps the queue at one turn's
 // lines, and the byte length is measured once per turn instead of once per line. A log file is
 // written synchronously (logger.ts); there it makes one system call per turn instead of one per line.
 //

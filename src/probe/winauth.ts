@@ -6,7 +6,8 @@ import https from 'node:https'
 import { fail, pass, skip, type ProbeContext } from './context.js'
 import { answered, describeError, errorCause, statusCause } from './diagnose.js'
 import { headerLines, type ProbeResponse } from './http.js'
-import { authenticateMessage, negotiateMessage, ntlmIdentity, parseChallenge } from './ntlm.js'
+import { decodeChallenge } from '../ntlm/messages.js'
+import { authenticateMessage, negotiateMessage, ntlmIdentity } from './ntlm.js'
 import type { ProbeResult } from './types.js'
 
 export const WINDOWS_AUTH_PATHS = [
@@ -79,7 +80,7 @@ export async function ntlmHandshake (ctx: ProbeContext): Promise<ProbeResult> {
     const scheme = windowsSchemes(anonymous).find((s) => /^NTLM$/i.test(s)) ?? 'Negotiate'
     const first = await get(`${scheme} ${negotiateMessage().toString('base64')}`)
     const token = first.status === 401 ? tokenOf(first, scheme) : undefined
-    const challenge = token === undefined ? undefined : parseChallenge(token)
+    const challenge = token === undefined ? undefined : decodeChallenge(token)
     if (challenge === undefined) {
       return fail('ntlm-handshake', label, `the type 1 message got ${answered(first)} without an NTLM challenge`,
         'the proxy strips the Authorization header or answers it itself: pass Authorization and WWW-Authenticate through unchanged')

@@ -219,8 +219,9 @@ async function ensureLeaf (dir: string, spec: LeafSpec, ca: Ca, manifest: Manife
   return { cert: leaf.cert, key: leaf.key, certFile, keyFile }
 }
 
-// selfsigned and the ASN.1 libraries under it add about 18 MB to the process's resident memory, for
-// the rare start that has a certificate to issue: most find theirs on disk.
+// selfsigned and the ASN.1 libraries under it add markedly to the process's resident memory
+// (bench/results/2026-11-22-design-measurements.md), for the rare start that has a certificate
+// to issue: most find theirs on disk.
 async function loadGenerator (): Promise<typeof Generate> {
   return (await import('selfsigned')).generate
 }

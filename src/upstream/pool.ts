@@ -78,8 +78,9 @@ export class UpstreamPool {
     const common = { keepAlive: true, maxFreeSockets: 256, scheduling: 'lifo' as const, timeout: 60_000 }
     this.httpAgent = new http.Agent(common)
     // One TLS context per pool, shared by every connection to its members. Given `ca` alone, each
-    // tls.connect builds a context of its own and parses the CA PEM again: 0.65 ms per connection,
-    // 3.3 s of CPU while 5,000 long polls connected (bench scenario e).
+    // tls.connect builds a context of its own and parses the CA PEM again, a cost paid on every
+    // connection that dominated while the long polls of bench scenario e connected
+    // (bench/results/2026-11-22-design-measurements.md).
     this.secureContext = tls.createSecureContext(o.ca === undefined ? {} : { ca: o.ca })
     this.tlsOptions = { secureContext: this.secureContext, rejectUnauthorized: o.verify, servername: o.servername, ALPNProtocols: ['http/1.1'] }
     this.httpsAgent = new https.Agent({ ...common, ...this.tlsOptions })

@@ -6,77 +6,27 @@ import { randomBytes } from 'node:crypto'
 import http from 'node:http'
 import https from 'node:https'
 import type { AddressInfo, Socket } from 'node:net'
+import { AvId, decodeAuthenticate, encodeAuthenticate, encodeChallenge, encodeNegotiate, encodeTargetInfo, ntlmMessageType, NtlmFlags } from '../../src/ntlm/messages.js'
 
-const SIGNATURE = Buffer.from('NTLMSSP\0', 'latin1')
-
-export const NTLM_UNICODE = 0x00000001
-export const NTLM_REQUEST_TARGET = 0x00000004
-export const NTLM_NTLM = 0x00000200
-export const NTLM_ALWAYS_SIGN = 0x00008000
-export const NTLM_TARGET_TYPE_DOMAIN = 0x00010000
-export const NTLM_EXTENDED_SESSIONSECURITY = 0x00080000
-export const NTLM_TARGET_INFO = 0x00800000
+const TYPE1_FLAGS = NtlmFlags.UNICODE | NtlmFlags.REQUEST_TARGET | NtlmFlags.NTLM | NtlmFlags.EXTENDED_SESSIONSECURITY
 
 // NEGOTIATE (type 1) as Windows sends it: 32 bytes, no domain or workstation supplied.
-export function ntlmType1 (flags = NTLM_UNICODE | NTLM_REQUEST_TARGET | NTLM_NTLM | NTLM_EXTENDED_SESSIONSECURITY): Buffer {
-  const b = Buffer.alloc(32)
-  SIGNATURE.copy(b, 0)
-  b.writeUInt32LE(1, 8)
-  b.writeUInt32LE(flags >>> 0, 12)
-  return b
+export function ntlmType1 (flags: number = TYPE1_FLAGS): Buffer {
+  return encodeNegotiate(flags)
 }
 
-// AUTHENTICATE (type 3): dummy responses and Unicode names after a 64-byte header.
+// AUTHENTICATE (type 3): dummy responses and Unicode names.
 export function ntlmType3 (domain: string, user: string, workstation = 'CLIENT01'): Buffer {
-  const fields = [Buffer.alloc(24, 1), Buffer.alloc(24, 2), Buffer.from(domain, 'utf16le'), Buffer.from(user, 'utf16le'), Buffer.from(workstation, 'utf16le'), Buffer.alloc(0)]
-  const header = Buffer.alloc(64)
-  SIGNATURE.copy(header, 0)
-  header.writeUInt32LE(3, 8)
-  let offset = 64
-  fields.forEach((f, i) => {
-    header.writeUInt16LE(f.length, 12 + i * 8)
-    header.writeUInt16LE(f.length, 14 + i * 8)
-    header.writeUInt32LE(offset, 16 + i * 8)
-    offset += f.length
-  })
-  header.writeUInt32LE((NTLM_UNICODE | NTLM_NTLM) >>> 0, 60)
-  return Buffer.concat([header, ...fields])
+  return encodeAuthenticate({ flags: NtlmFlags.UNICODE | NtlmFlags.NTLM, lmResponse: Buffer.alloc(24, 1), ntResponse: Buffer.alloc(24, 2), domain, user, workstation })
 }
 
-// CHALLENGE (type 2): 48-byte header, target name CONTOSO, and a target info block so that a real
-// client (curl) computes an NTLMv2 response.
+// CHALLENGE (type 2): target name CONTOSO, and a target info block so that a real client (curl)
+// computes an NTLMv2 response.
 export function ntlmType2 (challenge: Buffer): Buffer {
-  const name = Buffer.from('CONTOSO', 'utf16le')
-  const avDomain = Buffer.alloc(4)
-  avDomain.writeUInt16LE(2, 0) // MsvAvNbDomainName
-  avDomain.writeUInt16LE(name.length, 2)
-  const info = Buffer.concat([avDomain, name, Buffer.alloc(4) /* MsvAvEOL */])
-  const head = Buffer.alloc(48)
-  SIGNATURE.copy(head, 0)
-  head.writeUInt32LE(2, 8)
-  head.writeUInt16LE(name.length, 12)
-  head.writeUInt16LE(name.length, 14)
-  head.writeUInt32LE(48, 16)
-  const flags = NTLM_UNICODE | NTLM_REQUEST_TARGET | NTLM_NTLM | NTLM_ALWAYS_SIGN | NTLM_TARGET_TYPE_DOMAIN | NTLM_EXTENDED_SESSIONSECURITY | NTLM_TARGET_INFO
-  head.writeUInt32LE(flags >>> 0, 20)
-  challenge.copy(head, 24)
-  head.writeUInt16LE(info.length, 40)
-  head.writeUInt16LE(info.length, 42)
-  head.writeUInt32LE(48 + name.length, 44)
-  return Buffer.concat([head, name, info])
-}
-
-function messageType (token: Buffer): number | undefined {
-  if (token.length < 12 || !token.subarray(0, 8).equals(SIGNATURE)) return undefined
-  return token.readUInt32LE(8)
-}
-
-function securityBufferString (msg: Buffer, at: number, unicode: boolean): string {
-  if (msg.length < at + 8) return ''
-  const len = msg.readUInt16LE(at)
-  const offset = msg.readUInt32LE(at + 4)
-  if (offset + len > msg.length) return ''
-  return msg.subarray(offset, offset + len).toString(unicode ? 'utf16le' : 'latin1')
+  const flags = NtlmFlags.UNICODE | NtlmFlags.REQUEST_TARGET | NtlmFlags.NTLM | NtlmFlags.ALWAYS_SIGN | NtlmFlags.TARGET_TYPE_DOMAIN |
+    NtlmFlags.EXTENDED_SESSIONSECURITY | NtlmFlags.TARGET_INFO
+  const targetInfo = encodeTargetInfo([{ id: AvId.NB_DOMAIN, value: Buffer.from('CONTOSO', 'utf16le') }])
+  return encodeChallenge({ flags, targetName: 'CONTOSO', serverChallenge: challenge, targetInfo })
 }
 
 // What the stand-in made of a request: which stage of the handshake it was and on which connection.
@@ -142,7 +92,7 @@ export async function startNtlmUpstream (tls?: { cert: string, key: string }): P
       const space = auth.indexOf(' ')
       const scheme = space < 0 ? auth : auth.slice(0, space)
       const token = Buffer.from(space < 0 ? '' : auth.slice(space + 1).trim(), 'base64')
-      const type = /^(ntlm|negotiate)$/i.test(scheme) ? messageType(token) : undefined
+      const type = /^(ntlm|negotiate)$/i.test(scheme) ? ntlmMessageType(token) : undefined
       if (type === 1) {
         conn.challenge = randomBytes(8)
         conn.user = undefined
@@ -154,8 +104,9 @@ export async function startNtlmUpstream (tls?: { cert: string, key: string }): P
       if (type === 3) {
         if (conn.challenge === undefined) { challengeAll('type3-wrong-connection'); return }
         conn.challenge = undefined
-        const unicode = token.length >= 64 && (token.readUInt32LE(60) & NTLM_UNICODE) !== 0
-        conn.user = `${securityBufferString(token, 28, unicode)}\\${securityBufferString(token, 36, unicode)}`
+        // A type 3 the codec refuses (a field outside the message) names nobody.
+        const message = decodeAuthenticate(token, false)
+        conn.user = `${message?.domain ?? ''}\\${message?.user ?? ''}`
         record('type3', 200)
         res.writeHead(200, { 'Content-Type': 'application/json' })
         res.end(JSON.stringify({ user: conn.user, connection: conn.id }))

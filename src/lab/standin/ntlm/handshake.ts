@@ -4,7 +4,8 @@
 // exactly what the lab must be able to show.
 import { randomBytes } from 'node:crypto'
 import type { Socket } from 'node:net'
-import { buildChallenge, ntlmMessageType, NtlmFlags, parseAuthenticate, parseNegotiate } from './messages.js'
+import { decodeAuthenticate, decodeNegotiate, ntlmMessageType, NtlmFlags } from '../../../ntlm/messages.js'
+import { buildChallenge } from './challenge.js'
 
 export type NtlmScheme = 'NTLM' | 'Negotiate'
 
@@ -59,14 +60,14 @@ export class NtlmAuthenticator {
     // Negotiate is accepted only when it carries a raw NTLM token; SPNEGO/Kerberos is not modelled.
     switch (ntlmMessageType(parsed.token)) {
       case 1: {
-        const negotiate = parseNegotiate(parsed.token)
+        const negotiate = decodeNegotiate(parsed.token)
         const clientFlags = negotiate?.flags ?? 0
         const challenge = buildChallenge({ challenge: randomBytes(8), clientFlags, ...this.names })
         this.sockets.set(socket, { phase: 'challenged', unicode: (clientFlags & NtlmFlags.UNICODE) !== 0 })
         return { kind: 'challenge', header: `${parsed.scheme} ${challenge.toString('base64')}` }
       }
       case 3: {
-        const message = state?.phase === 'challenged' ? parseAuthenticate(parsed.token, state.unicode) : undefined
+        const message = state?.phase === 'challenged' ? decodeAuthenticate(parsed.token, state.unicode) : undefined
         if (message === undefined || message.user === '') {
           this.sockets.delete(socket)
           return { kind: 'unauthenticated' }

@@ -1,5 +1,5 @@
 // MD4 (RFC 1320), which NTLM needs for the NT hash of a password. OpenSSL 3 keeps MD4 in its legacy
-// provider, which Node does not load, so crypto.createHash('md4') fails; the probe carries its own.
+// provider, which Node does not load, so crypto.createHash('md4') fails; the codec carries its own.
 // Only ever used for that hash, never for integrity.
 
 const ROUND2_ORDER = [0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15]

@@ -31,7 +31,7 @@ import { startLab, type RunningLab } from '../src/lab/run.js'
 import { CLI_MAIN, REPO, cleanEnv } from './helpers/cli.js'
 
 // Generous: a busy 2-core machine can take many seconds to start node for `npx lyncproxy`.
-const COMMAND_TIMEOUT_MS = 90_000
+const COMMAND_TIMEOUT_MS = 60_000
 const NOT_RUN = /^<!--\s*docs-commands:\s*not run\s*\((.+)\)\s*-->$/
 
 export interface DocCommand {

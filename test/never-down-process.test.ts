@@ -1,4 +1,4 @@
-// The process's choice for an error that escapes every exchange's own guard (README, Hardening): it
+// The process's choice for an error that escapes every exchange's own guard (docs/hardening.md): it
 // is logged with its stack and the proxy keeps serving. The built CLI runs with a preload that
 // throws from a timer and rejects a promise on SIGUSR2, outside any request.
 import fs from 'node:fs'

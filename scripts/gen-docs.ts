@@ -1,0 +1,308 @@
+// Writes the two reference pages that are generated rather than written: docs/configuration.md from
+// the config schema (its fields, their types and comments) and the defaults, and docs/errors.md from
+// the error registry. Generated, because a hand-kept copy of a schema drifts from it; the prose around
+// each table lives in scripts/docs/*.head.md. test/docs-generated.test.ts fails when a committed page
+// differs from what this renders, so `npm run docs` belongs in any change to those sources.
+//
+//   node --import ./bench/register.mjs scripts/gen-docs.ts        (npm run docs)
+import fs from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { Kind, OptionalKind, type TSchema } from '@sinclair/typebox'
+import ts from 'typescript'
+import { DEFAULTS } from '../src/config/defaults.js'
+import { ConfigSchema } from '../src/config/schema.js'
+import { ErrorCodes, type ErrorCode } from '../src/errors.js'
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const SCHEMA_FILE = 'src/config/schema.ts'
+
+// Where each of DEFAULTS' values applies, by field path. Keyed by DEFAULTS' own keys, so a default
+// added there without a place here is a type error, and a path that stops existing in the schema
+// makes the generator throw.
+const DEFAULT_PATHS: Record<keyof typeof DEFAULTS, string[]> = {
+  listenerAddress: ['listeners[].address', 'tcp[].address'],
+  poolHttpPort: ['pools.<name>.httpPort'],
+  poolHttpsPort: ['pools.<name>.httpsPort'],
+  poolMaxSockets: ['pools.<name>.maxSockets'],
+  poolCa: ['pools.<name>.tls.ca'],
+  paths: ['rules[].paths'],
+  redirectStatus: ['rules[].redirectStatus'],
+  connectTimeout: ['defaults.timeouts.connect'],
+  responseTimeout: ['defaults.timeouts.response'],
+  clientIdleTimeout: ['defaults.clientIdleTimeout'],
+  headersTimeout: ['defaults.headersTimeout'],
+  requestTimeout: ['defaults.requestTimeout'],
+  handshakeTimeout: ['defaults.handshakeTimeout'],
+  maxConnections: ['defaults.maxConnections'],
+  maxBodyBytes: ['defaults.maxBodyBytes'],
+  requestBufferBytes: ['defaults.requestBufferBytes'],
+  certsDir: ['certs.dir'],
+  poolKind: ['pools.<name>.kind'],
+  balance: ['pools.<name>.balance'],
+  affinity: ['pools.<name>.affinity'],
+  healthPath: ['pools.<name>.health.path'],
+  healthInterval: ['pools.<name>.health.interval'],
+  healthTimeout: ['pools.<name>.health.timeout'],
+  healthRise: ['pools.<name>.health.rise'],
+  healthFall: ['pools.<name>.health.fall'],
+  passiveFailures: ['pools.<name>.passive.failures'],
+  passiveBackoff: ['pools.<name>.passive.backoff'],
+  memberWeight: ['pools.<name>.members[].weight'],
+  tcpIdleTimeout: ['tcp[].idleTimeout'],
+  logLevel: ['log.level'],
+  adminEnabled: ['admin.enabled'],
+  adminAddress: ['admin.address'],
+  adminPort: ['admin.port'],
+  workers: ['workers'],
+}
+
+// Defaults that applyDefaults (src/config/defaults.ts) derives from other fields instead of reading
+// DEFAULTS; said in words.
+const DERIVED_DEFAULTS: Record<string, string> = {
+  'listeners[].interface': '`external`',
+  'listeners[].redirectToHttps': '`true` on http listeners',
+  'pools.<name>.address': 'the pool\'s `fqdn`',
+  'pools.<name>.tls.verify': '`true`',
+  'pools.<name>.tls.servername': 'the pool\'s `fqdn`',
+  'pools.<name>.health.check': '`http` for a members pool, `none` otherwise',
+  'pools.<name>.members[].httpPort': 'the pool\'s `httpPort`',
+  'pools.<name>.members[].httpsPort': 'the pool\'s `httpsPort`',
+  'rules[].listeners': 'every listener',
+  'rules[].maxBodyBytes': '`defaults.maxBodyBytes`',
+  'rules[].requestBufferBytes': '`defaults.requestBufferBytes`',
+  'rules[].timeouts.connect': '`defaults.timeouts.connect`',
+  'rules[].timeouts.response': '`defaults.timeouts.response`',
+  'rules[].longPoll': '`false`',
+  'tcp[].targetPort': 'the frontend\'s `port`',
+}
+
+// What each start-up error means, beside the registry's fix. Keyed by ErrorCode, so a code added to
+// src/errors.ts without its meaning here is a type error.
+const ERROR_MEANINGS: Record<ErrorCode, string> = {
+  LRP_ERR_CONFIG_READ: 'the config file could not be read',
+  LRP_ERR_CONFIG_SYNTAX: 'the file is not valid YAML',
+  LRP_ERR_CONFIG_SCHEMA: 'a value does not match the schema (a wrong type, an unknown field, a value out of range)',
+  LRP_ERR_CONFIG_REFERENCE: 'a name refers to a pool, listener or server that is not defined',
+  LRP_ERR_CONFIG_CONFLICT: 'two settings contradict each other',
+  LRP_ERR_CERT_LOAD: 'a certificate, key or PFX file could not be read or does not fit',
+  LRP_ERR_CERT_PASSPHRASE: 'the passphrase of a key or PFX is missing',
+  LRP_ERR_LISTEN_PRIVILEGED: 'a port below 1024, or a bind a security policy refuses, without the privilege for it',
+  LRP_ERR_LISTEN_IN_USE: 'another program (or another of lyncproxy\'s servers) holds the address and port',
+  LRP_ERR_LISTEN_ADDRESS: 'the address is not one of this machine\'s, or its name does not resolve',
+  LRP_ERR_USAGE: 'the command line (or a LYNCPROXY_* variable) is not valid',
+}
+
+interface Field {
+  path: string
+  type: string
+  required: boolean
+  description: string
+}
+
+// ---- configuration.md ----
+
+export function renderConfiguration (): string {
+  const comments = schemaComments(fs.readFileSync(path.join(REPO, SCHEMA_FILE), 'utf8'))
+  const fields = new Map<string, Field>()
+  walkSchema(ConfigSchema, '', comments, fields)
+  const defaults = defaultsByPath()
+  for (const p of defaults.keys()) if (!fields.has(p)) throw new Error(`a default is mapped to ${p}, which the schema does not have`)
+
+  const sections = new Map<string, Field[]>()
+  for (const f of fields.values()) {
+    const top = f.path.split(/[.[]/)[0] ?? f.path
+    sections.set(top, [...(sections.get(top) ?? []), f])
+  }
+  const out = [generatedNote([SCHEMA_FILE, 'src/config/defaults.ts', 'scripts/docs/configuration.head.md']), head('configuration'), '## Every field', '',
+    'Generated from the schema: a path\'s `[]` is any item of a list, `<name>` any key of a map. "required" means the field must be given.', '']
+  for (const [top, list] of sections) {
+    out.push(`### \`${top}\``, '', '| field | type | default | what it is |', '|---|---|---|---|')
+    for (const f of list) {
+      const def = defaults.get(f.path) ?? (f.required ? 'required' : '')
+      out.push(`| \`${f.path}\` | ${cell(f.type)} | ${cell(def)} | ${cell(f.description)} |`)
+    }
+    out.push('')
+  }
+  return out.join('\n')
+}
+
+function defaultsByPath (): Map<string, string> {
+  const map = new Map<string, string>()
+  for (const [key, paths] of Object.entries(DEFAULT_PATHS) as Array<[keyof typeof DEFAULTS, string[]]>) {
+    for (const p of paths) map.set(p, `\`${JSON.stringify(DEFAULTS[key])}\``)
+  }
+  for (const [p, text] of Object.entries(DERIVED_DEFAULTS)) map.set(p, text)
+  return map
+}
+
+// The schema at run time gives the shape and the types; the comments come from the source.
+function walkSchema (schema: TSchema, at: string, comments: Map<string, string>, out: Map<string, Field>): void {
+  const kind = schema[Kind] as string
+  if (kind === 'Object') {
+    const required = new Set<string>((schema.required as string[] | undefined) ?? [])
+    for (const [key, sub] of Object.entries(schema.properties as Record<string, TSchema>)) {
+      const p = at === '' ? key : `${at}.${key}`
+      const field: Field = {
+        path: p,
+        type: typeName(sub),
+        required: required.has(key) && sub[OptionalKind] !== 'Optional',
+        description: comments.get(p) ?? (typeof sub.description === 'string' ? sub.description : ''),
+      }
+      // A field of several object forms (a certificate) is listed once per path.
+      if (!out.has(p)) out.set(p, field)
+      walkSchema(sub, p, comments, out)
+    }
+  } else if (kind === 'Array') {
+    walkSchema(schema.items as TSchema, `${at}[]`, comments, out)
+  } else if (kind === 'Union') {
+    for (const variant of schema.anyOf as TSchema[]) walkSchema(variant, at, comments, out)
+  } else if (kind === 'Record') {
+    for (const sub of Object.values(schema.patternProperties as Record<string, TSchema>)) walkSchema(sub, `${at}.<name>`, comments, out)
+  }
+}
+
+function typeName (schema: TSchema): string {
+  switch (schema[Kind] as string) {
+    case 'String': return 'string'
+    case 'Boolean': return 'boolean'
+    case 'Integer': return `integer${range(schema)}`
+    case 'Number': return `number${range(schema)}`
+    case 'Literal': return `\`${JSON.stringify(schema.const)}\``
+    case 'Array': return `list of ${typeName(schema.items as TSchema)}`
+    case 'Record': return 'map of name → object'
+    case 'Object': return 'object'
+    case 'Union': {
+      const variants = schema.anyOf as TSchema[]
+      return variants.some((v) => v[Kind] === 'Object') ? 'object, one of the forms below' : variants.map(typeName).join(' or ')
+    }
+    default: return String(schema[Kind])
+  }
+}
+
+function range (schema: TSchema): string {
+  const lower = schema.exclusiveMinimum !== undefined ? `> ${schema.exclusiveMinimum}` : schema.minimum !== undefined ? `≥ ${schema.minimum}` : ''
+  const upper = schema.maximum !== undefined ? `≤ ${schema.maximum}` : ''
+  const both = [lower, upper].filter((s) => s !== '').join(', ')
+  return both === '' ? '' : ` (${both})`
+}
+
+// The `//` comments above each property of the schema's Type.Object literals, keyed by the same field
+// paths the run-time walk makes. The walk starts at ConfigSchema and follows the identifiers of the
+// consts it is built from; a field without a comment of its own takes the comment above the *Schema
+// const it is made of.
+export function schemaComments (source: string): Map<string, string> {
+  const file = ts.createSourceFile(SCHEMA_FILE, source, ts.ScriptTarget.ES2022, true)
+  const consts = new Map<string, { init: ts.Expression, comment: string }>()
+  for (const statement of file.statements) {
+    if (!ts.isVariableStatement(statement)) continue
+    for (const d of statement.declarationList.declarations) {
+      if (ts.isIdentifier(d.name) && d.initializer !== undefined) consts.set(d.name.text, { init: d.initializer, comment: commentBefore(source, statement) })
+    }
+  }
+  const out = new Map<string, string>()
+  const schemaComment = (node: ts.Expression): string => {
+    if (ts.isIdentifier(node)) return node.text.endsWith('Schema') ? (consts.get(node.text)?.comment ?? '') : ''
+    if (ts.isCallExpression(node) && ['Optional', 'Array'].includes(typeCall(node) ?? '')) return node.arguments[0] === undefined ? '' : schemaComment(node.arguments[0])
+    return ''
+  }
+  const walk = (node: ts.Expression, at: string): void => {
+    if (ts.isIdentifier(node)) {
+      const c = consts.get(node.text)
+      if (c !== undefined) walk(c.init, at)
+      return
+    }
+    if (!ts.isCallExpression(node)) return
+    const [first, second] = node.arguments
+    switch (typeCall(node)) {
+      case 'Object':
+        if (first === undefined || !ts.isObjectLiteralExpression(first)) return
+        for (const prop of first.properties) {
+          if (!ts.isPropertyAssignment(prop) || !(ts.isIdentifier(prop.name) || ts.isStringLiteral(prop.name))) continue
+          const p = at === '' ? prop.name.text : `${at}.${prop.name.text}`
+          const comment = commentBefore(source, prop) || schemaComment(prop.initializer)
+          if (comment !== '' && !out.has(p)) out.set(p, comment)
+          walk(prop.initializer, p)
+        }
+        return
+      case 'Optional': if (first !== undefined) walk(first, at); return
+      case 'Array': if (first !== undefined) walk(first, `${at}[]`); return
+      case 'Union':
+        if (first !== undefined && ts.isArrayLiteralExpression(first)) for (const el of first.elements) walk(el, at)
+        return
+      case 'Record': if (second !== undefined) walk(second, `${at}.<name>`)
+    }
+  }
+  const root = consts.get('ConfigSchema')
+  if (root === undefined) throw new Error(`${SCHEMA_FILE} has no ConfigSchema`)
+  walk(root.init, '')
+  return out
+}
+
+// `Type.Object(...)` → 'Object'.
+function typeCall (node: ts.CallExpression): string | undefined {
+  const callee = node.expression
+  return ts.isPropertyAccessExpression(callee) && ts.isIdentifier(callee.expression) && callee.expression.text === 'Type' ? callee.name.text : undefined
+}
+
+function commentBefore (source: string, node: ts.Node): string {
+  const ranges = ts.getLeadingCommentRanges(source, node.getFullStart()) ?? []
+  return ranges
+    .map((r) => source.slice(r.pos, r.end))
+    .filter((c) => c.startsWith('//'))
+    .map((c) => c.replace(/^\/\/\s?/, '').trim())
+    .join(' ')
+}
+
+// ---- errors.md ----
+
+export function renderErrors (): string {
+  const out = [generatedNote(['src/errors.ts', 'scripts/gen-docs.ts (the meanings)', 'scripts/docs/errors.head.md']), head('errors'),
+    '## Start-up and configuration errors', '',
+    'Each is printed as one line: `CODE: file:line:column at /path/in/document: what is wrong. Fix: what to do`,',
+    'and the process exits with the code\'s exit status. Where the registry\'s fix is general, the message',
+    'often carries a more precise one (the program holding a port, the setting that moves it).', '',
+    '| code | exit | what it means | the fix |', '|---|---|---|---|']
+  for (const [code, entry] of Object.entries(ErrorCodes) as Array<[ErrorCode, (typeof ErrorCodes)[ErrorCode]]>) {
+    out.push(`| \`${code}\` | ${entry.exit} | ${cell(ERROR_MEANINGS[code])} | ${cell(entry.fix)} |`)
+  }
+  const exits = [...new Set(Object.values(ErrorCodes).map((e) => e.exit))].sort((a, b) => a - b)
+  out.push('', `Exit statuses: 0 ok; ${exits.map((x) => `${x} ${exitMeaning(x)}`).join(', ')}.`, '')
+  return out.join('\n')
+}
+
+function exitMeaning (exit: number): string {
+  const codes = Object.entries(ErrorCodes).filter(([, e]) => e.exit === exit).map(([c]) => c)
+  if (codes.every((c) => c.startsWith('LRP_ERR_CONFIG_'))) return 'bad config'
+  if (codes.every((c) => c.startsWith('LRP_ERR_CERT_'))) return 'certificate problem'
+  if (codes.every((c) => c.startsWith('LRP_ERR_LISTEN_'))) return 'cannot bind'
+  if (codes.every((c) => c === 'LRP_ERR_USAGE')) return 'usage'
+  return codes.join(', ')
+}
+
+// ---- shared ----
+
+function generatedNote (sources: string[]): string {
+  return `<!-- Generated by scripts/gen-docs.ts from ${sources.join(', ')}. Edit those, then run npm run docs. -->\n`
+}
+
+function head (name: string): string {
+  return fs.readFileSync(path.join(REPO, 'scripts/docs', `${name}.head.md`), 'utf8').trimEnd() + '\n'
+}
+
+// A table cell: one line, with the column separator escaped.
+function cell (text: string): string {
+  return text.replace(/\s*\n\s*/g, ' ').replace(/\|/g, '\\|')
+}
+
+export const GENERATED_DOCS: ReadonlyArray<{ file: string, render: () => string }> = [
+  { file: 'docs/configuration.md', render: renderConfiguration },
+  { file: 'docs/errors.md', render: renderErrors },
+]
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  for (const doc of GENERATED_DOCS) {
+    fs.writeFileSync(path.join(REPO, doc.file), doc.render())
+    process.stdout.write(`wrote ${doc.file}\n`)
+  }
+}

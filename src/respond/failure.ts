@@ -2,7 +2,6 @@
 // carries in X-Lyncproxy-Error and the access log, and a short body that says what went wrong in the
 // words of a Lync admin. Nowhere else decides a failure status: the edge and the forward path only
 // choose among these names.
-import type { Route } from '../routing/table.js'
 
 export interface Failure {
   status: number
@@ -84,7 +83,13 @@ export const VOCABULARY: readonly FailureKind[] = [
   INTERNAL_FAILURE, OPTIONS_STAR,
 ]
 
-export function failureBody (failure: Failure, route: Route | undefined): string {
+// The part of a route a local answer names. Structural, so that respond sits below routing and a
+// routing Route is accepted as it is.
+export interface AnsweringRule {
+  readonly rule: string
+}
+
+export function failureBody (failure: Failure, route: AnsweringRule | undefined): string {
   const where = route === undefined ? '' : `rule ${route.rule}: `
   return `${failure.status} ${failure.code}\n${where}${failure.reason}\n`
 }

@@ -2,14 +2,13 @@
 // and the reason, never anything the client sent except the validated public name.
 import { STATUS_CODES, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
-import type { Route } from '../routing/table.js'
-import { CLIENT_CLOSED_REQUEST, failureBody, OPTIONS_STAR, type Failure } from './failure.js'
+import { CLIENT_CLOSED_REQUEST, failureBody, OPTIONS_STAR, type AnsweringRule, type Failure } from './failure.js'
 
 // A 503 (no healthy member, every connection busy) says when to come back: clients and HLBs that
 // honour it spread their retries instead of returning at once.
 const RETRY_AFTER_SECONDS = '10'
 
-export function sendFailure (res: ServerResponse, failure: Failure, route: Route | undefined, extra?: string[]): void {
+export function sendFailure (res: ServerResponse, failure: Failure, route: AnsweringRule | undefined, extra?: string[]): void {
   const body = failureBody(failure, route)
   const headers = [
     'Content-Type', 'text/plain; charset=utf-8',
@@ -31,7 +30,13 @@ export function sendOptionsStar (res: ServerResponse): void {
   res.end()
 }
 
-export function sendRedirect (res: ServerResponse, route: Route, name: string, target: string): void {
+// What a redirect rule decides: the status and the port the Location names.
+export interface RedirectRule extends AnsweringRule {
+  readonly redirectPortSuffix: string
+  readonly redirectStatus: number
+}
+
+export function sendRedirect (res: ServerResponse, route: RedirectRule, name: string, target: string): void {
   const location = 'https://' + name + route.redirectPortSuffix + target
   const body = `Moved to ${location}\n`
   res.writeHead(route.redirectStatus, [
@@ -51,7 +56,7 @@ export function reasonPhrase (status: number): string | undefined {
 }
 
 // For sockets that left the HTTP server (upgrades) or never became a request (parse errors).
-export function writeRawFailure (socket: Socket, failure: Failure, route: Route | undefined): void {
+export function writeRawFailure (socket: Socket, failure: Failure, route: AnsweringRule | undefined): void {
   if (!socket.writable) { socket.destroy(); return }
   const body = failureBody(failure, route)
   socket.end(

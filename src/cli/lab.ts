@@ -3,7 +3,7 @@
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { createReloader } from '../admin/reload.js'
+import { createReloader } from '../control/reload.js'
 import type { RunningAdmin } from '../admin/server.js'
 import { formatErrors, loadConfigFile, overridesFromEnv } from '../config/load.js'
 import { applyHeapPolicy } from '../control/heap-policy.js'

@@ -2,7 +2,7 @@
 import cluster from 'node:cluster'
 import { parseArgs } from 'node:util'
 import { formatErrors, overridesFromEnv, parseConfig, readConfigText } from '../config/load.js'
-import { createReloader } from '../admin/reload.js'
+import { createReloader } from '../control/reload.js'
 import type { RunningAdmin } from '../admin/server.js'
 import { applyHeapPolicy } from '../control/heap-policy.js'
 import { startProxy } from '../control/proxy.js'

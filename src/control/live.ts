@@ -3,6 +3,7 @@
 import type { ResolvedConfig } from '../config/defaults.js'
 import type { TableHolder } from '../edge/listener-state.js'
 import type { Logger } from '../observe/logger.js'
+import type { ProxyCounters } from '../observe/proxy-counters.js'
 import type { LabCertificates } from '../tls/lab-certs.js'
 import type { SniSelector } from '../tls/sni.js'
 import type { Listening } from './listening.js'
@@ -17,6 +18,8 @@ export interface LiveProxy {
   readonly tables: TableHolder
   readonly listening: Listening
   readonly boundPorts: ReadonlyMap<string, number>
+  // Handed to every table the proxy compiles, so the counts outlive a reload.
+  readonly counters: ProxyCounters
   readonly logger: Logger
   readonly env: NodeJS.ProcessEnv | undefined
 }

@@ -9,6 +9,7 @@ import type { TableHolder } from '../edge/listener-state.js'
 import { attachAccessLog } from '../observe/access-log.js'
 import { ExchangeBus } from '../observe/exchange.js'
 import type { Logger } from '../observe/logger.js'
+import { ProxyCounters } from '../observe/proxy-counters.js'
 import { compileTable, withBoundPorts } from '../routing/compile.js'
 import type { RoutingTable } from '../routing/table.js'
 import type { LabCertificates } from '../tls/lab-certs.js'
@@ -34,6 +35,8 @@ export interface RunningProxy {
   readonly tcpFrontends: ReadonlyArray<Omit<TcpAddress, 'server'>>
   readonly bus: ExchangeBus
   readonly labCerts: LabCertificates | undefined
+  // This instance's own: another proxy in the same process counts apart.
+  readonly counters: ProxyCounters
   table (): RoutingTable
   config (): ResolvedConfig
   reload (loaded: LoadedConfig): Promise<void>
@@ -47,8 +50,9 @@ export async function startProxy (loaded: LoadedConfig, options: ProxyOptions): 
   const config = loaded.config
   const labCerts = options.labCerts ?? await labCertificatesFor(config, undefined)
   const sniByListener = await loadListenerCertificates(config, loaded.baseDir, labCerts, options.env)
+  const counters = new ProxyCounters()
   // Compiled before anything is bound, so a config that cannot compile binds nothing.
-  const tables: TableHolder = { current: compileTable(config, { baseDir: loaded.baseDir, labCaPem: labCerts?.caPem, generation: 1 }) }
+  const tables: TableHolder = { current: compileTable(config, { baseDir: loaded.baseDir, labCaPem: labCerts?.caPem, generation: 1, counters }) }
   const bus = new ExchangeBus()
   // A pseudonym of this process for Via, so a request that comes back through us is recognised.
   const via = 'lyncproxy-' + randomBytes(3).toString('hex')
@@ -68,6 +72,7 @@ export async function startProxy (loaded: LoadedConfig, options: ProxyOptions): 
     tables,
     listening,
     boundPorts: ports,
+    counters,
     logger,
     env: options.env,
   }
@@ -78,6 +83,7 @@ export async function startProxy (loaded: LoadedConfig, options: ProxyOptions): 
     listeners: listenerAddresses(listening),
     tcpFrontends: tcpAddresses(listening),
     bus,
+    counters,
     // The set it started with; a reload does not change what this says.
     labCerts,
     table: () => live.tables.current,

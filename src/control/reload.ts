@@ -20,7 +20,7 @@ export async function reloadInPlace (live: LiveProxy, next: LoadedConfig): Promi
   const nextLab = await labCertificatesFor(nextConfig, live.labCerts)
   const nextSni = await loadListenerCertificates(nextConfig, next.baseDir, nextLab, live.env)
   const generation = live.tables.current.generation + 1
-  const table = compileTable(nextConfig, { baseDir: next.baseDir, labCaPem: nextLab?.caPem, generation, boundPorts: live.boundPorts })
+  const table = compileTable(nextConfig, { baseDir: next.baseDir, labCaPem: nextLab?.caPem, generation, boundPorts: live.boundPorts, counters: live.counters })
   let nextSupervisor
   try {
     nextSupervisor = await supervisePools(table, nextConfig, logger)

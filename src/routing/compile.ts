@@ -5,6 +5,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import type { ResolvedConfig, ResolvedListener, ResolvedPool, ResolvedRule } from '../config/defaults.js'
 import { LyncProxyError } from '../errors.js'
+import type { ProxyCounters } from '../observe/proxy-counters.js'
 import { UpstreamPool } from '../upstream/pool.js'
 import type { HostEntry, ListenerRoutes, Route, RoutingTable, Timeouts } from './table.js'
 
@@ -15,6 +16,8 @@ export interface CompileContext {
   generation: number
   // Ports actually bound, by listener name, when they differ from the config (port 0 in tests).
   boundPorts?: ReadonlyMap<string, number>
+  // The running proxy's counters, shared by every pool it compiles; omitted outside a running proxy.
+  counters?: ProxyCounters
 }
 
 export const IMPLICIT_REDIRECT_RULE = '(redirect to https)'
@@ -109,6 +112,7 @@ function buildPool (name: string, pool: ResolvedPool, ctx: CompileContext): Upst
     verify: pool.tls.verify,
     servername: pool.tls.servername,
     maxSockets: pool.maxSockets,
+    ...(ctx.counters === undefined ? {} : { counters: ctx.counters }),
   })
 }
 

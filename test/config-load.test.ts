@@ -146,6 +146,13 @@ t.test('certs.dir resolution', async (t) => {
   t.equal(parseConfig(withDir('/abs/certs'), '/etc/lp/a.yaml').config.certs.dir, '/abs/certs')
 })
 
+t.test('log.file resolves against the config file\'s directory', async (t) => {
+  const withLog = (file: string): string => MINIMAL + `log:\n  file: ${file}\n`
+  t.equal(parseConfig(withLog('logs/lp.log'), '/etc/lp/a.yaml').config.log.file, '/etc/lp/logs/lp.log')
+  t.equal(parseConfig(withLog('/var/log/lp.log'), '/etc/lp/a.yaml').config.log.file, '/var/log/lp.log')
+  t.equal(parseConfig(MINIMAL, '/etc/lp/a.yaml').config.log.file, undefined, 'no log.file: stdout')
+})
+
 t.test('the result is deep-frozen plain data and the input is not modified', async (t) => {
   const input = parseYaml(MINIMAL) as Record<string, unknown>
   const before = JSON.stringify(input)

@@ -5,7 +5,6 @@
 import type { Socket } from 'node:net'
 import t from 'tap'
 import type { Exchange } from '../src/observe/exchange.js'
-import { pinnedConnectionCount } from '../src/upstream/pinning.js'
 import { pool, startTestProxy } from './helpers/proxy.js'
 import { openRaw, sleep } from './helpers/raw-client.js'
 import { startRawUpstream } from './helpers/raw-upstream.js'
@@ -33,7 +32,7 @@ t.test('a pinned client connection that resets with a request in flight', async 
   p.proxy.bus.subscribe((ex) => seen.push(ex))
   t.teardown(async () => { await p.close(); await up.close() })
   const member = p.proxy.table().pools.get('fe')!.members[0]!
-  const baseline = pinnedConnectionCount()
+  const baseline = p.proxy.counters.pinnedConnections
 
   for (const [name, requests] of [
     // The request that creates the pin is the one in flight: the exchange's 'close' listener was
@@ -51,9 +50,9 @@ t.test('a pinned client connection that resets with a request in flight', async 
       }
       c.write(requests.at(-1)!)
       t.ok(await until(() => up.heads.some((h) => h.startsWith('GET ' + (requests.at(-1)!.split(' ')[1] ?? ''))), 3000), 'the upstream holds the request')
-      t.equal(pinnedConnectionCount(), baseline + 1, 'the client connection is pinned')
+      t.equal(p.proxy.counters.pinnedConnections, baseline + 1, 'the client connection is pinned')
       c.socket.resetAndDestroy()
-      t.ok(await until(() => pinnedConnectionCount() === baseline, 2000), 'the pin is released')
+      t.ok(await until(() => p.proxy.counters.pinnedConnections === baseline, 2000), 'the pin is released')
       t.ok(await until(() => upSockets.size === 0, 2000), 'its upstream connection is closed')
       await sleep(200)
       const mine = seen.slice(before)

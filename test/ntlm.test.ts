@@ -7,7 +7,6 @@ import http from 'node:http'
 import https from 'node:https'
 import type { Socket } from 'node:net'
 import t, { type Test } from 'tap'
-import { pinnedConnectionCount } from '../src/upstream/pinning.js'
 import { ntlmType1, ntlmType3, startNtlmUpstream, type NtlmUpstream } from './helpers/ntlm-upstream.js'
 import { pool, startTestProxy, testCertificates, type TestProxy } from './helpers/proxy.js'
 
@@ -180,7 +179,7 @@ for (const protocol of ['http', 'https'] as const) {
     t.not([...bobConns][0], aliceConn, 'bob got his own upstream connection')
     t.same(up.records.filter((r) => r.stage === 'type3-wrong-connection'), [], 'no type 3 ever landed on the wrong connection')
     t.ok(up.records.filter((r) => r.client.startsWith('crowd')).every((r) => r.stage === 'anonymous'), 'crowd requests only ever met unauthenticated connections')
-    t.equal(pinnedConnectionCount(), 2, 'two client connections are pinned')
+    t.equal(p.proxy.counters.pinnedConnections, 2, 'two client connections are pinned')
 
     // The client goes away: its pinned upstream connection must not outlive it.
     t.notOk(up.closed.has(aliceConn), 'the pinned connection is open while alice is connected')
@@ -188,7 +187,7 @@ for (const protocol of ['http', 'https'] as const) {
     t.ok(await waitFor(() => up.closed.has(aliceConn)), 'closing the client connection closes the pinned upstream connection')
     t.notOk(up.closed.has([...bobConns][0]!), 'bob\'s pinned connection is untouched')
     bob.close()
-    t.ok(await waitFor(() => pinnedConnectionCount() === 0), 'no pins left once both clients are gone')
+    t.ok(await waitFor(() => p.proxy.counters.pinnedConnections === 0), 'no pins left once both clients are gone')
   })
 }
 
@@ -254,6 +253,6 @@ t.test('curl --ntlm completes the handshake through the proxy', async (t) => {
   stages = secure.records.map((x) => x.stage)
   t.same(stages, ['type1', 'type3'], 'https: curl sent type 1 then type 3')
   t.equal(new Set(secure.records.map((x) => x.connection)).size, 1, 'https: both on one upstream connection')
-  t.ok(await waitFor(() => pinnedConnectionCount() === 0), 'curl exited: its pins are released')
+  t.ok(await waitFor(() => p.proxy.counters.pinnedConnections === 0), 'curl exited: its pins are released')
   t.ok(await waitFor(() => plain.closed.size === plain.connections() && secure.closed.size === secure.connections()), 'and the upstream connections closed')
 })

@@ -5,7 +5,6 @@
 import http from 'node:http'
 import https from 'node:https'
 import t, { type Test } from 'tap'
-import { queuedCount } from '../src/forward/queue-watch.js'
 import { request, type Reply } from './helpers/client.js'
 import { pool, startTestProxy, testCertificates } from './helpers/proxy.js'
 import { startUpstream, type RecordingUpstream } from './helpers/upstream.js'
@@ -61,10 +60,10 @@ t.test('ordinary requests beyond maxSockets wait for a free connection, and ever
   await pause(300)
   t.equal(up.requests.length, 2, 'no more than maxSockets requests reach the member at once')
   t.equal(up.connections(), 2, 'over maxSockets connections')
-  t.equal(queuedCount(), 3, 'the other three wait in the proxy (lyncproxy_upstream_waiting_requests)')
+  t.equal(p.proxy.counters.waiting.count, 3, 'the other three wait in the proxy (lyncproxy_upstream_waiting_requests)')
   release()
   const done = await Promise.all(replies)
-  t.equal(queuedCount(), 0, 'and none is left waiting')
+  t.equal(p.proxy.counters.waiting.count, 0, 'and none is left waiting')
   t.same(done.map((r) => r.status), [200, 200, 200, 200, 200])
   t.same(done.map((r) => r.body), [1, 2, 3, 4, 5].map((n) => `answered /held/${n}`), 'each client gets its own answer')
   t.same(up.requests.map((r) => r.url).sort(), ['/held/1', '/held/2', '/held/3', '/held/4', '/held/5'], 'each request went upstream exactly once')

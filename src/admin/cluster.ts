@@ -4,7 +4,7 @@
 import type { MetricObjectWithValues, MetricValue, Registry } from 'prom-client'
 import type { TrafficEntry } from '../observe/traffic.js'
 import type { Readiness } from './readiness.js'
-import type { ReloadResult } from './reload.js'
+import type { ReloadResult } from '../control/reload.js'
 
 export interface WorkerState {
   worker: number

@@ -3,7 +3,7 @@
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { createReloader } from '../admin/reload.js'
+import { createReloader } from '../control/reload.js'
 import type { RunningAdmin } from '../admin/server.js'
 import { formatErrors, loadConfigFile, overridesFromEnv } from '../config/load.js'
 import { applyHeapPolicy } from '../control/heap-policy.js'
@@ -12,7 +12,6 @@ import { attachErrorLog, logEscapedErrors } from '../observe/error-log.js'
 import { createLogger } from '../observe/logger.js'
 import { exitCodeOf } from './exit-code.js'
 import { handleSignals } from './run-proxy.js'
-import { configLogFile } from './start.js'
 
 export const DEFAULT_LAB_CONFIG = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../config/lab.yaml')
 
@@ -42,7 +41,7 @@ export async function runLab (argv: string[]): Promise<number> {
   applyHeapPolicy()
   try {
     const loaded = await loadConfigFile(file, { overrides: overridesFromEnv(process.env) })
-    const logFile = values['log-file'] ?? configLogFile(loaded.config.log.file, loaded.baseDir)
+    const logFile = values['log-file'] ?? loaded.config.log.file
     const logger = createLogger({ level: values['log-level'] ?? loaded.config.log.level, ...(logFile === undefined ? {} : { file: logFile }) })
     // The lab's stand-ins and its HLB VIP live in this process; a cluster would need them elsewhere.
     if (loaded.config.workers > 1) logger.warn(`workers: ${loaded.config.workers} is for lyncproxy start; the lab runs in one process`)

@@ -1,8 +1,8 @@
 // What `start` and `lab` share once the proxy runs: signals. SIGHUP reloads the config file (a bad
 // file leaves the running table in place), SIGTERM and SIGINT stop accepting, let requests in
 // flight finish for a while, and exit 0.
-import { formatErrors, loadConfigFile, overridesFromEnv } from '../config/load.js'
 import type { RunningProxy } from '../control/proxy.js'
+import { createReloader } from '../control/reload.js'
 import type { Logger } from '../observe/logger.js'
 
 // How long requests in flight may take to finish after SIGTERM before the process exits anyway.
@@ -18,26 +18,15 @@ interface CommonSignalOptions {
 
 // SIGHUP reloads through `reload` when given: the admin plane's reload takes the same path as
 // POST /api/reload (one queue, one log line, one metric), and a cluster primary's reaches every
-// worker. Without it, `proxy` reloads itself from the file.
+// worker. Without it, `proxy` reloads from the file through the same reloader, without the metric.
 export type SignalOptions = CommonSignalOptions & (
   | { reload: () => Promise<unknown>, proxy?: RunningProxy }
   | { reload?: undefined, proxy: RunningProxy }
 )
 
 export function handleSignals ({ file, logger, proxy, close, graceMs = DEFAULT_GRACE_MS, reload }: SignalOptions): void {
-  let reloads = Promise.resolve()
-  process.on('SIGHUP', () => {
-    if (reload !== undefined) { void reload(); return }
-    if (proxy === undefined) return
-    reloads = reloads.then(async () => {
-      try {
-        const next = await loadConfigFile(file, { overrides: overridesFromEnv(process.env) })
-        await proxy.reload(next)
-      } catch (err) {
-        logger.error({ err: formatErrors(err) }, `reload of ${file} failed; the running configuration stays in place`)
-      }
-    })
-  })
+  const onHangup = reload ?? (proxy === undefined ? undefined : createReloader({ file, proxy, logger, env: process.env }))
+  process.on('SIGHUP', () => { void onHangup?.() })
   let stopping = false
   const stop = (signal: string): void => {
     if (stopping) return

@@ -1,9 +1,8 @@
 // `lyncproxy start -c FILE`: the proxy alone, in front of real (or any) Lync servers.
 import cluster from 'node:cluster'
-import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { formatErrors, overridesFromEnv, parseConfig, readConfigText } from '../config/load.js'
-import { createReloader } from '../admin/reload.js'
+import { createReloader } from '../control/reload.js'
 import type { RunningAdmin } from '../admin/server.js'
 import { applyHeapPolicy } from '../control/heap-policy.js'
 import { startProxy } from '../control/proxy.js'
@@ -49,7 +48,7 @@ export async function runStart (argv: string[]): Promise<number> {
   try {
     const text = await readConfigText(file)
     const loaded = parseConfig(text, file, { overrides: overridesFromEnv(process.env) })
-    const logFile = values['log-file'] ?? configLogFile(loaded.config.log.file, loaded.baseDir)
+    const logFile = values['log-file'] ?? loaded.config.log.file
     const logger = createLogger({ level: values['log-level'] ?? loaded.config.log.level, ...(logFile === undefined ? {} : { file: logFile }) })
     if (loaded.config.workers > 1) return await (await import('../cluster/primary.js')).runPrimary({ file, text, loaded, logger, env: process.env })
     const proxy = await startProxy(loaded, { logger })
@@ -74,9 +73,4 @@ export async function runStart (argv: string[]): Promise<number> {
     process.stderr.write(formatErrors(err) + '\n')
     return exitCodeOf(err)
   }
-}
-
-// log.file in the config is relative to the config file, like every other path in it.
-export function configLogFile (file: string | undefined, baseDir: string): string | undefined {
-  return file === undefined ? undefined : path.resolve(baseDir, file)
 }

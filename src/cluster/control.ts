@@ -3,7 +3,7 @@
 import { Counter, Gauge, type Registry } from 'prom-client'
 import type { AdminCluster, ClusterDrainReply, ClusterReadiness, WorkerState } from '../admin/cluster.js'
 import type { PoolReadiness, Readiness } from '../admin/readiness.js'
-import type { ReloadResult } from '../admin/reload.js'
+import type { ReloadResult } from '../control/reload.js'
 import { formatErrors, overridesFromEnv, parseConfig, readConfigText, type LoadedConfig } from '../config/load.js'
 import { labCertificateRequest, needsLabCertificates } from '../control/lab-cert-request.js'
 import type { Logger } from '../observe/logger.js'

@@ -4,7 +4,9 @@
 import type { ResolvedConfig } from '../config/defaults.js'
 import type { LoadedConfig } from '../config/load.js'
 import type { ListenerAddress, ListenerStatus, RunningProxy, ServedCertificate } from '../control/proxy.js'
+import { destroyPools } from '../control/shutdown.js'
 import { ExchangeBus } from '../observe/exchange.js'
+import { ProxyCounters } from '../observe/proxy-counters.js'
 import { compileTable } from '../routing/compile.js'
 import type { RoutingTable } from '../routing/table.js'
 import type { LabCertificates } from '../tls/lab-certs.js'
@@ -40,6 +42,8 @@ export function createClusterView (loaded: LoadedConfig, labCerts: LabCertificat
     get tcpFrontends () { return tcpFrontends },
     // Exchanges happen in the workers; nothing is published here.
     bus: new ExchangeBus(),
+    // Nothing waits or is pinned here either: the workers' metrics carry those gauges.
+    counters: new ProxyCounters(),
     labCerts,
     table: () => table,
     config: (): ResolvedConfig => current.config,
@@ -62,9 +66,4 @@ export function createClusterView (loaded: LoadedConfig, labCerts: LabCertificat
     certificates: (): ServedCertificate[] => [],
     async close () { destroyPools(table) },
   }
-}
-
-function destroyPools (table: RoutingTable): void {
-  for (const pool of table.pools.values()) pool.destroy()
-  for (const pool of table.tcpPools.values()) pool.destroy()
 }

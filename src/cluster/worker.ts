@@ -9,7 +9,6 @@ import { createLogger, type Logger } from '../observe/logger.js'
 import { createMetrics, type Metrics } from '../observe/metrics.js'
 import { tallyTraffic, type TrafficTally } from '../observe/traffic.js'
 import { exitCodeOf } from '../cli/exit-code.js'
-import { configLogFile } from '../cli/start.js'
 import { isPrimaryMessage, type OpResults, type PrimaryMessage, type StartPayload, type WorkerMessage, type WorkerOp } from './protocol.js'
 
 export interface WorkerArgs {
@@ -65,7 +64,7 @@ export async function runWorker (args: WorkerArgs): Promise<number> {
 
   try {
     const loaded = parseConfig(start.text, args.file, { overrides: overridesFromEnv(process.env) })
-    const logFile = args.logFile ?? configLogFile(loaded.config.log.file, loaded.baseDir)
+    const logFile = args.logFile ?? loaded.config.log.file
     // Every line of a worker says which worker wrote it, beside its pid.
     const logger = createLogger({ level: args.logLevel ?? loaded.config.log.level, ...(logFile === undefined ? {} : { file: logFile }) }).child({ worker: start.slot })
     const proxy = await startProxy(loaded, { logger })

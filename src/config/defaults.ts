@@ -100,6 +100,7 @@ type ConfigShape = Simplify<Omit<Config, 'listeners' | 'pools' | 'rules' | 'defa
   defaults: Simplify<Defaulted<Omit<DefaultsConfig, 'timeouts'>, 'clientIdleTimeout' | 'headersTimeout' | 'requestTimeout' | 'handshakeTimeout' | 'maxConnections' | 'maxBodyBytes' | 'requestBufferBytes'> & { timeouts: TimeoutsShape }>
   // dir is an absolute path once resolved.
   certs: Defaulted<NonNullable<Config['certs']>, 'dir'>
+  // file is an absolute path once resolved.
   log: Defaulted<NonNullable<Config['log']>, 'level'>
   admin: Defaulted<NonNullable<Config['admin']>, 'enabled' | 'address' | 'port'>
 }>
@@ -233,7 +234,8 @@ export function applyDefaults (input: Config, baseDir: string): ResolvedConfig {
       requestBufferBytes: d?.requestBufferBytes ?? DEFAULTS.requestBufferBytes,
     },
     certs: { ...config.certs, dir: resolveCertsDir(config.certs?.dir ?? DEFAULTS.certsDir, baseDir) },
-    log: { ...config.log, level: config.log?.level ?? DEFAULTS.logLevel },
+    // log.file is relative to the config file, like every other path in it.
+    log: { ...config.log, level: config.log?.level ?? DEFAULTS.logLevel, ...(config.log?.file === undefined ? {} : { file: path.resolve(baseDir, config.log.file) }) },
     admin: {
       ...config.admin,
       enabled: config.admin?.enabled ?? DEFAULTS.adminEnabled,

@@ -4,10 +4,13 @@
 // (HAProxy's `timeout queue`).
 //
 // undici hands a request its connection asynchronously even when one is free, so every request
-// passes through here. The waiting requests form a list linked through their own fields: joining
-// and leaving touch two neighbours and allocate nothing. A Set did the same job, but its add and
-// delete on every request brought stalls of ~25 ms into the p99.9 of an even 2,000 req/s (the load
-// of bench scenario f); with the list they are gone (A/B, 3 rounds each).
+// passes through here. The waiting requests form a list linked through their own fields, so joining
+// and leaving touch two neighbours and allocate nothing: a Set's add and delete on every request
+// showed as stalls in the tail latency of the fixed-rate scenario (bench/results/latest.md, section
+// f; the A/B is commit 8ed403e).
+//
+// Each proxy instance has its own list (and count), reached through the pool the request is routed
+// to: every pool of one instance's tables holds the same one (observe/proxy-counters.ts).
 
 export interface QueuedRequest {
   // performance.now() when the request joined; 0 while it is not waiting.
@@ -15,67 +18,81 @@ export interface QueuedRequest {
   readonly queueLimitMs: number
   previousWaiting: QueuedRequest | undefined
   nextWaiting: QueuedRequest | undefined
+  // The exchange's route, whose pool leads to the instance's list.
+  readonly state: { readonly route: { readonly pool: WaitingListOwner | undefined } }
   // Answers the client; called once, after the request has left the list.
   expire (): void
+}
+
+interface WaitingListOwner {
+  readonly counters: { readonly waiting: WaitingRequests }
 }
 
 // The limit is enforced to within this much.
 const SWEEP_MS = 250
 
-let oldest: QueuedRequest | undefined
-let newest: QueuedRequest | undefined
-let count = 0
-let sweeper: NodeJS.Timeout | undefined
+export class WaitingRequests {
+  private oldest: QueuedRequest | undefined = undefined
+  private newest: QueuedRequest | undefined = undefined
+  private sweeper: NodeJS.Timeout | undefined = undefined
+  // Requests waiting now: the lyncproxy_upstream_waiting_requests gauge.
+  count = 0
 
-export function watchQueued (request: QueuedRequest): void {
-  request.queuedAt = performance.now()
-  request.previousWaiting = newest
-  request.nextWaiting = undefined
-  if (newest === undefined) oldest = request
-  else newest.nextWaiting = request
-  newest = request
-  count++
-  if (sweeper === undefined) {
-    sweeper = setInterval(sweep, SWEEP_MS)
-    // Waiting requests keep their own sockets open; the sweeper must not keep the process alive.
-    sweeper.unref()
-  }
-}
-
-// Safe to call for a request that is not waiting.
-export function unwatchQueued (request: QueuedRequest): void {
-  if (request.queuedAt === 0) return
-  request.queuedAt = 0
-  const before = request.previousWaiting
-  const after = request.nextWaiting
-  if (before === undefined) oldest = after
-  else before.nextWaiting = after
-  if (after === undefined) newest = before
-  else after.previousWaiting = before
-  request.previousWaiting = undefined
-  request.nextWaiting = undefined
-  count--
-}
-
-export function queuedCount (): number {
-  return count
-}
-
-function sweep (): void {
-  const now = performance.now()
-  // Limits differ between rules, so a request still within its own limit does not prove that every
-  // newer one is: the whole list is checked, and it only holds requests that wait.
-  let request = oldest
-  while (request !== undefined) {
-    const next = request.nextWaiting
-    if (now - request.queuedAt >= request.queueLimitMs) {
-      unwatchQueued(request)
-      try { request.expire() } catch { /* one failing answer must not stop the sweep */ }
+  add (request: QueuedRequest): void {
+    request.queuedAt = performance.now()
+    request.previousWaiting = this.newest
+    request.nextWaiting = undefined
+    if (this.newest === undefined) this.oldest = request
+    else this.newest.nextWaiting = request
+    this.newest = request
+    this.count++
+    if (this.sweeper === undefined) {
+      this.sweeper = setInterval(() => this.sweep(), SWEEP_MS)
+      // Waiting requests keep their own sockets open; the sweeper must not keep the process alive.
+      this.sweeper.unref()
     }
-    request = next
   }
-  if (count === 0 && sweeper !== undefined) {
-    clearInterval(sweeper)
-    sweeper = undefined
+
+  // Safe to call for a request that is not waiting.
+  remove (request: QueuedRequest): void {
+    if (request.queuedAt === 0) return
+    request.queuedAt = 0
+    const before = request.previousWaiting
+    const after = request.nextWaiting
+    if (before === undefined) this.oldest = after
+    else before.nextWaiting = after
+    if (after === undefined) this.newest = before
+    else after.previousWaiting = before
+    request.previousWaiting = undefined
+    request.nextWaiting = undefined
+    this.count--
   }
+
+  private sweep (): void {
+    const now = performance.now()
+    // Limits differ between rules, so a request still within its own limit does not prove that every
+    // newer one is: the whole list is checked, and it only holds requests that wait.
+    let request = this.oldest
+    while (request !== undefined) {
+      const next = request.nextWaiting
+      if (now - request.queuedAt >= request.queueLimitMs) {
+        this.remove(request)
+        try { request.expire() } catch { /* one failing answer must not stop the sweep */ }
+      }
+      request = next
+    }
+    if (this.count === 0 && this.sweeper !== undefined) {
+      clearInterval(this.sweeper)
+      this.sweeper = undefined
+    }
+  }
+}
+
+// Only forwarded requests wait, and a forwarded route always has its pool.
+export function watchQueued (request: QueuedRequest): void {
+  request.state.route.pool?.counters.waiting.add(request)
+}
+
+export function unwatchQueued (request: QueuedRequest): void {
+  request.state.route.pool?.counters.waiting.remove(request)
 }

@@ -5,14 +5,15 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
 import type { ResolvedConfig } from '../config/defaults.js'
 import type { RoutingTable } from '../routing/table.js'
-import { queuedCount } from '../forward/queue-watch.js'
-import { pinnedConnectionCount } from '../upstream/pinning.js'
 import type { Exchange, ExchangeBus } from './exchange.js'
+import type { ProxyCounters } from './proxy-counters.js'
 import { type CounterSeries, type HistogramSeries, SeriesCounter, SeriesHistogram } from './series-metrics.js'
 
 // What the metrics read from the running proxy; RunningProxy fits it.
 export interface MetricsSource {
   readonly bus: ExchangeBus
+  // The instance's own counts: two proxies in one process report apart.
+  readonly counters: ProxyCounters
   table (): RoutingTable
   config (): ResolvedConfig
   listenerStatus (): Promise<ReadonlyArray<{ name: string, connections: number }>>
@@ -163,13 +164,13 @@ export function createMetrics (source: MetricsSource, options: MetricsOptions = 
     name: 'lyncproxy_ntlm_pinned_connections',
     help: 'Client connections authenticated with NTLM/Negotiate and pinned to their own upstream connection.',
     registers: [registry],
-    collect () { this.set(pinnedConnectionCount()) },
+    collect () { this.set(source.counters.pinnedConnections) },
   })
   new Gauge({
     name: 'lyncproxy_upstream_waiting_requests',
     help: 'Requests waiting for an upstream connection: a free one of a member\'s maxSockets, or a new one being opened.',
     registers: [registry],
-    collect () { this.set(queuedCount()) },
+    collect () { this.set(source.counters.waiting.count) },
   })
   new Gauge({
     name: 'lyncproxy_upstream_up',

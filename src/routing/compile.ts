@@ -5,6 +5,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import type { ResolvedConfig, ResolvedListener, ResolvedPool, ResolvedRule } from '../config/defaults.js'
 import { LyncProxyError } from '../errors.js'
+import type { ProxyCounters } from '../observe/proxy-counters.js'
 import { UpstreamPool } from '../upstream/pool.js'
 import type { HostEntry, ListenerRoutes, Route, RoutingTable, Timeouts } from './table.js'
 
@@ -15,6 +16,8 @@ export interface CompileContext {
   generation: number
   // Ports actually bound, by listener name, when they differ from the config (port 0 in tests).
   boundPorts?: ReadonlyMap<string, number>
+  // The running proxy's counters, shared by every pool it compiles; omitted outside a running proxy.
+  counters?: ProxyCounters
 }
 
 export const IMPLICIT_REDIRECT_RULE = '(redirect to https)'
@@ -22,7 +25,24 @@ export const IMPLICIT_REDIRECT_RULE = '(redirect to https)'
 export function compileTable (config: ResolvedConfig, ctx: CompileContext): RoutingTable {
   const pools = new Map<string, UpstreamPool>()
   for (const [name, pool] of Object.entries(config.pools)) pools.set(name, buildPool(name, pool, ctx))
+  const tcpPools = new Map<string, UpstreamPool>()
+  for (const frontend of config.tcp) {
+    const pool = config.pools[frontend.pool]
+    if (pool !== undefined) tcpPools.set(frontend.name, buildPool(frontend.pool, pool, ctx))
+  }
+  const { listeners, publicNames } = compileListeners(config, pools, ctx.boundPorts)
+  return { generation: ctx.generation, listeners, pools, tcpPools, publicNames }
+}
 
+// The same table with its redirects naming the ports actually bound (port 0): the listeners' routes
+// are derived again over the pools already built, which stay the same objects. Nothing here reads a
+// file or can fail that compileTable did not already pass.
+export function withBoundPorts (table: RoutingTable, config: ResolvedConfig, boundPorts: ReadonlyMap<string, number>): RoutingTable {
+  const { listeners } = compileListeners(config, table.pools, boundPorts)
+  return { ...table, listeners }
+}
+
+function compileListeners (config: ResolvedConfig, pools: ReadonlyMap<string, UpstreamPool>, boundPorts: ReadonlyMap<string, number> | undefined): Pick<RoutingTable, 'listeners' | 'publicNames'> {
   const publicNames = new Set<string>()
   for (const rule of config.rules) for (const n of rule.publicNames) if (n !== '*') publicNames.add(publicNameKey(n))
 
@@ -30,7 +50,7 @@ export function compileTable (config: ResolvedConfig, ctx: CompileContext): Rout
   for (const listener of config.listeners) {
     const hosts = new Map<string, Route[]>()
     const https = httpsListenerFor(config, listener)
-    const redirectPort = https === undefined ? 443 : (https.publicPort ?? ctx.boundPorts?.get(https.name) ?? https.port)
+    const redirectPort = https === undefined ? 443 : (https.publicPort ?? boundPorts?.get(https.name) ?? https.port)
     config.rules.forEach((rule, index) => {
       if (!rule.listeners.includes(listener.name)) return
       const route = buildRoute(rule, index, listener, pools, redirectPort)
@@ -44,12 +64,7 @@ export function compileTable (config: ResolvedConfig, ctx: CompileContext): Rout
     }
     listeners.set(listener.name, splitWildcards(listener, hosts))
   }
-  const tcpPools = new Map<string, UpstreamPool>()
-  for (const frontend of config.tcp) {
-    const pool = config.pools[frontend.pool]
-    if (pool !== undefined) tcpPools.set(frontend.name, buildPool(frontend.pool, pool, ctx))
-  }
-  return { generation: ctx.generation, listeners, pools, tcpPools, publicNames: [...publicNames] }
+  return { listeners, publicNames: [...publicNames] }
 }
 
 // Lower case, no trailing dot: the form normalizeHost produces from a Host header.
@@ -97,10 +112,11 @@ function buildPool (name: string, pool: ResolvedPool, ctx: CompileContext): Upst
     verify: pool.tls.verify,
     servername: pool.tls.servername,
     maxSockets: pool.maxSockets,
+    ...(ctx.counters === undefined ? {} : { counters: ctx.counters }),
   })
 }
 
-function buildRoute (rule: ResolvedRule, index: number, listener: ResolvedListener, pools: Map<string, UpstreamPool>, redirectPort: number): Route {
+function buildRoute (rule: ResolvedRule, index: number, listener: ResolvedListener, pools: ReadonlyMap<string, UpstreamPool>, redirectPort: number): Route {
   const pool = rule.pool === undefined ? undefined : pools.get(rule.pool)
   const tls = listener.protocol === 'https'
   // Bridging as TMG does it: a request that came in on HTTPS goes to the member's HTTPS port (4443),

@@ -20,12 +20,6 @@ interface PinnedSocket extends Socket {
   [kPins]?: Map<UpstreamPool, Pin>
 }
 
-let pinnedConnections = 0
-
-export function pinnedConnectionCount (): number {
-  return pinnedConnections
-}
-
 export function existingPin (client: Socket, pool: UpstreamPool): Pin | undefined {
   const pins = (client as PinnedSocket)[kPins]
   return pins === undefined ? undefined : pins.get(pool)
@@ -43,7 +37,8 @@ export function pinClientConnection (client: Socket, pool: UpstreamPool, tls: bo
   if (pin === undefined) {
     pin = { agent: pool.createPinnedAgent(tls), member }
     pins.set(pool, pin)
-    pinnedConnections++
+    // Counted by the proxy instance the pool belongs to (observe/proxy-counters.ts).
+    pool.counters.pinnedConnections++
   }
   return pin
 }
@@ -56,9 +51,9 @@ export function pinClientConnection (client: Socket, pool: UpstreamPool, tls: bo
 function releasePins (this: PinnedSocket): void {
   const pins = this[kPins]
   if (pins === undefined) return
-  for (const pin of pins.values()) {
+  for (const [pool, pin] of pins) {
     pin.agent.destroy()
-    pinnedConnections--
+    pool.counters.pinnedConnections--
   }
   pins.clear()
 }

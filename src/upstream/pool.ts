@@ -6,6 +6,7 @@ import http from 'node:http'
 import https from 'node:https'
 import tls from 'node:tls'
 import { Agent as UndiciAgent } from 'undici'
+import { ProxyCounters } from '../observe/proxy-counters.js'
 import { pickBySource, pickLeastConnections, pickRoundRobin, type BalancePolicy } from './balance.js'
 import { Member } from './member.js'
 
@@ -27,6 +28,8 @@ export interface UpstreamPoolOptions {
   verify: boolean
   servername: string
   maxSockets: number
+  // The proxy instance's counters; a pool built outside a running proxy (explain, tests) gets its own.
+  counters?: ProxyCounters
 }
 
 export type MemberEvent = (member: Member, change: 'up' | 'down' | 'ejected' | 'restored' | 'drain' | 'undrain', detail: string) => void
@@ -54,8 +57,10 @@ export class UpstreamPool {
   // Replaced as a whole (never mutated in place) when DNS answers change.
   members: readonly Member[]
   onMemberEvent: MemberEvent | undefined = undefined
+  readonly counters: ProxyCounters
 
   constructor (o: UpstreamPoolOptions) {
+    this.counters = o.counters ?? new ProxyCounters()
     this.name = o.name
     this.kind = o.kind
     this.fqdn = o.fqdn

@@ -11,7 +11,12 @@
 // The first error of an entry is made precise when it is an indentation mistake: the line whose
 // indentation matches no block around it is found by reading the indentation of the lines (as
 // below), and reported at its own line and column, with the indentation it should have.
-import type { Position } from './yaml-positions.js'
+// A point in the source, as the parser reports it (structural, so this module needs nothing from
+// yaml-positions.ts, which calls it).
+interface SourcePoint {
+  line: number
+  column: number
+}
 
 export interface IndentationProblem {
   line: number
@@ -23,7 +28,7 @@ export interface IndentationProblem {
 // Found by the parser, where it said, with the indentation problem that explains it, if any.
 export type Reported<T> = T & { indentation?: IndentationProblem }
 
-export function firstOfEachCascade<T extends { code: string, at: Position }> (errors: readonly T[], text: string): Array<Reported<T>> {
+export function firstOfEachCascade<T extends { code: string, at: SourcePoint }> (errors: readonly T[], text: string): Array<Reported<T>> {
   const lines = text.split(/\r?\n/)
   const entryOf = topLevelEntries(lines)
   const problems = indentationProblems(lines)

@@ -205,3 +205,9 @@ function overlaps (a: number[], b: number[]): boolean {
   const anyV4 = (x: number[]): boolean => v4(x) && x.slice(12).every((v) => v === 0)
   return any(a) || any(b) || (anyV4(a) && v4(b)) || (anyV4(b) && v4(a)) || a.join() === b.join()
 }
+
+// Coded errors carry their exit status; anything else is a bug and exits 1.
+export function exitCodeOf (err: unknown): number {
+  if (typeof err === 'object' && err !== null && 'exitCode' in err && typeof err.exitCode === 'number') return err.exitCode
+  return 1
+}

@@ -7,7 +7,7 @@ import path from 'node:path'
 import t from 'tap'
 import { runCheck, type CheckIO } from '../src/cli/check.js'
 import { parseConfig } from '../src/config/load.js'
-import { compileForAnalysis } from '../src/explain/analysis-table.js'
+import { compileForAnalysis } from '../src/routing/analysis-table.js'
 import { lookupHost, matchPath } from '../src/routing/match.js'
 
 async function check (file: string): Promise<{ code: number, out: string, err: string }> {

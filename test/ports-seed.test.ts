@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import type { CheckIO } from '../src/cli/check.js'
 import { runPorts } from '../src/cli/ports.js'
-import type { PortTable } from '../src/explain/ports.js'
+import type { PortTable } from '../src/ports/ports.js'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const LAB = path.join(root, 'config/lab.yaml')

@@ -1,5 +1,5 @@
 // Two proxies in one process keep their own counts: the requests waiting for an upstream connection
-// and the NTLM-pinned client connections are the instance's (observe/proxy-counters.ts), so each
+// and the NTLM-pinned client connections are the instance's (upstream/proxy-counters.ts), so each
 // proxy's metrics report only its own, and a reload keeps the count.
 import type { Socket } from 'node:net'
 import t from 'tap'

@@ -3,9 +3,8 @@
 // their members. Built from the running table on each call, so a reload shows at once.
 import type { ResolvedConfig } from '../config/defaults.js'
 import type { ListenerAddress } from '../control/proxy.js'
-import { hostEntries } from '../explain/ports.js'
-import { upstreamTargets } from '../explain/upstream-targets.js'
-import type { Route, RoutingTable } from '../routing/table.js'
+import { hostEntries, type Route, type RoutingTable } from '../routing/table.js'
+import { upstreamTargets } from '../routing/upstream-targets.js'
 
 export interface RouteView {
   rule: string

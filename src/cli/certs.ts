@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util'
 import { formatErrors, loadConfigFile } from '../config/load.js'
 import { labCertificateRequest } from '../control/lab-cert-request.js'
 import { ensureLabCertificates } from '../tls/lab-certs.js'
-import { exitCodeOf } from './exit-code.js'
+import { exitCodeOf } from '../errors.js'
 import { DEFAULT_LAB_CONFIG } from './lab.js'
 
 export const CERTS_USAGE = `Usage: lyncproxy certs [-c FILE]

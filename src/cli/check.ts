@@ -2,13 +2,12 @@
 // environment overrides, the same certificate loading) without binding ports or writing anything,
 // so it is safe to run on a live proxy before a reload or in CI.
 import { parseArgs } from 'node:util'
-import { LyncProxyError } from '../errors.js'
+import { exitCodeOf, LyncProxyError } from '../errors.js'
 import { formatErrors, loadConfigFile, overridesFromEnv, type LoadedConfig } from '../config/load.js'
 import type { ResolvedConfig } from '../config/defaults.js'
-import type { AnalysisTable } from '../explain/analysis-table.js'
-import type { Lint } from '../explain/lints.js'
+import type { AnalysisTable } from '../routing/analysis-table.js'
+import type { Lint } from '../lint/lints.js'
 import type { RoutingTable } from '../routing/table.js'
-import { exitCodeOf } from './exit-code.js'
 
 export const CHECK_USAGE = `Usage: lyncproxy check -c FILE [--skip-certificates]
 
@@ -108,7 +107,7 @@ export async function runCheck (argv: string[], io: CheckIO = { stdout: process.
 // certificates and CA are left out: start creates them when they are missing, and check writes
 // nothing. Loaded on use, so that check --help and a file that fails validation stay quick.
 async function compile (loaded: LoadedConfig, env: NodeJS.ProcessEnv, skipCertificates: boolean): Promise<AnalysisTable> {
-  if (skipCertificates) return (await import('../explain/analysis-table.js')).compileForAnalysis(loaded.config, loaded.baseDir)
+  if (skipCertificates) return (await import('../routing/analysis-table.js')).compileForAnalysis(loaded.config, loaded.baseDir)
   const { loadListenerCertificates } = await import('../tls/load.js')
   await loadListenerCertificates(loaded.config.listeners, { baseDir: loaded.baseDir, env, skipLab: true })
   const { compileTable } = await import('../routing/compile.js')
@@ -120,7 +119,7 @@ async function compile (loaded: LoadedConfig, env: NodeJS.ProcessEnv, skipCertif
 
 // The Lync lints read the compiled table.
 async function lints (config: ResolvedConfig, table: RoutingTable): Promise<Lint[]> {
-  const { lintConfig } = await import('../explain/lints.js')
+  const { lintConfig } = await import('../lint/lints.js')
   return lintConfig(config, table)
 }
 

@@ -1,12 +1,11 @@
 // `lyncproxy explain URL`: where a request for URL would go through the configured proxy, and why.
 import { parseArgs } from 'node:util'
 import { formatErrors, loadConfigFile, overridesFromEnv } from '../config/load.js'
-import { LyncProxyError } from '../errors.js'
-import { compileForAnalysis } from '../explain/analysis-table.js'
+import { exitCodeOf, LyncProxyError } from '../errors.js'
+import { compileForAnalysis } from '../routing/analysis-table.js'
 import { ExplainError, explainRequest } from '../explain/explain.js'
 import { formatExplain } from '../explain/format-explain.js'
 import type { CheckIO } from './check.js'
-import { exitCodeOf } from './exit-code.js'
 import { DEFAULT_LAB_CONFIG } from './lab.js'
 
 export const EXPLAIN_USAGE = `Usage: lyncproxy explain URL [--listener http|https] [--client IP] [-c FILE]

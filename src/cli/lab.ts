@@ -10,8 +10,8 @@ import { applyHeapPolicy } from '../control/heap-policy.js'
 import { startLab, type RunningLab } from '../lab/run.js'
 import { attachErrorLog, logEscapedErrors } from '../observe/error-log.js'
 import { createLogger } from '../observe/logger.js'
-import { exitCodeOf } from './exit-code.js'
-import { handleSignals } from './run-proxy.js'
+import { exitCodeOf } from '../errors.js'
+import { handleSignals } from '../control/signals.js'
 
 export const DEFAULT_LAB_CONFIG = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../config/lab.yaml')
 

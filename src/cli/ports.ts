@@ -2,12 +2,11 @@
 // port summaries, for the firewall team.
 import { parseArgs } from 'node:util'
 import { formatErrors, loadConfigFile, overridesFromEnv } from '../config/load.js'
-import { LyncProxyError } from '../errors.js'
-import { compileForAnalysis } from '../explain/analysis-table.js'
-import { formatPorts, type PortsFormat } from '../explain/format-ports.js'
-import { portTables } from '../explain/ports.js'
+import { exitCodeOf, LyncProxyError } from '../errors.js'
+import { compileForAnalysis } from '../routing/analysis-table.js'
+import { formatPorts, type PortsFormat } from '../ports/format-ports.js'
+import { portTables } from '../ports/ports.js'
 import type { CheckIO } from './check.js'
-import { exitCodeOf } from './exit-code.js'
 import { DEFAULT_LAB_CONFIG } from './lab.js'
 
 export const PORTS_USAGE = `Usage: lyncproxy ports [-c FILE] [--format md|csv|json]

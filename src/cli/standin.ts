@@ -7,9 +7,8 @@ import { startStandIn } from '../lab/standin/index.js'
 import { standInListenError, type StandInSite } from '../lab/run.js'
 import { standInSpecs } from '../lab/topology.js'
 import { ensureLabCertificates } from '../tls/lab-certs.js'
-import { exitCodeOf } from './exit-code.js'
+import { exitCodeOf, LyncProxyError } from '../errors.js'
 import { DEFAULT_LAB_CONFIG } from './lab.js'
-import { LyncProxyError } from '../errors.js'
 
 export const STANDIN_USAGE = `Usage: lyncproxy standin --server NAME [-c FILE] [--address ADDR]
 

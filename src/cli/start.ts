@@ -8,9 +8,8 @@ import { applyHeapPolicy } from '../control/heap-policy.js'
 import { startProxy } from '../control/proxy.js'
 import { attachErrorLog, logEscapedErrors } from '../observe/error-log.js'
 import { createLogger } from '../observe/logger.js'
-import { exitCodeOf } from './exit-code.js'
-import { handleSignals } from './run-proxy.js'
-import { LyncProxyError } from '../errors.js'
+import { exitCodeOf, LyncProxyError } from '../errors.js'
+import { handleSignals } from '../control/signals.js'
 
 export const START_USAGE = `Usage: lyncproxy start -c FILE [--log-level LEVEL] [--log-file FILE]
 

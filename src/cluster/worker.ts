@@ -8,7 +8,7 @@ import { attachErrorLog, logEscapedErrors } from '../observe/error-log.js'
 import { createLogger, type Logger } from '../observe/logger.js'
 import { createMetrics, type Metrics } from '../observe/metrics.js'
 import { tallyTraffic, type TrafficTally } from '../observe/traffic.js'
-import { exitCodeOf } from '../cli/exit-code.js'
+import { exitCodeOf } from '../errors.js'
 import { isPrimaryMessage, type OpResults, type PrimaryMessage, type StartPayload, type WorkerMessage, type WorkerOp } from './protocol.js'
 
 export interface WorkerArgs {

@@ -5,7 +5,7 @@
 // but almost always a mistake (a copy that was meant to replace the first, another pool for the
 // same names, a name repeated in another case). Judged with the matchers the data plane uses, so
 // that what is reported shadowed is what the proxy would do.
-import { hasPathPrefix, normalizeHost } from '../routing/host.js'
+import { hasPathPrefix, normalizeHost } from './name-match.js'
 import type { ResolvedConfig } from './defaults.js'
 import type { DocPath } from './issues.js'
 

@@ -3,7 +3,7 @@
 import type { ResolvedConfig } from '../config/defaults.js'
 import type { TableHolder } from '../edge/listener-state.js'
 import type { Logger } from '../observe/logger.js'
-import type { ProxyCounters } from '../observe/proxy-counters.js'
+import type { ProxyCounters } from '../upstream/proxy-counters.js'
 import type { LabCertificates } from '../tls/lab-certs.js'
 import type { SniSelector } from '../tls/sni.js'
 import type { Listening } from './listening.js'

@@ -14,11 +14,11 @@ import { Exchange, ExchangeBus } from '../observe/exchange.js'
 import type { Failure } from '../respond/failure.js'
 import { EdgeFailures } from '../respond/failure.js'
 import { sendFailure, sendRedirect } from '../respond/local-response.js'
-import { hasPathPrefix } from '../routing/host.js'
+import { hasPathPrefix } from '../config/name-match.js'
 import { lookupHost } from '../routing/match.js'
 import type { Route, RoutingTable } from '../routing/table.js'
-import { portTables, rowsCrossed } from './ports.js'
-import { upstreamTargets } from './upstream-targets.js'
+import { portTables, rowsCrossed } from '../ports/ports.js'
+import { upstreamTargets } from '../routing/upstream-targets.js'
 
 export interface ExplainRequest {
   url: string

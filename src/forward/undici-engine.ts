@@ -7,7 +7,7 @@ import type { ServerResponse } from 'node:http'
 import type { Dispatcher } from 'undici'
 import { containFault } from '../respond/fault.js'
 import { abortClient, beginAttempt, relayEarlyHints, relayResponseHead, releaseMember, unsolicitedUpgrade, upstreamFailed, type ForwardState, type UpstreamError } from './forward-state.js'
-import { unwatchQueued, watchQueued, type QueuedRequest } from './queue-watch.js'
+import { unwatchQueued, watchQueued, type QueuedRequest } from '../upstream/waiting-requests.js'
 import { filterTrailers } from './request-headers.js'
 import { kTimeoutKind } from './upstream-failure.js'
 

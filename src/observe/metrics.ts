@@ -3,21 +3,24 @@
 // use: one prefix, base units, _total for counters, and labels that stay few: listener, rule, pool,
 // member, status class. Never the path or the host a client sent: those are unbounded.
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
-import type { ResolvedConfig } from '../config/defaults.js'
-import type { RoutingTable } from '../routing/table.js'
 import type { Exchange, ExchangeBus } from './exchange.js'
-import type { ProxyCounters } from './proxy-counters.js'
 import { type CounterSeries, type HistogramSeries, SeriesCounter, SeriesHistogram } from './series-metrics.js'
 
-// What the metrics read from the running proxy; RunningProxy fits it.
+// What the metrics read from the running proxy at scrape time; RunningProxy fits it. Spelled out
+// here, as the few fields read, so that observe/ (which every room writes records to) depends on
+// none of them.
 export interface MetricsSource {
   readonly bus: ExchangeBus
-  // The instance's own counts: two proxies in one process report apart.
-  readonly counters: ProxyCounters
-  table (): RoutingTable
-  config (): ResolvedConfig
+  // The instance's own counts (upstream/proxy-counters.ts): two proxies in one process report apart.
+  readonly counters: { readonly pinnedConnections: number, readonly waiting: { readonly count: number } }
+  table (): { readonly pools: ReadonlyMap<string, PoolHealthView> }
   listenerStatus (): Promise<ReadonlyArray<{ name: string, connections: number }>>
   certificates (): ReadonlyArray<{ listener: string, names: readonly string[], notAfter: Date }>
+}
+
+interface PoolHealthView {
+  readonly name: string
+  readonly members: ReadonlyArray<{ readonly name: string, readonly address: string, readonly up: boolean, readonly ejectedUntil: number }>
 }
 
 export interface Metrics {

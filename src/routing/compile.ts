@@ -5,7 +5,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import type { ResolvedConfig, ResolvedListener, ResolvedPool, ResolvedRule } from '../config/defaults.js'
 import { LyncProxyError } from '../errors.js'
-import type { ProxyCounters } from '../observe/proxy-counters.js'
+import type { ProxyCounters } from '../upstream/proxy-counters.js'
 import { UpstreamPool } from '../upstream/pool.js'
 import type { HostEntry, ListenerRoutes, Route, RoutingTable, Timeouts } from './table.js'
 

@@ -1,6 +1,6 @@
 // Request → route. Map lookups and a short prefix scan; nothing is built per request except for
 // wildcard and any-Host ('*') names, whose matched name comes from the client.
-import { hasPathPrefix, normalizeHost, parentDomain } from './host.js'
+import { hasPathPrefix, normalizeHost, parentDomain } from '../config/name-match.js'
 import type { HostEntry, ListenerRoutes, Route } from './table.js'
 
 export function lookupHost (listener: ListenerRoutes, rawHost: string): HostEntry | undefined {

@@ -7,7 +7,7 @@ export type RuleAction = 'forward' | 'redirect' | 'deny'
 export interface Timeouts {
   connectMs: number
   responseMs: number
-  // How long a request may wait for one of a member's maxSockets connections (forward/queue-watch.ts):
+  // How long a request may wait for one of a member's maxSockets connections (upstream/waiting-requests.ts):
   // twice the connect timeout, since the wait also covers opening a new connection, and undici's own
   // connect timeout must fire first for a member that does not answer.
   queueMs: number
@@ -67,4 +67,11 @@ export interface RoutingTable {
   readonly tcpPools: ReadonlyMap<string, UpstreamPool>
   // Every published name, for certificates, lints and the port tables.
   readonly publicNames: readonly string[]
+}
+
+// Exact names, wildcards and the any-Host entry of a listener.
+export function hostEntries (routes: ListenerRoutes): HostEntry[] {
+  const out = [...routes.hosts.values(), ...routes.wildcards.values()]
+  if (routes.anyHost !== undefined) out.push(routes.anyHost)
+  return out
 }

@@ -37,7 +37,7 @@ export function pinClientConnection (client: Socket, pool: UpstreamPool, tls: bo
   if (pin === undefined) {
     pin = { agent: pool.createPinnedAgent(tls), member }
     pins.set(pool, pin)
-    // Counted by the proxy instance the pool belongs to (observe/proxy-counters.ts).
+    // Counted by the proxy instance the pool belongs to (proxy-counters.ts).
     pool.counters.pinnedConnections++
   }
   return pin

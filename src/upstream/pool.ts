@@ -6,7 +6,7 @@ import http from 'node:http'
 import https from 'node:https'
 import tls from 'node:tls'
 import { Agent as UndiciAgent } from 'undici'
-import { ProxyCounters } from '../observe/proxy-counters.js'
+import { ProxyCounters } from './proxy-counters.js'
 import { pickBySource, pickLeastConnections, pickRoundRobin, type BalancePolicy } from './balance.js'
 import { Member } from './member.js'
 
@@ -78,7 +78,7 @@ export class UpstreamPool {
     // These agents carry long polls and the rare Expect: 100-continue (NTLM pins get agents of their
     // own, below). They have no connection cap, so none of their requests waits in a queue that no
     // timer watches, and a held poll never keeps an ordinary request waiting; maxSockets caps the
-    // undici agents, which do watch their queue (forward/queue-watch.ts). The process's file
+    // undici agents, which do watch their queue (waiting-requests.ts). The process's file
     // descriptors and the listeners' maxConnections bound them.
     const common = { keepAlive: true, maxFreeSockets: 256, scheduling: 'lifo' as const, timeout: 60_000 }
     this.httpAgent = new http.Agent(common)

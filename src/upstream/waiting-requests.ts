@@ -6,11 +6,10 @@
 // undici hands a request its connection asynchronously even when one is free, so every request
 // passes through here. The waiting requests form a list linked through their own fields, so joining
 // and leaving touch two neighbours and allocate nothing: a Set's add and delete on every request
-// showed as stalls in the tail latency of the fixed-rate scenario (bench/results/latest.md, section
-// f; the A/B is commit 8ed403e).
+// showed as stalls in the tail latency at a fixed request rate (bench/results/2026-11-22-design-measurements.md).
 //
 // Each proxy instance has its own list (and count), reached through the pool the request is routed
-// to: every pool of one instance's tables holds the same one (observe/proxy-counters.ts).
+// to: every pool of one instance's tables holds the same one (proxy-counters.ts).
 
 export interface QueuedRequest {
   // performance.now() when the request joined; 0 while it is not waiting.

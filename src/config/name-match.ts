@@ -1,6 +1,9 @@
-// Host and path comparisons for the hot path. Public names are matched the way TMG matched them:
-// case-insensitively, ignoring a trailing dot and the port. Paths are matched case-insensitively on
-// segment boundaries, as IIS (the Lync web services' server) treats paths.
+// How a published name and a path prefix compare with what a client sends. Public names are matched
+// the way TMG matched them: case-insensitively, ignoring a trailing dot and the port. Paths are
+// matched case-insensitively on segment boundaries, as IIS (the Lync web services' server) treats
+// paths. The config owns these definitions, and both their users read them from here: the routing
+// table on the hot path (routing/match.ts), and the shadowed-rule check (shadowing.ts), so a rule
+// reported shadowed is one the data plane would indeed never reach.
 
 const CODE_A = 65
 const CODE_Z = 90

@@ -6,9 +6,8 @@
 // to the servers' internal site is exactly right.
 import type { ResolvedConfig, ResolvedRule } from '../config/defaults.js'
 import { lookupHost, matchPath } from '../routing/match.js'
-import type { Route, RoutingTable } from '../routing/table.js'
-import { hostEntries } from './ports.js'
-import { upstreamTargets } from './upstream-targets.js'
+import { hostEntries, type Route, type RoutingTable } from '../routing/table.js'
+import { upstreamTargets } from '../routing/upstream-targets.js'
 
 export interface Lint {
   id: string

@@ -2,7 +2,7 @@
 // requests waiting for an upstream connection and the client connections pinned to their own. The
 // instance owns it, so two proxies in one process count apart; it reaches the data plane through the
 // pools, since every pool the instance compiles (at start and at each reload) holds the same object.
-import { WaitingRequests } from '../forward/queue-watch.js'
+import { WaitingRequests } from './waiting-requests.js'
 
 export class ProxyCounters {
   readonly waiting = new WaitingRequests()

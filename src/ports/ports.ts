@@ -5,8 +5,8 @@
 // lyncproxy is also the Director's HLB (internal listeners on the VIP, layer-4 frontends); the rows
 // it does not carry are listed as "not served by this proxy", with the reason.
 import type { ResolvedConfig } from '../config/defaults.js'
-import type { HostEntry, ListenerRoutes, Route, RoutingTable } from '../routing/table.js'
-import { upstreamTargets } from './upstream-targets.js'
+import { hostEntries, type Route, type RoutingTable } from '../routing/table.js'
+import { upstreamTargets } from '../routing/upstream-targets.js'
 import { SEED_ROWS, SEED_TABLES, seedRow, type PortTableId, type SeedRow } from './seed-tables.js'
 
 export interface PortRow {
@@ -99,13 +99,6 @@ function listenerSummary (table: RoutingTable, listener: string): string {
       return `${route.rule} ${route.action === 'deny' ? 'denies' : 'redirects'} ${names.join(', ')}`
     })
   return parts.length === 0 ? 'publishes nothing' : parts.join('; ')
-}
-
-// Exact names, wildcards and the any-Host entry of a listener.
-export function hostEntries (routes: ListenerRoutes): HostEntry[] {
-  const out = [...routes.hosts.values(), ...routes.wildcards.values()]
-  if (routes.anyHost !== undefined) out.push(routes.anyHost)
-  return out
 }
 
 interface Bridge {

@@ -4,8 +4,8 @@
 // are left out: they decide whether a pool's certificate is trusted, not where a request goes, and
 // reading them would make these commands fail on a laptop that lacks /etc/lyncproxy/*.pem.
 import type { ResolvedConfig } from '../config/defaults.js'
-import { compileTable } from '../routing/compile.js'
-import type { RoutingTable } from '../routing/table.js'
+import { compileTable } from './compile.js'
+import type { RoutingTable } from './table.js'
 
 export interface AnalysisTable {
   table: RoutingTable

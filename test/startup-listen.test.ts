@@ -1,8 +1,9 @@
 // Every server lyncproxy starts reports a failed listen the same way: a coded LRP_ERR_LISTEN_* line
 // that names the server, the address:port, what holds it or why, and the setting to change, and
 // exit status 4 — never "internal error" with a stack. Real sockets: a net server on 127.x holds a
-// port, 192.0.2.1 (TEST-NET-1, on no interface here) cannot be bound, and an unprivileged user
-// cannot bind below 1024. The CLI runs as a child process (test/helpers/cli.ts).
+// port, and 192.0.2.1 (TEST-NET-1, on no interface here) cannot be bound. An unprivileged user
+// cannot bind below 1024: `lyncproxy start` says so, and the lab moves those ports up instead. The CLI runs as a child process (test/helpers/cli.ts).
+import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
@@ -13,7 +14,7 @@ import { labCertificateRequest } from '../src/control/lab-cert-request.js'
 import { listenError, listenErrno, LyncProxyError } from '../src/errors.js'
 import { withFreshPortsOnClash } from '../src/lab/port-clash.js'
 import { ensureLabCertificates } from '../src/tls/lab-certs.js'
-import { runCli, type CliResult } from './helpers/cli.js'
+import { CliProcess, runCli, type CliResult } from './helpers/cli.js'
 import { freePort } from './helpers/ports.js'
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lyncproxy-startup-listen-'))
@@ -280,13 +281,29 @@ function unprivileged (): { prefix: string[] } | { skip: string } {
 }
 const dropPrivileges = unprivileged()
 
-t.test('lab without privilege: the Office Web Apps stand-in needs 80 and 443', { skip: 'skip' in dropPrivileges ? dropPrivileges.skip : false }, async (t) => {
+t.test('lab without privilege: the ports below 1024 move up together, and requests still reach the servers', { skip: 'skip' in dropPrivileges ? dropPrivileges.skip : false }, async (t) => {
   if ('skip' in dropPrivileges) return
   // Its own certificate directory, which the unprivileged user creates (the shared one is root's).
   const certsDir = path.join(dir, 'certs-unprivileged')
   const file = write('lab-unprivileged.yaml', labConfig({ net: 6 }, certsDir))
-  const r = await runCli(['lab', '-c', file], { prefix: dropPrivileges.prefix, timeoutMs: 90_000 })
-  const line = assertListenFailure(t, r, 'LRP_ERR_LISTEN_PRIVILEGED')
-  t.match(line, /stand-in owas01 \(Office Web Apps, external http site\) cannot listen on 127\.77\.6\.3:80: ports below 1024 need privilege, and this process \(uid 65534\) has none/)
-  t.match(line, /Fix: run as root, grant CAP_NET_BIND_SERVICE \(sudo setcap .*\), or use a port from 1024 up: change httpPort: of pool owas in \S*lab-unprivileged\.yaml$/)
+  const lab = new CliProcess(['lab', '-c', file], { prefix: dropPrivileges.prefix, timeoutMs: 120_000 })
+  t.teardown(async () => { lab.kill('SIGKILL'); await lab.exited })
+  const ready = await lab.waitFor(/Ctrl-C stops the lab/, 90_000)
+  t.ok(ready, `the lab starts without privilege${ready === undefined ? ': ' + lab.output : ''}`)
+  if (ready === undefined) return
+  // Office Web Apps' 80/443 and the Front End's internal IIS sites (always 80/443) moved by 10000.
+  t.match(lab.stdout, /owas01\s+external http:\/\/127\.77\.6\.3:10080, external https:\/\/127\.77\.6\.3:10443/)
+  t.match(lab.stdout, /fe01\s+internal http:\/\/127\.77\.6\.11:10080, internal https:\/\/127\.77\.6\.11:10443/)
+  t.match(lab.stdout, /note: not privileged to bind ports below 1024, so every lab port below 1024 moved up by 10000 \(80 → 10080, 443 → 10443\)/)
+  const https = /external-https\s+https:\/\/127\.0\.0\.1:(\d+)/.exec(lab.stdout)
+  t.ok(https, 'the banner names the https listener\'s port')
+  if (https === null) return
+  const port = https[1]!
+  // curl, as the banner's own lines do; the proxy must have forwarded to the moved port.
+  const curl = spawnSync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--cacert', path.join(certsDir, 'lab-ca.pem'),
+    '--resolve', `officewebapps01.contoso.com:${port}:127.0.0.1`, `https://officewebapps01.contoso.com:${port}/hosting/discovery`], { encoding: 'utf8', timeout: 30_000 })
+  t.equal(curl.status, 0, `curl ran: ${curl.stderr}`)
+  t.equal(curl.stdout, '200', 'Office Web Apps answered its discovery document through the proxy')
+  const logged = await lab.waitFor(/"path":"\/hosting\/discovery"[^\n]*"upstream":"127\.77\.6\.3:10443"|"upstream":"127\.77\.6\.3:10443"[^\n]*"path":"\/hosting\/discovery"/, 10_000)
+  t.ok(logged, `the exchange went to owas01 on 10443: ${lab.stdout.split('\n').filter((l) => l.includes('discovery')).join('\n')}`)
 })

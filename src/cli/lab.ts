@@ -28,6 +28,9 @@ Options:
 
 Environment:
   LYNCPROXY_HTTP_PORT, LYNCPROXY_HTTPS_PORT   use these ports instead of 80 and 443 (no root needed)
+
+Without the privilege to bind ports below 1024, every lab port below 1024 moves up by 10000
+(80 -> 10080, 443 -> 10443); the banner prints the ports in use.
 `
 
 export async function runLab (argv: string[]): Promise<number> {

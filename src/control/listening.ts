@@ -119,8 +119,8 @@ function listenerStatusOf (b: BoundListener): Promise<ListenerStatus> {
 
 // A listener's failed bind, through the one mapping in errors.ts, with the settings that move it.
 function listenerListenError (err: unknown, listener: ResolvedListener, loaded: LoadedConfig): LyncProxyError {
-  // By name, as the edge does: the lab hands the proxy a config with some listeners left out, so an
-  // index would not be the file's.
+  // By name, as the edge does: the lab hands the proxy a config it adjusted (ports moved for want of
+  // privilege, or made ephemeral), so the running config's order need not be the file's.
   const at = `/listeners/${listener.name}`
   // LYNCPROXY_HTTP_PORT / LYNCPROXY_HTTPS_PORT replace only the external listeners' ports.
   const variables = listener.interface === 'external' ? 'set LYNCPROXY_HTTP_PORT / LYNCPROXY_HTTPS_PORT (they replace the ports of the external http / https listeners), or ' : ''

@@ -1,7 +1,7 @@
 // `lyncproxy lab`: the proxy and the stand-in Lync servers behind it, all on loopback. The stand-ins
 // listen on their pools' addresses and real ports (8080/4443, 80/443), so the port summaries hold as
 // written; tests ask for ephemeral ports instead, and every pool is pointed at what was bound.
-import fs from 'node:fs'
+// Without privilege, the ports below 1024 move up together (unprivileged-ports.ts).
 import { deepFreeze, type ResolvedConfig } from '../config/defaults.js'
 import type { LoadedConfig } from '../config/load.js'
 import { labCertificateRequest } from '../control/lab-cert-request.js'
@@ -11,9 +11,10 @@ import type { Logger } from '../observe/logger.js'
 import { ensureLabCertificates, type LabCertificates } from '../tls/lab-certs.js'
 import { startEcho, type EchoServer } from './echo.js'
 import { withFreshPortsOnClash } from './port-clash.js'
-import { createPoolState, startStandIn, type PoolState } from './standin/index.js'
+import { createPoolState, startStandIn } from './standin/index.js'
 import type { RunningStandIn, StandInSpec } from './standin/types.js'
 import { standInSpecs } from './topology.js'
+import { canBindPrivilegedPorts, movePrivilegedPorts, unprivilegedPort } from './unprivileged-ports.js'
 
 export interface LabOptions {
   logger: Logger
@@ -26,7 +27,7 @@ export interface RunningLab {
   proxy: RunningProxy
   standIns: RunningStandIn[]
   echoes: EchoServer[]
-  // Notes for the operator, such as sites skipped for want of privilege.
+  // Notes for the operator, such as ports moved for want of privilege.
   notes: string[]
   // Requests in flight may finish for graceMs (0: at once).
   close (graceMs?: number): Promise<void>
@@ -40,20 +41,26 @@ export async function startLab (loaded: LoadedConfig, options: LabOptions): Prom
   const certs = await ensureLabCertificates(labCertificateRequest(loaded.config))
   const notes: string[] = []
   const draft = structuredClone(loaded.config) as Draft
-  if (!ephemeral && !canBindPrivilegedPorts()) dropPrivilegedInternals(draft, notes)
+  const unprivileged = !ephemeral && !await canBindPrivilegedPorts()
+  if (unprivileged) {
+    const note = movePrivilegedPorts(draft)
+    if (note !== undefined) notes.push(note)
+  }
   const standIns: RunningStandIn[] = []
   const echoes: EchoServer[] = []
   const closeBackends = async (): Promise<void> => { await Promise.all([...standIns.map((s) => s.close()), ...echoes.map((e) => e.close())]) }
   try {
     const poolOf = (member: string): string => loaded.config.lab?.servers?.find((s) => s.name === member)?.pool ?? member
     const byPool = new Map<string, StandInSpec[]>()
-    for (const spec of standInSpecs(loaded.config, certs)) {
+    for (const configured of standInSpecs(draft, certs)) {
+      // The servers' internal IIS sites are always 80/443 (topology.ts); they move with the rest.
+      const spec = unprivileged ? { ...configured, sites: configured.sites.map((s) => ({ ...s, port: unprivilegedPort(s.port) })) } : configured
       const pool = poolOf(spec.member)
       byPool.set(pool, [...(byPool.get(pool) ?? []), spec])
     }
     const site = (spec: StandInSpec): StandInSite => ({ config: loaded.config, file: loaded.file, spec })
     for (const specs of byPool.values()) {
-      standIns.push(...await withFreshPortsOnClash(ephemeral, () => startPoolStandIns(specs.map(site), ephemeral, notes)))
+      standIns.push(...await withFreshPortsOnClash(ephemeral, () => startPoolStandIns(specs.map(site), ephemeral)))
     }
     await startLayer4Echoes(draft, certs, ephemeral, echoes, loaded.file)
   } catch (err) {
@@ -86,28 +93,6 @@ export async function startLab (loaded: LoadedConfig, options: LabOptions): Prom
       await closeBackends()
     },
   }
-}
-
-// CAP_NET_BIND_SERVICE is bit 10 of the effective capabilities; root has it.
-function canBindPrivilegedPorts (): boolean {
-  if (process.getuid?.() === 0) return true
-  try {
-    const status = fs.readFileSync('/proc/self/status', 'utf8')
-    const hex = /^CapEff:\s*([0-9a-f]+)/m.exec(status)?.[1]
-    return hex !== undefined && (BigInt('0x' + hex) & (1n << 10n)) !== 0n
-  } catch {
-    return false
-  }
-}
-
-// Without privilege the VIP's 80/443/444 cannot be bound; the rest of the lab still runs.
-function dropPrivilegedInternals (draft: Draft, notes: string[]): void {
-  const dropped = draft.listeners.filter((l) => l.interface === 'internal' && l.port !== 0 && l.port < 1024)
-  const droppedTcp = draft.tcp.filter((f) => f.port !== 0 && f.port < 1024)
-  if (dropped.length === 0 && droppedTcp.length === 0) return
-  draft.listeners = draft.listeners.filter((l) => !dropped.includes(l))
-  draft.tcp = draft.tcp.filter((f) => !droppedTcp.includes(f))
-  notes.push(`not privileged to bind ports below 1024: left out ${[...dropped.map((l) => `${l.name} (${l.address}:${l.port})`), ...droppedTcp.map((f) => `${f.name} (${f.address}:${f.port})`)].join(', ')}`)
 }
 
 // A stand-in to start, with what its listen errors need: the config and file its ports come from.
@@ -149,29 +134,16 @@ export function standInListenError (err: unknown, { config, file, spec, addressO
   })
 }
 
-// Internal sites sit on 80/443; without privilege the lab still runs, with the external sites only.
-async function startStandInWithFallback (site: StandInSite, shared: PoolState, notes: string[]): Promise<RunningStandIn> {
-  const { spec } = site
-  try {
-    return await startStandIn(spec, shared)
-  } catch (err) {
-    if (listenErrno(err) !== 'EACCES') throw standInListenError(err, site)
-    const allowed = spec.sites.filter((s) => s.port === 0 || s.port >= 1024)
-    const skipped = spec.sites.filter((s) => !allowed.includes(s))
-    if (allowed.length === 0) throw standInListenError(err, site)
-    notes.push(`${spec.member}: not privileged to bind ${skipped.map((s) => `${s.kind} ${s.protocol}/${s.port}`).join(', ')} on ${spec.address}; those sites are skipped`)
-    const reduced = { ...site, spec: { ...spec, sites: allowed } }
-    return startStandIn(reduced.spec, shared).catch((e: unknown) => { throw standInListenError(e, reduced) })
-  }
-}
-
 // A pool's members share one state (UCWA applications, event channels). All of them start, or none
 // is left listening.
-async function startPoolStandIns (sites: readonly StandInSite[], ephemeral: boolean, notes: string[]): Promise<RunningStandIn[]> {
+async function startPoolStandIns (sites: readonly StandInSite[], ephemeral: boolean): Promise<RunningStandIn[]> {
   const shared = createPoolState()
   const started: RunningStandIn[] = []
   try {
-    for (const site of sites) started.push(await startStandInWithFallback(ephemeral ? { ...site, spec: withEphemeralPorts(site.spec, started[0]) } : site, shared, notes))
+    for (const site of sites) {
+      const placed = ephemeral ? { ...site, spec: withEphemeralPorts(site.spec, started[0]) } : site
+      started.push(await startStandIn(placed.spec, shared).catch((err: unknown) => { throw standInListenError(err, placed) }))
+    }
     return started
   } catch (err) {
     await Promise.all(started.map((s) => s.close()))

@@ -2,15 +2,22 @@
 // (Static<>), so the validator and the code can never disagree about the shape of a config.
 // Vocabulary follows what Lync admins know from TMG and ARR: listeners, pools (server farms),
 // web publishing rules with public names and bridging.
+//
+// Two annotations, kept apart because they answer different readers:
+// - `description` says what a field means, for the admin reading docs/configuration.md, which
+//   scripts/gen-docs.ts renders from it.
+// - `expected` names the form of a value in a validation message ("expected a DNS name such as …"),
+//   for the admin whose file was refused; src/config/validate.ts reads it and ajv is told it is an
+//   annotation. A schema without one is described by its type and bounds.
 import { Type, type Static } from '@sinclair/typebox'
 
-const Name = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$', description: 'an identifier: letters, digits, . _ -' })
+const Name = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$', expected: 'an identifier: letters, digits, . _ -' })
 const Port = Type.Integer({ minimum: 0, maximum: 65535 })
 const Seconds = Type.Number({ exclusiveMinimum: 0, maximum: 86_400 })
 // A DNS name as a Lync topology uses it; `*.` is allowed for wildcard public names.
-const Fqdn = Type.String({ pattern: '^(\\*\\.)?[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*\\.?$', maxLength: 253 })
-const Address = Type.String({ minLength: 1, maxLength: 255, description: 'an IPv4/IPv6 address or a host name' })
-const PathPrefix = Type.String({ pattern: '^/[^?#\\s]*$', description: 'a path prefix starting with /' })
+const Fqdn = Type.String({ pattern: '^(\\*\\.)?[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*\\.?$', maxLength: 253, expected: 'a DNS name such as webext.contoso.com' })
+const Address = Type.String({ minLength: 1, maxLength: 255, expected: 'an IPv4/IPv6 address or a host name' })
+const PathPrefix = Type.String({ pattern: '^/[^?#\\s]*$', expected: 'a path prefix starting with /' })
 const FilePath = Type.String({ minLength: 1 })
 // More worker processes than this only add memory and scheduling: the accept loop of the cluster
 // primary and the upstream servers saturate long before.
@@ -49,7 +56,7 @@ export const ListenerSchema = Type.Object({
   // Which side of the port summary the listener is on: external (the reverse proxy's public side,
   // the default) or internal (an HLB VIP that internal clients and the reverse proxy reach).
   interface: Type.Optional(Type.Union([Type.Literal('external'), Type.Literal('internal')])),
-  address: Type.Optional(Type.String({ minLength: 1, description: 'default 127.0.0.1' })),
+  address: Type.Optional(Type.String({ minLength: 1 })),
   port: Port,
   // The port clients see when it differs from `port` (NAT in front of the proxy); used in redirects.
   publicPort: Type.Optional(Port),
@@ -170,7 +177,7 @@ export const TcpFrontendSchema = Type.Object({
 }, { additionalProperties: false })
 
 export const LabUserSchema = Type.Object({
-  sipUri: Type.String({ pattern: '^[^@\\s]+@[^@\\s]+$' }),
+  sipUri: Type.String({ pattern: '^[^@\\s]+@[^@\\s]+$', expected: 'a SIP URI such as user1@contoso.com' }),
   password: Type.String({ minLength: 1 }),
   displayName: Type.Optional(Type.String()),
 }, { additionalProperties: false })

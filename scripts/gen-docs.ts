@@ -1,6 +1,6 @@
 // Writes the two reference pages that are generated rather than written: docs/configuration.md from
-// the config schema (its fields, their types and comments) and the defaults, and docs/errors.md from
-// the error registry. Generated, because a hand-kept copy of a schema drifts from it; the prose around
+// the config schema (its fields, their types and descriptions) and the defaults, and docs/errors.md
+// from the error registry and the failure vocabulary. Generated, because a hand-kept copy of a schema drifts from it; the prose around
 // each table lives in scripts/docs/*.head.md. test/docs-generated.test.ts fails when a committed page
 // differs from what this renders, so `npm run docs` belongs in any change to those sources.
 //
@@ -9,7 +9,6 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { Kind, OptionalKind, type TSchema } from '@sinclair/typebox'
-import ts from 'typescript'
 import { DEFAULTS } from '../src/config/defaults.js'
 import { ConfigSchema } from '../src/config/schema.js'
 import { ErrorCodes, type ErrorCode } from '../src/errors.js'
@@ -103,9 +102,10 @@ interface Field {
 // ---- configuration.md ----
 
 export function renderConfiguration (): string {
-  const comments = schemaComments(fs.readFileSync(path.join(REPO, SCHEMA_FILE), 'utf8'))
   const fields = new Map<string, Field>()
-  walkSchema(ConfigSchema, '', comments, fields)
+  walkSchema(ConfigSchema, '', fields)
+  const undescribed = [...fields.values()].filter((f) => f.description === '').map((f) => f.path)
+  if (undescribed.length > 0) throw new Error(`${SCHEMA_FILE}: these fields have no description: ${undescribed.join(', ')}`)
   const defaults = defaultsByPath()
   for (const p of defaults.keys()) if (!fields.has(p)) throw new Error(`a default is mapped to ${p}, which the schema does not have`)
 
@@ -136,8 +136,9 @@ function defaultsByPath (): Map<string, string> {
   return map
 }
 
-// The schema at run time gives the shape and the types; the comments come from the source.
-function walkSchema (schema: TSchema, at: string, comments: Map<string, string>, out: Map<string, Field>): void {
+// Every field of the schema by its path, in the schema's order, with what the schema says of it: its
+// type, whether it must be given, and its description.
+function walkSchema (schema: TSchema, at: string, out: Map<string, Field>): void {
   const kind = schema[Kind] as string
   if (kind === 'Object') {
     const required = new Set<string>((schema.required as string[] | undefined) ?? [])
@@ -147,18 +148,18 @@ function walkSchema (schema: TSchema, at: string, comments: Map<string, string>,
         path: p,
         type: typeName(sub),
         required: required.has(key) && sub[OptionalKind] !== 'Optional',
-        description: comments.get(p) ?? (typeof sub.description === 'string' ? sub.description : ''),
+        description: typeof sub.description === 'string' ? sub.description : '',
       }
       // A field of several object forms (a certificate) is listed once per path.
       if (!out.has(p)) out.set(p, field)
-      walkSchema(sub, p, comments, out)
+      walkSchema(sub, p, out)
     }
   } else if (kind === 'Array') {
-    walkSchema(schema.items as TSchema, `${at}[]`, comments, out)
+    walkSchema(schema.items as TSchema, `${at}[]`, out)
   } else if (kind === 'Union') {
-    for (const variant of schema.anyOf as TSchema[]) walkSchema(variant, at, comments, out)
+    for (const variant of schema.anyOf as TSchema[]) walkSchema(variant, at, out)
   } else if (kind === 'Record') {
-    for (const sub of Object.values(schema.patternProperties as Record<string, TSchema>)) walkSchema(sub, `${at}.<name>`, comments, out)
+    for (const sub of Object.values(schema.patternProperties as Record<string, TSchema>)) walkSchema(sub, `${at}.<name>`, out)
   }
 }
 
@@ -185,73 +186,6 @@ function range (schema: TSchema): string {
   const upper = schema.maximum !== undefined ? `≤ ${schema.maximum}` : ''
   const both = [lower, upper].filter((s) => s !== '').join(', ')
   return both === '' ? '' : ` (${both})`
-}
-
-// The `//` comments above each property of the schema's Type.Object literals, keyed by the same field
-// paths the run-time walk makes. The walk starts at ConfigSchema and follows the identifiers of the
-// consts it is built from; a field without a comment of its own takes the comment above the *Schema
-// const it is made of.
-export function schemaComments (source: string): Map<string, string> {
-  const file = ts.createSourceFile(SCHEMA_FILE, source, ts.ScriptTarget.ES2022, true)
-  const consts = new Map<string, { init: ts.Expression, comment: string }>()
-  for (const statement of file.statements) {
-    if (!ts.isVariableStatement(statement)) continue
-    for (const d of statement.declarationList.declarations) {
-      if (ts.isIdentifier(d.name) && d.initializer !== undefined) consts.set(d.name.text, { init: d.initializer, comment: commentBefore(source, statement) })
-    }
-  }
-  const out = new Map<string, string>()
-  const schemaComment = (node: ts.Expression): string => {
-    if (ts.isIdentifier(node)) return node.text.endsWith('Schema') ? (consts.get(node.text)?.comment ?? '') : ''
-    if (ts.isCallExpression(node) && ['Optional', 'Array'].includes(typeCall(node) ?? '')) return node.arguments[0] === undefined ? '' : schemaComment(node.arguments[0])
-    return ''
-  }
-  const walk = (node: ts.Expression, at: string): void => {
-    if (ts.isIdentifier(node)) {
-      const c = consts.get(node.text)
-      if (c !== undefined) walk(c.init, at)
-      return
-    }
-    if (!ts.isCallExpression(node)) return
-    const [first, second] = node.arguments
-    switch (typeCall(node)) {
-      case 'Object':
-        if (first === undefined || !ts.isObjectLiteralExpression(first)) return
-        for (const prop of first.properties) {
-          if (!ts.isPropertyAssignment(prop) || !(ts.isIdentifier(prop.name) || ts.isStringLiteral(prop.name))) continue
-          const p = at === '' ? prop.name.text : `${at}.${prop.name.text}`
-          const comment = commentBefore(source, prop) || schemaComment(prop.initializer)
-          if (comment !== '' && !out.has(p)) out.set(p, comment)
-          walk(prop.initializer, p)
-        }
-        return
-      case 'Optional': if (first !== undefined) walk(first, at); return
-      case 'Array': if (first !== undefined) walk(first, `${at}[]`); return
-      case 'Union':
-        if (first !== undefined && ts.isArrayLiteralExpression(first)) for (const el of first.elements) walk(el, at)
-        return
-      case 'Record': if (second !== undefined) walk(second, `${at}.<name>`)
-    }
-  }
-  const root = consts.get('ConfigSchema')
-  if (root === undefined) throw new Error(`${SCHEMA_FILE} has no ConfigSchema`)
-  walk(root.init, '')
-  return out
-}
-
-// `Type.Object(...)` → 'Object'.
-function typeCall (node: ts.CallExpression): string | undefined {
-  const callee = node.expression
-  return ts.isPropertyAccessExpression(callee) && ts.isIdentifier(callee.expression) && callee.expression.text === 'Type' ? callee.name.text : undefined
-}
-
-function commentBefore (source: string, node: ts.Node): string {
-  const ranges = ts.getLeadingCommentRanges(source, node.getFullStart()) ?? []
-  return ranges
-    .map((r) => source.slice(r.pos, r.end))
-    .filter((c) => c.startsWith('//'))
-    .map((c) => c.replace(/^\/\/\s?/, '').trim())
-    .join(' ')
 }
 
 // ---- errors.md ----

@@ -12,6 +12,7 @@ import { Kind, OptionalKind, type TSchema } from '@sinclair/typebox'
 import { DEFAULTS } from '../src/config/defaults.js'
 import { ConfigSchema } from '../src/config/schema.js'
 import { ErrorCodes, type ErrorCode } from '../src/errors.js'
+import { EdgeFailures, INTERNAL_FAILURE, OPTIONS_STAR, ParseFailures, UpstreamFailures, VOCABULARY, type FailureKind } from '../src/respond/failure.js'
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const SCHEMA_FILE = 'src/config/schema.ts'
@@ -90,6 +91,26 @@ const ERROR_MEANINGS: Record<ErrorCode, string> = {
   LRP_ERR_LISTEN_IN_USE: 'another program (or another of lyncproxy\'s servers) holds the address and port',
   LRP_ERR_LISTEN_ADDRESS: 'the address is not one of this machine\'s, or its name does not resolve',
   LRP_ERR_USAGE: 'the command line (or a LYNCPROXY_* variable) is not valid',
+}
+
+// What each upstream failure means. Their reasons are written per request by
+// src/forward/upstream-failure.ts (they name the pool, the address and the port), so the page says
+// them in general terms. Keyed by UpstreamFailures' own keys, so a failure added there without its
+// meaning here is a type error.
+const UPSTREAM_MEANINGS: Record<keyof typeof UpstreamFailures, string> = {
+  connectTimeout: 'no connection to the pool within the connect timeout (`timeouts.connect`)',
+  busy: 'every connection to the member (`maxSockets`) stayed busy for twice the connect timeout; the request was never sent',
+  timeout: 'no response headers from the pool within the rule\'s response timeout (`timeouts.response`)',
+  refused: 'the pool refused the connection: nothing listens on the bridged port',
+  tlsUntrusted: 'the pool\'s certificate is not trusted: its issuing CA is missing from `pools.<name>.tls.ca`',
+  tlsName: 'the pool\'s certificate does not name the pool\'s `fqdn` (or `tls.servername`)',
+  tlsExpired: 'the pool\'s certificate is expired or not yet valid',
+  dns: 'the pool\'s address does not resolve',
+  unreachable: 'no route to the pool\'s address (host or network unreachable)',
+  badResponse: 'the pool sent invalid HTTP',
+  tlsFailed: 'TLS with the pool failed otherwise, for example a plain-HTTP port given as `httpsPort`',
+  reset: 'the pool closed or reset the connection before responding',
+  noHealthyMember: 'every member of the pool is down, ejected or drained',
 }
 
 interface Field {
@@ -191,7 +212,8 @@ function range (schema: TSchema): string {
 // ---- errors.md ----
 
 export function renderErrors (): string {
-  const out = [generatedNote(['src/errors.ts', 'scripts/gen-docs.ts (the meanings)', 'scripts/docs/errors.head.md']), head('errors'),
+  const out = [generatedNote(['src/errors.ts', 'src/respond/failure.ts', 'scripts/gen-docs.ts (the meanings)', 'scripts/docs/errors.head.md']), head('errors'),
+    ...requestFailures(),
     '## Start-up and configuration errors', '',
     'Each is printed as one line: `CODE: file:line:column at /path/in/document: what is wrong. Fix: what to do`,',
     'and the process exits with the code\'s exit status. Where the registry\'s fix is general, the message',
@@ -203,6 +225,42 @@ export function renderErrors (): string {
   const exits = [...new Set(Object.values(ErrorCodes).map((e) => e.exit))].sort((a, b) => a - b)
   out.push('', `Exit statuses: 0 ok; ${exits.map((x) => `${x} ${exitMeaning(x)}`).join(', ')}.`, '')
   return out.join('\n')
+}
+
+// The answers the proxy gives in place of the upstream's, from respond/failure.ts's vocabulary.
+function requestFailures (): string[] {
+  const groups: Array<{ title: string, rows: Array<{ kind: FailureKind, what: string }> }> = [
+    { title: 'Refused at the edge, before any upstream is involved', rows: Object.values(EdgeFailures).map((f) => ({ kind: f, what: f.reason })) },
+    { title: 'Refused by the HTTP parser: the bytes never became a request', rows: Object.values(ParseFailures).map((f) => ({ kind: f, what: f.reason })) },
+    {
+      title: 'The upstream failed; the body names the pool, the address and port, and what to check',
+      rows: (Object.entries(UpstreamFailures) as Array<[keyof typeof UpstreamFailures, FailureKind]>).map(([key, f]) => ({ kind: f, what: UPSTREAM_MEANINGS[key] })),
+    },
+    { title: 'The proxy failed', rows: [{ kind: INTERNAL_FAILURE, what: INTERNAL_FAILURE.reason }] },
+  ]
+  // OPTIONS * is answered, not refused; anything else the vocabulary holds must be on the page.
+  const listed = new Set(groups.flatMap((g) => g.rows.map((r) => r.kind)))
+  const missing = VOCABULARY.filter((k) => k !== OPTIONS_STAR && !listed.has(k)).map((k) => k.code)
+  if (missing.length > 0) throw new Error(`src/respond/failure.ts: VOCABULARY has failures this page does not list: ${missing.join(', ')}`)
+
+  const out = ['## Failures on the request path', '',
+    'Each is answered with its status, its code in `X-Lyncproxy-Error` and the access log, and a short body:',
+    'the status and code, the rule when one matched, and what went wrong. A 503 also carries `Retry-After`.', '']
+  for (const group of groups) {
+    out.push(`### ${group.title}`, '', '| status | `X-Lyncproxy-Error` | what happened |', '|---|---|---|')
+    for (const { kind, what } of group.rows) out.push(`| ${kind.status} | \`${kind.code}\` | ${cell(prose(what))} |`)
+    out.push('')
+  }
+  out.push('An upstream that dies in the middle of a response body can no longer be answered with a status: the client',
+    'connection is aborted, never ended cleanly, so the client cannot take a truncated body for a whole one.', '',
+    'Why the edge refuses what it refuses (versions, Host, sizes, header names) is in [hardening.md](hardening.md);',
+    'a pool with no healthy member is in [pools-and-hlb.md](pools-and-hlb.md).', '')
+  return out
+}
+
+// Reason texts are plain words: a `<name>` outside backticks would be read as an HTML tag.
+function prose (text: string): string {
+  return text.split('`').map((part, i) => i % 2 === 0 ? part.replace(/</g, '&lt;') : part).join('`')
 }
 
 function exitMeaning (exit: number): string {

@@ -1,6 +1,6 @@
 // Writes the two reference pages that are generated rather than written: docs/configuration.md from
-// the config schema (its fields, their types and comments) and the defaults, and docs/errors.md from
-// the error registry. Generated, because a hand-kept copy of a schema drifts from it; the prose around
+// the config schema (its fields, their types and descriptions) and the defaults, and docs/errors.md
+// from the error registry and the failure vocabulary. Generated, because a hand-kept copy of a schema drifts from it; the prose around
 // each table lives in scripts/docs/*.head.md. test/docs-generated.test.ts fails when a committed page
 // differs from what this renders, so `npm run docs` belongs in any change to those sources.
 //
@@ -9,10 +9,10 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { Kind, OptionalKind, type TSchema } from '@sinclair/typebox'
-import ts from 'typescript'
 import { DEFAULTS } from '../src/config/defaults.js'
 import { ConfigSchema } from '../src/config/schema.js'
 import { ErrorCodes, type ErrorCode } from '../src/errors.js'
+import { EdgeFailures, INTERNAL_FAILURE, OPTIONS_STAR, ParseFailures, UpstreamFailures, VOCABULARY, type FailureKind } from '../src/respond/failure.js'
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const SCHEMA_FILE = 'src/config/schema.ts'
@@ -93,6 +93,26 @@ const ERROR_MEANINGS: Record<ErrorCode, string> = {
   LRP_ERR_USAGE: 'the command line (or a LYNCPROXY_* variable) is not valid',
 }
 
+// What each upstream failure means. Their reasons are written per request by
+// src/forward/upstream-failure.ts (they name the pool, the address and the port), so the page says
+// them in general terms. Keyed by UpstreamFailures' own keys, so a failure added there without its
+// meaning here is a type error.
+const UPSTREAM_MEANINGS: Record<keyof typeof UpstreamFailures, string> = {
+  connectTimeout: 'no connection to the pool within the connect timeout (`timeouts.connect`)',
+  busy: 'every connection to the member (`maxSockets`) stayed busy for twice the connect timeout; the request was never sent',
+  timeout: 'no response headers from the pool within the rule\'s response timeout (`timeouts.response`)',
+  refused: 'the pool refused the connection: nothing listens on the bridged port',
+  tlsUntrusted: 'the pool\'s certificate is not trusted: its issuing CA is missing from `pools.<name>.tls.ca`',
+  tlsName: 'the pool\'s certificate does not name the pool\'s `fqdn` (or `tls.servername`)',
+  tlsExpired: 'the pool\'s certificate is expired or not yet valid',
+  dns: 'the pool\'s address does not resolve',
+  unreachable: 'no route to the pool\'s address (host or network unreachable)',
+  badResponse: 'the pool sent invalid HTTP',
+  tlsFailed: 'TLS with the pool failed otherwise, for example a plain-HTTP port given as `httpsPort`',
+  reset: 'the pool closed or reset the connection before responding',
+  noHealthyMember: 'every member of the pool is down, ejected or drained',
+}
+
 interface Field {
   path: string
   type: string
@@ -103,9 +123,10 @@ interface Field {
 // ---- configuration.md ----
 
 export function renderConfiguration (): string {
-  const comments = schemaComments(fs.readFileSync(path.join(REPO, SCHEMA_FILE), 'utf8'))
   const fields = new Map<string, Field>()
-  walkSchema(ConfigSchema, '', comments, fields)
+  walkSchema(ConfigSchema, '', fields)
+  const undescribed = [...fields.values()].filter((f) => f.description === '').map((f) => f.path)
+  if (undescribed.length > 0) throw new Error(`${SCHEMA_FILE}: these fields have no description: ${undescribed.join(', ')}`)
   const defaults = defaultsByPath()
   for (const p of defaults.keys()) if (!fields.has(p)) throw new Error(`a default is mapped to ${p}, which the schema does not have`)
 
@@ -136,8 +157,9 @@ function defaultsByPath (): Map<string, string> {
   return map
 }
 
-// The schema at run time gives the shape and the types; the comments come from the source.
-function walkSchema (schema: TSchema, at: string, comments: Map<string, string>, out: Map<string, Field>): void {
+// Every field of the schema by its path, in the schema's order, with what the schema says of it: its
+// type, whether it must be given, and its description.
+function walkSchema (schema: TSchema, at: string, out: Map<string, Field>): void {
   const kind = schema[Kind] as string
   if (kind === 'Object') {
     const required = new Set<string>((schema.required as string[] | undefined) ?? [])
@@ -147,18 +169,18 @@ function walkSchema (schema: TSchema, at: string, comments: Map<string, string>,
         path: p,
         type: typeName(sub),
         required: required.has(key) && sub[OptionalKind] !== 'Optional',
-        description: comments.get(p) ?? (typeof sub.description === 'string' ? sub.description : ''),
+        description: typeof sub.description === 'string' ? sub.description : '',
       }
       // A field of several object forms (a certificate) is listed once per path.
       if (!out.has(p)) out.set(p, field)
-      walkSchema(sub, p, comments, out)
+      walkSchema(sub, p, out)
     }
   } else if (kind === 'Array') {
-    walkSchema(schema.items as TSchema, `${at}[]`, comments, out)
+    walkSchema(schema.items as TSchema, `${at}[]`, out)
   } else if (kind === 'Union') {
-    for (const variant of schema.anyOf as TSchema[]) walkSchema(variant, at, comments, out)
+    for (const variant of schema.anyOf as TSchema[]) walkSchema(variant, at, out)
   } else if (kind === 'Record') {
-    for (const sub of Object.values(schema.patternProperties as Record<string, TSchema>)) walkSchema(sub, `${at}.<name>`, comments, out)
+    for (const sub of Object.values(schema.patternProperties as Record<string, TSchema>)) walkSchema(sub, `${at}.<name>`, out)
   }
 }
 
@@ -187,77 +209,11 @@ function range (schema: TSchema): string {
   return both === '' ? '' : ` (${both})`
 }
 
-// The `//` comments above each property of the schema's Type.Object literals, keyed by the same field
-// paths the run-time walk makes. The walk starts at ConfigSchema and follows the identifiers of the
-// consts it is built from; a field without a comment of its own takes the comment above the *Schema
-// const it is made of.
-export function schemaComments (source: string): Map<string, string> {
-  const file = ts.createSourceFile(SCHEMA_FILE, source, ts.ScriptTarget.ES2022, true)
-  const consts = new Map<string, { init: ts.Expression, comment: string }>()
-  for (const statement of file.statements) {
-    if (!ts.isVariableStatement(statement)) continue
-    for (const d of statement.declarationList.declarations) {
-      if (ts.isIdentifier(d.name) && d.initializer !== undefined) consts.set(d.name.text, { init: d.initializer, comment: commentBefore(source, statement) })
-    }
-  }
-  const out = new Map<string, string>()
-  const schemaComment = (node: ts.Expression): string => {
-    if (ts.isIdentifier(node)) return node.text.endsWith('Schema') ? (consts.get(node.text)?.comment ?? '') : ''
-    if (ts.isCallExpression(node) && ['Optional', 'Array'].includes(typeCall(node) ?? '')) return node.arguments[0] === undefined ? '' : schemaComment(node.arguments[0])
-    return ''
-  }
-  const walk = (node: ts.Expression, at: string): void => {
-    if (ts.isIdentifier(node)) {
-      const c = consts.get(node.text)
-      if (c !== undefined) walk(c.init, at)
-      return
-    }
-    if (!ts.isCallExpression(node)) return
-    const [first, second] = node.arguments
-    switch (typeCall(node)) {
-      case 'Object':
-        if (first === undefined || !ts.isObjectLiteralExpression(first)) return
-        for (const prop of first.properties) {
-          if (!ts.isPropertyAssignment(prop) || !(ts.isIdentifier(prop.name) || ts.isStringLiteral(prop.name))) continue
-          const p = at === '' ? prop.name.text : `${at}.${prop.name.text}`
-          const comment = commentBefore(source, prop) || schemaComment(prop.initializer)
-          if (comment !== '' && !out.has(p)) out.set(p, comment)
-          walk(prop.initializer, p)
-        }
-        return
-      case 'Optional': if (first !== undefined) walk(first, at); return
-      case 'Array': if (first !== undefined) walk(first, `${at}[]`); return
-      case 'Union':
-        if (first !== undefined && ts.isArrayLiteralExpression(first)) for (const el of first.elements) walk(el, at)
-        return
-      case 'Record': if (second !== undefined) walk(second, `${at}.<name>`)
-    }
-  }
-  const root = consts.get('ConfigSchema')
-  if (root === undefined) throw new Error(`${SCHEMA_FILE} has no ConfigSchema`)
-  walk(root.init, '')
-  return out
-}
-
-// `Type.Object(...)` → 'Object'.
-function typeCall (node: ts.CallExpression): string | undefined {
-  const callee = node.expression
-  return ts.isPropertyAccessExpression(callee) && ts.isIdentifier(callee.expression) && callee.expression.text === 'Type' ? callee.name.text : undefined
-}
-
-function commentBefore (source: string, node: ts.Node): string {
-  const ranges = ts.getLeadingCommentRanges(source, node.getFullStart()) ?? []
-  return ranges
-    .map((r) => source.slice(r.pos, r.end))
-    .filter((c) => c.startsWith('//'))
-    .map((c) => c.replace(/^\/\/\s?/, '').trim())
-    .join(' ')
-}
-
 // ---- errors.md ----
 
 export function renderErrors (): string {
-  const out = [generatedNote(['src/errors.ts', 'scripts/gen-docs.ts (the meanings)', 'scripts/docs/errors.head.md']), head('errors'),
+  const out = [generatedNote(['src/errors.ts', 'src/respond/failure.ts', 'scripts/gen-docs.ts (the meanings)', 'scripts/docs/errors.head.md']), head('errors'),
+    ...requestFailures(),
     '## Start-up and configuration errors', '',
     'Each is printed as one line: `CODE: file:line:column at /path/in/document: what is wrong. Fix: what to do`,',
     'and the process exits with the code\'s exit status. Where the registry\'s fix is general, the message',
@@ -269,6 +225,42 @@ export function renderErrors (): string {
   const exits = [...new Set(Object.values(ErrorCodes).map((e) => e.exit))].sort((a, b) => a - b)
   out.push('', `Exit statuses: 0 ok; ${exits.map((x) => `${x} ${exitMeaning(x)}`).join(', ')}.`, '')
   return out.join('\n')
+}
+
+// The answers the proxy gives in place of the upstream's, from respond/failure.ts's vocabulary.
+function requestFailures (): string[] {
+  const groups: Array<{ title: string, rows: Array<{ kind: FailureKind, what: string }> }> = [
+    { title: 'Refused at the edge, before any upstream is involved', rows: Object.values(EdgeFailures).map((f) => ({ kind: f, what: f.reason })) },
+    { title: 'Refused by the HTTP parser: the bytes never became a request', rows: Object.values(ParseFailures).map((f) => ({ kind: f, what: f.reason })) },
+    {
+      title: 'The upstream failed; the body names the pool, the address and port, and what to check',
+      rows: (Object.entries(UpstreamFailures) as Array<[keyof typeof UpstreamFailures, FailureKind]>).map(([key, f]) => ({ kind: f, what: UPSTREAM_MEANINGS[key] })),
+    },
+    { title: 'The proxy failed', rows: [{ kind: INTERNAL_FAILURE, what: INTERNAL_FAILURE.reason }] },
+  ]
+  // OPTIONS * is answered, not refused; anything else the vocabulary holds must be on the page.
+  const listed = new Set(groups.flatMap((g) => g.rows.map((r) => r.kind)))
+  const missing = VOCABULARY.filter((k) => k !== OPTIONS_STAR && !listed.has(k)).map((k) => k.code)
+  if (missing.length > 0) throw new Error(`src/respond/failure.ts: VOCABULARY has failures this page does not list: ${missing.join(', ')}`)
+
+  const out = ['## Failures on the request path', '',
+    'Each is answered with its status, its code in `X-Lyncproxy-Error` and the access log, and a short body:',
+    'the status and code, the rule when one matched, and what went wrong. A 503 also carries `Retry-After`.', '']
+  for (const group of groups) {
+    out.push(`### ${group.title}`, '', '| status | `X-Lyncproxy-Error` | what happened |', '|---|---|---|')
+    for (const { kind, what } of group.rows) out.push(`| ${kind.status} | \`${kind.code}\` | ${cell(prose(what))} |`)
+    out.push('')
+  }
+  out.push('An upstream that dies in the middle of a response body can no longer be answered with a status: the client',
+    'connection is aborted, never ended cleanly, so the client cannot take a truncated body for a whole one.', '',
+    'Why the edge refuses what it refuses (versions, Host, sizes, header names) is in [hardening.md](hardening.md);',
+    'a pool with no healthy member is in [pools-and-hlb.md](pools-and-hlb.md).', '')
+  return out
+}
+
+// Reason texts are plain words: a `<name>` outside backticks would be read as an HTML tag.
+function prose (text: string): string {
+  return text.split('`').map((part, i) => i % 2 === 0 ? part.replace(/</g, '&lt;') : part).join('`')
 }
 
 function exitMeaning (exit: number): string {

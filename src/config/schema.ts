@@ -2,235 +2,270 @@
 // (Static<>), so the validator and the code can never disagree about the shape of a config.
 // Vocabulary follows what Lync admins know from TMG and ARR: listeners, pools (server farms),
 // web publishing rules with public names and bridging.
-import { Type, type Static } from '@sinclair/typebox'
+//
+// Two annotations, kept apart because they answer different readers:
+// - `description` says what a field means, for the admin reading docs/configuration.md, which
+//   scripts/gen-docs.ts renders from it; every field has one (the generator refuses a field without).
+// - `expected` names the form of a value in a validation message ("expected a DNS name such as …"),
+//   for the admin whose file was refused; src/config/validate.ts reads it and ajv is told it is an
+//   annotation. A schema without one is described by its type and bounds.
+import { Type, type Static, type TSchema } from '@sinclair/typebox'
 
-const Name = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$', description: 'an identifier: letters, digits, . _ -' })
+// A shared schema (a port, a name) with the description of the one field it is used for. A copy, so
+// that fields built from the same schema keep their own descriptions.
+function field<T extends TSchema> (schema: T, description: string): T {
+  return { ...schema, description }
+}
+
+const Name = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$', expected: 'an identifier: letters, digits, . _ -' })
 const Port = Type.Integer({ minimum: 0, maximum: 65535 })
 const Seconds = Type.Number({ exclusiveMinimum: 0, maximum: 86_400 })
 // A DNS name as a Lync topology uses it; `*.` is allowed for wildcard public names.
-const Fqdn = Type.String({ pattern: '^(\\*\\.)?[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*\\.?$', maxLength: 253 })
-const Address = Type.String({ minLength: 1, maxLength: 255, description: 'an IPv4/IPv6 address or a host name' })
-const PathPrefix = Type.String({ pattern: '^/[^?#\\s]*$', description: 'a path prefix starting with /' })
+const Fqdn = Type.String({ pattern: '^(\\*\\.)?[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*\\.?$', maxLength: 253, expected: 'a DNS name such as webext.contoso.com' })
+const Address = Type.String({ minLength: 1, maxLength: 255, expected: 'an IPv4/IPv6 address or a host name' })
+const PathPrefix = Type.String({ pattern: '^/[^?#\\s]*$', expected: 'a path prefix starting with /' })
 const FilePath = Type.String({ minLength: 1 })
+const EnvName = Type.String({ minLength: 1 })
 // More worker processes than this only add memory and scheduling: the accept loop of the cluster
 // primary and the upstream servers saturate long before.
 export const MAX_WORKERS = 64
 
 export const TimeoutsSchema = Type.Object({
-  connect: Type.Optional(Seconds),
-  response: Type.Optional(Seconds),
+  connect: Type.Optional(field(Seconds, 'Seconds to open a connection to the pool; past it the client gets 504 upstream_connect_timeout.')),
+  response: Type.Optional(field(Seconds, 'Seconds to wait for the pool\'s response headers (504 upstream_timeout past it). The default is below the 900 s long polls of UCWA and Mcx on purpose: the rules that carry them raise it (Microsoft gives 960 s for ARR).')),
 }, { additionalProperties: false })
+
+const PassphraseEnv = field(EnvName, 'The name of the environment variable that holds the passphrase of the key or PFX, never the passphrase itself.')
+const PassphraseFile = field(FilePath, 'A file that holds the passphrase of the key or PFX, for example a systemd credential; relative to the config file.')
 
 export const CertificateSchema = Type.Union([
   Type.Object({
-    lab: Type.Literal(true, { description: 'issue this certificate from the lab CA, covering every public name' }),
+    lab: Type.Literal(true, { description: 'Issue this certificate from the lab CA, covering every public name.' }),
   }, { additionalProperties: false }),
   Type.Object({
-    // The lab's internal certificate of this pool: what an HLB VIP of the pool presents.
-    labInternal: Name,
+    labInternal: field(Name, 'The lab\'s internal certificate of the pool named here: what an HLB VIP of that pool presents.'),
   }, { additionalProperties: false }),
   Type.Object({
-    cert: FilePath,
-    key: FilePath,
-    chain: Type.Optional(FilePath),
-    passphraseEnv: Type.Optional(Type.String({ minLength: 1 })),
-    passphraseFile: Type.Optional(FilePath),
+    cert: field(FilePath, 'PEM file of the certificate, issued for the published names with the server authentication EKU; relative to the config file.'),
+    key: field(FilePath, 'PEM file of the certificate\'s private key.'),
+    chain: Type.Optional(field(FilePath, 'PEM file of the intermediate CA certificates, sent after the certificate.')),
+    passphraseEnv: Type.Optional(PassphraseEnv),
+    passphraseFile: Type.Optional(PassphraseFile),
   }, { additionalProperties: false }),
   Type.Object({
-    pfx: FilePath,
-    passphraseEnv: Type.Optional(Type.String({ minLength: 1 })),
-    passphraseFile: Type.Optional(FilePath),
+    pfx: field(FilePath, 'A PFX (PKCS#12) file as Windows exports it, with the private key and, ideally, the whole certification path.'),
+    passphraseEnv: Type.Optional(PassphraseEnv),
+    passphraseFile: Type.Optional(PassphraseFile),
   }, { additionalProperties: false }),
 ])
 
 export const ListenerSchema = Type.Object({
-  name: Name,
-  protocol: Type.Union([Type.Literal('http'), Type.Literal('https')]),
-  // Which side of the port summary the listener is on: external (the reverse proxy's public side,
-  // the default) or internal (an HLB VIP that internal clients and the reverse proxy reach).
-  interface: Type.Optional(Type.Union([Type.Literal('external'), Type.Literal('internal')])),
-  address: Type.Optional(Type.String({ minLength: 1, description: 'default 127.0.0.1' })),
-  port: Port,
-  // The port clients see when it differs from `port` (NAT in front of the proxy); used in redirects.
-  publicPort: Type.Optional(Port),
-  certificates: Type.Optional(Type.Array(CertificateSchema, { minItems: 1 })),
-  // On an http listener: published names that no http rule forwards are redirected to HTTPS.
-  redirectToHttps: Type.Optional(Type.Boolean()),
+  name: field(Name, 'The listener\'s name, which rules give in `listeners` and logs and metrics report.'),
+  protocol: Type.Union([Type.Literal('http'), Type.Literal('https')], { description: 'Whether the listener serves plain HTTP or terminates TLS; an https listener needs `certificates`.' }),
+  interface: Type.Optional(Type.Union([Type.Literal('external'), Type.Literal('internal')], {
+    description: 'Which side of the port summary the listener is on: external (the reverse proxy\'s public side) or internal (an HLB VIP that internal clients and the reverse proxy reach).',
+  })),
+  address: Type.Optional(Type.String({ minLength: 1, description: 'The local address to listen on; loopback by default, so nothing is exposed by accident. Prefer the one address the external DNS records point at.' })),
+  port: field(Port, 'The TCP port to listen on: 443 and 80 for the external web services.'),
+  publicPort: Type.Optional(field(Port, 'The port clients see when it differs from `port` (NAT in front of the proxy); used in redirects.')),
+  certificates: Type.Optional(Type.Array(CertificateSchema, {
+    minItems: 1,
+    description: 'The certificates an https listener presents, chosen by SNI; the first answers clients that send no SNI. Each takes one of the forms below.',
+  })),
+  redirectToHttps: Type.Optional(Type.Boolean({ description: 'On an http listener: published names that no http rule forwards are redirected to HTTPS.' })),
 }, { additionalProperties: false })
 
 export const PoolTlsSchema = Type.Object({
-  // PEM files of the CAs that issued the pool's internal certificates; `lab` means certs/lab-ca.pem.
-  ca: Type.Optional(Type.Array(FilePath, { minItems: 1 })),
-  verify: Type.Optional(Type.Boolean()),
-  servername: Type.Optional(Fqdn),
+  ca: Type.Optional(Type.Array(FilePath, {
+    minItems: 1,
+    description: 'PEM files of the CAs that issued the pool\'s internal certificates (the enterprise CA\'s root and intermediates); `lab` means certs/lab-ca.pem.',
+  })),
+  verify: Type.Optional(Type.Boolean({ description: 'Verify the pool\'s certificate; false accepts any server on the pool\'s address, and `lyncproxy check` warns about it.' })),
+  servername: Type.Optional(field(Fqdn, 'The name sent as SNI and expected in the pool\'s certificate, when it differs from the pool\'s `fqdn`.')),
 }, { additionalProperties: false })
 
 export const MemberSchema = Type.Object({
-  name: Name,
-  address: Address,
-  // Per-member ports, when a member listens elsewhere than the pool's ports.
-  httpPort: Type.Optional(Port),
-  httpsPort: Type.Optional(Port),
-  weight: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+  name: field(Name, 'The member\'s name, which metrics, health and drain/undrain name it by.'),
+  address: field(Address, 'The member\'s IP address or host name.'),
+  httpPort: Type.Optional(field(Port, 'The member\'s HTTP port, when it listens elsewhere than the pool\'s `httpPort`.')),
+  httpsPort: Type.Optional(field(Port, 'The member\'s HTTPS port, when it listens elsewhere than the pool\'s `httpsPort`.')),
+  weight: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'The member\'s share of new requests relative to the others.' })),
 }, { additionalProperties: false })
 
 export const HealthSchema = Type.Object({
-  // http: GET `path` on the member's HTTPS port (Microsoft's probe: the autodiscover root, no Accept
-  // header, 200 expected); tcp: a connect; none: members are taken as up.
-  check: Type.Optional(Type.Union([Type.Literal('http'), Type.Literal('tcp'), Type.Literal('none')])),
-  path: Type.Optional(PathPrefix),
-  interval: Type.Optional(Seconds),
-  timeout: Type.Optional(Seconds),
-  // Consecutive successes to come back up, failures to go down.
-  rise: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
-  fall: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+  check: Type.Optional(Type.Union([Type.Literal('http'), Type.Literal('tcp'), Type.Literal('none')], {
+    description: 'http: GET `path` on the member\'s HTTPS port and expect 200, as Microsoft\'s HLB probe does; tcp: a connect; none: members are taken as up.',
+  })),
+  path: Type.Optional(field(PathPrefix, 'The path an http check requests; by default the autodiscover root, Microsoft\'s own probe of the web services.')),
+  interval: Type.Optional(field(Seconds, 'Seconds between two checks of a member.')),
+  timeout: Type.Optional(field(Seconds, 'Seconds a check may take before it counts as failed.')),
+  rise: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'Consecutive successful checks that bring a down member back up.' })),
+  fall: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'Consecutive failed checks that take a member down.' })),
 }, { additionalProperties: false })
 
 export const PassiveSchema = Type.Object({
-  // Consecutive connect failures or 5xx answers that eject a member, and for how long at first.
-  failures: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
-  backoff: Type.Optional(Seconds),
+  failures: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'Consecutive connect failures or 5xx answers of real requests that eject a member.' })),
+  backoff: Type.Optional(field(Seconds, 'Seconds an ejected member stays out at first.')),
 }, { additionalProperties: false })
 
 export const PoolDnsSchema = Type.Object({
-  // The name whose A/AAAA records are the members; the pool FQDN by default.
-  name: Type.Optional(Fqdn),
-  // Re-resolve at this interval (seconds); by default on the records' TTL.
-  interval: Type.Optional(Seconds),
-  // A DNS server to ask (ip or ip:port) instead of the system resolver.
-  server: Type.Optional(Type.String({ minLength: 1 })),
+  name: Type.Optional(field(Fqdn, 'The name whose A/AAAA records are the members; the pool\'s `fqdn` by default.')),
+  interval: Type.Optional(field(Seconds, 'Seconds between two resolutions; by default the records\' TTL decides.')),
+  server: Type.Optional(Type.String({ minLength: 1, description: 'A DNS server to ask (ip or ip:port) instead of the system resolver.' })),
 }, { additionalProperties: false })
 
 export const PoolSchema = Type.Object({
-  description: Type.Optional(Type.String()),
-  // vip: one address, an HLB balances behind it; members: lyncproxy balances; dns: the A/AAAA records
-  // of a name are the members (labs only: Lync web traffic needs an HLB).
-  kind: Type.Optional(Type.Union([Type.Literal('vip'), Type.Literal('members'), Type.Literal('dns')])),
-  members: Type.Optional(Type.Array(MemberSchema, { minItems: 1 })),
-  balance: Type.Optional(Type.Union([Type.Literal('round-robin'), Type.Literal('least-connections')])),
-  // none for external web services (Microsoft's HLB table), source for internal ones; cookie inserts
-  // MS-WSMAN as Microsoft specifies it.
-  affinity: Type.Optional(Type.Union([Type.Literal('none'), Type.Literal('source'), Type.Literal('cookie')])),
-  health: Type.Optional(HealthSchema),
-  passive: Type.Optional(PassiveSchema),
-  dns: Type.Optional(PoolDnsSchema),
-  // What the pool is in the Lync topology; lints, the lab and the port tables read it.
-  role: Type.Optional(Type.Union([Type.Literal('frontend'), Type.Literal('director'), Type.Literal('owas'), Type.Literal('other')])),
-  fqdn: Fqdn,
-  // Topology Builder's "external web services FQDN" of this pool (webext.contoso.com), when it has one.
-  externalWebFqdn: Type.Optional(Fqdn),
-  address: Type.Optional(Address),
-  httpPort: Type.Optional(Port),
-  httpsPort: Type.Optional(Port),
-  tls: Type.Optional(PoolTlsSchema),
-  // Connections to one member for the requests of ordinary rules; more requests wait in the proxy's
-  // queue for one to free up (HAProxy's server maxconn). Long-poll rules are not counted.
-  maxSockets: Type.Optional(Type.Integer({ minimum: 1, maximum: 65_536 })),
+  description: Type.Optional(Type.String({ description: 'Free text for the admin; /api/routes and the teaching page show it.' })),
+  kind: Type.Optional(Type.Union([Type.Literal('vip'), Type.Literal('members'), Type.Literal('dns')], {
+    description: 'vip: one address, an HLB balances behind it (what Lync web traffic needs); members: lyncproxy balances between `members`; dns: the A/AAAA records of a name are the members (labs only).',
+  })),
+  members: Type.Optional(Type.Array(MemberSchema, { minItems: 1, description: 'The servers of a members pool.' })),
+  balance: Type.Optional(Type.Union([Type.Literal('round-robin'), Type.Literal('least-connections')], {
+    description: 'How a members pool picks the member of a new request.',
+  })),
+  affinity: Type.Optional(Type.Union([Type.Literal('none'), Type.Literal('source'), Type.Literal('cookie')], {
+    description: 'none for external web services (Microsoft\'s HLB table), source for internal ones; cookie inserts MS-WSMAN as Microsoft specifies it.',
+  })),
+  health: Type.Optional(field(HealthSchema, 'Active health checks of the members.')),
+  passive: Type.Optional(field(PassiveSchema, 'Ejection of members that fail real requests, beside the active checks.')),
+  dns: Type.Optional(field(PoolDnsSchema, 'How a dns pool finds its members.')),
+  role: Type.Optional(Type.Union([Type.Literal('frontend'), Type.Literal('director'), Type.Literal('owas'), Type.Literal('other')], {
+    description: 'What the pool is in the Lync topology; lints, the lab and the port tables read it.',
+  })),
+  fqdn: field(Fqdn, 'The pool\'s FQDN (its HLB VIP\'s name): where the proxy connects unless `address` says otherwise, and the name the pool\'s certificate must carry.'),
+  externalWebFqdn: Type.Optional(field(Fqdn, 'Topology Builder\'s "external web services FQDN" of this pool (webext.contoso.com), when it has one.')),
+  address: Type.Optional(field(Address, 'Where to connect, when it is not the `fqdn` (labs and hosts-file setups).')),
+  httpPort: Type.Optional(field(Port, 'The port that requests received on port 80 are bridged to: Lync\'s external web site listens on 8080 (80 is the internal site).')),
+  httpsPort: Type.Optional(field(Port, 'The port that requests received on port 443 are bridged to: Lync\'s external web site listens on 4443 (443 is the internal site).')),
+  tls: Type.Optional(field(PoolTlsSchema, 'How the proxy verifies the pool\'s certificate on HTTPS connections.')),
+  // HAProxy's server maxconn: without a cap, every busy client is a request in flight upstream
+  // (see DEFAULTS.poolMaxSockets for why the cap is there).
+  maxSockets: Type.Optional(Type.Integer({
+    minimum: 1,
+    maximum: 65_536,
+    description: 'Connections to one member for the requests of ordinary rules; more requests wait in the proxy for one to free up, and get 503 upstream_busy after twice the connect timeout. Long-poll rules are not counted.',
+  })),
 }, { additionalProperties: false })
 
 export const RuleSchema = Type.Object({
-  name: Name,
-  description: Type.Optional(Type.String()),
-  // `*` alone matches any Host: what a load balancer VIP listener publishes.
-  publicNames: Type.Array(Type.Union([Fqdn, Type.Literal('*')]), { minItems: 1 }),
-  paths: Type.Optional(Type.Array(PathPrefix, { minItems: 1 })),
-  listeners: Type.Optional(Type.Array(Name, { minItems: 1 })),
-  action: Type.Union([Type.Literal('forward'), Type.Literal('redirect'), Type.Literal('deny')]),
-  pool: Type.Optional(Name),
-  // Bridging override; by default 443 → pool.httpsPort and 80 → pool.httpPort, as TMG bridging does.
+  name: field(Name, 'The rule\'s name, as logs, metrics, error bodies and `lyncproxy explain` report it.'),
+  description: Type.Optional(Type.String({ description: 'Free text for the admin, such as the TMG or ARR rule this one replaces; nothing acts on it.' })),
+  publicNames: Type.Array(Type.Union([Fqdn, Type.Literal('*')]), {
+    minItems: 1,
+    description: 'The host names the rule publishes (TMG\'s public names); `*.` for a wildcard, and `*` alone for any Host, as a load balancer VIP listener publishes.',
+  }),
+  paths: Type.Optional(Type.Array(PathPrefix, { minItems: 1, description: 'The path prefixes the rule covers; `/` covers every path.' })),
+  listeners: Type.Optional(Type.Array(Name, { minItems: 1, description: 'The names of the listeners the rule applies on.' })),
+  action: Type.Union([Type.Literal('forward'), Type.Literal('redirect'), Type.Literal('deny')], {
+    description: 'forward to `pool`, redirect to the same URL on HTTPS, or deny with 403 (for names such as the Control Panel that must never be published).',
+  }),
+  pool: Type.Optional(field(Name, 'The pool a forward rule sends to; required with forward, refused with the other actions.')),
   bridge: Type.Optional(Type.Object({
-    http: Type.Optional(Port),
-    https: Type.Optional(Port),
-  }, { additionalProperties: false })),
-  redirectStatus: Type.Optional(Type.Union([Type.Literal(301), Type.Literal(302), Type.Literal(307), Type.Literal(308)])),
-  timeouts: Type.Optional(TimeoutsSchema),
-  // Largest request body this rule forwards, in bytes; larger ones get 413.
-  maxBodyBytes: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
-  // Bytes of a request body the proxy receives before it takes an upstream connection (nginx's
-  // proxy_request_buffering, HAProxy's http-buffer-request); the rest streams. 0 streams at once.
-  requestBufferBytes: Type.Optional(Type.Integer({ minimum: 0, maximum: 16 * 1024 * 1024 })),
-  // Strict-Transport-Security on this rule's HTTPS responses (seconds); off unless set.
-  hstsMaxAge: Type.Optional(Type.Integer({ minimum: 0, maximum: 315_360_000 })),
-  // The rule carries long polls (UCWA event channels, Mcx): each request may hold an upstream
-  // connection for minutes, so these requests get connections of their own, outside the pool's
-  // maxSockets.
-  longPoll: Type.Optional(Type.Boolean()),
+    http: Type.Optional(field(Port, 'The pool port that requests from an http listener go to, instead of the pool\'s `httpPort`.')),
+    https: Type.Optional(field(Port, 'The pool port that requests from an https listener go to, instead of the pool\'s `httpsPort`.')),
+  }, {
+    additionalProperties: false,
+    description: 'Bridging override; by default 443 → pool.httpsPort and 80 → pool.httpPort, as TMG bridging does.',
+  })),
+  redirectStatus: Type.Optional(Type.Union([Type.Literal(301), Type.Literal(302), Type.Literal(307), Type.Literal(308)], {
+    description: 'The status of a redirect rule\'s answer.',
+  })),
+  timeouts: Type.Optional(field(TimeoutsSchema, 'This rule\'s timeouts toward the pool, each over `defaults.timeouts`.')),
+  maxBodyBytes: Type.Optional(Type.Integer({
+    minimum: 0,
+    maximum: Number.MAX_SAFE_INTEGER,
+    description: 'Largest request body this rule forwards, in bytes; larger ones get 413 body_too_large.',
+  })),
+  // nginx's proxy_request_buffering, HAProxy's http-buffer-request.
+  requestBufferBytes: Type.Optional(Type.Integer({
+    minimum: 0,
+    maximum: 16 * 1024 * 1024,
+    description: 'Bytes of a request body the proxy receives before it takes an upstream connection; the rest streams. 0 streams from the first byte.',
+  })),
+  hstsMaxAge: Type.Optional(Type.Integer({
+    minimum: 0,
+    maximum: 315_360_000,
+    description: 'Strict-Transport-Security max-age on this rule\'s HTTPS responses, in seconds; no header unless set.',
+  })),
+  longPoll: Type.Optional(Type.Boolean({
+    description: 'The rule carries long polls (UCWA event channels, Mcx): each request may hold an upstream connection for minutes, so these requests get connections of their own, outside the pool\'s maxSockets.',
+  })),
 }, { additionalProperties: false })
 
 // A layer-4 frontend: what an HLB does for SIP/MTLS (5061), 444 and the CLS ports. Bytes are spliced
 // both ways; TLS passes through untouched.
 export const TcpFrontendSchema = Type.Object({
-  name: Name,
-  address: Type.Optional(Type.String({ minLength: 1 })),
-  port: Port,
-  pool: Name,
-  // The members' port; the frontend's own port by default.
-  targetPort: Type.Optional(Port),
-  idleTimeout: Type.Optional(Seconds),
+  name: field(Name, 'The frontend\'s name, as logs and metrics report it.'),
+  address: Type.Optional(Type.String({ minLength: 1, description: 'The local address to listen on; loopback by default.' })),
+  port: field(Port, 'The TCP port to listen on, for example 5061 for SIP over TLS.'),
+  pool: field(Name, 'The pool whose members the connections are spliced to.'),
+  targetPort: Type.Optional(field(Port, 'The members\' port, when it differs from the frontend\'s own `port`.')),
+  idleTimeout: Type.Optional(field(Seconds, 'Seconds a connection may carry no bytes before it is closed; the default is the HLB requirements\' TCP idle timeout for Director and Front End VIPs.')),
 }, { additionalProperties: false })
 
 export const LabUserSchema = Type.Object({
-  sipUri: Type.String({ pattern: '^[^@\\s]+@[^@\\s]+$' }),
-  password: Type.String({ minLength: 1 }),
-  displayName: Type.Optional(Type.String()),
+  sipUri: Type.String({ pattern: '^[^@\\s]+@[^@\\s]+$', expected: 'a SIP URI such as user1@contoso.com', description: 'The lab user\'s SIP URI, user@sipdomain.' }),
+  password: Type.String({ minLength: 1, description: 'The lab user\'s password for the stand-in servers; redacted by /api/config.' }),
+  displayName: Type.Optional(Type.String({ description: 'The name the stand-in servers show for the user.' })),
 }, { additionalProperties: false })
 
 export const LabServerSchema = Type.Object({
-  name: Name,
-  pool: Name,
-  fqdn: Type.Optional(Fqdn),
+  name: field(Name, 'The stand-in server\'s name.'),
+  pool: field(Name, 'The pool the stand-in server serves behind.'),
+  fqdn: Type.Optional(field(Fqdn, 'The stand-in server\'s own FQDN, which its answers name (X-MS-Server-Fqdn, web tickets); by default its name in the domain of the pool\'s `fqdn`.')),
 }, { additionalProperties: false })
 
 export const LabSchema = Type.Object({
-  sipDomain: Fqdn,
-  users: Type.Optional(Type.Array(LabUserSchema)),
-  // The stand-in servers `lyncproxy lab` starts, each behind the pool it names.
-  servers: Type.Optional(Type.Array(LabServerSchema)),
+  sipDomain: field(Fqdn, 'The lab\'s SIP domain (contoso.com): the domain of its users and its simple URLs.'),
+  users: Type.Optional(Type.Array(LabUserSchema, { description: 'The users the stand-in servers accept.' })),
+  servers: Type.Optional(Type.Array(LabServerSchema, { description: 'The stand-in servers `lyncproxy lab` starts, each behind the pool it names.' })),
 }, { additionalProperties: false })
 
 export const ConfigSchema = Type.Object({
-  // Processes that serve the listeners: 'auto' is one per CPU (os.availableParallelism()); 1, the
-  // default, runs the proxy in one process without node:cluster.
-  workers: Type.Optional(Type.Union([Type.Literal('auto'), Type.Integer({ minimum: 1, maximum: MAX_WORKERS })])),
-  listeners: Type.Array(ListenerSchema, { minItems: 1 }),
-  pools: Type.Record(Name, PoolSchema),
-  rules: Type.Array(RuleSchema, { minItems: 1 }),
-  tcp: Type.Optional(Type.Array(TcpFrontendSchema)),
+  workers: Type.Optional(Type.Union([Type.Literal('auto'), Type.Integer({ minimum: 1, maximum: MAX_WORKERS })], {
+    description: 'Processes that serve the listeners: `auto` is one per CPU (os.availableParallelism()); 1 runs the proxy in one process without node:cluster. Changing it takes a restart.',
+  })),
+  listeners: Type.Array(ListenerSchema, { minItems: 1, description: 'Where the proxy accepts client connections (TMG\'s web listeners).' }),
+  pools: Type.Record(Name, PoolSchema, { description: 'The internal targets by name (TMG\'s "internal site name", ARR\'s server farms): one per HLB VIP or Standard Edition server.' }),
+  rules: Type.Array(RuleSchema, { minItems: 1, description: 'The web publishing rules, in order: the first that matches the listener, the host name and the path wins; a name no rule publishes gets 404 not_published.' }),
+  tcp: Type.Optional(Type.Array(TcpFrontendSchema, {
+    description: 'Layer-4 frontends: what an HLB does for SIP/MTLS (5061), 444 and the CLS ports. Bytes are spliced both ways; TLS passes through untouched.',
+  })),
   defaults: Type.Optional(Type.Object({
-    timeouts: Type.Optional(TimeoutsSchema),
-    // Client side: how long an idle keep-alive connection is kept between requests.
-    clientIdleTimeout: Type.Optional(Seconds),
-    // Client side: time allowed to send the request headers (slowloris guard).
-    headersTimeout: Type.Optional(Seconds),
-    // Client side: time allowed to send a whole request, body included.
-    requestTimeout: Type.Optional(Seconds),
-    // Client side: time allowed for a TLS handshake.
-    handshakeTimeout: Type.Optional(Seconds),
-    // Client connections per listener; more are refused until some close.
-    maxConnections: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
-    // Default request body limit for rules that set none, in bytes.
-    maxBodyBytes: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
-    // Default request buffer for rules that set none, in bytes (see the rule's requestBufferBytes).
-    requestBufferBytes: Type.Optional(Type.Integer({ minimum: 0, maximum: 16 * 1024 * 1024 })),
-  }, { additionalProperties: false })),
+    timeouts: Type.Optional(field(TimeoutsSchema, 'Timeouts toward the pools, for the rules that set none.')),
+    clientIdleTimeout: Type.Optional(field(Seconds, 'Client side: seconds an idle keep-alive connection is kept between requests.')),
+    headersTimeout: Type.Optional(field(Seconds, 'Client side: seconds allowed to send the request headers (a slowloris guard).')),
+    requestTimeout: Type.Optional(field(Seconds, 'Client side: seconds allowed to send a whole request, body included.')),
+    handshakeTimeout: Type.Optional(field(Seconds, 'Client side: seconds allowed for a TLS handshake.')),
+    maxConnections: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, description: 'Client connections per listener; more are refused until some close.' })),
+    maxBodyBytes: Type.Optional(Type.Integer({
+      minimum: 0,
+      maximum: Number.MAX_SAFE_INTEGER,
+      description: 'Request body limit in bytes for rules that set none: large enough for meeting content uploads, small enough that one client cannot stream forever.',
+    })),
+    requestBufferBytes: Type.Optional(Type.Integer({
+      minimum: 0,
+      maximum: 16 * 1024 * 1024,
+      description: 'Request buffer in bytes for rules that set none (see the rule\'s requestBufferBytes): larger than the bodies Lync clients send, so those reach a server whole.',
+    })),
+  }, { additionalProperties: false, description: 'Settings for every listener and rule that does not set its own.' })),
   certs: Type.Optional(Type.Object({
-    dir: Type.Optional(FilePath),
-  }, { additionalProperties: false })),
+    dir: Type.Optional(field(FilePath, 'Where lyncproxy keeps the certificates it generates (the lab CA); relative to the config file\'s directory, or its parent when that directory is named config.')),
+  }, { additionalProperties: false, description: 'The certificates lyncproxy generates itself.' })),
   log: Type.Optional(Type.Object({
-    level: Type.Optional(Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)))),
-    // Append JSON lines to this file instead of stdout.
-    file: Type.Optional(FilePath),
-  }, { additionalProperties: false })),
-  // The admin plane (metrics, health, routes, the teaching page): its own listener, internal only.
+    level: Type.Optional(Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), {
+      description: 'The least severe level written; silent writes nothing.',
+    })),
+    file: Type.Optional(field(FilePath, 'Append JSON lines to this file instead of stdout; relative to the config file.')),
+  }, { additionalProperties: false, description: 'The JSON log (pino).' })),
   admin: Type.Optional(Type.Object({
-    enabled: Type.Optional(Type.Boolean()),
-    address: Type.Optional(Type.String({ minLength: 1 })),
-    port: Type.Optional(Port),
-    // A bearer token that protects the admin API, read from an environment variable or a file.
-    tokenEnv: Type.Optional(Type.String({ minLength: 1 })),
-    tokenFile: Type.Optional(FilePath),
-  }, { additionalProperties: false })),
-  lab: Type.Optional(LabSchema),
+    enabled: Type.Optional(Type.Boolean({ description: 'Whether the admin listener runs.' })),
+    address: Type.Optional(Type.String({ minLength: 1, description: 'The admin listener\'s address; loopback unless told otherwise, because it shows headers and can reload.' })),
+    port: Type.Optional(field(Port, 'The admin listener\'s port.')),
+    tokenEnv: Type.Optional(field(EnvName, 'An environment variable that holds a bearer token the admin API then requires.')),
+    tokenFile: Type.Optional(field(FilePath, 'A file that holds a bearer token the admin API then requires.')),
+  }, { additionalProperties: false, description: 'The admin plane (metrics, health, routes, the teaching page): its own listener, internal only.' })),
+  lab: Type.Optional(field(LabSchema, 'The lab that `lyncproxy lab` runs: stand-in Lync servers and their users.')),
 }, { additionalProperties: false })
 
 export type Config = Static<typeof ConfigSchema>

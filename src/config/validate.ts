@@ -2,7 +2,7 @@
 // messages an operator can act on. ajv reports what failed in JSON-Schema terms ("must match a schema
 // in anyOf", one error per union branch); we report what to write instead.
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
-import { ConfigSchema, LabUserSchema, MAX_WORKERS, PoolSchema, RuleSchema } from './schema.js'
+import { ConfigSchema, MAX_WORKERS, RuleSchema } from './schema.js'
 import { closest, didYouMean } from './did-you-mean.js'
 import { fromPointer, type ConfigIssue, type DocPath } from './issues.js'
 
@@ -15,7 +15,9 @@ interface JsonSchema {
   patternProperties?: Record<string, JsonSchema>
   required?: string[]
   pattern?: string
-  description?: string
+  // The schema's own name for the form of a value (see schema.ts): never its `description`, which
+  // is written for the reference documentation, not for an error message.
+  expected?: string
   minimum?: number
   maximum?: number
   exclusiveMinimum?: number
@@ -39,21 +41,11 @@ function getValidator (): ValidateFunction {
     useDefaults: false,
     coerceTypes: false,
     removeAdditional: false,
+    // `expected` is schema.ts's annotation for these messages; declared, so that strict mode knows it
+    // is not a misspelt keyword.
+    keywords: ['expected'],
   }).compile(ConfigSchema)
   return validator
-}
-
-// Patterns without a description in the schema, named by the schema's own fields so that the
-// messages follow the schema if a pattern changes.
-const PATTERN_TEXT = new Map<string, string>()
-function patternText (pattern: string): string | undefined {
-  if (PATTERN_TEXT.size === 0) {
-    const fqdn = PoolSchema.properties.fqdn.pattern
-    if (fqdn !== undefined) PATTERN_TEXT.set(fqdn, 'a DNS name such as webext.contoso.com')
-    const sipUri = LabUserSchema.properties.sipUri.pattern
-    if (sipUri !== undefined) PATTERN_TEXT.set(sipUri, 'a SIP URI such as user1@contoso.com')
-  }
-  return PATTERN_TEXT.get(pattern)
 }
 
 const SCHEMA = 'LRP_ERR_CONFIG_SCHEMA'
@@ -90,7 +82,7 @@ function poolNameIssues (value: unknown): ConfigIssue[] {
   const patterns = Object.keys((ConfigSchema.properties.pools as JsonSchema).patternProperties ?? {})
   if (patterns.length === 0) return []
   const regexps = patterns.map((p) => new RegExp(p, 'u'))
-  const nameText = RuleSchema.properties.name.description ?? 'a name'
+  const nameText = (RuleSchema.properties.name as JsonSchema).expected ?? 'a name'
   return Object.keys(value.pools)
     .filter((k) => !regexps.some((r) => r.test(k)))
     .map((k): ConfigIssue => ({
@@ -273,10 +265,8 @@ export function describeExpected (schema: JsonSchema): string {
       return bounds.length > 0 ? `${noun} ${bounds.join(' and ')}` : noun
     }
     case 'string':
-      if (schema.pattern !== undefined) {
-        return schema.description ?? patternText(schema.pattern) ?? `a string matching ${schema.pattern}`
-      }
-      if (schema.description !== undefined) return schema.description
+      if (schema.expected !== undefined) return schema.expected
+      if (schema.pattern !== undefined) return `a string matching ${schema.pattern}`
       return (schema.minLength ?? 0) > 0 ? 'a non-empty string' : 'a string'
     case 'boolean':
       return 'true or false'
@@ -287,7 +277,7 @@ export function describeExpected (schema: JsonSchema): string {
         ? `a mapping with ${schema.required.join(', ')}`
         : 'a mapping'
     default:
-      return schema.description ?? 'a valid value'
+      return schema.expected ?? 'a valid value'
   }
 }
 

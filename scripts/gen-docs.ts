@@ -10,6 +10,7 @@ import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { Kind, OptionalKind, type TSchema } from '@sinclair/typebox'
 import { DEFAULTS } from '../src/config/defaults.js'
+import { configJsonSchemaText } from '../src/config/json-schema.js'
 import { ConfigSchema } from '../src/config/schema.js'
 import { ErrorCodes, type ErrorCode } from '../src/errors.js'
 import { EdgeFailures, INTERNAL_FAILURE, OPTIONS_STAR, ParseFailures, UpstreamFailures, VOCABULARY, type FailureKind } from '../src/respond/failure.js'
@@ -290,10 +291,13 @@ function cell (text: string): string {
 export const GENERATED_DOCS: ReadonlyArray<{ file: string, render: () => string }> = [
   { file: 'docs/configuration.md', render: renderConfiguration },
   { file: 'docs/errors.md', render: renderErrors },
+  // Not a page, but generated and checked the same way: what `lyncproxy schema` prints.
+  { file: 'schema/lyncproxy.schema.json', render: configJsonSchemaText },
 ]
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
   for (const doc of GENERATED_DOCS) {
+    fs.mkdirSync(path.dirname(path.join(REPO, doc.file)), { recursive: true })
     fs.writeFileSync(path.join(REPO, doc.file), doc.render())
     process.stdout.write(`wrote ${doc.file}\n`)
   }

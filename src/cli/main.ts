@@ -21,6 +21,7 @@ Commands:
   certs    create or renew the lab CA and lab certificates
   standin  run one stand-in Lync server of the lab (--server NAME)
   probe    check a reverse proxy against Microsoft's checklist and the Lync client flows (--target IP)
+  schema   print the configuration's JSON Schema (for editors and CI checks)
 
 Run lyncproxy <command> --help for the options of a command.
 `
@@ -35,6 +36,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   certs: runCerts,
   standin: runStandIn,
   probe: runProbeCommand,
+  schema: async (argv) => (await import('./schema.js')).runSchema(argv),
 }
 
 async function main (argv: string[]): Promise<number> {

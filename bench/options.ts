@@ -85,8 +85,9 @@ function positive (raw: string | undefined, fallback: number, what: string, allo
   return n
 }
 
-// The build before is measured right after lyncproxy (and the targets measured beside it) in each
-// round, so that the two runs a ratio pairs are as close in time as the round allows.
+// The build before is measured right after lyncproxy in each round (bench/run.ts keeps it there
+// ahead of the targets measured beside lyncproxy), so that the two runs a ratio pairs are as close
+// in time as the round allows.
 function withBefore (targets: TargetId[], before: string | undefined): TargetId[] {
   if (before === undefined) {
     if (targets.includes('lyncproxy-before')) throw new Error('--targets lyncproxy-before needs --before DIR (a built checkout of lyncproxy)')

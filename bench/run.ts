@@ -194,7 +194,11 @@ async function main (): Promise<number> {
           // Scenario a also measures lyncproxy with two workers: the 1 → 2 scaling of issue 6. In the
           // GET bars (a, b and f) the smallest undici forwarder stands beside lyncproxy as the floor.
           const beside: Partial<Record<ScenarioId, TargetId[]>> = { a: ['lyncproxy-2w', 'undici-floor'], b: ['undici-floor'], f: ['undici-floor'] }
-          const ids = opts.targets.flatMap((t): TargetId[] => t === 'lyncproxy' ? ['lyncproxy', ...(beside[id] ?? [])] : [t])
+          // The build before is measured right after lyncproxy, ahead of the targets beside it: the
+          // runs its ratios pair are then the closest in time a round has.
+          const paired: TargetId[] = opts.targets.includes('lyncproxy-before') ? ['lyncproxy', 'lyncproxy-before'] : ['lyncproxy']
+          const ids = opts.targets.filter((t) => t !== 'lyncproxy-before' || !opts.targets.includes('lyncproxy'))
+            .flatMap((t): TargetId[] => t === 'lyncproxy' ? [...paired, ...(beside[id] ?? [])] : [t])
           scenarios.push(await runThroughput(id, ids, set, ctx, opts, log))
         }
         print(scenarioText(scenarios[scenarios.length - 1]!, ratiosOf(scenarios)))

@@ -5,6 +5,8 @@ import type { TargetId } from './targets.js'
 export type ScenarioId = 'a' | 'b' | 'c' | 'd' | 'e' | 'f' | 'soak'
 export const ALL_SCENARIOS: ScenarioId[] = ['a', 'b', 'c', 'd', 'e', 'f', 'soak']
 export const ALL_TARGETS: TargetId[] = ['direct', 'lyncproxy', 'http-proxy', 'nginx', 'haproxy']
+// Named in --targets only together with --before, which adds it by itself.
+const NAMEABLE_TARGETS: TargetId[] = [...ALL_TARGETS, 'lyncproxy-before']
 
 export const USAGE = `Usage: npm run bench -- [options]
 
@@ -20,7 +22,12 @@ Options:
   --duration S        seconds per measured run (default 10; --quick 1.5)
   --warmup S          seconds of load before a target's first round (default 2; --quick 0)
   --scenarios LIST    comma-separated, from a,b,c,d,e,f,soak (default: all; --quick: a,b,e)
-  --targets LIST      comma-separated, from direct,lyncproxy,http-proxy,nginx,haproxy
+  --targets LIST      comma-separated, from direct,lyncproxy,http-proxy,nginx,haproxy (and
+                      lyncproxy-before, which --before adds by itself)
+  --before DIR        also measure DIR/dist/cli/main.js, another checkout of lyncproxy that has
+                      been built (the build before a change), as the target lyncproxy-before: the
+                      same config, node flags and log settings as lyncproxy, in the same rounds;
+                      the report adds the ratios lyncproxy / build before (req/s and CPU µs/req)
   --longpolls N       idle long polls in scenario e (default 5000; --quick 200)
   --no-wrk            autocannon only, even when wrk is installed
   --quiet-wait S      before each measured run, wait up to S seconds while other processes keep
@@ -56,6 +63,8 @@ export interface BenchOptions {
   logFile: string
   out: string | undefined
   merge: boolean
+  // --before DIR as given (bench/before.ts checks and resolves it).
+  before: string | undefined
   help: boolean
 }
 
@@ -74,6 +83,19 @@ function positive (raw: string | undefined, fallback: number, what: string, allo
   const n = Number(raw)
   if (!Number.isFinite(n) || n < 0 || (n === 0 && !allowZero)) throw new Error(`${what} must be a positive number, got '${raw}'`)
   return n
+}
+
+// The build before is measured right after lyncproxy in each round (bench/run.ts keeps it there
+// ahead of the targets measured beside lyncproxy), so that the two runs a ratio pairs are as close
+// in time as the round allows.
+function withBefore (targets: TargetId[], before: string | undefined): TargetId[] {
+  if (before === undefined) {
+    if (targets.includes('lyncproxy-before')) throw new Error('--targets lyncproxy-before needs --before DIR (a built checkout of lyncproxy)')
+    return targets
+  }
+  if (targets.includes('lyncproxy-before')) return targets
+  const at = targets.indexOf('lyncproxy')
+  return at < 0 ? [...targets, 'lyncproxy-before'] : [...targets.slice(0, at + 1), 'lyncproxy-before', ...targets.slice(at + 1)]
 }
 
 export function parseOptions (argv: string[]): BenchOptions {
@@ -95,12 +117,16 @@ export function parseOptions (argv: string[]): BenchOptions {
       'log-file': { type: 'string' },
       out: { type: 'string' },
       merge: { type: 'boolean' },
+      before: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
   })
   const quick = values.quick === true
   const profileOnly = values['cpu-prof'] === true
+  const before = values.before
+  if (before === '') throw new Error('--before needs a directory: a built checkout of lyncproxy')
+  const targets = withBefore(list(values.targets, NAMEABLE_TARGETS, 'target') ?? ALL_TARGETS, before)
   return {
     quick,
     profileOnly,
@@ -109,7 +135,7 @@ export function parseOptions (argv: string[]): BenchOptions {
     durationS: positive(values.duration, quick ? 1.5 : 10, '--duration'),
     warmupS: positive(values.warmup, quick ? 0 : 2, '--warmup', true),
     scenarios: profileOnly ? [] : (list(values.scenarios, ALL_SCENARIOS, 'scenario') ?? (quick ? ['a', 'b', 'e'] : ALL_SCENARIOS)),
-    targets: list(values.targets, ALL_TARGETS, 'target') ?? ALL_TARGETS,
+    targets,
     longPolls: Math.round(positive(values.longpolls, quick ? 200 : 5000, '--longpolls')),
     wrk: values['no-wrk'] !== true,
     quietWaitS: positive(values['quiet-wait'], quick ? 0 : 20, '--quiet-wait', true),
@@ -117,6 +143,7 @@ export function parseOptions (argv: string[]): BenchOptions {
     logFile: values['log-file'] ?? '/dev/null',
     out: values.out,
     merge: values.merge === true,
+    before,
     help: values.help === true,
   }
 }

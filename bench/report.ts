@@ -22,7 +22,7 @@ export function renderMarkdown (t: Table): string {
   ].join('\n')
 }
 
-const ORDER: TargetId[] = ['direct', 'lyncproxy', 'lyncproxy-2w', 'undici-floor', 'tls-pipe', 'http-proxy', 'nginx', 'haproxy']
+const ORDER: TargetId[] = ['direct', 'lyncproxy', 'lyncproxy-before', 'lyncproxy-2w', 'undici-floor', 'tls-pipe', 'http-proxy', 'nginx', 'haproxy']
 const byOrder = <T extends { target: TargetId }>(a: T, b: T): number => ORDER.indexOf(a.target) - ORDER.indexOf(b.target)
 
 const TOOLS: LoadTool[] = ['paced', 'autocannon', 'wrk']
@@ -60,38 +60,54 @@ function row (s: ThroughputScenarioResult, tool: LoadTool, target: TargetId): Th
   return s.rows.find((r) => r.tool === tool && r.target === target)
 }
 
-const RATIO_PAIRS: Array<[TargetId, TargetId]> = [['lyncproxy', 'nginx'], ['lyncproxy', 'http-proxy'], ['direct', 'nginx'], ['haproxy', 'nginx'], ['http-proxy', 'nginx'], ['undici-floor', 'nginx'], ['lyncproxy-2w', 'lyncproxy']]
-const NAMES: Record<string, string> = { lyncproxy: 'lyncproxy', nginx: 'nginx', 'http-proxy': 'http-proxy', direct: 'direct', haproxy: 'HAProxy', 'undici-floor': 'minimal undici forwarder' }
+const RATIO_PAIRS: Array<[TargetId, TargetId]> = [['lyncproxy', 'nginx'], ['lyncproxy', 'http-proxy'], ['direct', 'nginx'], ['haproxy', 'nginx'], ['http-proxy', 'nginx'], ['undici-floor', 'nginx'], ['lyncproxy-2w', 'lyncproxy'], ['lyncproxy', 'lyncproxy-before']]
+// The house rule asks a change on the request path for its CPU per request against the build
+// before it: for that pair the CPU µs per request is a ratio of its own, beside req/s (or p99).
+const CPU_PAIRS: Array<[TargetId, TargetId]> = [['lyncproxy', 'lyncproxy-before']]
+const NAMES: Record<string, string> = { lyncproxy: 'lyncproxy', nginx: 'nginx', 'http-proxy': 'http-proxy', direct: 'direct', haproxy: 'HAProxy', 'undici-floor': 'minimal undici forwarder', 'lyncproxy-before': 'build before' }
 // The 1 → 2 worker scaling of issue 6.
 export const SCALING_RATIO = 'lyncproxy 2 workers / 1 worker'
 const pairName = (a: TargetId, b: TargetId): string => a === 'lyncproxy-2w' && b === 'lyncproxy' ? SCALING_RATIO : `${NAMES[a]} / ${NAMES[b]}`
+
+function ratioOfRows (s: ThroughputScenarioResult, tool: LoadTool, [a, b]: [TargetId, TargetId], metric: Ratio['metric']): Ratio | undefined {
+  const ra = row(s, tool, a)
+  const rb = row(s, tool, b)
+  if (ra === undefined || rb === undefined) return undefined
+  const rounds = ra.rounds.length === rb.rounds.length ? ra.rounds.map((r, i) => r[metric] / rb.rounds[i]![metric]) : undefined
+  return { scenario: s.id, tool, metric, name: pairName(a, b), value: ra.median[metric] / rb.median[metric], ...(rounds === undefined ? {} : { rounds }) }
+}
 
 export function ratiosOf (scenarios: ScenarioResult[]): Ratio[] {
   const out: Ratio[] = []
   for (const s of scenarios) {
     if (s.kind !== 'throughput') continue
     for (const tool of TOOLS) {
-      for (const [a, b] of RATIO_PAIRS) {
-        const ra = row(s, tool, a)
-        const rb = row(s, tool, b)
-        if (ra === undefined || rb === undefined) continue
-        const metric = s.rate === null ? 'rps' : 'p99'
-        const rounds = ra.rounds.length === rb.rounds.length ? ra.rounds.map((r, i) => r[metric] / rb.rounds[i]![metric]) : undefined
-        out.push({ scenario: s.id, tool, metric, name: pairName(a, b), value: ra.median[metric] / rb.median[metric], ...(rounds === undefined ? {} : { rounds }) })
+      const metric = s.rate === null ? 'rps' : 'p99'
+      for (const pair of RATIO_PAIRS) {
+        const r = ratioOfRows(s, tool, pair, metric)
+        if (r !== undefined) out.push(r)
+      }
+      for (const pair of CPU_PAIRS) {
+        const r = ratioOfRows(s, tool, pair, 'cpuUsPerRequest')
+        if (r !== undefined) out.push(r)
       }
     }
   }
   return out
 }
 
-function ratioLine (ratios: Ratio[], scenario: string, tool: LoadTool): string {
+const METRIC_TEXT: Record<Ratio['metric'], string> = { rps: 'req/s ratios', p99: 'p99 ratios', cpuUsPerRequest: 'CPU µs/req ratios' }
+
+// One line per metric: the scenario's req/s (or p99) ratios, then the CPU per request ones.
+function ratioLines (ratios: Ratio[], scenario: string, tool: LoadTool): string[] {
   const rs = ratios.filter((r) => r.scenario === scenario && r.tool === tool)
-  if (rs.length === 0) return ''
-  return `${rs[0]!.metric === 'p99' ? 'p99 ratios' : 'req/s ratios'}: ` + rs.map((r) => `${r.name} ${fmt(r.value, 2)}×`).join(', ')
+  const metrics = [...new Set(rs.map((r) => r.metric))]
+  return metrics.map((m) => `${METRIC_TEXT[m]}: ` + rs.filter((r) => r.metric === m).map((r) => `${r.name} ${fmt(r.value, 2)}×`).join(', '))
 }
 
 function ratioOf (results: Pick<BenchResults, 'ratios'>, scenario: string, tool: string, name: string): Ratio | undefined {
-  return results.ratios.find((r) => r.scenario === scenario && r.tool === tool && r.name === name)
+  // The bars judge the scenario's own figure; a CPU ratio of the same pair is never one of them.
+  return results.ratios.find((r) => r.scenario === scenario && r.tool === tool && r.name === name && r.metric !== 'cpuUsPerRequest')
 }
 
 // A ratio bar is judged with every load generator that measured it: met only when met under each.
@@ -207,8 +223,7 @@ export function scenarioText (s: ScenarioResult, ratios: Ratio[]): string {
       if (!s.rows.some((r) => r.tool === tool)) continue
       out.push(`\n[${s.id}] ${s.title} — ${TOOL_TEXT[tool]}, medians of ${s.rows[0]!.rounds.length} round(s) of ${s.durationS} s`)
       out.push(renderText(throughputTable(s, tool)))
-      const line = ratioLine(ratios, s.id, tool)
-      if (line !== '') out.push('  ' + line)
+      for (const line of ratioLines(ratios, s.id, tool)) out.push('  ' + line)
     }
   } else if (s.kind === 'longpoll') {
     out.push(`\n[e] ${s.title} — small load: ${s.smallLoad.connections} connections, an even ${s.smallLoad.rate} req/s for ${s.smallLoad.durationS} s; medians`)
@@ -256,7 +271,8 @@ export function markdown (r: BenchResults): string {
       ['autocannon', r.machine.autocannon],
       ['open files (soft/hard)', `${r.machine.fdLimit.soft} / ${r.machine.fdLimit.hard}`],
       ['1-min load average (start → end)', `${r.machine.loadAverage.start} → ${r.machine.loadAverage.end ?? '–'}`],
-      ['settings', `${r.settings.rounds} round(s) of ${r.settings.durationS} s, warm-up ${r.settings.warmupS} s, ${r.settings.longPolls} long polls, lyncproxy log: level info to ${r.settings.logFile}, quiet wait up to ${r.settings.quietWaitS} s; build of dist/: ${r.settings.build}`],
+      ['settings', `${r.settings.rounds} round(s) of ${r.settings.durationS} s, warm-up ${r.settings.warmupS} s, ${r.settings.longPolls} long polls, lyncproxy log: level info to ${r.settings.logFile}, quiet wait up to ${r.settings.quietWaitS} s; build of dist/: ${r.settings.build}` +
+        (r.settings.before === undefined ? '' : `; build before (lyncproxy-before): ${r.settings.before.dir}${r.settings.before.commit === null ? '' : ` at ${r.settings.before.commit}`}`)],
     ],
   }))
   for (const rr of r.reruns ?? []) {
@@ -281,8 +297,8 @@ export function markdown (r: BenchResults): string {
         out.push(`${TOOL_TEXT[tool]}, ${s.connections} connections${s.rate === null ? '' : ` at ${fmt(s.rate)} req/s overall`}, medians of ${s.rows[0]!.rounds.length} round(s) of ${s.durationS} s:`)
         out.push('')
         out.push(renderMarkdown(throughputTable(s, tool)))
-        const line = ratioLine(r.ratios, s.id, tool)
-        if (line !== '') { out.push(''); out.push(line) }
+        const lines = ratioLines(r.ratios, s.id, tool)
+        if (lines.length > 0) { out.push(''); out.push(lines.join('  \n')) }
       }
     } else if (s.kind === 'longpoll') {
       out.push(`## e: ${s.title}`)

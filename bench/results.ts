@@ -148,7 +148,9 @@ export interface ProfileResult {
 export interface Ratio {
   scenario: ScenarioId
   tool: LoadTool
-  metric: 'rps' | 'p99'
+  // rps and p99: the scenario's figure (p99 at a fixed rate); cpuUsPerRequest: the target's CPU per
+  // request, for the build before only.
+  metric: 'rps' | 'p99' | 'cpuUsPerRequest'
   name: string
   // The ratio of the two medians: what a bar is judged on.
   value: number
@@ -171,7 +173,8 @@ export interface BenchResults {
   startedAt: string
   finishedAt: string
   machine: MachineInfo
-  settings: { rounds: number, durationS: number, warmupS: number, longPolls: number, logFile: string, wrk: boolean, quietWaitS: number, build: string }
+  // before: the checkout measured as lyncproxy-before (--before), and its commit when it is a git checkout.
+  settings: { rounds: number, durationS: number, warmupS: number, longPolls: number, logFile: string, wrk: boolean, quietWaitS: number, build: string, before?: { dir: string, commit: string | null } }
   skipped: Array<{ target: string, reason: string }>
   scenarios: ScenarioResult[]
   ratios: Ratio[]

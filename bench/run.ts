@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url'
 import { validateConfigObject } from '../src/config/load.js'
 import { labCertificateRequest } from '../src/control/lab-cert-request.js'
 import { ensureLabCertificates } from '../src/tls/lab-certs.js'
+import { beforeBuildProblem, resolveBefore, type BeforeBuild } from './before.js'
 import { fdLimit, machineInfo } from './machine.js'
 import { parseOptions, USAGE, type BenchOptions, type ScenarioId } from './options.js'
 import { runProfile } from './profile.js'
@@ -18,7 +19,7 @@ import { barsOf, barsText, machineLine, markdown, ratiosOf, scenarioText } from 
 import { newestFullRun, runFileBase } from './result-files.js'
 import type { BenchResults, ProfileResult, ScenarioResult } from './results.js'
 import { runLongPolls, runSoak, runThroughput, TargetSet, type Log } from './scenarios.js'
-import { findTool, killAllChildren, lyncproxyConfig, TARGET_LABELS, type BenchContext, type LabFiles, type TargetId } from './targets.js'
+import { findTool, killAllChildren, lyncproxyConfig, targetLabel, type BenchContext, type LabFiles, type TargetId } from './targets.js'
 
 const repo = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '')
 const INSTALL_HINT = 'apt-get install nginx-light haproxy wrk'
@@ -121,6 +122,10 @@ function mergeInto (file: string | undefined, out: string, fresh: BenchResults):
 async function main (): Promise<number> {
   const opts = parseOptions(process.argv.slice(2))
   if (opts.help) { process.stdout.write(USAGE); return 0 }
+  // Checked before anything is built or started: a missing build before is a mistake in the command.
+  const beforeProblem = opts.before === undefined ? undefined : beforeBuildProblem(opts.before)
+  if (beforeProblem !== undefined) { process.stderr.write(beforeProblem + '\n'); return 1 }
+  const before: BeforeBuild | undefined = opts.before === undefined ? undefined : resolveBefore(opts.before)
   const startedAt = new Date()
   ensureFdLimit(opts)
   const buildStatus = opts.build ? build() : 'skipped (--no-build)'
@@ -147,6 +152,7 @@ async function main (): Promise<number> {
   log(`lyncproxy bench (${opts.profileOnly ? 'profile' : opts.quick ? 'quick' : 'full'}): ${machineLine({ machine } as BenchResults)}`)
   const busy = machine.loadAverage.start > machine.nproc / 2
   if (busy) log(`WARNING: the 1-minute load average is ${machine.loadAverage.start} on ${machine.nproc} CPUs: something else is running, and every figure of this run will be skewed`)
+  if (before !== undefined) log(`build before: ${before.main}${before.commit === undefined ? ' (not a git checkout)' : ` at ${before.commit}`}, measured as lyncproxy-before`)
   if (missing.length > 0) log(`not installed: ${missing.join(', ')}; those targets/loads are skipped (${INSTALL_HINT})`)
   for (const id of opts.targets) {
     if (id === 'nginx' && tools.nginx === undefined) skipped.push({ target: 'nginx', reason: `not installed (${INSTALL_HINT})` })
@@ -171,6 +177,7 @@ async function main (): Promise<number> {
       logFile: opts.logFile,
       maxConnections: Math.max(1100, opts.longPolls + 100),
       fdLimit: fdLimit().soft,
+      ...(before === undefined ? {} : { before }),
     }
     let set = new TargetSet(ctx, log)
     for (const id of opts.scenarios) {
@@ -187,7 +194,11 @@ async function main (): Promise<number> {
           // Scenario a also measures lyncproxy with two workers: the 1 → 2 scaling of issue 6. In the
           // GET bars (a, b and f) the smallest undici forwarder stands beside lyncproxy as the floor.
           const beside: Partial<Record<ScenarioId, TargetId[]>> = { a: ['lyncproxy-2w', 'undici-floor'], b: ['undici-floor'], f: ['undici-floor'] }
-          const ids = opts.targets.flatMap((t): TargetId[] => t === 'lyncproxy' ? ['lyncproxy', ...(beside[id] ?? [])] : [t])
+          // The build before is measured right after lyncproxy, ahead of the targets beside it: the
+          // runs its ratios pair are then the closest in time a round has.
+          const paired: TargetId[] = opts.targets.includes('lyncproxy-before') ? ['lyncproxy', 'lyncproxy-before'] : ['lyncproxy']
+          const ids = opts.targets.filter((t) => t !== 'lyncproxy-before' || !opts.targets.includes('lyncproxy'))
+            .flatMap((t): TargetId[] => t === 'lyncproxy' ? [...paired, ...(beside[id] ?? [])] : [t])
           scenarios.push(await runThroughput(id, ids, set, ctx, opts, log))
         }
         print(scenarioText(scenarios[scenarios.length - 1]!, ratiosOf(scenarios)))
@@ -196,7 +207,8 @@ async function main (): Promise<number> {
         log(`[${id}] failed: ${(err as Error).stack ?? String(err)}`)
       }
       for (const [tid, reason] of set.failed) {
-        if (!skipped.some((s) => s.target === TARGET_LABELS[tid])) skipped.push({ target: TARGET_LABELS[tid], reason })
+        const label = targetLabel(tid, ctx)
+        if (!skipped.some((s) => s.target === label)) skipped.push({ target: label, reason })
       }
       if (!opts.quick) {
         await set.stopAll()
@@ -236,7 +248,7 @@ async function main (): Promise<number> {
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     machine,
-    settings: { rounds: opts.rounds, durationS: opts.durationS, warmupS: opts.warmupS, longPolls: opts.longPolls, logFile: opts.logFile, wrk: tools.wrk !== undefined, quietWaitS: opts.quietWaitS, build: buildStatus },
+    settings: { rounds: opts.rounds, durationS: opts.durationS, warmupS: opts.warmupS, longPolls: opts.longPolls, logFile: opts.logFile, wrk: tools.wrk !== undefined, quietWaitS: opts.quietWaitS, build: buildStatus, ...(before === undefined ? {} : { before: { dir: before.dir, commit: before.commit ?? null } }) },
     skipped,
     scenarios,
     ratios,

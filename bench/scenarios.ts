@@ -8,7 +8,7 @@ import type { BenchOptions, ScenarioId } from './options.js'
 import { PUBLIC_NAME } from './peers.js'
 import { ProcSampler, processTree, snapshot, waitQuiet, type ProcWindow } from './procstats.js'
 import { median, medianSummary, sum, type LongPollRound, type LongPollRow, type LongPollScenarioResult, type RunSummary, type SoakRound, type SoakScenarioResult, type ThroughputRow, type ThroughputScenarioResult } from './results.js'
-import { missingReason, startTarget, TARGET_LABELS, type BenchContext, type RunningTarget, type TargetId } from './targets.js'
+import { missingReason, startTarget, targetLabel, type BenchContext, type RunningTarget, type TargetId } from './targets.js'
 
 export type Log = (line: string) => void
 
@@ -56,7 +56,7 @@ export class TargetSet {
     } catch (err) {
       const reason = `did not start: ${(err as Error).message.split('\n').slice(0, 6).join(' | ')}`
       this.failed.set(id, reason)
-      this.log(`  ${TARGET_LABELS[id]} ${reason}`)
+      this.log(`  ${targetLabel(id, this.ctx)} ${reason}`)
       return undefined
     }
   }

@@ -10,7 +10,8 @@ import t, { type Test } from 'tap'
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const KILL_AFTER_MS = 150_000
 
-t.setTimeout(KILL_AFTER_MS + 20_000)
+// Two bench runs, each killed after KILL_AFTER_MS at the latest.
+t.setTimeout(2 * KILL_AFTER_MS + 20_000)
 
 // The harness runs in a process group of its own, so that a timeout (ours or tap's) kills it
 // together with every target it started: nginx or a backend must never outlive the test.
@@ -98,4 +99,36 @@ t.test('npm run bench -- --quick runs every available target and writes the run\
   const md = readFileSync(file.replace(/\.json$/, '.md'), 'utf8')
   t.match(md, /## The bar \(issue 6\)/)
   t.match(md, /## a: HTTP GET/)
+})
+
+// --before with this very checkout as the build before: proves the target starts from another
+// directory's dist/, is measured in the same round as lyncproxy, and that its ratios are written.
+// Scenario c only: lyncproxy and the build before are then the only targets started.
+t.test('npm run bench -- --quick --before DIR measures the build before beside lyncproxy and writes lyncproxy / build before', async (t) => {
+  t.ok(existsSync(path.join(root, 'dist/cli/main.js')), 'dist/ is built (the run above builds it when missing)')
+  const out = mkdtempSync(path.join(os.tmpdir(), 'lyncproxy-bench-smoke-before-'))
+  t.teardown(() => rmSync(out, { recursive: true, force: true }))
+  const { code, output } = await runBench(t, ['--quick', '--scenarios', 'c', '--targets', 'lyncproxy', '--before', root, '--no-wrk', '--no-build', '--out', out])
+  t.equal(code, 0, `exit status 0; output:\n${output.slice(-3000)}`)
+  const written = readdirSync(out).filter((n) => n.endsWith('.json'))
+  if (written[0] === undefined) { t.fail('no JSON written'); return }
+  const file = path.join(out, written[0])
+  const r = JSON.parse(readFileSync(file, 'utf8')) as {
+    settings: { before?: { dir: string, commit: string | null } }
+    scenarios: Array<{ id: string, rows: Array<Row & { label: string }> }>
+    ratios: Array<{ scenario: string, tool: string, metric: string, name: string, value: number }>
+  }
+  t.equal(r.settings.before?.dir, root, 'the run names the build before')
+  const c = r.scenarios.find((s) => s.id === 'c')!
+  t.same(c.rows.map((row) => row.target), ['lyncproxy', 'lyncproxy-before'], 'measured in the same round, right after lyncproxy')
+  const before = c.rows.find((row) => row.target === 'lyncproxy-before')!
+  t.equal(before.label, `lyncproxy, build before (${r.settings.before?.commit ?? ''})`, 'labelled with its commit')
+  t.ok(typeof before.median.rps === 'number' && before.median.rps > 0, 'the build before answered requests')
+  for (const metric of ['rps', 'cpuUsPerRequest']) {
+    const ratio = r.ratios.find((x) => x.scenario === 'c' && x.tool === 'autocannon' && x.name === 'lyncproxy / build before' && x.metric === metric)
+    t.ok(ratio !== undefined && Number.isFinite(ratio.value) && ratio.value > 0, `lyncproxy / build before (${metric}) in the JSON`)
+  }
+  t.match(output, /req\/s ratios: lyncproxy \/ build before \d/, 'printed: the req/s ratio')
+  t.match(output, /CPU µs\/req ratios: lyncproxy \/ build before \d/, 'printed: the CPU ratio')
+  t.match(readFileSync(file.replace(/\.json$/, '.md'), 'utf8'), /CPU µs\/req ratios: lyncproxy \/ build before \d/, 'and in the .md')
 })

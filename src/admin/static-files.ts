@@ -6,6 +6,9 @@ import { fileURLToPath } from 'node:url'
 
 export interface StaticFile { body: Buffer, type: string }
 
+// What /static/:file serves (its schema allows these names only); the page itself is served at /.
+export const ASSET_NAMES = ['app.js', 'style.css'] as const
+
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.css': 'text/css; charset=utf-8',
@@ -26,7 +29,7 @@ function staticDir (): string {
 export function loadStaticFiles (): Map<string, StaticFile> {
   const dir = staticDir()
   const files = new Map<string, StaticFile>()
-  for (const name of ['index.html', 'app.js', 'style.css']) {
+  for (const name of ['index.html', ...ASSET_NAMES]) {
     files.set(name, { body: readFileSync(path.join(dir, name)), type: TYPES[path.extname(name)]! })
   }
   return files

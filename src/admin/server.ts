@@ -199,9 +199,13 @@ export async function startAdmin (o: AdminOptions): Promise<RunningAdmin> {
     const body = given === undefined ? page.body : page.body.toString().replace(/"\/static\/([a-z.]+)"/g, `"/static/$1?token=${encodeURIComponent(given)}"`)
     return reply.type(page.type).send(body)
   })
-  app.get<{ Params: schemas.AssetParams }>('/static/:file', { schema: schemas.assetSchema }, async (request, reply) => {
+  app.get<{ Params: schemas.AssetParams, Querystring: schemas.PageQuery }>('/static/:file', { schema: schemas.assetSchema }, async (request, reply) => {
     const file = files.get(request.params.file)!
-    return reply.type(file.type).send(file.body)
+    const given = request.query.token
+    // A module's imports are fetched without its own URL's query, so the modules carry the token
+    // on to the modules they import, as the page does to its script.
+    const body = given === undefined || !request.params.file.endsWith('.js') ? file.body : withTokenOnImports(file.body, given)
+    return reply.type(file.type).send(body)
   })
 
   const closeAll = (): void => { flows.close(); traffic.close(); metrics.close() }
@@ -236,6 +240,13 @@ export async function startAdmin (o: AdminOptions): Promise<RunningAdmin> {
       closeAll()
     },
   }
+}
+
+// `from './x.js'` → `from './x.js?token=…'`. The token goes into a JavaScript string: every
+// character that could end or escape it is percent-encoded (encodeURIComponent leaves ' ( ) ! *).
+function withTokenOnImports (body: Buffer, token: string): string {
+  const query = encodeURIComponent(token).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase())
+  return body.toString().replace(/ from '\.\/([a-z-]+\.js)'/g, ` from './$1?token=${query}'`)
 }
 
 // What `start` and `lab` run next to the proxy: the admin plane when the config enables it, with

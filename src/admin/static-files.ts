@@ -7,7 +7,12 @@ import { fileURLToPath } from 'node:url'
 export interface StaticFile { body: Buffer, type: string }
 
 // What /static/:file serves (its schema allows these names only); the page itself is served at /.
-export const ASSET_NAMES = ['app.js', 'style.css'] as const
+// app.js is the page's entry module; the others are the modules it imports. A new module must be
+// listed here (test/admin-plane.test.ts checks every file of the directory is served).
+export const ASSET_NAMES = [
+  'app.js', 'api.js', 'diagram.js', 'dom.js', 'edge-counts.js', 'flow-feed.js', 'headers-panel.js', 'port-tables.js', 'text-size.js', 'try-it.js',
+  'style.css',
+] as const
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',

@@ -7,6 +7,7 @@
 // admin listener, and one that POSTs to the admin plane across sites; and it checks that the page's
 // own POST passes.
 import { spawn, type ChildProcess } from 'node:child_process'
+import { EventEmitter } from 'node:events'
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
 import net from 'node:net'
@@ -31,6 +32,8 @@ class Cdp {
   private nextId = 0
   private readonly pending = new Map<number, { resolve: (r: Record<string, unknown>) => void, reject: (e: Error) => void }>()
   private buffer = ''
+  // Events (messages without an id), for whoever listens: the pages' errors.
+  readonly events = new EventEmitter()
 
   constructor (private readonly toBrowser: Writable, fromBrowser: Readable) {
     fromBrowser.setEncoding('utf8')
@@ -40,7 +43,7 @@ class Cdp {
       while ((end = this.buffer.indexOf('\0')) >= 0) {
         const message = JSON.parse(this.buffer.slice(0, end)) as CdpMessage
         this.buffer = this.buffer.slice(end + 1)
-        if (message.id === undefined) continue
+        if (message.id === undefined) { this.events.emit('event', message); continue }
         const waiter = this.pending.get(message.id)
         this.pending.delete(message.id)
         if (message.error !== undefined) waiter?.reject(new Error(message.error.message))
@@ -59,6 +62,9 @@ class Cdp {
 }
 
 interface Page {
+  // What the page reported as going wrong: uncaught exceptions, console.error, and the browser's own
+  // error log (a module that failed to load, a refused request).
+  errors: () => string[]
   evaluate: <T>(expression: string) => Promise<T>
   waitFor: <T>(expression: string, what: string, timeoutMs?: number) => Promise<T>
   screenshot: () => Promise<Buffer>
@@ -67,8 +73,18 @@ interface Page {
 async function openPage (cdp: Cdp, url: string): Promise<Page> {
   const { targetId } = await cdp.send('Target.createTarget', { url: 'about:blank' }) as { targetId: string }
   const { sessionId } = await cdp.send('Target.attachToTarget', { targetId, flatten: true }) as { sessionId: string }
+  const errors: string[] = []
+  cdp.events.on('event', (m: CdpMessage) => {
+    if (m.sessionId !== sessionId || m.params === undefined) return
+    const p = m.params as { exceptionDetails?: { text: string, exception?: { description?: string } }, type?: string, args?: Array<{ value?: unknown, description?: string }>, entry?: { level: string, text: string, url?: string } }
+    if (m.method === 'Runtime.exceptionThrown') errors.push(`exception: ${p.exceptionDetails?.exception?.description ?? p.exceptionDetails?.text}`)
+    if (m.method === 'Runtime.consoleAPICalled' && (p.type === 'error' || p.type === 'assert')) errors.push(`console.${p.type}: ${(p.args ?? []).map((a) => a.description ?? String(a.value)).join(' ')}`)
+    // The browser asks for /favicon.ico on its own; the admin plane has none.
+    if (m.method === 'Log.entryAdded' && p.entry?.level === 'error' && !(p.entry.url ?? '').endsWith('/favicon.ico')) errors.push(`log: ${p.entry.text} ${p.entry.url ?? ''}`)
+  })
   await cdp.send('Page.enable', {}, sessionId)
   await cdp.send('Runtime.enable', {}, sessionId)
+  await cdp.send('Log.enable', {}, sessionId)
   await cdp.send('Emulation.setDeviceMetricsOverride', { width: 1600, height: 1100, deviceScaleFactor: 1, mobile: false }, sessionId)
   await cdp.send('Page.navigate', { url }, sessionId)
   const evaluate = async <T>(expression: string): Promise<T> => {
@@ -77,6 +93,7 @@ async function openPage (cdp: Cdp, url: string): Promise<Page> {
     return r.result.value
   }
   return {
+    errors: () => [...errors],
     evaluate,
     async waitFor<T> (expression: string, what: string, timeoutMs = 15_000): Promise<T> {
       const until = Date.now() + timeoutMs
@@ -200,6 +217,8 @@ t.test('the teaching page follows live traffic in headless Chromium', { skip: CH
 
   const page = await openPage(cdp, admin.url)
   await page.waitFor('document.body.dataset.ready === "true"', 'the page to load')
+  t.same(await page.evaluate('[...document.scripts].map((s) => [s.type, new URL(s.src).pathname])'), [['module', '/static/app.js']], 'the page is one entry module')
+  t.same(page.errors(), [], 'its modules load and run without an error')
 
   // The diagram is the compiled table: every rule on its listener, every pool, the implicit redirect.
   const rules = await page.evaluate<string[]>('[...document.querySelectorAll("#diagram g.rule")].map((g) => g.dataset.listener + "/" + g.dataset.rule)')
@@ -293,6 +312,7 @@ t.test('the teaching page follows live traffic in headless Chromium', { skip: CH
   t.ok(draining(), 'drains the member')
   t.equal(await page.evaluate<number>(`fetch('/api/pools/dir-servers/members/dir01/undrain', { method: 'POST' }).then((r) => r.status)`), 200, 'and an empty one')
   t.notOk(draining(), 'undrains it')
+  t.same(page.errors(), [], 'nothing went wrong on the page while it was used')
 
   // DNS rebinding: a page of evil.example whose name now points at the admin listener. Same-origin
   // to the browser, so the page could read every answer; the plane does not answer to that name.
@@ -326,4 +346,22 @@ t.test('the teaching page follows live traffic in headless Chromium', { skip: CH
   t.same([...forward.received().matchAll(/(?:^|\})HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]), ['403', '403'], 'both refused: 403')
   t.notOk(draining(), 'the member was never drained')
   t.equal(proxy.table().generation, generation, 'nor the table reloaded')
+
+  // With a token, opened with ?token= as an operator would: the entry module and every module it
+  // imports must carry the token, or one of them is refused (401) and the page never runs.
+  const tokenEnv = 'LYNCPROXY_PAGE_TEST_TOKEN'
+  const guardedProxy = await startProxy(validateConfigObject({
+    listeners: [{ name: 'external-http', protocol: 'http', address: '127.0.0.1', port: 0 }],
+    admin: { port: 0, tokenEnv },
+    pools: { fe: { role: 'frontend', fqdn: 'pool01.contoso.net', address: '127.0.0.1', httpPort: fe.port, httpsPort: fe.port } },
+    rules: [{ name: 'webext', publicNames: ['webext.contoso.com'], listeners: ['external-http'], action: 'forward', pool: 'fe' }],
+  }, { file: 'page-token-test.yaml', baseDir: process.cwd() }), { logger })
+  t.teardown(() => guardedProxy.close(0))
+  const guarded = await startAdmin({ proxy: guardedProxy, logger, processMetrics: false, env: { [tokenEnv]: 'page-token-1' } })
+  t.teardown(() => guarded.close())
+  const tokenPage = await openPage(cdp, `${guarded.url}?token=page-token-1`)
+  await tokenPage.waitFor('document.body.dataset.ready === "true"', 'the page with a token to load')
+  t.same(await tokenPage.evaluate('[...document.querySelectorAll("#diagram g.rule")].map((g) => g.dataset.rule)'), ['webext'], 'it draws the table')
+  await tokenPage.waitFor('document.getElementById("connection").textContent === "live"', 'the feed to connect with the token')
+  t.same(tokenPage.errors(), [], 'without an error')
 })

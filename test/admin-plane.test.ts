@@ -230,6 +230,14 @@ t.test('endpoints, metrics and schemas with traffic flowing', async (t) => {
   t.equal((await admin(h, '/static/app.js')).status, 200)
   t.equal((await admin(h, '/static/style.css')).headers['content-type'], 'text/css; charset=utf-8')
   t.equal((await admin(h, '/static/..%2Fserver.ts')).status, 400, 'only the listed assets')
+  // The page's modules import each other: every one of them must be served, as a script.
+  const staticDir = path.resolve(import.meta.dirname, '../src/admin/static')
+  for (const name of fs.readdirSync(staticDir).filter((n) => /\.(js|css)$/.test(n))) {
+    const r = await admin(h, `/static/${name}`)
+    t.equal(r.status, 200, `/static/${name} is served`)
+    t.equal(r.headers['content-type'], name.endsWith('.js') ? 'text/javascript; charset=utf-8' : 'text/css; charset=utf-8')
+    t.equal(r.body, fs.readFileSync(path.join(staticDir, name), 'utf8'), `${name} as written, without a token`)
+  }
 })
 
 t.test('the bearer token guards every route but /healthz', async (t) => {
@@ -245,6 +253,10 @@ t.test('the bearer token guards every route but /healthz', async (t) => {
   t.equal((await admin(h, '/metrics?token=' + TOKEN)).status, 200, 'browsers pass it in the query')
   const page = await admin(h, '/?token=' + TOKEN)
   t.match(page.body, `/static/app.js?token=${TOKEN}`, 'the page carries the token on to its assets')
+  const entry = await admin(h, '/static/app.js?token=' + TOKEN)
+  t.equal(entry.status, 200)
+  t.match(entry.body, `from './api.js?token=${TOKEN}'`, 'and each module to the modules it imports')
+  t.notMatch(entry.body, /from '\.\/[a-z-]+\.js'/, 'every import carries it')
   t.equal((await admin(h, '/api/reload', { method: 'POST' })).status, 401)
   const config = json(await admin(h, '/api/config', { headers: { Authorization: `Bearer ${TOKEN}` } }))
   t.equal(config.admin.tokenEnv, '[redacted]')

@@ -3,27 +3,12 @@
 // src/cluster/control.ts implements it.
 import type { MetricObjectWithValues, MetricValue, Registry } from 'prom-client'
 import type { TrafficEntry } from '../observe/traffic.js'
-import type { Readiness } from './readiness.js'
+import type { ClusterReadiness, DrainReply } from './schemas.js'
 import type { ReloadResult } from '../control/reload.js'
 
-export interface WorkerState {
-  worker: number
-  pid: number | null
-  ready: boolean
-  generation: number | null
-}
-
-export interface ClusterReadiness extends Readiness {
-  workers: WorkerState[]
-}
-
-export interface ClusterDrainReply {
-  pool: string
-  member: string
-  draining: boolean
-  // Requests in flight to the member, summed over the workers.
-  active: number
-}
+// Answers the admin API serializes: their types are derived from its schemas (schemas.ts).
+export type { ClusterReadiness, WorkerState } from './schemas.js'
+export type { DrainReply as ClusterDrainReply } from './schemas.js'
 
 export interface AdminCluster {
   readonly workers: number
@@ -37,5 +22,5 @@ export interface AdminCluster {
   traffic (): Promise<TrafficEntry[]>
   reload (): Promise<ReloadResult>
   // undefined when no worker knows the member.
-  setDraining (pool: string, member: string, draining: boolean): Promise<ClusterDrainReply | undefined>
+  setDraining (pool: string, member: string, draining: boolean): Promise<DrainReply | undefined>
 }

@@ -2,20 +2,10 @@
 // A single process answers it directly; each cluster worker answers it to its primary, which combines
 // them (src/cluster/control.ts).
 import type { RunningProxy } from '../control/proxy.js'
+import type { PoolReadiness, Readiness } from './schemas.js'
 
-export interface PoolReadiness {
-  name: string
-  kind: string
-  health: 'up' | 'down' | 'unchecked'
-  members: Array<{ name: string, address: string, up: boolean }>
-}
-
-export interface Readiness {
-  ready: boolean
-  table: { loaded: boolean, generation: number }
-  listeners: Array<{ name: string, protocol: string, address: string, port: number, listening: boolean, connections: number }>
-  pools: PoolReadiness[]
-}
+// The answer's shape is the admin API's schema (schemas.ts); the types are derived from it.
+export type { PoolReadiness, Readiness } from './schemas.js'
 
 export async function readinessOf (proxy: RunningProxy): Promise<Readiness> {
   const status = await proxy.listenerStatus()

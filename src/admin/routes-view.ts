@@ -5,45 +5,10 @@ import type { ResolvedConfig } from '../config/defaults.js'
 import type { ListenerAddress } from '../control/proxy.js'
 import { hostEntries, type Route, type RoutingTable } from '../routing/table.js'
 import { upstreamTargets } from '../routing/upstream-targets.js'
+import type { RouteView, RoutesView } from './schemas.js'
 
-export interface RouteView {
-  rule: string
-  index: number
-  implicit: boolean
-  action: 'forward' | 'redirect' | 'deny'
-  paths: string[]
-  pool: string | null
-  scheme: 'http' | 'https' | null
-  // The ports the pool's members are reached on for this listener (bridging).
-  ports: number[]
-  timeouts: { connectSeconds: number, responseSeconds: number }
-  // The rule carries long polls: its upstream connections are outside the pool's maxSockets.
-  longPoll: boolean
-  redirect: { status: number, port: string } | null
-}
-
-export interface RoutesView {
-  generation: number
-  listeners: Array<{
-    name: string
-    protocol: 'http' | 'https'
-    // external: the reverse proxy's public side; internal: an HLB VIP.
-    interface: 'external' | 'internal'
-    address: string
-    port: number
-    names: Array<{ name: string, kind: 'exact' | 'wildcard' | 'any', rules: RouteView[] }>
-  }>
-  pools: Array<{
-    name: string
-    role: string | null
-    description: string | null
-    fqdn: string
-    kind: string
-    members: Array<{ name: string, address: string, httpPort: number, httpsPort: number, up: boolean }>
-  }>
-  // Layer-4 frontends (an HLB's SIP, 444 and CLS ports).
-  tcp: Array<{ name: string, address: string, port: number, pool: string, targetPort: number }>
-}
+// The view's shape is the admin API's schema (schemas.ts); the types are derived from it.
+export type { RouteView, RoutesView } from './schemas.js'
 
 export function routesView (table: RoutingTable, config: ResolvedConfig, listeners: readonly ListenerAddress[]): RoutesView {
   const now = Date.now()

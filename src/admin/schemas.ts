@@ -1,45 +1,65 @@
-// JSON schemas of the admin API: fastify validates the inputs with them and serializes the answers
-// through them, and they document the API in one place.
-const str = { type: 'string' } as const
-const num = { type: 'number' } as const
-const int = { type: 'integer' } as const
-const bool = { type: 'boolean' } as const
-const strArray = { type: 'array', items: str } as const
-const nullable = (schema: object): object => ({ anyOf: [schema, { type: 'null' }] })
-const anyObject = { type: 'object', additionalProperties: true } as const
-const errorBody = { type: 'object', properties: { error: str, message: str } } as const
+// The admin API's schemas, in TypeBox: fastify validates the inputs with them and serializes the
+// answers through them, they document the API in one place, and the types of the answers are
+// derived from them (Static<>), so the code that builds an answer and the schema that writes it
+// cannot drift apart. Shapes that the data layers produce for others too (the explain result, the
+// port tables, a reload's result, the traffic tally) are defined beside their code and used here.
+import { Type, type Static } from '@sinclair/typebox'
+import { ReloadResultSchema } from '../control/reload.js'
+import { ExplainResultSchema } from '../explain/explain-schema.js'
+import { PortTableSchema } from '../ports/ports.js'
+import { TrafficEntrySchema } from '../observe/traffic.js'
+import { Nullable, StringEnum } from '../schema-types.js'
+import { ASSET_NAMES } from './static-files.js'
+
+const str = Type.String()
+const num = Type.Number()
+const int = Type.Integer()
+const bool = Type.Boolean()
+const anyObject = Type.Object({}, { additionalProperties: true })
+const errorBody = Type.Object({ error: str, message: str })
 
 // Every GET route accepts ?token= (browsers cannot send the bearer header on page loads or
 // EventSource). POST routes take it from the Authorization header only (src/admin/auth.ts).
-const tokenQuery = { type: 'object', properties: { token: str }, additionalProperties: false } as const
+const tokenQuery = Type.Object({ token: Type.Optional(str) }, { additionalProperties: false })
 
 export const healthzSchema = {
   description: 'Liveness: the process answers. Never needs the token.',
-  response: { 200: { type: 'object', properties: { status: str, uptimeSeconds: num } } },
+  response: { 200: Type.Object({ status: str, uptimeSeconds: num }) },
 }
 
-const poolHealth = {
-  type: 'object',
-  properties: {
-    name: str,
-    kind: str,
-    // unchecked: a VIP pool, whose health is its load balancer's business.
-    health: { type: 'string', enum: ['up', 'down', 'unchecked'] },
-    members: { type: 'array', items: { type: 'object', properties: { name: str, address: str, up: bool } } },
-  },
-} as const
+export const PoolReadinessSchema = Type.Object({
+  name: str,
+  kind: str,
+  // unchecked: a VIP pool, whose health is its load balancer's business.
+  health: StringEnum(['up', 'down', 'unchecked']),
+  members: Type.Array(Type.Object({ name: str, address: str, up: bool })),
+})
+export type PoolReadiness = Static<typeof PoolReadinessSchema>
 
-const readyBody = {
-  type: 'object',
-  properties: {
-    ready: bool,
-    table: { type: 'object', properties: { loaded: bool, generation: int } },
-    listeners: { type: 'array', items: { type: 'object', properties: { name: str, protocol: str, address: str, port: int, listening: bool, connections: int } } },
-    pools: { type: 'array', items: poolHealth },
-    // Only with workers > 1: each worker slot, its process and whether it is ready.
-    workers: { type: 'array', items: { type: 'object', properties: { worker: int, pid: nullable(int), ready: bool, generation: nullable(int) } } },
-  },
-} as const
+const readinessProperties = {
+  ready: bool,
+  table: Type.Object({ loaded: bool, generation: int }),
+  listeners: Type.Array(Type.Object({ name: str, protocol: str, address: str, port: int, listening: bool, connections: int })),
+  pools: Type.Array(PoolReadinessSchema),
+}
+
+// What one process answers (src/admin/readiness.ts), and each cluster worker to its primary.
+export const ReadinessSchema = Type.Object(readinessProperties)
+export type Readiness = Static<typeof ReadinessSchema>
+
+export const WorkerStateSchema = Type.Object({ worker: int, pid: Nullable(int), ready: bool, generation: Nullable(int) })
+export type WorkerState = Static<typeof WorkerStateSchema>
+
+// What a cluster primary answers: its workers' answers combined, and each worker slot.
+export const ClusterReadinessSchema = Type.Object({ ...readinessProperties, workers: Type.Array(WorkerStateSchema) })
+export type ClusterReadiness = Static<typeof ClusterReadinessSchema>
+
+// /readyz answers either; workers only with workers > 1.
+const readyBody = Type.Object({
+  ...readinessProperties,
+  // Only with workers > 1: each worker slot, its process and whether it is ready.
+  workers: Type.Optional(Type.Array(WorkerStateSchema)),
+})
 
 export const readyzSchema = {
   description: 'Readiness: the listeners are bound and a routing table is loaded; per-pool health. With workers > 1, ready while at least one worker serves and the node is not stopping.',
@@ -53,63 +73,53 @@ export const metricsSchema = {
   response: { 200: str },
 }
 
-const routeView = {
-  type: 'object',
-  properties: {
-    rule: str,
-    index: int,
-    implicit: bool,
-    action: { type: 'string', enum: ['forward', 'redirect', 'deny'] },
-    paths: strArray,
-    pool: nullable(str),
-    scheme: nullable(str),
-    ports: { type: 'array', items: int },
-    timeouts: { type: 'object', properties: { connectSeconds: num, responseSeconds: num } },
-    longPoll: bool,
-    redirect: nullable({ type: 'object', properties: { status: int, port: str } }),
-  },
-} as const
+const Scheme = StringEnum(['http', 'https'])
+
+export const RouteViewSchema = Type.Object({
+  rule: str,
+  index: int,
+  implicit: bool,
+  action: StringEnum(['forward', 'redirect', 'deny']),
+  paths: Type.Array(str),
+  pool: Nullable(str),
+  scheme: Nullable(Scheme),
+  // The ports the pool's members are reached on for this listener (bridging).
+  ports: Type.Array(int),
+  timeouts: Type.Object({ connectSeconds: num, responseSeconds: num }),
+  // The rule carries long polls: its upstream connections are outside the pool's maxSockets.
+  longPoll: bool,
+  redirect: Nullable(Type.Object({ status: int, port: str })),
+})
+export type RouteView = Static<typeof RouteViewSchema>
+
+export const RoutesViewSchema = Type.Object({
+  generation: int,
+  listeners: Type.Array(Type.Object({
+    name: str,
+    protocol: Scheme,
+    // external: the reverse proxy's public side; internal: an HLB VIP.
+    interface: StringEnum(['external', 'internal']),
+    address: str,
+    port: int,
+    names: Type.Array(Type.Object({ name: str, kind: StringEnum(['exact', 'wildcard', 'any']), rules: Type.Array(RouteViewSchema) })),
+  })),
+  pools: Type.Array(Type.Object({
+    name: str,
+    role: Nullable(str),
+    description: Nullable(str),
+    fqdn: str,
+    kind: str,
+    members: Type.Array(Type.Object({ name: str, address: str, httpPort: int, httpsPort: int, up: bool })),
+  })),
+  // Layer-4 frontends (an HLB's SIP, 444 and CLS ports).
+  tcp: Type.Array(Type.Object({ name: str, address: str, port: int, pool: str, targetPort: int })),
+})
+export type RoutesView = Static<typeof RoutesViewSchema>
 
 export const routesSchema = {
   description: 'The compiled routing table: listeners → published names → rules in order → action, pool, bridged ports, timeouts.',
   querystring: tokenQuery,
-  response: {
-    200: {
-      type: 'object',
-      properties: {
-        generation: int,
-        listeners: {
-          type: 'array',
-          items: {
-            type: 'object',
-            properties: {
-              name: str,
-              protocol: str,
-              interface: str,
-              address: str,
-              port: int,
-              names: { type: 'array', items: { type: 'object', properties: { name: str, kind: str, rules: { type: 'array', items: routeView } } } },
-            },
-          },
-        },
-        pools: {
-          type: 'array',
-          items: {
-            type: 'object',
-            properties: {
-              name: str,
-              role: nullable(str),
-              description: nullable(str),
-              fqdn: str,
-              kind: str,
-              members: { type: 'array', items: { type: 'object', properties: { name: str, address: str, httpPort: int, httpsPort: int, up: bool } } },
-            },
-          },
-        },
-        tcp: { type: 'array', items: { type: 'object', properties: { name: str, address: str, port: int, pool: str, targetPort: int } } },
-      },
-    },
-  },
+  response: { 200: RoutesViewSchema },
 }
 
 export const configSchema = {
@@ -120,42 +130,18 @@ export const configSchema = {
 
 export const explainSchema = {
   description: 'What the proxy would do with a request for `url`: rules tried, action, upstream URL, header changes, timeouts, port summary rows.',
-  querystring: {
-    type: 'object',
-    required: ['url'],
-    properties: {
-      url: { type: 'string', minLength: 1, maxLength: 8192 },
-      listener: { type: 'string', minLength: 1, maxLength: 64 },
-      client: { type: 'string', minLength: 1, maxLength: 64 },
-      method: { type: 'string', pattern: '^[A-Za-z]{1,16}$' },
-      // Extra request header fields, each 'Name: value'.
-      header: { type: 'array', items: { type: 'string', maxLength: 8192 }, maxItems: 50 },
-      token: str,
-    },
-    additionalProperties: false,
-  },
-  response: {
-    200: {
-      type: 'object',
-      properties: {
-        url: str,
-        method: str,
-        listener: anyObject,
-        host: str,
-        path: str,
-        publicName: nullable(str),
-        rules: { type: 'array', items: { type: 'object', properties: { rule: str, index: int, implicit: bool, action: str, verdict: str, why: str } } },
-        outcome: { type: 'object', properties: { action: str, rule: nullable(str), status: int, code: nullable(str), reason: str } },
-        redirect: nullable(anyObject),
-        upstream: nullable(anyObject),
-        headers: nullable(anyObject),
-        timeouts: anyObject,
-        seedRows: { type: 'array', items: anyObject },
-      },
-    },
-    400: errorBody,
-  },
+  querystring: Type.Object({
+    url: Type.String({ minLength: 1, maxLength: 8192 }),
+    listener: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    client: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    method: Type.Optional(Type.String({ pattern: '^[A-Za-z]{1,16}$' })),
+    // Extra request header fields, each 'Name: value'.
+    header: Type.Optional(Type.Array(Type.String({ maxLength: 8192 }), { maxItems: 50 })),
+    token: Type.Optional(str),
+  }, { additionalProperties: false }),
+  response: { 200: ExplainResultSchema, 400: errorBody },
 }
+export type ExplainQuery = Static<typeof explainSchema.querystring>
 
 export const flowsSchema = {
   description: 'Server-Sent Events: one `exchange` event per finished exchange (JSON record); `dropped` when a slow client lost records. Not with workers > 1 (501).',
@@ -166,54 +152,48 @@ export const flowsSchema = {
 export const trafficSchema = {
   description: 'Per listener, rule and pool: requests since start and the last status (the diagram\'s edge labels).',
   querystring: tokenQuery,
-  response: {
-    200: {
-      type: 'array',
-      items: {
-        type: 'object',
-        properties: { listener: str, rule: str, pool: str, requests: int, lastStatus: int, lastError: str, lastUpstream: str, lastTime: num },
-      },
-    },
-  },
+  response: { 200: Type.Array(TrafficEntrySchema) },
 }
 
 export const portsSchema = {
   description: 'The firewall tables of the running topology in the columns of Microsoft\'s port summaries.',
   querystring: tokenQuery,
-  response: { 200: anyObject },
+  response: { 200: Type.Object({ tables: Type.Array(PortTableSchema) }) },
 }
 
 export const reloadSchema = {
   description: 'Re-read the configuration file, as SIGHUP does. A bad file leaves the running table in place. Body: none, or JSON (ignored).',
-  response: {
-    200: { type: 'object', properties: { ok: bool, file: str, generation: int, errors: strArray } },
-    409: { type: 'object', properties: { ok: bool, file: str, generation: int, errors: strArray } },
-    422: { type: 'object', properties: { ok: bool, file: str, generation: int, errors: strArray } },
-  },
+  response: { 200: ReloadResultSchema, 409: ReloadResultSchema, 422: ReloadResultSchema },
 }
 
-const drainResult = { type: 'object', properties: { pool: str, member: str, draining: bool, active: int } }
+export const DrainReplySchema = Type.Object({
+  pool: str,
+  member: str,
+  draining: bool,
+  // Requests in flight to the member (summed over the workers, with workers > 1).
+  active: int,
+})
+export type DrainReply = Static<typeof DrainReplySchema>
 
 export const drainSchema = {
   description: 'Take a pool member out of rotation (drain) or put it back (undrain); its requests in flight finish. Body: none, or JSON (ignored).',
-  params: {
-    type: 'object',
-    required: ['pool', 'member', 'action'],
-    properties: { pool: str, member: str, action: { type: 'string', enum: ['drain', 'undrain'] } },
-  },
+  params: Type.Object({ pool: str, member: str, action: StringEnum(['drain', 'undrain']) }),
   response: {
-    200: drainResult,
-    404: { type: 'object', properties: { error: str } },
+    200: DrainReplySchema,
+    404: Type.Object({ error: str }),
   },
 }
+export type DrainParams = Static<typeof drainSchema.params>
 
 export const pageSchema = {
   description: 'The teaching page.',
   querystring: tokenQuery,
 }
+export type PageQuery = Static<typeof pageSchema.querystring>
 
 export const assetSchema = {
-  description: 'The teaching page\'s script and style sheet.',
-  params: { type: 'object', required: ['file'], properties: { file: { type: 'string', enum: ['app.js', 'style.css'] } } },
+  description: 'The teaching page\'s scripts and style sheet.',
+  params: Type.Object({ file: StringEnum(ASSET_NAMES) }),
   querystring: tokenQuery,
 }
+export type AssetParams = Static<typeof assetSchema.params>

@@ -151,7 +151,7 @@ export async function startAdmin (o: AdminOptions): Promise<RunningAdmin> {
 
   app.get('/api/traffic', { schema: schemas.trafficSchema }, async () => cluster === undefined ? traffic.snapshot() : await cluster.traffic())
 
-  app.get<{ Querystring: { url: string, listener?: string, client?: string, method?: string, header?: string[] } }>('/api/explain', { schema: schemas.explainSchema }, async (request) => {
+  app.get<{ Querystring: schemas.ExplainQuery }>('/api/explain', { schema: schemas.explainSchema }, async (request) => {
     const q = request.query
     const headers = (q.header ?? []).map((h): [string, string] => {
       const colon = h.indexOf(':')
@@ -178,7 +178,7 @@ export async function startAdmin (o: AdminOptions): Promise<RunningAdmin> {
     return reply.code(result.ok ? 200 : o.file === undefined ? 409 : 422).send(result)
   })
 
-  app.post<{ Params: { pool: string, member: string, action: 'drain' | 'undrain' } }>('/api/pools/:pool/members/:member/:action', { schema: schemas.drainSchema }, async (request, reply) => {
+  app.post<{ Params: schemas.DrainParams }>('/api/pools/:pool/members/:member/:action', { schema: schemas.drainSchema }, async (request, reply) => {
     const { pool: poolName, member: memberName, action } = request.params
     if (cluster !== undefined) {
       // Every worker balances on its own: each must take the member out.
@@ -193,15 +193,19 @@ export async function startAdmin (o: AdminOptions): Promise<RunningAdmin> {
   })
 
   const page = files.get('index.html')!
-  app.get<{ Querystring: { token?: string } }>('/', { schema: schemas.pageSchema }, async (request, reply) => {
+  app.get<{ Querystring: schemas.PageQuery }>('/', { schema: schemas.pageSchema }, async (request, reply) => {
     const given = request.query.token
     // A browser opened with ?token= must send it for the script and style sheet too.
     const body = given === undefined ? page.body : page.body.toString().replace(/"\/static\/([a-z.]+)"/g, `"/static/$1?token=${encodeURIComponent(given)}"`)
     return reply.type(page.type).send(body)
   })
-  app.get<{ Params: { file: string } }>('/static/:file', { schema: schemas.assetSchema }, async (request, reply) => {
+  app.get<{ Params: schemas.AssetParams, Querystring: schemas.PageQuery }>('/static/:file', { schema: schemas.assetSchema }, async (request, reply) => {
     const file = files.get(request.params.file)!
-    return reply.type(file.type).send(file.body)
+    const given = request.query.token
+    // A module's imports are fetched without its own URL's query, so the modules carry the token
+    // on to the modules they import, as the page does to its script.
+    const body = given === undefined || !request.params.file.endsWith('.js') ? file.body : withTokenOnImports(file.body, given)
+    return reply.type(file.type).send(body)
   })
 
   const closeAll = (): void => { flows.close(); traffic.close(); metrics.close() }
@@ -236,6 +240,13 @@ export async function startAdmin (o: AdminOptions): Promise<RunningAdmin> {
       closeAll()
     },
   }
+}
+
+// `from './x.js'` → `from './x.js?token=…'`. The token goes into a JavaScript string: every
+// character that could end or escape it is percent-encoded (encodeURIComponent leaves ' ( ) ! *).
+function withTokenOnImports (body: Buffer, token: string): string {
+  const query = encodeURIComponent(token).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase())
+  return body.toString().replace(/ from '\.\/([a-z-]+\.js)'/g, ` from './$1?token=${query}'`)
 }
 
 // What `start` and `lab` run next to the proxy: the admin plane when the config enables it, with

@@ -6,6 +6,14 @@ import { fileURLToPath } from 'node:url'
 
 export interface StaticFile { body: Buffer, type: string }
 
+// What /static/:file serves (its schema allows these names only); the page itself is served at /.
+// app.js is the page's entry module; the others are the modules it imports. A new module must be
+// listed here (test/admin-plane.test.ts checks every file of the directory is served).
+export const ASSET_NAMES = [
+  'app.js', 'api.js', 'diagram.js', 'dom.js', 'edge-counts.js', 'flow-feed.js', 'headers-panel.js', 'port-tables.js', 'text-size.js', 'try-it.js',
+  'style.css',
+] as const
+
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.css': 'text/css; charset=utf-8',
@@ -26,7 +34,7 @@ function staticDir (): string {
 export function loadStaticFiles (): Map<string, StaticFile> {
   const dir = staticDir()
   const files = new Map<string, StaticFile>()
-  for (const name of ['index.html', 'app.js', 'style.css']) {
+  for (const name of ['index.html', ...ASSET_NAMES]) {
     files.set(name, { body: readFileSync(path.join(dir, name)), type: TYPES[path.extname(name)]! })
   }
   return files

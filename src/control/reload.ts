@@ -2,6 +2,7 @@
 // table, pool supervision) beside the running one and swaps it in; anything that fails throws before
 // the swap and leaves the running one in place. createReloader is how SIGHUP, POST /api/reload and
 // the CLI re-read the file: one reload at a time, with an answer that says what happened.
+import { Type, type Static } from '@sinclair/typebox'
 import { formatErrors, loadConfigFile, overridesFromEnv, type LoadedConfig } from '../config/load.js'
 import type { ResolvedConfig } from '../config/defaults.js'
 import { LyncProxyError } from '../errors.js'
@@ -77,13 +78,15 @@ function tcpIdentity (f: ResolvedConfig['tcp'][number]): string {
   return `${f.name}|${f.address}|${f.port}`
 }
 
-export interface ReloadResult {
-  ok: boolean
-  file: string
+// A schema, because POST /api/reload answers with it (src/admin/schemas.ts); the type is derived.
+export const ReloadResultSchema = Type.Object({
+  ok: Type.Boolean(),
+  file: Type.String(),
   // The routing table generation running after the attempt.
-  generation: number
-  errors: string[]
-}
+  generation: Type.Integer(),
+  errors: Type.Array(Type.String()),
+})
+export type ReloadResult = Static<typeof ReloadResultSchema>
 
 // What a reload from the file needs of the running proxy; RunningProxy fits it.
 export interface Reloadable {

@@ -19,6 +19,7 @@ import { lookupHost } from '../routing/match.js'
 import type { Route, RoutingTable } from '../routing/table.js'
 import { portTables, rowsCrossed } from '../ports/ports.js'
 import { upstreamTargets } from '../routing/upstream-targets.js'
+import type { ExplainResult, RuleTrace } from './explain-schema.js'
 
 export interface ExplainRequest {
   url: string
@@ -38,59 +39,8 @@ export interface ExplainContext {
   boundPorts?: ReadonlyMap<string, number>
 }
 
-export type RuleVerdict = 'matched' | 'shadowed' | 'other-listener' | 'other-name' | 'other-path'
-
-export interface RuleTrace {
-  rule: string
-  index: number
-  implicit: boolean
-  action: string
-  verdict: RuleVerdict
-  why: string
-}
-
-export interface HeaderChange { name: string, value: string, why: string }
-export interface HeaderReplacement { name: string, from: string, to: string, why: string }
-
-export interface ExplainResult {
-  url: string
-  method: string
-  listener: { name: string, protocol: 'http' | 'https', address: string, port: number }
-  host: string
-  // The target as the proxy would forward it (normalized).
-  path: string
-  publicName: string | null
-  rules: RuleTrace[]
-  outcome: {
-    action: 'forward' | 'redirect' | 'deny' | 'refused'
-    rule: string | null
-    // What the client gets from the proxy itself (redirects, denials, refusals); 0 when forwarded.
-    status: number
-    code: string | null
-    reason: string
-  }
-  redirect: { status: number, location: string } | null
-  upstream: {
-    pool: string
-    role: string | null
-    fqdn: string
-    scheme: 'http' | 'https'
-    // One entry per member the pool may choose; a VIP pool has exactly one.
-    targets: Array<{ member: string, address: string, port: number, url: string }>
-    servername: string | null
-    verifyTls: boolean
-  } | null
-  headers: {
-    received: Array<[string, string]>
-    forwarded: Array<[string, string]>
-    added: HeaderChange[]
-    replaced: HeaderReplacement[]
-    removed: HeaderChange[]
-    kept: HeaderChange[]
-  } | null
-  timeouts: { connectSeconds: number | null, responseSeconds: number | null, clientIdleSeconds: number, requestHeadersSeconds: number }
-  seedRows: Array<{ table: string, protocol: string, source: string, destination: string, description: string, served: boolean }>
-}
+// The result's shape is a schema (explain-schema.ts) shared with the admin API; the types are derived from it.
+export type { ExplainResult, HeaderChange, HeaderReplacement, RuleTrace, RuleVerdict } from './explain-schema.js'
 
 export class ExplainError extends Error {
   override readonly name = 'ExplainError'

@@ -2,18 +2,21 @@
 // the last status. Prometheus counters answer "how many since start" for machines; the diagram wants
 // the same numbers plus "what happened last", cheaply, as JSON. Entries are created once per series
 // and then updated in place.
+import { Type, type Static } from '@sinclair/typebox'
 import type { Exchange, ExchangeBus } from './exchange.js'
 
-export interface TrafficEntry {
-  listener: string
-  rule: string
-  pool: string
-  requests: number
-  lastStatus: number
-  lastError: string
-  lastUpstream: string
-  lastTime: number
-}
+// A schema, because /api/traffic answers with it (src/admin/schemas.ts); the type is derived.
+export const TrafficEntrySchema = Type.Object({
+  listener: Type.String(),
+  rule: Type.String(),
+  pool: Type.String(),
+  requests: Type.Integer(),
+  lastStatus: Type.Integer(),
+  lastError: Type.String(),
+  lastUpstream: Type.String(),
+  lastTime: Type.Number(),
+})
+export type TrafficEntry = Static<typeof TrafficEntrySchema>
 
 export interface TrafficTally {
   snapshot (): TrafficEntry[]

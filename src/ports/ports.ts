@@ -4,31 +4,36 @@
 // Director's table when the topology has a Director pool. That table's rows are served when
 // lyncproxy is also the Director's HLB (internal listeners on the VIP, layer-4 frontends); the rows
 // it does not carry are listed as "not served by this proxy", with the reason.
+import { Type, type Static } from '@sinclair/typebox'
 import type { ResolvedConfig } from '../config/defaults.js'
 import { hostEntries, type Route, type RoutingTable } from '../routing/table.js'
 import { upstreamTargets } from '../routing/upstream-targets.js'
 import { SEED_ROWS, SEED_TABLES, seedRow, type PortTableId, type SeedRow } from './seed-tables.js'
 
-export interface PortRow {
+// Schemas, so the admin API serializes the tables through the same shape the code uses (Static<>).
+export const PortRowSchema = Type.Object({
   // The seed row this row is, or null for traffic Microsoft's summary does not have.
-  seed: string | null
-  protocol: string
-  source: string
-  destination: string
-  description: string
-  served: boolean
+  seed: Type.Union([Type.String(), Type.Null()]),
+  protocol: Type.String(),
+  source: Type.String(),
+  destination: Type.String(),
+  description: Type.String(),
+  served: Type.Boolean(),
   // What carries this traffic here: listener, rules and pools, or why nothing does.
-  lyncproxy: string
+  lyncproxy: Type.String(),
   // The listeners (external rows) or listener/rule pairs (internal rows) whose traffic crosses it.
-  via: string[]
-}
+  via: Type.Array(Type.String()),
+})
+export type PortRow = Static<typeof PortRowSchema>
 
-export interface PortTable {
-  id: PortTableId
-  title: string
-  columns: readonly string[]
-  rows: PortRow[]
-}
+export const PortTableSchema = Type.Object({
+  // The ids are seed-tables.ts's; the schema only says it is a string.
+  id: Type.Unsafe<PortTableId>(Type.String()),
+  title: Type.String(),
+  columns: Type.Readonly(Type.Array(Type.String())),
+  rows: Type.Array(PortRowSchema),
+})
+export type PortTable = Static<typeof PortTableSchema>
 
 export interface PortsContext {
   config: ResolvedConfig

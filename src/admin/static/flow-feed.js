@@ -1,0 +1,68 @@
+// @ts-check
+// The live feed: one row per finished exchange from /api/flows (Server-Sent Events), newest first;
+// each event also flashes the arrows it took and refreshes the counts.
+import { withToken } from './api.js'
+import { byId, el, one, statusClass } from './dom.js'
+import { flashEdges, refreshTrafficSoon } from './edge-counts.js'
+import { showDetails } from './headers-panel.js'
+
+/** @typedef {import('./api.js').FlowRecord} FlowRecord */
+
+const MAX_ROWS = 200
+// The records shown, by id: a reconnecting EventSource replays the server's recent history.
+/** @type {Map<string, FlowRecord>} */
+const records = new Map()
+
+/** @param {number} ms */
+function timeOf (ms) {
+  const d = new Date(ms)
+  return d.toTimeString().slice(0, 8)
+}
+
+/**
+ * @param {HTMLTableSectionElement} feedBody
+ * @param {FlowRecord} r
+ */
+function addRow (feedBody, r) {
+  records.set(r.id, r)
+  const status = el('td', { class: `status ${statusClass(r.status)}`, text: `${r.status}${r.error ? ' ' + r.error : ''}${r.aborted ? ' (aborted)' : ''}` })
+  const row = el('tr', { tabindex: 0, 'data-id': r.id, 'data-rule': r.rule, 'data-listener': r.listener },
+    el('td', { text: timeOf(r.time) }),
+    el('td', { text: r.client }),
+    el('td', { text: r.listener }),
+    el('td', { class: 'request', text: `${r.method} ${r.host}${r.path}` }),
+    el('td', { text: r.rule || '(none)' }),
+    el('td', { text: r.upstream ? `${r.pool} ${r.upstream}` : '(answered by the proxy)' }),
+    status,
+    el('td', { text: `${r.durationMs.toFixed(1)} ms` }),
+  )
+  row.addEventListener('click', () => showDetails(r, row))
+  row.addEventListener('keydown', (ev) => { if (ev.key === 'Enter' || ev.key === ' ') { ev.preventDefault(); showDetails(r, row) } })
+  feedBody.prepend(row)
+  while (feedBody.rows.length > MAX_ROWS) {
+    const last = feedBody.rows[feedBody.rows.length - 1]
+    if (last === undefined) break
+    records.delete(last.dataset.id ?? '')
+    last.remove()
+  }
+}
+
+export function connectFeed () {
+  const pill = byId('connection')
+  /** @type {HTMLTableSectionElement} */
+  const feedBody = one('#feed tbody')
+  const source = new EventSource(withToken('/api/flows'))
+  source.addEventListener('open', () => { pill.textContent = 'live'; pill.className = 'pill live' })
+  source.addEventListener('error', () => { pill.textContent = 'reconnecting…'; pill.className = 'pill down' })
+  source.addEventListener('exchange', (ev) => {
+    const record = /** @type {FlowRecord} */ (JSON.parse(/** @type {MessageEvent<string>} */ (ev).data))
+    if (records.has(record.id)) return
+    addRow(feedBody, record)
+    flashEdges(record)
+    refreshTrafficSoon()
+  })
+  source.addEventListener('dropped', (ev) => {
+    const { dropped } = /** @type {{ dropped: number }} */ (JSON.parse(/** @type {MessageEvent<string>} */ (ev).data))
+    feedBody.prepend(el('tr', {}, el('td', { colspan: 8, class: 'error', text: `${dropped} exchanges not shown: this page read too slowly` })))
+  })
+}

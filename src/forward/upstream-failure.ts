@@ -14,8 +14,11 @@ export const kTimeoutKind = Symbol('lyncproxy.timeoutKind')
 // queue: no connection of the member's maxSockets became free in time (forward/queue-watch.ts).
 export type TimeoutKind = 'connect' | 'response' | 'queue'
 
+// An error from either engine or the upgrade path, with the timeout kind when a timer fired.
+export type UpstreamError = NodeJS.ErrnoException & { [kTimeoutKind]?: TimeoutKind }
+
 // `address` and `port` are where the request went: the chosen member's address and bridged port.
-export function classifyUpstreamError (err: NodeJS.ErrnoException & { [kTimeoutKind]?: TimeoutKind }, route: Route, address: string, port: number): Failure {
+export function classifyUpstreamError (err: UpstreamError, route: Route, address: string, port: number): Failure {
   const pool = route.pool
   const poolName = pool?.name ?? '?'
   const where = pool === undefined ? '' : ` (${pool.fqdn} at ${address}:${port})`

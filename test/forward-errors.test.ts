@@ -53,8 +53,9 @@ function within (ms: number, reply: Promise<Reply>): Promise<Reply> {
 
 const TRUNCATED_BODY = 'abcdefghij'
 
+// The same raw answers under /raw/longpoll, a longPoll rule, reach the node:http engine.
 function respondRaw (socket: Socket, head: string): void {
-  const target = head.slice(head.indexOf(' ') + 1, head.indexOf(' HTTP/'))
+  const target = head.slice(head.indexOf(' ') + 1, head.indexOf(' HTTP/')).replace('/raw/longpoll/', '/raw/')
   const broken = BROKEN[target]
   if (broken !== undefined) { socket.write(broken); return }
   if (target === '/raw/truncated-length') {
@@ -100,6 +101,7 @@ t.test('upstream failures', async (t) => {
     rules: [
       { name: 'refused', publicNames: ['webext.contoso.com'], paths: ['/refused'], action: 'forward', pool: 'refused' },
       { name: 'blackhole', publicNames: ['webext.contoso.com'], paths: ['/blackhole'], action: 'forward', pool: 'blackhole', timeouts: { connect: 1 } },
+      { name: 'raw-longpoll', publicNames: ['webext.contoso.com'], paths: ['/raw/longpoll'], action: 'forward', pool: 'raw', listeners: ['external-http'], longPoll: true },
       { name: 'raw', publicNames: ['webext.contoso.com'], paths: ['/raw'], action: 'forward', pool: 'raw', listeners: ['external-http'] },
       { name: 'untrusted', publicNames: ['webext.contoso.com'], paths: ['/untrusted'], action: 'forward', pool: 'untrusted', listeners: ['external-https'] },
       { name: 'misnamed', publicNames: ['webext.contoso.com'], paths: ['/misnamed'], action: 'forward', pool: 'misnamed', listeners: ['external-https'] },
@@ -189,27 +191,37 @@ t.test('upstream failures', async (t) => {
     }
   })
 
-  await t.test('a body cut short stays cut short', async (t) => {
-    for (const target of ['/raw/truncated-length', '/raw/truncated-chunked']) {
-      const outcome = await get(target).then((r) => r.complete ? 'complete' : 'incomplete', () => 'error')
-      t.not(outcome, 'complete', `${target}: the client never sees a clean end (${outcome})`)
+  await t.test('the node:http engine (a longPoll rule) refuses an unsolicited 101 too', async (t) => {
+    for (const target of ['/raw/longpoll/unsolicited-101', '/raw/longpoll/unsolicited-101-bare']) {
+      const r = await within(3000, get(target))
+      t.equal(r.status, 502, `${target}: 502`)
+      t.equal(r.headers['x-lyncproxy-error'], 'upstream_bad_response', `${target}: upstream_bad_response`)
     }
-
-    let w = await wireExchange(p.httpPort, 'GET /raw/truncated-length HTTP/1.1\r\nHost: webext.contoso.com\r\n\r\n', { idleMs: 3000 })
-    let head = parseResponseHead(w.bytes)
-    t.equal(head.status, 200)
-    t.same(headerValues(head.lines, 'content-length'), ['1000'], 'the declared length is relayed, not padded or corrected')
-    t.equal(head.body, TRUNCATED_BODY, 'exactly the bytes that came, nothing added')
-    t.not(w.ended, 'idle', `the proxy closed the connection (${w.ended}) instead of leaving it waiting`)
-
-    w = await wireExchange(p.httpPort, 'GET /raw/truncated-chunked HTTP/1.1\r\nHost: webext.contoso.com\r\n\r\n', { idleMs: 3000 })
-    head = parseResponseHead(w.bytes)
-    t.equal(head.status, 200)
-    t.same(headerValues(head.lines, 'transfer-encoding'), ['chunked'])
-    t.match(head.body, TRUNCATED_BODY, 'the chunk that came was relayed')
-    t.notMatch(head.body, /(^|\r\n)0\r\n\r\n/, 'no final chunk was sent')
-    t.not(w.ended, 'idle', `the proxy closed the connection (${w.ended}) instead of leaving it waiting`)
   })
+
+  for (const [engine, prefix] of [['undici', '/raw'], ['node:http', '/raw/longpoll']] as const) {
+    await t.test(`a body cut short stays cut short (${engine} engine)`, async (t) => {
+      for (const target of [`${prefix}/truncated-length`, `${prefix}/truncated-chunked`]) {
+        const outcome = await get(target).then((r) => r.complete ? 'complete' : 'incomplete', () => 'error')
+        t.not(outcome, 'complete', `${target}: the client never sees a clean end (${outcome})`)
+      }
+
+      let w = await wireExchange(p.httpPort, `GET ${prefix}/truncated-length HTTP/1.1\r\nHost: webext.contoso.com\r\n\r\n`, { idleMs: 3000 })
+      let head = parseResponseHead(w.bytes)
+      t.equal(head.status, 200)
+      t.same(headerValues(head.lines, 'content-length'), ['1000'], 'the declared length is relayed, not padded or corrected')
+      t.equal(head.body, TRUNCATED_BODY, 'exactly the bytes that came, nothing added')
+      t.not(w.ended, 'idle', `the proxy closed the connection (${w.ended}) instead of leaving it waiting`)
+
+      w = await wireExchange(p.httpPort, `GET ${prefix}/truncated-chunked HTTP/1.1\r\nHost: webext.contoso.com\r\n\r\n`, { idleMs: 3000 })
+      head = parseResponseHead(w.bytes)
+      t.equal(head.status, 200)
+      t.same(headerValues(head.lines, 'transfer-encoding'), ['chunked'])
+      t.match(head.body, TRUNCATED_BODY, 'the chunk that came was relayed')
+      t.notMatch(head.body, /(^|\r\n)0\r\n\r\n/, 'no final chunk was sent')
+      t.not(w.ended, 'idle', `the proxy closed the connection (${w.ended}) instead of leaving it waiting`)
+    })
+  }
 
   await t.test('the proxy still serves after all of it', async (t) => {
     const r = await get('/raw/fine')

@@ -1,12 +1,16 @@
 // WebSocket tunnelling over raw sockets: the upgrade reaches the upstream with the proxy's forwarding
 // fields, the 101 and the bytes after it pass both ways, a refusal is relayed, and anything but
-// `Upgrade: websocket` (h2c above all) or an unpublished name never reaches an upstream.
+// `Upgrade: websocket` (h2c above all) or an unpublished name never reaches an upstream. Through a
+// pool of two, a tunnel names and counts its member and reports the member's health.
 import { createHash } from 'node:crypto'
 import http from 'node:http'
 import https from 'node:https'
 import net, { type AddressInfo, type Socket } from 'node:net'
 import tls from 'node:tls'
 import t from 'tap'
+import type { Exchange } from '../src/observe/exchange.js'
+import type { Member } from '../src/upstream/member.js'
+import { DEAD_ADDRESS, deadPort, eventually, membersPool } from './helpers/pool.js'
 import { pool, startTestProxy, testCertificates } from './helpers/proxy.js'
 import { startUpstream } from './helpers/upstream.js'
 import { headerValues, parseResponseHead } from './helpers/wire.js'
@@ -282,5 +286,95 @@ t.test('websocket upgrades', async (t) => {
     t.equal(head.status, 400, 'a header name with "_" → 400 on an upgrade too')
 
     t.equal(totalUpstreamTraffic(), before, 'no upstream received a byte')
+  })
+})
+
+// A tunnel is counted against its member and reports the member's health as a forwarded request
+// does (forward/member-attempt.ts): the record names the member and where it went, a member that
+// refuses the connection or answers 503 is ejected, and the next upgrades go to the other one.
+t.test('upgrades through a pool of two: member accounting and passive health', async (t) => {
+  const live = await startWsUpstream()
+  const liveToo = await startWsUpstream()
+  const dead = await deadPort()
+  const unwell = await startUpstream((_req, res) => {
+    res.writeHead(503, { 'Content-Type': 'text/plain' })
+    res.end('unwell')
+  })
+  const passive = { passive: { failures: 1, backoff: 30 } }
+  const p = await startTestProxy({
+    pools: {
+      refusing: membersPool([{ port: dead, address: DEAD_ADDRESS }, { port: live.port }], passive),
+      answering503: membersPool([{ port: unwell.port }, { port: liveToo.port }], passive),
+    },
+    rules: [
+      { name: 'unwell', publicNames: ['webext.contoso.com'], paths: ['/unwell'], action: 'forward', pool: 'answering503', listeners: ['external-http'] },
+      { name: 'webext', publicNames: ['webext.contoso.com'], action: 'forward', pool: 'refusing', listeners: ['external-http'] },
+    ],
+  })
+  const seen: Exchange[] = []
+  p.proxy.bus.subscribe((ex) => seen.push(ex))
+  const clients: RawClient[] = []
+  t.teardown(async () => {
+    for (const c of clients) c.destroy()
+    await p.close()
+    await Promise.all([live.close(), liveToo.close(), unwell.close()])
+  })
+  const members = (name: string): Member[] => [...p.proxy.table().pools.get(name)!.members]
+  const upgrade = async (path: string): Promise<{ c: RawClient, status: number, error: string[] }> => {
+    const c = await RawClient.connect(p.httpPort)
+    clients.push(c)
+    c.socket.write(upgradeRequest('webext.contoso.com', path))
+    const head = parseResponseHead((await c.until(hasHead)).toString('latin1'))
+    return { c, status: head.status, error: headerValues(head.lines, 'x-lyncproxy-error') }
+  }
+  const recordOf = async (path: string): Promise<Exchange | undefined> => {
+    await eventually(() => seen.some((e) => e.target === path), 3000)
+    return seen.find((e) => e.target === path)
+  }
+
+  await t.test('a member that refuses the connection is ejected; the next upgrades avoid it', async (t) => {
+    const [m1, m2] = members('refusing')
+    const first = await upgrade('/ws/1')
+    t.equal(first.status, 502, 'round-robin sent the first upgrade to the dead member: 502')
+    t.same(first.error, ['upstream_refused'])
+    const rec = await recordOf('/ws/1')
+    t.equal(rec?.member, 'm1', 'the record names the member it went to')
+    t.equal(rec?.upstream, `${DEAD_ADDRESS}:${dead}`, 'and the bridged address and port')
+    t.ok(m1!.ejectedUntil > Date.now(), 'the refusing member is ejected (passive health)')
+    t.equal(m1!.active, 0, 'and given back')
+
+    const second = await upgrade('/ws/2')
+    const third = await upgrade('/ws/3')
+    t.same([second.status, third.status], [101, 101], 'both following upgrades are switched')
+    t.equal(live.upgrades.length, 2, 'by the live member')
+    t.equal(m2!.active, 2, 'each open tunnel counts against its member')
+    t.equal(m1!.active, 0, 'nothing counts against the ejected one')
+    second.c.destroy()
+    third.c.destroy()
+    for (const path of ['/ws/2', '/ws/3']) {
+      const r = await recordOf(path)
+      t.equal(r?.member, 'm2', `${path}: the record names the live member`)
+      t.equal(r?.upstream, `127.0.0.1:${live.port}`, `${path}: and where it went`)
+      t.equal(r?.status, 101)
+    }
+    t.ok(await eventually(() => m2!.active === 0, 2000), 'the closed tunnels are given back')
+    t.equal(m2!.consecutiveFailures, 0, 'the member that switched is not blamed')
+  })
+
+  await t.test('a member that answers 503 to the upgrade is ejected; the next upgrade avoids it', async (t) => {
+    const [m1, m2] = members('answering503')
+    const first = await upgrade('/unwell/1')
+    t.equal(first.status, 503, 'the refusal is relayed')
+    const rec = await recordOf('/unwell/1')
+    t.equal(rec?.member, 'm1')
+    t.equal(rec?.upstream, `127.0.0.1:${unwell.port}`)
+    t.ok(m1!.ejectedUntil > Date.now(), 'a 503 counts against the member, as for a forwarded request')
+    const next = await upgrade('/unwell/2')
+    t.equal(next.status, 101, 'the next upgrade goes to the other member')
+    t.equal(liveToo.upgrades.length, 1)
+    t.equal(m2!.active, 1)
+    next.c.destroy()
+    t.equal((await recordOf('/unwell/2'))?.member, 'm2')
+    t.ok(await eventually(() => m1!.active === 0 && m2!.active === 0, 2000), 'both members given back')
   })
 })

@@ -83,8 +83,10 @@ const CL_TRAILER =
 function respondRaw (socket: Socket, head: string): void {
   let id = connectionIds.get(socket)
   if (id === undefined) { id = ++nextConnection; connectionIds.set(socket, id) }
-  const target = head.slice(head.indexOf(' ') + 1, head.indexOf(' HTTP/'))
-  rawSeen.push({ target, connection: id })
+  const asked = head.slice(head.indexOf(' ') + 1, head.indexOf(' HTTP/'))
+  rawSeen.push({ target: asked, connection: id })
+  // The same answers under /raw/longpoll, a longPoll rule, reach the node:http engine.
+  const target = asked.replace('/raw/longpoll/', '/raw/')
   // Stray bytes in the same write as the head, where a lax client would take them for the next response.
   if (target === '/raw/head') socket.write('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nSTRAY')
   else if (target === '/raw/204') socket.write('HTTP/1.1 204 No Content\r\n\r\nSTRAY')
@@ -124,6 +126,7 @@ t.test('hostile and unusual requests', async (t) => {
     rules: [
       { name: 'expect', publicNames: ['webext.contoso.com'], paths: ['/expect', '/hints'], action: 'forward', pool: 'special', listeners: ['external-http'] },
       { name: 'limited', publicNames: ['webext.contoso.com'], paths: ['/limited'], action: 'forward', pool: 'special', maxBodyBytes: LIMIT, listeners: ['external-http'], requestBufferBytes: CHUNK },
+      { name: 'raw-longpoll', publicNames: ['webext.contoso.com'], paths: ['/raw/longpoll'], action: 'forward', pool: 'raw', listeners: ['external-http'], longPoll: true },
       { name: 'raw', publicNames: ['webext.contoso.com'], paths: ['/raw'], action: 'forward', pool: 'raw', listeners: ['external-http'] },
       { name: 'hsts', publicNames: ['webext.contoso.com'], paths: ['/hsts'], action: 'forward', pool: 'fe', hstsMaxAge: 31536000 },
       { name: 'webext', publicNames: ['webext.contoso.com'], action: 'forward', pool: 'fe' },
@@ -327,29 +330,31 @@ t.test('hostile and unusual requests', async (t) => {
     t.notMatch(c.text, /STRAY/, 'no stray byte reached the client')
   })
 
-  await t.test('trailers only with TE: trailers, and never the prohibited fields', async (t) => {
-    const withTe = await send(`GET /raw/trailers HTTP/1.1\r\n${H}TE: trailers\r\nConnection: close\r\n\r\n`)
-    let head = parseResponseHead(withTe.bytes)
-    t.equal(head.status, 200)
-    let body = dechunk(head.body)
-    t.equal(body.data, 'hello')
-    t.ok(body.last, 'properly terminated')
-    t.match(body.trailers, /^X-Checksum: abc123\r\n/im, 'the allowed trailer field is relayed')
-    t.notMatch(body.trailers, /set-cookie|authorization|transfer-encoding|content-type|host|evil|gzip/i, 'the prohibited ones are not')
+  for (const [engine, prefix] of [['undici', '/raw'], ['node:http', '/raw/longpoll']] as const) {
+    await t.test(`trailers only with TE: trailers, and never the prohibited fields (${engine} engine)`, async (t) => {
+      const withTe = await send(`GET ${prefix}/trailers HTTP/1.1\r\n${H}TE: trailers\r\nConnection: close\r\n\r\n`)
+      let head = parseResponseHead(withTe.bytes)
+      t.equal(head.status, 200)
+      let body = dechunk(head.body)
+      t.equal(body.data, 'hello')
+      t.ok(body.last, 'properly terminated')
+      t.match(body.trailers, /^X-Checksum: abc123\r\n/im, 'the allowed trailer field is relayed')
+      t.notMatch(body.trailers, /set-cookie|authorization|transfer-encoding|content-type|host|evil|gzip/i, 'the prohibited ones are not')
 
-    const without = await send(`GET /raw/trailers HTTP/1.1\r\n${H}Connection: close\r\n\r\n`)
-    head = parseResponseHead(without.bytes)
-    body = dechunk(head.body)
-    t.equal(body.data, 'hello')
-    t.ok(body.last)
-    t.equal(body.trailers, '', 'no trailers to a client that did not ask for them')
-    t.notMatch(without.bytes, /abc123|evil/, 'not anywhere')
+      const without = await send(`GET ${prefix}/trailers HTTP/1.1\r\n${H}Connection: close\r\n\r\n`)
+      head = parseResponseHead(without.bytes)
+      body = dechunk(head.body)
+      t.equal(body.data, 'hello')
+      t.ok(body.last)
+      t.equal(body.trailers, '', 'no trailers to a client that did not ask for them')
+      t.notMatch(without.bytes, /abc123|evil/, 'not anywhere')
 
-    const cl = await send(`GET /raw/cl-trailer HTTP/1.1\r\n${H}TE: trailers\r\nConnection: close\r\n\r\n`)
-    const clHead = parseResponseHead(cl.bytes)
-    t.ok(clHead.status === 502 || !dechunk(clHead.body).last, `a Content-Length trailer: 502 or an aborted response, never a clean one (got ${clHead.status})`)
-    t.notMatch(cl.bytes, /999/, 'the field is not relayed')
-  })
+      const cl = await send(`GET ${prefix}/cl-trailer HTTP/1.1\r\n${H}TE: trailers\r\nConnection: close\r\n\r\n`)
+      const clHead = parseResponseHead(cl.bytes)
+      t.ok(clHead.status === 502 || !dechunk(clHead.body).last, `a Content-Length trailer: 502 or an aborted response, never a clean one (got ${clHead.status})`)
+      t.notMatch(cl.bytes, /999/, 'the field is not relayed')
+    })
+  }
 
   await t.test('rule body limit', async (t) => {
     await t.test('declared length over the limit → 413, nothing forwarded', async (t) => {

@@ -1,26 +1,39 @@
 // One forwarded exchange as both engines (undici-engine.ts, node-engine.ts) see it, and the steps
-// they share: relaying the response head, failing before a response (with the one retry), and making
-// a truncated response visible. An engine only moves bytes; every decision is made here, once.
+// they share: relaying the response head, failing before a response (with the one retry through
+// state.engine), refusing an unsolicited 101, relaying trailers, and making a truncated response
+// visible. An engine only moves bytes; every decision is made here, once. Member accounting and
+// passive health are member-attempt.ts's, shared with the upgrade path.
 import type { Agent, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
 import type { Exchange } from '../observe/exchange.js'
 import { sendFailure } from '../respond/local-response.js'
 import type { Route } from '../routing/table.js'
 import type { Member } from '../upstream/member.js'
 import { addResponseFields } from './header-policy.js'
-import { filterResponseHeaders } from './request-headers.js'
-import { classifyUpstreamError, kTimeoutKind, type TimeoutKind } from './upstream-failure.js'
+import { recordAnswer, recordConnectFailure, releaseMember, type MemberAttempt } from './member-attempt.js'
+import { filterResponseHeaders, filterTrailers } from './request-headers.js'
+import { classifyUpstreamError, type UpstreamError } from './upstream-failure.js'
 
 // Methods a retry may repeat (RFC 9110 §9.2.2); a POST is never sent twice.
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'])
-// Failures that prove nothing reached the upstream: safe to try another member.
-const NOTHING_SENT = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL'])
 
-export type UpstreamError = NodeJS.ErrnoException & { [kTimeoutKind]?: TimeoutKind }
+// What forward.ts and this module ask of the engine that carries an exchange, declared beside the
+// state that holds it. Two engines
+// implement it as object constants (undiciEngine in undici-engine.ts, nodeEngine in node-engine.ts),
+// so choosing one costs a reference, not an allocation: forward.ts chooses once per request and
+// stores it on the ForwardState; the retry, the proxy's own answer mid-request, the client's
+// departure and the body limit all go through state.engine. Each method finds the attempt it acts
+// on through the state, as the handlers find their state on the emitter.
+export interface ForwardEngine {
+  // Sends (or sends again, after a retry) the request to state.member, counted by beginAttempt.
+  send (state: ForwardState): void
+  // The upstream request goes: the client left, or the proxy answers instead. Harmless when there
+  // is no attempt or it has ended.
+  abort (state: ForwardState): void
+  // The proxy refused the rest of a streaming request body (413): nothing more goes upstream.
+  stopBody (state: ForwardState): void
+}
 
-// Sends (or re-sends, after a retry) the request to state.member with the engine that took it.
-export type SendUpstream = (state: ForwardState) => void
-
-export class ForwardState {
+export class ForwardState implements MemberAttempt {
   readonly ex: Exchange
   readonly req: IncomingMessage
   readonly res: ServerResponse
@@ -34,7 +47,8 @@ export class ForwardState {
   // Whether a failed attempt may go to another member: never for a connection pinned by NTLM,
   // whose handshake lives on the member it is pinned to.
   readonly retryable: boolean
-  readonly send: SendUpstream
+  // The engine that carries this exchange, chosen once by forward.ts (see ForwardEngine above).
+  readonly engine: ForwardEngine
   // The node:http agent, when the node engine carries the exchange (see node-engine.ts).
   readonly agent: Agent | undefined
   member: Member
@@ -56,7 +70,7 @@ export class ForwardState {
   // The proxy answered the client itself (413 mid-body); whatever the upstream says is moot.
   superseded = false
 
-  constructor (ex: Exchange, req: IncomingMessage, res: ServerResponse, route: Route, headers: string[], hasBody: boolean, member: Member, setAffinityCookie: boolean, trailers: boolean, retryable: boolean, send: SendUpstream, agent: Agent | undefined) {
+  constructor (ex: Exchange, req: IncomingMessage, res: ServerResponse, route: Route, headers: string[], hasBody: boolean, member: Member, setAffinityCookie: boolean, trailers: boolean, retryable: boolean, engine: ForwardEngine, agent: Agent | undefined) {
     this.ex = ex
     this.req = req
     this.res = res
@@ -67,28 +81,10 @@ export class ForwardState {
     this.setAffinityCookie = setAffinityCookie
     this.trailers = trailers
     this.retryable = retryable
-    this.send = send
+    this.engine = engine
     this.agent = agent
     this.body = req
   }
-}
-
-// Where this attempt goes, counted against the member until releaseMember.
-export function beginAttempt (state: ForwardState): number {
-  const { route, member, ex } = state
-  const port = route.bridgePort !== 0 ? route.bridgePort : route.upstreamTls ? member.httpsPort : member.httpPort
-  state.port = port
-  state.released = false
-  ex.member = member.name
-  ex.upstream = member.address + ':' + port
-  member.active++
-  return port
-}
-
-export function releaseMember (state: ForwardState): void {
-  if (state.released) return
-  state.released = true
-  state.member.active--
 }
 
 // The upstream's status line and fields, as the client will see them. False when Node refuses to
@@ -97,10 +93,7 @@ export function relayResponseHead (state: ForwardState, status: number, statusMe
   const { ex, res, route, member } = state
   state.responded = true
   ex.upstreamStatus = status
-  // 502/503/504 say the server itself is unwell. A 500 is also Lync's answer to a bad web ticket,
-  // which any client can provoke, so it must not eject a member.
-  if (status >= 502 && status <= 504) route.pool!.recordFailure(member, `answered ${status}`)
-  else route.pool!.recordSuccess(member)
+  recordAnswer(state, status)
   if (res.destroyed) return true
   const headers = filterResponseHeaders(rawHeaders)
   addResponseFields(headers, route, member, state.setAffinityCookie)
@@ -151,19 +144,16 @@ export function upstreamFailed (state: ForwardState, err: UpstreamError): void {
   if (err.code === 'HPE_CLOSED_CONNECTION' && canRetry(state)) {
     state.retried = true
     ex.retried = true
-    state.send(state)
+    state.engine.send(state)
     return
   }
-  const connectFailure = NOTHING_SENT.has(err.code ?? '') || err[kTimeoutKind] === 'connect'
-  const pool = route.pool!
-  if (connectFailure) pool.recordFailure(member, err.code ?? 'connect timeout')
-  if (connectFailure && canRetry(state)) {
-    const next = pool.pick(ex.client, '', member)
+  if (recordConnectFailure(state, err) && canRetry(state)) {
+    const next = route.pool!.pick(ex.client, '', member)
     if (next !== undefined) {
       state.retried = true
       state.member = next
       ex.retried = true
-      state.send(state)
+      state.engine.send(state)
       return
     }
   }
@@ -188,6 +178,33 @@ export function abortClient (state: ForwardState): void {
   state.res.destroy()
 }
 
-export function unsolicitedUpgrade (): UpstreamError {
+// The upstream answered 101 to a request that asked for no upgrade. Relayed, it would switch the
+// client's connection to a protocol nobody speaks (RFC 9110 §15.2.2), so the exchange fails with the
+// error returned here, once the engine has stopped its request.
+export function unsolicitedUpgrade (state: ForwardState): UpstreamError {
+  state.ex.upstreamStatus = 101
   return Object.assign(new Error('unsolicited 101 Switching Protocols'), { code: 'ERR_UNSOLICITED_UPGRADE' })
+}
+
+// Whether the upstream's trailers go to the client after the body: only a chunked body can carry
+// them (the upstream sent no Content-Length), and only a client that sent TE: trailers receives
+// them (RFC 9110 §6.5.1). When true, the engine leaves the end of the response to endWithTrailers.
+export function trailersFollow (state: ForwardState, upstreamSentLength: boolean): boolean {
+  return state.trailers && !upstreamSentLength
+}
+
+// The body's end when trailersFollow: the trailer fields the header policy keeps, then the last chunk.
+export function endWithTrailers (state: ForwardState, rawTrailers: string[]): void {
+  if (rawTrailers.length > 0) {
+    const kept = filterTrailers(rawTrailers)
+    if (kept.length > 0) state.res.addTrailers(kept)
+  }
+  state.res.end()
+}
+
+// The upstream's body broke off after the head was relayed (upstream closed, body timeout, fewer
+// bytes than declared): the client must not take the part it got for the whole.
+export function responseTruncated (state: ForwardState): void {
+  if (state.ex.error === '') state.ex.error = 'upstream_truncated'
+  abortClient(state)
 }

@@ -1,7 +1,8 @@
 // Forwarding one request: receive the start of its body, choose the member (affinity, NTLM pin,
-// balance), choose the engine, and watch the client side (it may leave, or send more body than the
-// rule accepts). The handlers are named top-level functions that find their state on the emitter, so a
-// request costs no closures.
+// balance), choose the engine once (a ForwardEngine, forward-state.ts) and keep it on the ForwardState, and watch the client
+// side (it may leave, or send more body than the rule accepts). Everything after the choice goes
+// through state.engine. The handlers are named top-level functions that find their state on the
+// emitter, so a request costs no closures.
 //
 // A body is received up to the rule's requestBufferBytes before any upstream connection is taken, so a
 // client that trickles its body (slowhttptest -B, R-U-Dead-Yet) holds only its own connection and
@@ -16,11 +17,12 @@ import type { Route } from '../routing/table.js'
 import { affinityCookie } from '../upstream/balance.js'
 import type { Member } from '../upstream/member.js'
 import { existingPin, pinClientConnection } from '../upstream/pinning.js'
-import { abortClient, ForwardState, releaseMember } from './forward-state.js'
+import { abortClient, ForwardState } from './forward-state.js'
 import { needsAffinityCookie } from './header-policy.js'
-import { abortNodeAttempt, sendViaNode, stopNodeBody } from './node-engine.js'
+import { releaseMember } from './member-attempt.js'
+import { nodeEngine } from './node-engine.js'
 import type { UpstreamHeaders } from './request-headers.js'
-import { abortUndiciAttempt, sendViaUndici } from './undici-engine.js'
+import { undiciEngine } from './undici-engine.js'
 import { noHealthyMember } from './upstream-failure.js'
 
 const kForward = Symbol('lyncproxy.forward')
@@ -115,8 +117,9 @@ function dispatch (ex: Exchange, req: IncomingMessage, res: ServerResponse, rout
     const cookie = pool.affinity === 'cookie' ? affinityCookie(req.rawHeaders) : ''
     member = pool.pick(ex.client, cookie)
     if (member === undefined) {
-      ex.error = 'no_healthy_member'
-      sendFailure(res, noHealthyMember(route), route)
+      const failure = noHealthyMember(route)
+      ex.error = failure.code
+      sendFailure(res, failure, route)
       return
     }
     setCookie = needsAffinityCookie(pool, cookie, member)
@@ -124,8 +127,8 @@ function dispatch (ex: Exchange, req: IncomingMessage, res: ServerResponse, rout
     else if (expectContinue || route.longPoll) agent = route.upstreamTls ? pool.httpsAgent : pool.httpAgent
   }
   const pinned = pin !== undefined || connectionAuth
-  const send = agent === undefined ? sendViaUndici : sendViaNode
-  const state = new ForwardState(ex, req, res, route, headers, hasBody, member, setCookie, built.trailers, !pinned, send, agent)
+  const engine = agent === undefined ? undiciEngine : nodeEngine
+  const state = new ForwardState(ex, req, res, route, headers, hasBody, member, setCookie, built.trailers, !pinned, engine, agent)
   ;(res as Tagged)[kForward] = state
   if (buffered !== undefined) {
     state.bodyPrefix = buffered.chunks
@@ -133,14 +136,14 @@ function dispatch (ex: Exchange, req: IncomingMessage, res: ServerResponse, rout
   }
   state.bodyComplete = bodyComplete
   if (hasBody) {
-    if (agent === undefined) state.body = undiciBody(state, built.contentLength)
+    if (engine === undiciEngine) state.body = undiciBody(state, built.contentLength)
     else if (!bodyComplete && built.contentLength < 0 && route.maxBodyBytes > 0) {
       // A chunked body has no declared length to check up front: count it as it streams.
       ;(req as Tagged)[kForward] = state
       req.on('data', countBody)
     }
   }
-  send(state)
+  engine.send(state)
 }
 
 // What undici reads as the body. A body received whole goes as one Buffer when its length was
@@ -170,17 +173,12 @@ async function * streamedBody (state: ForwardState): AsyncGenerator<Buffer> {
   }
 }
 
-function stopUpstream (state: ForwardState): void {
-  if (state.agent === undefined) abortUndiciAttempt(state)
-  else abortNodeAttempt(state)
-}
-
 function countBody (this: IncomingMessage, chunk: Buffer): void {
   const state = (this as Tagged)[kForward]!
   state.bodyBytes += chunk.length
   if (state.bodyBytes <= state.route.maxBodyBytes) return
   this.off('data', countBody)
-  stopNodeBody(state)
+  state.engine.stopBody(state)
   refuseLargeBody(state)
 }
 
@@ -194,11 +192,11 @@ function answerInstead (state: ForwardState, failure: Failure): void {
   state.ex.error = failure.code
   if (!state.res.headersSent) {
     state.superseded = true
-    stopUpstream(state)
+    state.engine.abort(state)
     releaseMember(state)
     sendFailure(state.res, failure, state.route)
   } else {
-    stopUpstream(state)
+    state.engine.abort(state)
     abortClient(state)
   }
 }
@@ -232,6 +230,6 @@ export function responseClosed (res: ServerResponse): void {
   }
   const state = tagged[kForward]
   if (state === undefined) return
-  if (!res.writableFinished) stopUpstream(state)
+  if (!res.writableFinished) state.engine.abort(state)
   releaseMember(state)
 }

@@ -1,22 +1,24 @@
-// The node:http engine, for the three cases undici's HTTP/1.1 client does not serve well:
+// The node:http engine (nodeEngine, a ForwardEngine: see forward-state.ts), for the three cases undici's
+// HTTP/1.1 client does not serve well:
 // - a client connection pinned by NTLM/Negotiate (a private agent with one socket, see
 //   upstream/pinning.ts);
 // - a request that expects 100-continue (undici refuses the Expect field; here the upstream's own
 //   100 is relayed, so only a server that will read the body invites it);
 // - a long poll (a rule marked longPoll). When a client leaves during a held request, undici puts
 //   the aborted request back in its queue and opens a new connection for it before it notices the
-//   abort (nodejs/undici#5845). A held UCWA poll ends that way whenever its client goes, so each
-//   one cost a new upstream connection, left idle; over TLS, a handshake. In bench scenario e,
-//   5,000 polls closed at once kept the proxy busy for 5-7 s with those handshakes, answering
-//   nothing. Node's agent closes the socket and opens none.
-// The handlers are named top-level functions that find their state on the emitter: a request costs
-// no closures.
+//   abort (nodejs/undici#5845). A held UCWA poll ends that way whenever its client goes, so each one
+//   cost a new upstream connection, left idle, and over TLS a handshake: when many polls close at
+//   once the proxy is busy with those handshakes and answers nothing (the long-poll row of
+//   bench/results/2026-11-22-design-measurements.md). Node's agent closes the socket and opens none.
+// What to do with a 101, trailers or a truncated body is decided in forward-state.ts; this module
+// only reports them. The handlers are named top-level functions that find their state on the
+// emitter: a request costs no closures.
 import http, { type ClientRequest, type IncomingMessage } from 'node:http'
 import https from 'node:https'
 import type { Socket } from 'node:net'
-import { abortClient, beginAttempt, relayEarlyHints, relayResponseHead, releaseMember, unsolicitedUpgrade, upstreamFailed, type ForwardState, type UpstreamError } from './forward-state.js'
-import { filterTrailers } from './request-headers.js'
-import { kTimeoutKind, type TimeoutKind } from './upstream-failure.js'
+import { endWithTrailers, relayEarlyHints, relayResponseHead, responseTruncated, trailersFollow, unsolicitedUpgrade, upstreamFailed, type ForwardState, type ForwardEngine } from './forward-state.js'
+import { beginAttempt, releaseMember } from './member-attempt.js'
+import { kTimeoutKind, type TimeoutKind, type UpstreamError } from './upstream-failure.js'
 
 const kNode = Symbol('lyncproxy.nodeEngine')
 
@@ -34,7 +36,9 @@ class NodeAttempt {
 
 interface Tagged { [kNode]?: NodeAttempt }
 
-export function sendViaNode (state: ForwardState): void {
+export const nodeEngine: ForwardEngine = { send: sendViaNode, abort: abortNodeAttempt, stopBody: stopNodeBody }
+
+function sendViaNode (state: ForwardState): void {
   const { route, member, ex, req } = state
   const port = beginAttempt(state)
   const options: https.RequestOptions = {
@@ -69,12 +73,12 @@ export function sendViaNode (state: ForwardState): void {
 }
 
 // The client went away mid-exchange: the upstream request goes too.
-export function abortNodeAttempt (state: ForwardState): void {
+function abortNodeAttempt (state: ForwardState): void {
   ;(state.res as Tagged)[kNode]?.upReq.destroy()
 }
 
 // The proxy answered 413 mid-body: stop streaming it upstream.
-export function stopNodeBody (state: ForwardState): void {
+function stopNodeBody (state: ForwardState): void {
   const attempt = (state.res as Tagged)[kNode]
   if (attempt === undefined) return
   state.req.unpipe(attempt.upReq)
@@ -136,12 +140,10 @@ function onUpstreamResponse (this: ClientRequest, upRes: IncomingMessage): void 
   const { state } = attempt
   const status = upRes.statusCode ?? 502
   if (status === 101) {
-    // Node hands a 101 that lacks `Connection: upgrade` to 'response'. This request asked for no
-    // upgrade, so the answer is invalid (RFC 9110 §15.2.2); relayed, it would switch the client's
-    // connection to a protocol nobody speaks.
-    state.ex.upstreamStatus = 101
+    // Node hands a 101 that lacks `Connection: upgrade` to 'response'.
+    const err = unsolicitedUpgrade(state)
     this.destroy()
-    onUpstreamError.call(this, unsolicitedUpgrade())
+    onUpstreamError.call(this, err)
     return
   }
   attempt.upRes = upRes
@@ -159,8 +161,7 @@ function onUpstreamResponse (this: ClientRequest, upRes: IncomingMessage): void 
     upRes.resume()
     return
   }
-  // Trailers can only follow a chunked body, and only to a client that said it accepts them.
-  if (state.trailers && upRes.headers['content-length'] === undefined) {
+  if (trailersFollow(state, upRes.headers['content-length'] !== undefined)) {
     upRes.pipe(state.res, { end: false })
     return
   }
@@ -170,22 +171,19 @@ function onUpstreamResponse (this: ClientRequest, upRes: IncomingMessage): void 
 // A 101 with `Connection: upgrade` goes to 'upgrade' instead; with no listener Node destroys the
 // socket and emits neither 'response' nor 'error', and the client would wait for an answer forever.
 function onUnsolicitedUpgrade (this: ClientRequest, _upRes: IncomingMessage, socket: Socket): void {
-  ;(this as Tagged)[kNode]!.state.ex.upstreamStatus = 101
+  const err = unsolicitedUpgrade((this as Tagged)[kNode]!.state)
   socket.destroy()
-  onUpstreamError.call(this, unsolicitedUpgrade())
+  onUpstreamError.call(this, err)
 }
 
 function onUpstreamEnd (this: IncomingMessage): void {
   const { state } = (this as Tagged)[kNode]!
   releaseMember(state)
-  if (!state.trailers || this.headers['content-length'] !== undefined || state.res.writableEnded) return
-  const trailers = filterTrailers(this.rawTrailers)
-  if (trailers.length > 0) state.res.addTrailers(trailers)
-  state.res.end()
+  // Otherwise the pipe has ended the response.
+  if (!trailersFollow(state, this.headers['content-length'] !== undefined) || state.res.writableEnded) return
+  endWithTrailers(state, this.rawTrailers)
 }
 
 function onUpstreamBodyError (this: IncomingMessage): void {
-  const { state } = (this as Tagged)[kNode]!
-  if (state.ex.error === '') state.ex.error = 'upstream_truncated'
-  abortClient(state)
+  responseTruncated((this as Tagged)[kNode]!.state)
 }

@@ -1,15 +1,17 @@
-// The undici engine: most exchanges go upstream through the pool's undici Agent. On the benchmark's
-// GET, a forwarder on undici costs 0.6× the CPU per request of one on node:http's ClientRequest
-// (bench/results/engines.md). It creates no IncomingMessage per response, keeps no agent books, and
-// its parser hands over raw header bytes. The handler is one small object per attempt with methods, not
-// closures; it writes straight into the client's ServerResponse with backpressure both ways.
+// The undici engine (undiciEngine, a ForwardEngine: see forward-state.ts): most exchanges go upstream
+// through the pool's undici Agent, because a forwarder on undici costs much less CPU per request than
+// one on node:http's ClientRequest (bench/results/engines.md). It creates no IncomingMessage per
+// response, keeps no agent books, and its parser hands over raw header bytes. The handler is one small
+// object per attempt with methods, not closures; it writes straight into the client's ServerResponse
+// with backpressure both ways. What to do with a 101, trailers or a truncated body is decided in
+// forward-state.ts; this module only reports them.
 import type { ServerResponse } from 'node:http'
 import type { Dispatcher } from 'undici'
 import { containFault } from '../respond/fault.js'
-import { abortClient, beginAttempt, relayEarlyHints, relayResponseHead, releaseMember, unsolicitedUpgrade, upstreamFailed, type ForwardState, type UpstreamError } from './forward-state.js'
+import { endWithTrailers, relayEarlyHints, relayResponseHead, responseTruncated, trailersFollow, unsolicitedUpgrade, upstreamFailed, type ForwardState, type ForwardEngine } from './forward-state.js'
+import { beginAttempt, releaseMember } from './member-attempt.js'
 import { unwatchQueued, watchQueued, type QueuedRequest } from '../upstream/waiting-requests.js'
-import { filterTrailers } from './request-headers.js'
-import { kTimeoutKind } from './upstream-failure.js'
+import { kTimeoutKind, type UpstreamError } from './upstream-failure.js'
 
 const kUndici = Symbol('lyncproxy.undiciEngine')
 
@@ -19,10 +21,10 @@ class UndiciAttempt implements Dispatcher.DispatchHandler, QueuedRequest {
   readonly state: ForwardState
   abortRequest: ((err?: Error) => void) | undefined = undefined
   resume: (() => void) | undefined = undefined
-  // The upstream framed its body with chunked (no Content-Length): only then can trailers follow.
-  chunked = false
+  // The upstream's trailers go to the client (trailersFollow in forward-state.ts).
+  trailersFollow = false
   drainHooked = false
-  // While the request waits for a connection (queue-watch.ts): since when, and its neighbours.
+  // While the request waits for a connection (upstream/waiting-requests.ts): since when, and its neighbours.
   queuedAt = 0
   previousWaiting: QueuedRequest | undefined = undefined
   nextWaiting: QueuedRequest | undefined = undefined
@@ -52,17 +54,14 @@ class UndiciAttempt implements Dispatcher.DispatchHandler, QueuedRequest {
     const state = this.state
     if (status < 200) {
       if (status === 101) {
-        // No upgrade was asked for: relayed, it would switch the client's connection to a
-        // protocol nobody speaks (RFC 9110 §15.2.2).
-        state.ex.upstreamStatus = 101
-        this.abortRequest?.(unsolicitedUpgrade())
+        this.abortRequest?.(unsolicitedUpgrade(state))
         return false
       }
       relayEarlyHints(state, status, latin1(raw))
       return true
     }
     const headers = latin1(raw)
-    this.chunked = !hasContentLength(headers)
+    this.trailersFollow = trailersFollow(state, hasContentLength(headers))
     this.resume = resume
     if (!relayResponseHead(state, status, statusText, headers)) {
       // A field value that undici's parser accepted but Node's server refuses to emit.
@@ -98,11 +97,8 @@ class UndiciAttempt implements Dispatcher.DispatchHandler, QueuedRequest {
     state.responseComplete = true
     releaseMember(state)
     if (state.res.destroyed) return
-    if (state.trailers && this.chunked && trailers !== null && trailers.length > 0) {
-      const kept = filterTrailers(latin1(trailers))
-      if (kept.length > 0) state.res.addTrailers(kept)
-    }
-    state.res.end()
+    if (this.trailersFollow && trailers !== null) endWithTrailers(state, latin1(trailers))
+    else state.res.end()
   }
 
   // undici guards the other callbacks itself (a throw there aborts the request and lands here); this
@@ -120,16 +116,16 @@ class UndiciAttempt implements Dispatcher.DispatchHandler, QueuedRequest {
     if (this.expired) return
     const state = this.state
     if (state.responded && !state.responseComplete) {
-      // The body broke off (upstream closed, body timeout, fewer bytes than declared).
-      if (state.ex.error === '') state.ex.error = 'upstream_truncated'
-      abortClient(state)
+      responseTruncated(state)
       return
     }
     upstreamFailed(state, err)
   }
 }
 
-export function sendViaUndici (state: ForwardState): void {
+export const undiciEngine: ForwardEngine = { send: sendViaUndici, abort: abortUndiciAttempt, stopBody: abortUndiciAttempt }
+
+function sendViaUndici (state: ForwardState): void {
   const { route, member, ex, req } = state
   const port = beginAttempt(state)
   const pool = route.pool!
@@ -158,7 +154,8 @@ export function sendViaUndici (state: ForwardState): void {
 }
 
 // The client went away mid-exchange, or the proxy answered 413 mid-body: the upstream request goes.
-export function abortUndiciAttempt (state: ForwardState): void {
+// undici reads the request body itself, so stopping the body is stopping the request.
+function abortUndiciAttempt (state: ForwardState): void {
   ;(state.res as Tagged)[kUndici]?.abortRequest?.()
 }
 

@@ -10,6 +10,10 @@
 // given back and the record goes out, once. Every handler after that returns at `ended`, and each
 // emitter keeps its 'error' listener to the end, so nothing a peer does late can throw.
 //
+// A tunnel counts against its member and tells the pool about the member's health exactly as a
+// forwarded request does (member-attempt.ts): counted from the upgrade request until end(), a
+// connect failure or a 502-504 refusal against it, any other answer for it.
+//
 // The handlers are named top-level functions that find their tunnel on the emitter.
 import http, { type ClientRequest, type IncomingMessage } from 'node:http'
 import https from 'node:https'
@@ -18,13 +22,11 @@ import type { TLSSocket } from 'node:tls'
 import type { Exchange } from '../observe/exchange.js'
 import { CLIENT_CLOSED_REQUEST } from '../respond/failure.js'
 import { writeRawFailure } from '../respond/local-response.js'
-import type { Route } from '../routing/table.js'
+import { upstreamPort, type Route } from '../routing/table.js'
 import type { Member } from '../upstream/member.js'
+import { beginAttempt, recordAnswer, recordConnectFailure, releaseMember, type MemberAttempt } from './member-attempt.js'
 import { filterResponseHeaders } from './request-headers.js'
-import { classifyUpstreamError, kTimeoutKind, noHealthyMember, type TimeoutKind } from './upstream-failure.js'
-
-// Failures that prove the upgrade never reached the member: they count against it (passive health).
-const NOTHING_SENT = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL'])
+import { classifyUpstreamError, kTimeoutKind, noHealthyMember, type TimeoutKind, type UpstreamError } from './upstream-failure.js'
 
 const kTunnel = Symbol('lyncproxy.tunnel')
 
@@ -32,13 +34,14 @@ interface Tagged { [kTunnel]?: Tunnel }
 
 type Phase = 'waiting' | 'declined' | 'open' | 'ended'
 
-class Tunnel {
+class Tunnel implements MemberAttempt {
   readonly ex: Exchange
   readonly client: Socket
   readonly head: Buffer
   readonly route: Route
   readonly member: Member
-  readonly port: number
+  port = 0
+  released = false
   readonly done: () => void
   readonly upReq: ClientRequest
   phase: Phase = 'waiting'
@@ -46,13 +49,12 @@ class Tunnel {
   upRes: IncomingMessage | undefined = undefined
   upSocket: Socket | undefined = undefined
 
-  constructor (ex: Exchange, client: Socket, head: Buffer, route: Route, member: Member, port: number, done: () => void, upReq: ClientRequest) {
+  constructor (ex: Exchange, client: Socket, head: Buffer, route: Route, member: Member, done: () => void, upReq: ClientRequest) {
     this.ex = ex
     this.client = client
     this.head = head
     this.route = route
     this.member = member
-    this.port = port
     this.done = done
     this.upReq = upReq
   }
@@ -71,9 +73,7 @@ export function forwardUpgrade (ex: Exchange, client: Socket, head: Buffer, rout
     done()
     return
   }
-  const port = route.bridgePort !== 0 ? route.bridgePort : route.upstreamTls ? member.httpsPort : member.httpPort
-  ex.member = member.name
-  ex.upstream = member.address + ':' + port
+  const port = upstreamPort(route, member)
   const options: https.RequestOptions = {
     // Upgraded sockets leave the agent anyway; a fresh connection keeps the keep-alive pool clean.
     agent: false,
@@ -86,10 +86,11 @@ export function forwardUpgrade (ex: Exchange, client: Socket, head: Buffer, rout
     ...(route.upstreamTls ? pool.tlsOptions : {}),
   }
   const upReq: ClientRequest = route.upstreamTls ? https.request(options) : http.request(options)
+  const tunnel = new Tunnel(ex, client, head, route, member, done, upReq)
   // A waiting upgrade and an open tunnel count against the member, as a request does (least
-  // connections, draining); given back once, in end().
-  member.active++
-  const tunnel = new Tunnel(ex, client, head, route, member, port, done, upReq)
+  // connections, draining); given back once, in end(). Counted only once the request exists, so a
+  // request Node refuses to build leaves no count behind.
+  beginAttempt(tunnel)
   ;(client as Tagged)[kTunnel] = tunnel
   ;(upReq as Tagged)[kTunnel] = tunnel
   client.on('close', onClientClose)
@@ -106,7 +107,7 @@ export function forwardUpgrade (ex: Exchange, client: Socket, head: Buffer, rout
 function end (tunnel: Tunnel): void {
   if (tunnel.phase === 'ended') return
   tunnel.phase = 'ended'
-  tunnel.member.active--
+  releaseMember(tunnel)
   tunnel.done()
 }
 
@@ -137,14 +138,14 @@ function onUpstreamTimeout (this: ClientRequest): void {
   this.destroy(err)
 }
 
-function onUpstreamError (this: ClientRequest, err: NodeJS.ErrnoException & { [kTimeoutKind]?: TimeoutKind }): void {
+function onUpstreamError (this: ClientRequest, err: UpstreamError): void {
   const tunnel = (this as Tagged)[kTunnel]!
   if (tunnel.phase === 'declined') { declinedBroke(tunnel); return }
   // After 101 the socket is the tunnel's; after the end, whatever happens to the request is moot.
   if (tunnel.phase !== 'waiting') return
   const { ex, route, member, client } = tunnel
   const failure = classifyUpstreamError(err, route, member.address, tunnel.port)
-  if (NOTHING_SENT.has(err.code ?? '') || err[kTimeoutKind] === 'connect') route.pool!.recordFailure(member, err.code ?? 'connect timeout')
+  recordConnectFailure(tunnel, err)
   ex.error = failure.code
   ex.status = failure.status
   writeRawFailure(client, failure, route)
@@ -164,12 +165,11 @@ function onDeclined (this: ClientRequest, upRes: IncomingMessage): void {
   tunnel.phase = 'declined'
   tunnel.upRes = upRes
   ;(upRes as Tagged)[kTunnel] = tunnel
-  const { ex, client, route, member } = tunnel
+  const { ex, client } = tunnel
   const status = upRes.statusCode ?? 502
   ex.status = status
   ex.upstreamStatus = status
-  if (status >= 502 && status <= 504) route.pool!.recordFailure(member, `answered ${status}`)
-  else route.pool!.recordSuccess(member)
+  recordAnswer(tunnel, status)
   upRes.on('aborted', onDeclinedAborted)
   upRes.on('error', onDeclinedAborted)
   upRes.on('end', onDeclinedEnd)
@@ -205,10 +205,10 @@ function onSwitched (this: ClientRequest, upRes: IncomingMessage, upSocket: Sock
   tunnel.phase = 'open'
   tunnel.upSocket = upSocket
   ;(upSocket as Tagged)[kTunnel] = tunnel
-  const { ex, client, route, member } = tunnel
+  const { ex, client, route } = tunnel
   ex.status = 101
   ex.upstreamStatus = 101
-  route.pool!.recordSuccess(member)
+  recordAnswer(tunnel, 101)
   upSocket.setTimeout(0)
   const relayed = filterResponseHeaders(upRes.rawHeaders)
   relayed.push('Connection', 'Upgrade', 'Upgrade', upRes.headers.upgrade ?? 'websocket')

@@ -11,11 +11,14 @@ const TLS_UNTRUSTED = new Set([
 const TLS_EXPIRED = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID'])
 
 export const kTimeoutKind = Symbol('lyncproxy.timeoutKind')
-// queue: no connection of the member's maxSockets became free in time (forward/queue-watch.ts).
+// queue: no connection of the member's maxSockets became free in time (upstream/waiting-requests.ts).
 export type TimeoutKind = 'connect' | 'response' | 'queue'
 
+// An error from either engine or the upgrade path, with the timeout kind when a timer fired.
+export type UpstreamError = NodeJS.ErrnoException & { [kTimeoutKind]?: TimeoutKind }
+
 // `address` and `port` are where the request went: the chosen member's address and bridged port.
-export function classifyUpstreamError (err: NodeJS.ErrnoException & { [kTimeoutKind]?: TimeoutKind }, route: Route, address: string, port: number): Failure {
+export function classifyUpstreamError (err: UpstreamError, route: Route, address: string, port: number): Failure {
   const pool = route.pool
   const poolName = pool?.name ?? '?'
   const where = pool === undefined ? '' : ` (${pool.fqdn} at ${address}:${port})`

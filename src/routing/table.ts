@@ -1,5 +1,7 @@
 // The compiled routing table: what the data plane reads. Built from a config by compile.ts, never
-// mutated afterwards; a reload swaps the whole table.
+// mutated afterwards; a reload swaps the whole table. Also the one rule for the port a route bridges
+// to (upstreamPort), since bridging is the route's decision.
+import type { Member } from '../upstream/member.js'
 import type { UpstreamPool } from '../upstream/pool.js'
 
 export type RuleAction = 'forward' | 'redirect' | 'deny'
@@ -39,6 +41,13 @@ export interface Route {
   readonly redirectPortSuffix: string
   // True for routes the compiler added (the port-80 redirect of names no http rule forwards).
   readonly implicit: boolean
+}
+
+// The port a forward route reaches a member on: the rule's bridging override, else the member's own
+// port for the scheme the route speaks upstream. The forward engines, the upgrade path and explain
+// all ask here, so what explain shows is where requests go.
+export function upstreamPort (route: Route, member: Member): number {
+  return route.bridgePort !== 0 ? route.bridgePort : route.upstreamTls ? member.httpsPort : member.httpPort
 }
 
 export interface ListenerRoutes {

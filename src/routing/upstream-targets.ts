@@ -1,6 +1,6 @@
 // Where a forward route sends requests: each member of its pool with the port bridging gives it
 // (the rule's bridge port, else the member's port for the scheme), as the forwarding engine picks it.
-import type { Route } from './table.js'
+import { upstreamPort, type Route } from './table.js'
 import type { Member } from '../upstream/member.js'
 
 export interface UpstreamTarget {
@@ -16,6 +16,6 @@ export function upstreamTargets (route: Route): UpstreamTarget[] {
   return pool.members.map((member) => ({
     member,
     scheme,
-    port: route.bridgePort !== 0 ? route.bridgePort : route.upstreamTls ? member.httpsPort : member.httpPort,
+    port: upstreamPort(route, member),
   }))
 }

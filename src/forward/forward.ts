@@ -1,6 +1,6 @@
 // Forwarding one request: receive the start of its body, choose the member (affinity, NTLM pin,
-// balance), choose the engine once (a ForwardEngine, forward-state.ts) and keep it on the ForwardState, and watch the client
-// side (it may leave, or send more body than the rule accepts). Everything after the choice goes
+// balance), choose the engine once (a ForwardEngine, forward-state.ts) and keep it on the
+// ForwardState, and watch the client side (it may leave, or send more body than the rule accepts). Everything after the choice goes
 // through state.engine. The handlers are named top-level functions that find their state on the
 // emitter, so a request costs no closures.
 //

@@ -4,9 +4,9 @@
 // several times the live size. A proxy promotes a lot of short-lived garbage: under 1,000 busy
 // clients, each request outlives a young-generation collection while it waits for its upstream
 // connection, so its objects end in the old generation and die there. With V8's own factor the
-// proxy's RSS rose from 100 MB idle to 210-230 MB under that load (bench scenario d) although the
-// live heap stayed under 50 MB. A fixed factor of 1.3 held it at about 145 MB, for one more major
-// collection (a few ms, mostly on V8's helper thread) every several seconds at full load.
+// resident size under that load grew to several times the live heap; a fixed, small factor keeps it
+// close, for one more major collection (mostly on V8's helper thread) every several seconds at full
+// load. The figures are in bench/results/2026-11-22-design-measurements.md.
 //
 // An operator who passes --heap-growing-percent to node (on the command line or in NODE_OPTIONS)
 // keeps their value.

@@ -117,11 +117,22 @@ export type ResolvedTcpFrontend = ResolvedConfig['tcp'][number]
 // config/ and certificates in certs/ beside it, so `certs` in config/lab.yaml must mean <repo>/certs,
 // not config/certs. A config kept anywhere else (/etc/lyncproxy/lyncproxy.yaml) has its certs
 // directory beside it. An explicit relative `certs.dir` follows the same rule, so writing the default
-// out changes nothing.
-export function resolveCertsDir (dir: string, baseDir: string): string {
+// out changes nothing. One exception: a config inside an installed package (a path through
+// node_modules) keeps its relative certs directory in the user's cache instead, because a lab CA key
+// written into node_modules would be shared by every project that installs it, and lost or
+// replaced on the next install.
+export function resolveCertsDir (dir: string, baseDir: string, env: NodeJS.ProcessEnv = process.env): string {
   if (path.isAbsolute(dir)) return path.normalize(dir)
   const root = path.basename(baseDir) === 'config' ? path.dirname(baseDir) : baseDir
+  if (root.split(path.sep).includes('node_modules')) return path.resolve(userCacheDir(env), 'lyncproxy', dir)
   return path.resolve(root, dir)
+}
+
+// XDG_CACHE_HOME (Linux), LOCALAPPDATA (Windows), else ~/.cache, as each platform's tools expect.
+function userCacheDir (env: NodeJS.ProcessEnv): string {
+  if (env.XDG_CACHE_HOME !== undefined && path.isAbsolute(env.XDG_CACHE_HOME)) return env.XDG_CACHE_HOME
+  if (process.platform === 'win32' && env.LOCALAPPDATA !== undefined) return env.LOCALAPPDATA
+  return path.join(os.homedir(), '.cache')
 }
 
 // Applies the defaults to a config that passed validation (schema, references, conflicts). The input

@@ -274,6 +274,12 @@ t.test('the teaching page follows live traffic in headless Chromium', { skip: CH
   for (const name of ['Host', 'X-Forwarded-For', 'X-Forwarded-Proto', 'Forwarded', 'Via']) t.ok(forwarded.includes(name), `${name} as forwarded`)
   t.ok(await page.evaluate<number>('document.querySelectorAll("#details-forwarded tr.changed").length') >= 4, 'the fields the proxy added are marked')
 
+  // The HAR download link: what it fetches is a HAR log of the rows above, with the member named.
+  const har = await page.evaluate<{ version: string, rules: string[], members: string[] }>(`fetch(document.getElementById('download-har').href).then((r) => r.json()).then((h) => ({
+    version: h.log.version, rules: h.log.entries.map((e) => e._rule), members: h.log.entries.map((e) => e._member) }))`)
+  t.equal(har.version, '1.2', 'the page links the HAR export')
+  t.ok(har.rules.includes('webext') && har.rules.includes('office-web-apps'), 'with the exchanges the feed shows')
+
   // Try it: explain answers and the diagram points at the rule.
   await page.evaluate(`(() => {
     document.getElementById('try-url').value = 'https://webext.contoso.com/ucwa/v1/applications'
@@ -363,5 +369,6 @@ t.test('the teaching page follows live traffic in headless Chromium', { skip: CH
   await tokenPage.waitFor('document.body.dataset.ready === "true"', 'the page with a token to load')
   t.same(await tokenPage.evaluate('[...document.querySelectorAll("#diagram g.rule")].map((g) => g.dataset.rule)'), ['webext'], 'it draws the table')
   await tokenPage.waitFor('document.getElementById("connection").textContent === "live"', 'the feed to connect with the token')
+  t.match(await tokenPage.evaluate<string>('document.getElementById("download-har").href'), /\/api\/flows\.har\?token=page-token-1$/, 'the HAR link carries the token')
   t.same(tokenPage.errors(), [], 'without an error')
 })

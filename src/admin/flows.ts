@@ -17,6 +17,8 @@ export interface FlowFeedOptions {
 
 export interface FlowFeed {
   attach (req: IncomingMessage, res: ServerResponse): void
+  // The kept history, oldest first (what a connecting client is replayed, and the HAR export).
+  recent (): Exchange[]
   clients (): number
   close (): void
 }
@@ -29,7 +31,7 @@ interface Client {
 }
 
 export function createFlowFeed (bus: ExchangeBus, options: FlowFeedOptions = {}): FlowFeed {
-  const historySize = options.history ?? 50
+  const historySize = options.history ?? 200
   const perClient = options.perClient ?? 256
   const history: Array<Exchange | undefined> = new Array(historySize)
   let next = 0
@@ -42,6 +44,15 @@ export function createFlowFeed (bus: ExchangeBus, options: FlowFeedOptions = {})
     }
     for (const client of clients) offer(client, ex)
   })
+
+  function recent (): Exchange[] {
+    const out: Exchange[] = []
+    for (let i = 0; i < historySize; i++) {
+      const ex = history[(next + i) % historySize]
+      if (ex !== undefined) out.push(ex)
+    }
+    return out
+  }
 
   function offer (client: Client, ex: Exchange): void {
     if (!client.blocked) { send(client, ex); return }
@@ -84,16 +95,14 @@ export function createFlowFeed (bus: ExchangeBus, options: FlowFeedOptions = {})
       })
       res.write('retry: 2000\n\n')
       const client: Client = { res, queue: [], blocked: false, dropped: 0 }
-      for (let i = 0; i < historySize; i++) {
-        const ex = history[(next + i) % historySize]
-        if (ex !== undefined) offer(client, ex)
-      }
+      for (const ex of recent()) offer(client, ex)
       clients.add(client)
       const gone = (): void => { clients.delete(client) }
       req.socket.setKeepAlive(true)
       res.on('close', gone)
       res.on('error', gone)
     },
+    recent,
     clients: () => clients.size,
     close () {
       detach()

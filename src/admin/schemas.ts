@@ -149,6 +149,12 @@ export const flowsSchema = {
   response: { 501: errorBody },
 }
 
+export const flowsHarSchema = {
+  description: 'The recent exchanges (the flow feed\'s history) as a HAR 1.2 log, as a download: request and response headers with secrets masked, the rule, pool and member in custom fields. Not with workers > 1 (501).',
+  querystring: tokenQuery,
+  response: { 501: errorBody },
+}
+
 export const trafficSchema = {
   description: 'Per listener, rule and pool: requests since start and the last status (the diagram\'s edge labels).',
   querystring: tokenQuery,

@@ -1,6 +1,7 @@
 // The admin plane: metrics, health, the routing table, explain, the live flow feed, reload and the
 // teaching page, on a listener of its own (127.0.0.1:9090 by default). It is a separate server, so
 // no published name can reach it: the external listeners never route to it.
+import { readFileSync } from 'node:fs'
 import Fastify, { LogController } from 'fastify'
 import { AggregatorRegistry } from 'prom-client'
 import type { LoadedConfig } from '../config/load.js'
@@ -10,6 +11,7 @@ import { ExplainError, explainRequest } from '../explain/explain.js'
 import { portTables } from '../ports/ports.js'
 import type { Logger } from '../observe/logger.js'
 import { createAdminMetrics, createMetrics, type Metrics } from '../observe/metrics.js'
+import { harLog } from '../observe/har.js'
 import { tallyTraffic } from '../observe/traffic.js'
 import { requireToken, resolveAdminToken } from './auth.js'
 import type { AdminCluster } from './cluster.js'
@@ -57,6 +59,9 @@ export interface RunningAdmin {
 
 const OPEN_ROUTES = new Set(['/healthz'])
 
+// The creator of a HAR export names the version that wrote it.
+const PACKAGE_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
+
 // Each worker sees only the exchanges it served, and the feed is a stream from one process.
 const FLOWS_NEED_ONE_WORKER = 'the live flow feed shows the exchanges of one process; with several workers each sees only its own. Set workers: 1 in the configuration to use /api/flows'
 
@@ -77,7 +82,7 @@ export async function startAdmin (o: AdminOptions): Promise<RunningAdmin> {
   const metrics = cluster === undefined ? createMetrics(proxy, { processMetrics }) : createAdminMetrics({ processMetrics })
   cluster?.registerMetrics(metrics.registry)
   const traffic = tallyTraffic(proxy.bus)
-  const flows = createFlowFeed(proxy.bus, { history: o.flowHistory ?? 50, perClient: o.flowQueue ?? 256, onDrop: (n) => metrics.recordFlowDrops(n) })
+  const flows = createFlowFeed(proxy.bus, { history: o.flowHistory ?? 200, perClient: o.flowQueue ?? 256, onDrop: (n) => metrics.recordFlowDrops(n) })
   const recordReload = (r: ReloadResult): ReloadResult => { metrics.recordReload(r.ok ? 'success' : 'failure'); return r }
   const reload = cluster === undefined
     ? createReloader({ file: o.file, proxy, logger, env, onResult: recordReload })
@@ -171,6 +176,15 @@ export async function startAdmin (o: AdminOptions): Promise<RunningAdmin> {
     if (cluster !== undefined) return reply.code(501).send({ error: 'not_with_workers', message: FLOWS_NEED_ONE_WORKER })
     reply.hijack()
     flows.attach(request.raw, reply.raw)
+  })
+
+  app.get('/api/flows.har', { schema: schemas.flowsHarSchema }, async (_request, reply) => {
+    if (cluster !== undefined) return reply.code(501).send({ error: 'not_with_workers', message: FLOWS_NEED_ONE_WORKER })
+    const listeners = proxy.config().listeners
+    const scheme = (name: string): 'http' | 'https' => listeners.find((l) => l.name === name)?.protocol ?? 'http'
+    const har = harLog(flows.recent(), { name: 'lyncproxy', version: PACKAGE_VERSION }, scheme)
+    return reply.header('content-disposition', 'attachment; filename="lyncproxy-flows.har"')
+      .type('application/json; charset=utf-8').send(JSON.stringify(har))
   })
 
   app.post('/api/reload', { schema: schemas.reloadSchema }, async (_request, reply) => {

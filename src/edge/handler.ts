@@ -43,6 +43,8 @@ export function onRequest (this: Server, req: IncomingMessage, res: ServerRespon
   if (req.httpVersionMinor === 0 && res.shouldKeepAlive) honourCloseOnHttp10(req, res)
   const state = (this as StatefulServer)[kListenerState]
   const ex = new Exchange(state.name, clientAddress(req.socket), req.method ?? '')
+  // A reference, for the flow feed and the HAR export: refused requests show what was sent too.
+  ex.requestHeaders = req.rawHeaders
   const tagged = res as TaggedResponse
   tagged[kExchange] = ex
   tagged[kListenerState] = state
@@ -101,7 +103,6 @@ function serve (state: ListenerState, req: IncomingMessage, res: ServerResponse,
     sendRedirect(res, route, ex.publicName, ex.target)
     return
   }
-  ex.requestHeaders = req.rawHeaders
   const expectContinue = (req as ExpectingRequest)[kExpectContinue] === true
   const built = prepareForward(route, req.rawHeaders, { client: ex.client, proto: state.protocol, host: ex.host, via: state.via, expectContinue })
   if (isRefusal(built)) {

@@ -97,6 +97,7 @@ export function relayResponseHead (state: ForwardState, status: number, statusMe
   if (res.destroyed) return true
   const headers = filterResponseHeaders(rawHeaders)
   addResponseFields(headers, route, member, state.setAffinityCookie)
+  ex.responseHeaders = headers
   try {
     res.writeHead(status, statusMessage, headers as unknown as OutgoingHttpHeaders)
     return true

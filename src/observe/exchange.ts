@@ -37,6 +37,9 @@ export class Exchange {
   // for the teaching page's "show headers". Nothing is built for them on the request path.
   requestHeaders: readonly string[] | undefined = undefined
   forwardedHeaders: readonly string[] | undefined = undefined
+  // The relayed response's fields as sent to the client (after the response header policy), for
+  // the HAR export; undefined when the proxy answered itself.
+  responseHeaders: readonly string[] | undefined = undefined
 
   constructor (listener: string, client: string, method: string) {
     this.id = idPrefix + (++sequence).toString(36)

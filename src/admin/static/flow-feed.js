@@ -51,6 +51,9 @@ export function connectFeed () {
   const pill = byId('connection')
   /** @type {HTMLTableSectionElement} */
   const feedBody = one('#feed tbody')
+  /** @type {HTMLAnchorElement} */
+  const download = one('#download-har')
+  download.href = withToken('/api/flows.har')
   const source = new EventSource(withToken('/api/flows'))
   source.addEventListener('open', () => { pill.textContent = 'live'; pill.className = 'pill live' })
   source.addEventListener('error', () => { pill.textContent = 'reconnecting…'; pill.className = 'pill down' })

@@ -1,6 +1,7 @@
 // A client project's own test, written with node:test (no tap, no TypeScript): the whole Lync lab
 // starts inside the test process on ephemeral loopback ports, and the client code under test talks
-// to the real public names through the lab's fetch. Run it with:  node --test examples/
+// to the real public names through the lab's fetch, with a fault turned on and off on the way.
+// Run it with:  node --test examples/
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import { startLab } from 'lyncproxy'
@@ -23,6 +24,19 @@ test('a Lync 2013 mobile client discovers its pool through the reverse proxy', a
   assert.equal(challenge.status, 401)
   assert.match(challenge.headers.get('www-authenticate') ?? '', /MsRtcOAuth/)
   await challenge.arrayBuffer()
+})
+
+test('the client under test meets a Front End that answers 503, then recovers', async () => {
+  const url = `${lab.urls['webext.contoso.com']}/Autodiscover/AutodiscoverService.svc/root?originalDomain=contoso.com`
+  await lab.setFault('webext', { abort: 503 })
+  const failing = await lab.fetch(url)
+  assert.equal(failing.status, 503)
+  assert.equal(failing.headers.get('x-lyncproxy-error'), 'fault_abort')
+  await failing.arrayBuffer()
+  await lab.setFault('webext', undefined)
+  const healed = await lab.fetch(url)
+  assert.equal(healed.status, 200)
+  await healed.arrayBuffer()
 })
 
 test('nothing unpublished leaves the lab', async () => {

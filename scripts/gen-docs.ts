@@ -13,7 +13,7 @@ import { DEFAULTS } from '../src/config/defaults.js'
 import { configJsonSchemaText } from '../src/config/json-schema.js'
 import { ConfigSchema } from '../src/config/schema.js'
 import { ErrorCodes, type ErrorCode } from '../src/errors.js'
-import { EdgeFailures, INTERNAL_FAILURE, OPTIONS_STAR, ParseFailures, UpstreamFailures, VOCABULARY, type FailureKind } from '../src/respond/failure.js'
+import { EdgeFailures, InjectedFaults, INTERNAL_FAILURE, OPTIONS_STAR, ParseFailures, UpstreamFailures, VOCABULARY, type FailureKind } from '../src/respond/failure.js'
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const SCHEMA_FILE = 'src/config/schema.ts'
@@ -256,7 +256,20 @@ function requestFailures (): string[] {
     'connection is aborted, never ended cleanly, so the client cannot take a truncated body for a whole one.', '',
     'Why the edge refuses what it refuses (versions, Host, sizes, header names) is in [hardening.md](hardening.md);',
     'a pool with no healthy member is in [pools-and-hlb.md](pools-and-hlb.md).', '')
+  out.push('### Injected on purpose by a rule\'s `fault` (for client developers\' tests)', '', '| status | code | what happened |', '|---|---|---|')
+  for (const [key, fault] of Object.entries(InjectedFaults) as Array<[keyof typeof InjectedFaults, { code: string }]>) {
+    out.push(`| ${key === 'abort' ? 'the rule\'s `fault.abort`' : 'none'} | \`${fault.code}\` | ${cell(INJECTED_MEANINGS[key])} |`)
+  }
+  out.push('')
   return out
+}
+
+const INJECTED_MEANINGS: Record<keyof typeof InjectedFaults, string> = {
+  abort: 'answered with the status the rule names, instead of forwarding',
+  reset: 'the client connection was closed without an answer',
+  stall: 'nothing was forwarded and nothing answered, until the client gave up',
+  truncated: 'the response body was cut after `fault.truncateAfter` bytes by closing the connection',
+  cut: 'the connection was closed `fault.cutAfter` seconds after the request, before the response ended',
 }
 
 // Reason texts are plain words: a `<name>` outside backticks would be read as an HTML tag.

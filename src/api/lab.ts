@@ -14,7 +14,8 @@ import { fileURLToPath } from 'node:url'
 import pino from 'pino'
 import { Agent, buildConnector, fetch as undiciFetch, type Dispatcher } from 'undici'
 import { deepFreeze, type ResolvedConfig } from '../config/defaults.js'
-import { loadConfigFile } from '../config/load.js'
+import { loadConfigFile, type LoadedConfig } from '../config/load.js'
+import type { FaultConfig } from '../config/schema.js'
 import type { RunningProxy } from '../control/proxy.js'
 import { startLab as startLabServers, type RunningLab } from '../lab/run.js'
 
@@ -30,6 +31,8 @@ export interface StartLabOptions {
   logLevel?: string
   // Start the admin plane (teaching page, /metrics, /api/flows) on an ephemeral port too.
   admin?: boolean
+  // Faults to inject from the start, by rule name (the same fields as rules.<name>.fault).
+  faults?: Readonly<Record<string, FaultConfig>>
 }
 
 export interface LabUser {
@@ -59,6 +62,9 @@ export interface Lab {
   readonly caFile: string
   readonly users: readonly LabUser[]
   readonly adminUrl: string | undefined
+  // Turns a rule's injected faults on, changes them, or (with undefined) turns them off, through a
+  // reload: requests already on their way finish as they started.
+  setFault (rule: string, fault: FaultConfig | undefined): Promise<void>
   // The running proxy, for what the fields above do not cover (the exchange bus, reload).
   readonly proxy: RunningProxy
   close (): Promise<void>
@@ -69,6 +75,7 @@ export async function startLab (options: StartLabOptions = {}): Promise<Lab> {
   const draft = structuredClone(loaded.config) as { -readonly [K in keyof ResolvedConfig]: ResolvedConfig[K] }
   if (options.certsDir !== undefined) draft.certs = { ...draft.certs, dir: path.resolve(options.certsDir) }
   draft.admin = { ...draft.admin, enabled: options.admin === true, port: 0 }
+  for (const [rule, fault] of Object.entries(options.faults ?? {})) draft.rules = withFault(draft.rules, rule, fault)
   const config = deepFreeze(draft) as ResolvedConfig
   const logger = pino({ level: options.logLevel ?? 'silent' })
   const running = await startLabServers({ ...loaded, config }, { logger, ephemeralPorts: true })
@@ -79,10 +86,21 @@ export async function startLab (options: StartLabOptions = {}): Promise<Lab> {
     await running.close()
     throw err
   }
-  return labHandle(running, config, admin)
+  return labHandle(running, { ...loaded, config }, admin)
 }
 
-function labHandle (running: RunningLab, config: ResolvedConfig, admin: { url: string, close (): Promise<void> } | undefined): Lab {
+// The rules with one rule's fault replaced; an unknown rule name is a mistake in the test.
+function withFault (rules: ResolvedConfig['rules'], name: string, fault: FaultConfig | undefined): ResolvedConfig['rules'] {
+  if (!rules.some((r) => r.name === name)) throw new Error(`the lab has no rule ${name}: use one of ${rules.map((r) => r.name).join(', ')}`)
+  return rules.map((r) => {
+    if (r.name !== name) return r
+    const { fault: _old, ...rest } = r
+    return fault === undefined ? rest : { ...rest, fault }
+  })
+}
+
+function labHandle (running: RunningLab, loaded: LoadedConfig, admin: { url: string, close (): Promise<void> } | undefined): Lab {
+  const config = loaded.config
   const { proxy } = running
   const certs = proxy.labCerts
   if (certs === undefined) throw new Error('the lab started without its certificates')
@@ -111,6 +129,12 @@ function labHandle (running: RunningLab, config: ResolvedConfig, admin: { url: s
     caFile: certs.caFile,
     users: (config.lab?.users ?? []).map((u) => ({ ...u })),
     adminUrl: admin?.url,
+    async setFault (rule, fault) {
+      // The running config, not the file's: the lab pointed its pools at the ports it bound.
+      const current = proxy.config()
+      const next = deepFreeze({ ...structuredClone(current), rules: withFault(structuredClone(current.rules), rule, fault) }) as ResolvedConfig
+      await proxy.reload({ ...loaded, config: next })
+    },
     proxy,
     async close () {
       await dispatcher.close()

@@ -147,6 +147,21 @@ export const PoolSchema = Type.Object({
   })),
 }, { additionalProperties: false })
 
+// Faults injected on purpose, as Envoy's fault filter does, so that a client developer can test
+// what a Lync client does behind a proxy that misbehaves. Never for production traffic.
+export const FaultSchema = Type.Object({
+  percent: Type.Optional(Type.Number({ minimum: 0, maximum: 100, description: 'The share of the rule\'s forwarded requests the fault applies to, in percent; 100 by default.' })),
+  delay: Type.Optional(field(Seconds, 'Seconds to hold each request before it goes on (or before the fault below).')),
+  abort: Type.Optional(Type.Integer({ minimum: 200, maximum: 599, description: 'Answer with this status instead of forwarding (error code fault_abort).' })),
+  reset: Type.Optional(Type.Boolean({ description: 'Close the client connection instead of answering (fault_reset).' })),
+  stall: Type.Optional(Type.Boolean({ description: 'Never forward and never answer: the client waits until it gives up (fault_stall), as behind an upstream that hangs.' })),
+  truncateAfter: Type.Optional(Type.Integer({ minimum: 0, description: 'Cut the response body after this many bytes by closing the connection (fault_truncated).' })),
+  cutAfter: Type.Optional(field(Seconds, 'Close the connection this many seconds after the request arrived if the response has not ended, as a proxy with a short read timeout cuts a long poll (fault_cut).')),
+}, {
+  additionalProperties: false,
+  description: 'Faults to inject, for client developers\' tests: `reset` wins over `stall`, `stall` over `abort`; `delay` comes first; `truncateAfter` and `cutAfter` apply to what is forwarded.',
+})
+
 export const RuleSchema = Type.Object({
   name: field(Name, 'The rule\'s name, as logs, metrics, error bodies and `lyncproxy explain` report it.'),
   description: Type.Optional(Type.String({ description: 'Free text for the admin, such as the TMG or ARR rule this one replaces; nothing acts on it.' })),
@@ -190,6 +205,7 @@ export const RuleSchema = Type.Object({
   longPoll: Type.Optional(Type.Boolean({
     description: 'The rule carries long polls (UCWA event channels, Mcx): each request may hold an upstream connection for minutes, so these requests get connections of their own, outside the pool\'s maxSockets.',
   })),
+  fault: Type.Optional(FaultSchema),
 }, { additionalProperties: false })
 
 // A layer-4 frontend: what an HLB does for SIP/MTLS (5061), 444 and the CLS ports. Bytes are spliced
@@ -272,6 +288,7 @@ export type Config = Static<typeof ConfigSchema>
 export type ListenerConfig = Static<typeof ListenerSchema>
 export type PoolConfig = Static<typeof PoolSchema>
 export type RuleConfig = Static<typeof RuleSchema>
+export type FaultConfig = Static<typeof FaultSchema>
 export type CertificateConfig = Static<typeof CertificateSchema>
 export type TimeoutsConfig = Static<typeof TimeoutsSchema>
 export type LabConfig = Static<typeof LabSchema>

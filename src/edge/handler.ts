@@ -11,6 +11,7 @@ import type { Route } from '../routing/table.js'
 import { connectionOf, exchangeClosed, exchangeOpened, takeByteCounts, type ClientConnection } from './connection.js'
 import { kListenerState, type ListenerState } from './listener-state.js'
 import { isRefusal, prepareForward } from './prepare-forward.js'
+import { injectFault } from './injected-fault.js'
 import { isFailure, resolveRoute } from './resolve.js'
 
 const kExchange = Symbol('lyncproxy.exchange')
@@ -110,6 +111,10 @@ function serve (state: ListenerState, req: IncomingMessage, res: ServerResponse,
     return
   }
   ex.forwardedHeaders = built.headers
+  if (route.fault !== undefined) {
+    injectFault(ex, req, res, route, route.fault, () => { forwardRequest(ex, req, res, route, built, expectContinue) })
+    return
+  }
   forwardRequest(ex, req, res, route, built, expectContinue)
 }
 

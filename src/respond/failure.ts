@@ -49,6 +49,17 @@ export const ParseFailures = {
   bodyIncomplete: { status: 400, code: 'body_incomplete', reason: 'the connection was closed before the request body was complete' },
 } as const satisfies Record<string, Failure>
 
+// Faults a rule injects on purpose (rules.<name>.fault, edge/injected-fault.ts). The abort's status
+// is the rule's own choice, so it is given with the fault; the others never send a status at all:
+// their codes name what was done to the connection, in the access log and the flow feed.
+export const InjectedFaults = {
+  abort: { code: 'fault_abort', reason: 'fault injected on purpose by this rule (fault.abort)' },
+  reset: { code: 'fault_reset' },
+  stall: { code: 'fault_stall' },
+  truncated: { code: 'fault_truncated' },
+  cut: { code: 'fault_cut' },
+} as const
+
 // Failures of the upstream, chosen by forward/upstream-failure.ts.
 export const UpstreamFailures = {
   connectTimeout: { status: 504, code: 'upstream_connect_timeout' },

@@ -7,7 +7,7 @@ import type { ResolvedConfig, ResolvedListener, ResolvedPool, ResolvedRule } fro
 import { LyncProxyError } from '../errors.js'
 import type { ProxyCounters } from '../upstream/proxy-counters.js'
 import { UpstreamPool } from '../upstream/pool.js'
-import type { HostEntry, ListenerRoutes, Route, RoutingTable, Timeouts } from './table.js'
+import type { HostEntry, InjectedFault, ListenerRoutes, Route, RoutingTable, Timeouts } from './table.js'
 
 export interface CompileContext {
   baseDir: string
@@ -116,6 +116,19 @@ function buildPool (name: string, pool: ResolvedPool, ctx: CompileContext): Upst
   })
 }
 
+function compileFault (fault: ResolvedRule['fault']): InjectedFault | undefined {
+  if (fault === undefined) return undefined
+  return Object.freeze({
+    percent: fault.percent ?? 100,
+    delayMs: Math.round((fault.delay ?? 0) * 1000),
+    abortStatus: fault.abort ?? 0,
+    reset: fault.reset === true,
+    stall: fault.stall === true,
+    truncateAfter: fault.truncateAfter ?? -1,
+    cutAfterMs: Math.round((fault.cutAfter ?? 0) * 1000),
+  })
+}
+
 function buildRoute (rule: ResolvedRule, index: number, listener: ResolvedListener, pools: ReadonlyMap<string, UpstreamPool>, redirectPort: number): Route {
   const pool = rule.pool === undefined ? undefined : pools.get(rule.pool)
   const tls = listener.protocol === 'https'
@@ -132,6 +145,7 @@ function buildRoute (rule: ResolvedRule, index: number, listener: ResolvedListen
     bridgePort: bridge ?? 0,
     timeouts: compileTimeouts(rule.timeouts),
     longPoll: rule.longPoll,
+    fault: compileFault(rule.fault),
     redirectStatus: rule.redirectStatus,
     maxBodyBytes: rule.maxBodyBytes,
     requestBufferBytes: rule.requestBufferBytes,
@@ -166,6 +180,7 @@ function implicitRedirect (config: ResolvedConfig, port: number): Route {
     bridgePort: 0,
     timeouts: compileTimeouts(config.defaults.timeouts),
     longPoll: false,
+    fault: undefined,
     redirectStatus: 301,
     maxBodyBytes: 0,
     requestBufferBytes: 0,

@@ -30,6 +30,9 @@ export interface Route {
   readonly timeouts: Timeouts
   // The rule carries long polls: upstream connections outside the pool's maxSockets cap.
   readonly longPoll: boolean
+  // Faults to inject on this rule's forwarded requests (rules.<name>.fault); undefined for almost
+  // every rule, so the request path pays one comparison.
+  readonly fault: InjectedFault | undefined
   readonly redirectStatus: number
   // Request bodies above this many bytes are refused with 413.
   readonly maxBodyBytes: number
@@ -48,6 +51,20 @@ export interface Route {
 // all ask here, so what explain shows is where requests go.
 export function upstreamPort (route: Route, member: Member): number {
   return route.bridgePort !== 0 ? route.bridgePort : route.upstreamTls ? member.httpsPort : member.httpPort
+}
+
+export interface InjectedFault {
+  // 0 to 100.
+  readonly percent: number
+  readonly delayMs: number
+  // 0: no abort.
+  readonly abortStatus: number
+  readonly reset: boolean
+  readonly stall: boolean
+  // -1: no truncation.
+  readonly truncateAfter: number
+  // 0: no cut.
+  readonly cutAfterMs: number
 }
 
 export interface ListenerRoutes {

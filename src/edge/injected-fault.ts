@@ -1,0 +1,96 @@
+// Faults injected on purpose (rules.<name>.fault), the way Envoy's fault filter injects them: a
+// client developer turns them on to see what a Lync client does behind a proxy that delays, refuses,
+// resets, stalls, truncates or cuts a long poll. They act only on requests that were about to be
+// forwarded, after every check the edge makes, so a fault never lets through what a rule would
+// refuse. Nothing here runs for a rule without a fault: the edge compares route.fault once.
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Exchange } from '../observe/exchange.js'
+import { failureOf, InjectedFaults } from '../respond/failure.js'
+import { sendFailure } from '../respond/local-response.js'
+import type { InjectedFault, Route } from '../routing/table.js'
+
+type Write = (chunk: unknown, ...rest: unknown[]) => boolean
+type End = (...args: unknown[]) => ServerResponse
+
+// Runs `forward` as the fault allows: at once, later, or never.
+export function injectFault (ex: Exchange, req: IncomingMessage, res: ServerResponse, route: Route, fault: InjectedFault, forward: () => void): void {
+  if (fault.percent < 100 && Math.random() * 100 >= fault.percent) { forward(); return }
+  if (fault.delayMs === 0) { act(ex, req, res, route, fault, forward); return }
+  const timer = setTimeout(() => { if (!res.destroyed) act(ex, req, res, route, fault, forward) }, fault.delayMs)
+  res.once('close', () => { clearTimeout(timer) })
+}
+
+function act (ex: Exchange, req: IncomingMessage, res: ServerResponse, route: Route, fault: InjectedFault, forward: () => void): void {
+  if (fault.reset) {
+    ex.error = InjectedFaults.reset.code
+    ex.aborted = true
+    req.socket.destroy()
+    return
+  }
+  if (fault.stall) {
+    // The request is read and dropped, so the client's body is not what holds it: it waits for
+    // an answer that never comes, until it gives up or the proxy shuts down.
+    ex.error = InjectedFaults.stall.code
+    req.resume()
+    return
+  }
+  if (fault.abortStatus !== 0) {
+    ex.error = InjectedFaults.abort.code
+    req.resume()
+    sendFailure(res, failureOf({ status: fault.abortStatus, code: InjectedFaults.abort.code }, InjectedFaults.abort.reason), route)
+    return
+  }
+  if (fault.truncateAfter >= 0) truncateAfter(ex, res, fault.truncateAfter)
+  if (fault.cutAfterMs > 0) cutAfter(ex, res, fault.cutAfterMs)
+  forward()
+}
+
+// Lets `limit` bytes of the response body through, then closes the connection: the client sees a
+// body that breaks off, as behind a proxy that drops a connection mid-response.
+function truncateAfter (ex: Exchange, res: ServerResponse, limit: number): void {
+  let sent = 0
+  let cutting = false
+  const write = res.write.bind(res) as Write
+  const end = res.end.bind(res) as End
+  // The allowed bytes (and the head) must reach the client before the connection goes: destroying
+  // at once would drop what is still buffered, so the cut waits for the last write to flush.
+  const cut = (last: Buffer): void => {
+    cutting = true
+    ex.error = InjectedFaults.truncated.code
+    ex.aborted = true
+    write(last, () => { res.destroy() })
+  }
+  // Writes the part of `chunk` that fits; false once the limit is reached (and the cut begun).
+  const pass = (chunk: unknown, encoding: unknown): boolean => {
+    if (chunk === undefined || chunk === null || typeof chunk === 'function') return true
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk, typeof encoding === 'string' ? encoding as BufferEncoding : 'utf8') : Buffer.from(chunk as Uint8Array)
+    if (sent + bytes.length <= limit) {
+      sent += bytes.length
+      if (bytes.length > 0) write(bytes)
+      return true
+    }
+    const last = bytes.subarray(0, limit - sent)
+    sent = limit
+    cut(last)
+    return false
+  }
+  ;(res as unknown as { write: Write }).write = (chunk, encoding) => {
+    if (cutting || res.destroyed) return false
+    return pass(chunk, encoding) && !res.writableNeedDrain
+  }
+  ;(res as unknown as { end: End }).end = (chunk?: unknown, encoding?: unknown) => {
+    if (!cutting && !res.destroyed && pass(chunk, encoding)) end()
+    return res
+  }
+}
+
+// Closes the connection `ms` after the request arrived unless the response has ended by then.
+function cutAfter (ex: Exchange, res: ServerResponse, ms: number): void {
+  const timer = setTimeout(() => {
+    if (res.writableFinished || res.destroyed) return
+    ex.error = InjectedFaults.cut.code
+    ex.aborted = true
+    res.destroy()
+  }, ms)
+  res.once('close', () => { clearTimeout(timer) })
+}

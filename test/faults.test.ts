@@ -1,0 +1,162 @@
+// Faults injected on purpose (rules.<name>.fault), through real sockets: what the client gets, what
+// the upstream received (or did not), and the exchange record's code. Then the same through the lab
+// API's setFault, turned on and off on a running lab.
+import fs from 'node:fs'
+import http from 'node:http'
+import type net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import t, { type Test } from 'tap'
+import { startLab, startProxy, type FaultConfig, type RunningProxy } from '../src/index.js'
+
+interface Upstream { port: number, requests: string[], closedEarly: number }
+
+// An upstream that answers /body with 100 bytes, holds /hold open (a long poll), and counts the
+// requests it received and the ones whose client went away before the answer.
+async function upstream (t: Test): Promise<Upstream> {
+  const state: Upstream = { port: 0, requests: [], closedEarly: 0 }
+  const server = http.createServer((req, res) => {
+    state.requests.push(req.url ?? '')
+    res.on('close', () => { if (!res.writableFinished) state.closedEarly++ })
+    if (req.url === '/hold') { res.writeHead(200, { 'content-type': 'application/json' }); res.write('{'); return }
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '100' })
+    res.end('x'.repeat(100))
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()) }))
+  state.port = (server.address() as net.AddressInfo).port
+  return state
+}
+
+async function proxyWith (t: Test, up: Upstream, fault: FaultConfig): Promise<{ proxy: RunningProxy, port: number, records: Array<{ error: string, status: number, aborted: boolean }> }> {
+  const proxy = await startProxy({
+    listeners: [{ name: 'web', protocol: 'http', address: '127.0.0.1', port: 0 }],
+    pools: { fe: { fqdn: 'pool01.contoso.net', address: '127.0.0.1', httpPort: up.port, httpsPort: up.port } },
+    rules: [{ name: 'webext', publicNames: ['webext.contoso.com'], action: 'forward', pool: 'fe', fault }],
+  })
+  t.teardown(() => proxy.close(0))
+  const records: Array<{ error: string, status: number, aborted: boolean }> = []
+  proxy.bus.subscribe((ex) => { records.push({ error: ex.error, status: ex.status, aborted: ex.aborted }) })
+  return { proxy, port: proxy.listeners[0]!.port, records }
+}
+
+interface Outcome { status?: number, body: string, error?: string, headers?: http.IncomingHttpHeaders, ms: number }
+
+function get (port: number, urlPath: string, timeoutMs = 10_000): Promise<Outcome> {
+  const started = performance.now()
+  return new Promise((resolve) => {
+    let body = ''
+    let status: number | undefined
+    let headers: http.IncomingHttpHeaders | undefined
+    const done = (error?: string): void => { resolve({ ...(status === undefined ? {} : { status }), body, ...(error === undefined ? {} : { error }), ...(headers === undefined ? {} : { headers }), ms: performance.now() - started }) }
+    const req = http.get({ host: '127.0.0.1', port, path: urlPath, headers: { host: 'webext.contoso.com' }, agent: false }, (res) => {
+      status = res.statusCode
+      headers = res.headers
+      res.setEncoding('utf8')
+      res.on('data', (c: string) => { body += c })
+      res.on('end', () => { done() })
+      res.on('error', (err: NodeJS.ErrnoException) => { done(err.code ?? err.message) })
+      res.on('aborted', () => { done('aborted') })
+    })
+    req.on('error', (err: NodeJS.ErrnoException) => { done(err.code ?? err.message) })
+    req.setTimeout(timeoutMs, () => { req.destroy(); done('client_timeout') })
+  })
+}
+
+const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 100))
+
+t.test('abort: the rule\'s status instead of forwarding, nothing reaches the upstream', async (t) => {
+  const up = await upstream(t)
+  const { port, records } = await proxyWith(t, up, { abort: 503 })
+  const r = await get(port, '/body')
+  t.equal(r.status, 503)
+  t.equal(r.headers?.['x-lyncproxy-error'], 'fault_abort')
+  t.match(r.body, /fault injected on purpose/)
+  t.same(up.requests, [], 'the upstream received nothing')
+  await settle()
+  t.match(records.at(-1), { error: 'fault_abort', status: 503 })
+})
+
+t.test('delay: the request goes on after the delay, whole', async (t) => {
+  const up = await upstream(t)
+  const { port } = await proxyWith(t, up, { delay: 0.4 })
+  const r = await get(port, '/body')
+  t.equal(r.status, 200)
+  t.equal(r.body, 'x'.repeat(100))
+  t.ok(r.ms >= 390, `held at least the delay (${Math.round(r.ms)} ms)`)
+  t.same(up.requests, ['/body'])
+})
+
+t.test('reset: the client connection closes without an answer', async (t) => {
+  const up = await upstream(t)
+  const { port, records } = await proxyWith(t, up, { reset: true })
+  const r = await get(port, '/body')
+  t.equal(r.status, undefined, 'no status line')
+  t.match(r.error, /ECONNRESET|socket hang up/)
+  t.same(up.requests, [])
+  await settle()
+  t.match(records.at(-1), { error: 'fault_reset', aborted: true })
+})
+
+t.test('stall: no answer until the client gives up', async (t) => {
+  const up = await upstream(t)
+  const { port, records } = await proxyWith(t, up, { stall: true })
+  const r = await get(port, '/body', 800)
+  t.equal(r.error, 'client_timeout')
+  t.same(up.requests, [], 'nothing was forwarded')
+  await settle()
+  t.match(records.at(-1), { error: 'fault_stall' })
+})
+
+t.test('truncateAfter: the body breaks off after the bytes allowed', async (t) => {
+  const up = await upstream(t)
+  const { port, records } = await proxyWith(t, up, { truncateAfter: 10 })
+  const r = await get(port, '/body')
+  t.equal(r.status, 200, 'the head went out')
+  t.equal(r.body, 'x'.repeat(10), 'ten bytes of the hundred')
+  t.ok(r.error !== undefined, `the client saw the break: ${r.error ?? ''}`)
+  t.same(up.requests, ['/body'])
+  await settle()
+  t.match(records.at(-1), { error: 'fault_truncated', aborted: true })
+})
+
+t.test('cutAfter: a held response is cut, and the upstream sees its request end', async (t) => {
+  const up = await upstream(t)
+  const { port, records } = await proxyWith(t, up, { cutAfter: 0.3 })
+  const r = await get(port, '/hold')
+  t.equal(r.status, 200)
+  t.equal(r.body, '{')
+  t.ok(r.error !== undefined, `cut: ${r.error ?? ''}`)
+  await settle()
+  t.equal(up.closedEarly, 1, 'the upstream request was closed too')
+  t.match(records.at(-1), { error: 'fault_cut', aborted: true })
+  const quick = await get(port, '/body')
+  t.equal(quick.body, 'x'.repeat(100), 'a response that ends in time is not cut')
+})
+
+t.test('percent: 0 never applies the fault', async (t) => {
+  const up = await upstream(t)
+  const { port } = await proxyWith(t, up, { abort: 500, percent: 0 })
+  for (let i = 0; i < 5; i++) t.equal((await get(port, '/body')).status, 200)
+  t.equal(up.requests.length, 5)
+})
+
+t.test('the lab API: a fault turned on and off on a running lab', async (t) => {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'lyncproxy-faults-'))
+  t.teardown(() => fs.rmSync(work, { recursive: true, force: true }))
+  const lab = await startLab({ certsDir: path.join(work, 'certs'), faults: { webext: { abort: 502 } } })
+  t.teardown(() => lab.close())
+  const url = `${lab.urls['webext.contoso.com']!}/Autodiscover/AutodiscoverService.svc/root?originalDomain=contoso.com`
+  const broken = await lab.fetch(url)
+  t.equal(broken.status, 502, 'on from the start')
+  t.equal(broken.headers.get('x-lyncproxy-error'), 'fault_abort')
+  await broken.arrayBuffer()
+  await lab.setFault('webext', undefined)
+  const healed = await lab.fetch(url)
+  t.equal(healed.status, 200, 'off again')
+  t.equal(healed.headers.get('x-lab-member')?.startsWith('fe0'), true, 'answered by a Front End server')
+  await healed.arrayBuffer()
+  await lab.setFault('webext', { reset: true })
+  await t.rejects(lab.fetch(url), 'reset')
+  await t.rejects(lab.setFault('no-such-rule', { abort: 500 }), /the lab has no rule no-such-rule/)
+})

@@ -8,6 +8,7 @@ import os from 'node:os'
 import path from 'node:path'
 import t, { type Test } from 'tap'
 import { startLab, startProxy, type FaultConfig, type RunningProxy } from '../src/index.js'
+import { CliProcess, runCli } from './helpers/cli.js'
 
 interface Upstream { port: number, requests: string[], closedEarly: number }
 
@@ -159,4 +160,52 @@ t.test('the lab API: a fault turned on and off on a running lab', async (t) => {
   await lab.setFault('webext', { reset: true })
   await t.rejects(lab.fetch(url), 'reset')
   await t.rejects(lab.setFault('no-such-rule', { abort: 500 }), /the lab has no rule no-such-rule/)
+})
+
+t.test('lyncproxy lab --fault: refused specs say why, and a valid one is served', async (t) => {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'lyncproxy-fault-cli-'))
+  fs.chmodSync(work, 0o777)
+  t.teardown(() => fs.rmSync(work, { recursive: true, force: true }))
+  for (const [spec, message] of [
+    ['webext', /no rule name, or no fault after it/],
+    ['webext:abrt=503', /unknown field 'abrt': use percent, delay, abort/],
+    ['webext:abort=99', /abort: Expected integer to be greater or equal to 200/],
+    ['nosuchrule:reset', /--fault names rule nosuchrule, which the configuration does not have\. Fix: use one of /],
+  ] as const) {
+    const r = await runCli(['lab', '--fault', spec])
+    t.equal(r.code, 64, `${spec}: exit 64`)
+    t.match(r.stderr, /^LRP_ERR_USAGE: /)
+    t.match(r.stderr, message)
+  }
+
+  const file = path.join(work, 'lab.yaml')
+  fs.writeFileSync(file, `admin:
+  enabled: false
+certs:
+  dir: ${JSON.stringify(path.join(work, 'certs'))}
+listeners:
+  - { name: external-http, protocol: http, address: 127.0.0.1, port: 0, redirectToHttps: false }
+pools:
+  fe:
+    role: frontend
+    kind: members
+    fqdn: pool01.contoso.net
+    externalWebFqdn: webext.contoso.com
+    members: [{ name: fe01, address: 127.77.9.11 }]
+    httpPort: 0
+    httpsPort: 0
+rules:
+  - { name: webext, publicNames: [webext.contoso.com], action: forward, pool: fe }
+lab:
+  sipDomain: contoso.com
+  servers: [{ name: fe01, pool: fe }]
+`)
+  const lab = new CliProcess(['lab', '-c', file, '--fault', 'webext:abort=503'], { timeoutMs: 60_000 })
+  t.teardown(async () => { lab.kill('SIGKILL'); await lab.exited })
+  const ready = await lab.waitFor(/external-http\s+http:\/\/127\.0\.0\.1:(\d+)/, 45_000)
+  t.ok(ready, `the lab started: ${lab.output}`)
+  if (ready === undefined) return
+  const r = await get(Number(ready[1]), '/Autodiscover/AutodiscoverService.svc/root')
+  t.equal(r.status, 503)
+  t.equal(r.headers?.['x-lyncproxy-error'], 'fault_abort', 'the fault from the command line is served')
 })

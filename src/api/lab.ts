@@ -17,6 +17,7 @@ import { deepFreeze, type ResolvedConfig } from '../config/defaults.js'
 import { loadConfigFile, type LoadedConfig } from '../config/load.js'
 import type { FaultConfig } from '../config/schema.js'
 import type { RunningProxy } from '../control/proxy.js'
+import { withBrokenPreset } from '../lab/broken-presets.js'
 import { startLab as startLabServers, type RunningLab } from '../lab/run.js'
 
 export const DEFAULT_LAB_CONFIG_FILE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../config/lab.yaml')
@@ -33,6 +34,9 @@ export interface StartLabOptions {
   admin?: boolean
   // Faults to inject from the start, by rule name (the same fields as rules.<name>.fault).
   faults?: Readonly<Record<string, FaultConfig>>
+  // One classic reverse proxy mistake (lab/broken-presets.ts): bridge-443, redirect-lyncdiscover,
+  // drop-host.
+  broken?: string
 }
 
 export interface LabUser {
@@ -76,7 +80,7 @@ export async function startLab (options: StartLabOptions = {}): Promise<Lab> {
   if (options.certsDir !== undefined) draft.certs = { ...draft.certs, dir: path.resolve(options.certsDir) }
   draft.admin = { ...draft.admin, enabled: options.admin === true, port: 0 }
   for (const [rule, fault] of Object.entries(options.faults ?? {})) draft.rules = withFault(draft.rules, rule, fault)
-  const config = deepFreeze(draft) as ResolvedConfig
+  const config = options.broken === undefined ? deepFreeze(draft) as ResolvedConfig : withBrokenPreset(draft as ResolvedConfig, options.broken)
   const logger = pino({ level: options.logLevel ?? 'silent' })
   const running = await startLabServers({ ...loaded, config }, { logger, ephemeralPorts: true })
   let admin: { url: string, close (): Promise<void> } | undefined

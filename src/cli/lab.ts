@@ -12,11 +12,12 @@ import { attachErrorLog, logEscapedErrors } from '../observe/error-log.js'
 import { createLogger } from '../observe/logger.js'
 import { exitCodeOf } from '../errors.js'
 import { handleSignals } from '../control/signals.js'
+import { brokenPresetNames, withBrokenPreset } from '../lab/broken-presets.js'
 import { parseFaultOption, withFaults } from './fault-option.js'
 
 export const DEFAULT_LAB_CONFIG = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../config/lab.yaml')
 
-export const LAB_USAGE = `Usage: lyncproxy lab [-c FILE] [--log-level LEVEL] [--log-file FILE] [--fault RULE:FIELD=VALUE ...]
+export const LAB_USAGE = `Usage: lyncproxy lab [-c FILE] [--log-level LEVEL] [--log-file FILE] [--fault RULE:FIELD=VALUE ...] [--broken PRESET]
 
 Runs the lab: lyncproxy plus stand-in Front End, Director and Office Web Apps servers, all on loopback.
 Lab certificates (a lab CA and the server certificates) are created in certs/ on first start.
@@ -29,6 +30,8 @@ Options:
                         with delay=S, abort=STATUS, reset, stall, truncateAfter=BYTES, cutAfter=S,
                         percent=P (for example --fault webext:abort=503); repeatable. A reload
                         (SIGHUP) reads the file again and drops them
+      --broken PRESET   run the lab behind a classically misconfigured proxy: ${brokenPresetNames().join(', ')}
+                        (docs/library.md says what each one breaks)
   -h, --help            show this help
 
 Environment:
@@ -41,7 +44,7 @@ Without the privilege to bind ports below 1024, every lab port below 1024 moves 
 export async function runLab (argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { config: { type: 'string', short: 'c' }, 'log-level': { type: 'string' }, 'log-file': { type: 'string' }, fault: { type: 'string', multiple: true }, help: { type: 'boolean', short: 'h' } },
+    options: { config: { type: 'string', short: 'c' }, 'log-level': { type: 'string' }, 'log-file': { type: 'string' }, fault: { type: 'string', multiple: true }, broken: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     strict: true,
   })
   if (values.help === true) { process.stdout.write(LAB_USAGE); return 0 }
@@ -50,7 +53,8 @@ export async function runLab (argv: string[]): Promise<number> {
   try {
     const faults = (values.fault ?? []).map(parseFaultOption)
     const fromFile = await loadConfigFile(file, { overrides: overridesFromEnv(process.env) })
-    const loaded = { ...fromFile, config: withFaults(fromFile.config, faults) }
+    const broken = values.broken === undefined ? fromFile.config : withBrokenPreset(fromFile.config, values.broken)
+    const loaded = { ...fromFile, config: withFaults(broken, faults) }
     const logFile = values['log-file'] ?? loaded.config.log.file
     const logger = createLogger({ level: values['log-level'] ?? loaded.config.log.level, ...(logFile === undefined ? {} : { file: logFile }) })
     // The lab's stand-ins and its HLB VIP live in this process; a cluster would need them elsewhere.

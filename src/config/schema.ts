@@ -205,6 +205,9 @@ export const RuleSchema = Type.Object({
   longPoll: Type.Optional(Type.Boolean({
     description: 'The rule carries long polls (UCWA event channels, Mcx): each request may hold an upstream connection for minutes, so these requests get connections of their own, outside the pool\'s maxSockets.',
   })),
+  preserveHost: Type.Optional(Type.Boolean({
+    description: 'true (the default): the Host the client sent goes to the pool unchanged, as TMG\'s "Forward the original host header" does and as Lync needs (meet and dialin are routed by Host). false sends the pool\'s `fqdn` instead: only for reproducing that mistake (lyncproxy lab --broken drop-host).',
+  })),
   fault: Type.Optional(FaultSchema),
 }, { additionalProperties: false })
 

@@ -5,7 +5,8 @@ import { buildUpstreamHeaders, REJECT_TRANSFER_CODING, REJECT_UNDERSCORE, type F
 import type { Route } from '../routing/table.js'
 
 export function prepareForward (route: Route, raw: string[], ctx: ForwardContext): UpstreamHeaders | Failure {
-  const built = buildUpstreamHeaders(raw, ctx)
+  // A rule set to rewrite Host (preserveHost: false) is rare: only then is the context copied.
+  const built = buildUpstreamHeaders(raw, route.upstreamHost === undefined ? ctx : { ...ctx, upstreamHost: route.upstreamHost })
   if (built === REJECT_UNDERSCORE) return EdgeFailures.badHeader
   if (built === REJECT_TRANSFER_CODING) return EdgeFailures.badTransferCoding
   if (built.loop) return EdgeFailures.loop

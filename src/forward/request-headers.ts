@@ -17,8 +17,12 @@ const KINDS = new Map<string, Kind>([...REQUEST_FIELDS].map(([name, policy]) => 
 export interface ForwardContext {
   client: string
   proto: 'http' | 'https'
-  // The Host value to forward: the client's own, unchanged (Lync routes meet/dialin by it).
+  // The Host the client sent: forwarded unchanged (Lync routes meet/dialin by it), and named in
+  // X-Forwarded-Host and Forwarded.
   host: string
+  // Set only by a rule with preserveHost: false (the pool's fqdn), to reproduce a proxy that
+  // rewrites Host.
+  upstreamHost?: string
   via: string
   // Present for a websocket upgrade: these fields survive the hop-by-hop rule.
   upgrade?: string
@@ -78,7 +82,7 @@ export function buildUpstreamHeaders (raw: string[], ctx: ForwardContext): Upstr
         chunked = true
         continue
       case Kind.Host:
-        if (!hostWritten) out.push(name, ctx.host)
+        if (!hostWritten) out.push(name, ctx.upstreamHost ?? ctx.host)
         hostWritten = true
         continue
       case Kind.Authorization:

@@ -33,6 +33,8 @@ export interface Route {
   // Faults to inject on this rule's forwarded requests (rules.<name>.fault); undefined for almost
   // every rule, so the request path pays one comparison.
   readonly fault: InjectedFault | undefined
+  // The Host to send instead of the client's (rules.<name>.preserveHost: false); undefined keeps it.
+  readonly upstreamHost: string | undefined
   readonly redirectStatus: number
   // Request bodies above this many bytes are refused with 413.
   readonly maxBodyBytes: number

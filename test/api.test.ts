@@ -115,3 +115,29 @@ t.test('startProxy: a config object in front of a real upstream', async (t) => {
   t.equal(other, 404, 'an unpublished name is answered by the proxy')
   t.equal(received.length, 1, 'and never forwarded')
 })
+
+t.test('preserveHost: false sends the pool\'s name as Host, and the client\'s in X-Forwarded-Host', async (t) => {
+  const received: http.IncomingHttpHeaders[] = []
+  const upstream = http.createServer((req, res) => { received.push(req.headers); res.end('ok') })
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => upstream.close(() => resolve())))
+  const upstreamPort = (upstream.address() as net.AddressInfo).port
+  const proxy = await startProxy({
+    listeners: [{ name: 'web', protocol: 'http', address: '127.0.0.1', port: 0 }],
+    pools: { fe: { fqdn: 'pool01.contoso.net', address: '127.0.0.1', httpPort: upstreamPort, httpsPort: upstreamPort } },
+    rules: [
+      { name: 'meet', publicNames: ['meet.contoso.com'], action: 'forward', pool: 'fe', preserveHost: false },
+      { name: 'webext', publicNames: ['webext.contoso.com'], action: 'forward', pool: 'fe' },
+    ],
+  })
+  t.teardown(() => proxy.close(0))
+  const port = proxy.listeners[0]!.port
+  for (const host of ['meet.contoso.com', 'webext.contoso.com']) {
+    await new Promise<void>((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port, path: '/', headers: { host } }, (res) => { res.resume().on('end', resolve) }).on('error', reject)
+    })
+  }
+  t.equal(received[0]?.host, 'pool01.contoso.net', 'rewritten on the rule that says so')
+  t.equal(received[0]?.['x-forwarded-host'], 'meet.contoso.com')
+  t.equal(received[1]?.host, 'webext.contoso.com', 'kept everywhere else')
+})

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { createReloader } from '../control/reload.js'
 import type { RunningAdmin } from '../admin/server.js'
-import { formatErrors, loadConfigFile, overridesFromEnv } from '../config/load.js'
+import { formatErrors, loadConfigFile, overridesFromEnv, type ResolvedConfig } from '../config/load.js'
 import { applyHeapPolicy } from '../control/heap-policy.js'
 import { startLab, type RunningLab } from '../lab/run.js'
 import { attachErrorLog, logEscapedErrors } from '../observe/error-log.js'
@@ -82,9 +82,12 @@ export async function runLab (argv: string[]): Promise<number> {
 
 export function labBanner (lab: RunningLab, admin?: RunningAdmin): string {
   const proxy = lab.proxy
+  const config = proxy.config()
   const names = proxy.table().publicNames.filter((n) => !n.startsWith('*.'))
-  const http = proxy.listeners.find((l) => l.protocol === 'http')
-  const https = proxy.listeners.find((l) => l.protocol === 'https')
+  // The reverse proxy's own listeners: the HLB VIP's are internal and serve other names.
+  const external = proxy.listeners.filter((l) => config.listeners.find((c) => c.name === l.name)?.interface !== 'internal')
+  const http = external.find((l) => l.protocol === 'http')
+  const https = external.find((l) => l.protocol === 'https')
   const lines: string[] = ['', 'lyncproxy lab is ready.', '']
   lines.push('Listeners:')
   for (const l of proxy.listeners) lines.push(`  ${l.name.padEnd(16)} ${l.protocol}://${l.address}:${l.port}`)
@@ -97,11 +100,11 @@ export function labBanner (lab: RunningLab, admin?: RunningAdmin): string {
   lines.push('', 'Try it (curl --resolve points a name at the proxy without DNS):')
   const ca = proxy.labCerts === undefined ? '' : ` --cacert ${proxy.labCerts.caFile}`
   for (const n of names) {
-    if (https !== undefined) lines.push(`  curl -si${ca} --resolve ${n}:${https.port}:${https.address} https://${n}${https.port === 443 ? '' : ':' + https.port}/`)
+    if (https !== undefined) lines.push(`  curl -si${ca} --resolve ${n}:${https.port}:${https.address} 'https://${n}${https.port === 443 ? '' : ':' + https.port}${tryPath(n, config)}'`)
   }
   if (http !== undefined) {
     const lyncdiscover = names.find((n) => n.startsWith('lyncdiscover.'))
-    if (lyncdiscover !== undefined) lines.push(`  curl -si --resolve ${lyncdiscover}:${http.port}:${http.address} 'http://${lyncdiscover}${http.port === 80 ? '' : ':' + http.port}/?sipuri=user1@contoso.com'`)
+    if (lyncdiscover !== undefined) lines.push(`  curl -si --resolve ${lyncdiscover}:${http.port}:${http.address} 'http://${lyncdiscover}${http.port === 80 ? '' : ':' + http.port}${tryPath(lyncdiscover, config)}'`)
   }
   const address = https?.address ?? http?.address ?? '127.0.0.1'
   lines.push('', 'Or add to the hosts file (/etc/hosts, C:\\Windows\\System32\\drivers\\etc\\hosts):')
@@ -109,4 +112,21 @@ export function labBanner (lab: RunningLab, admin?: RunningAdmin): string {
   for (const n of lab.notes) lines.push('', `note: ${n}`)
   lines.push('', 'Ctrl-C stops the lab.', '')
   return lines.join('\n')
+}
+
+// A page each published name really serves in the lab, so that every "try it" line answers 200:
+// the autodiscover root for the pools' web names and lyncdiscover, a meeting for meet, the dial-in
+// page, and Office Web Apps' discovery document.
+function tryPath (name: string, config: ResolvedConfig): string {
+  const domain = config.lab?.sipDomain ?? 'contoso.com'
+  const user = config.lab?.users?.[0]?.sipUri ?? `user1@${domain}`
+  const lower = name.toLowerCase()
+  if (lower.startsWith('lyncdiscover.')) return `/?sipuri=${user}`
+  if (lower.startsWith('meet.')) return `/${user.split('@')[0] ?? 'user1'}/ABC123`
+  if (lower.startsWith('dialin.')) return '/'
+  const rule = config.rules.find((r) => r.action === 'forward' && r.publicNames.some((p) => p.toLowerCase() === lower))
+  const role = rule?.pool === undefined ? undefined : config.pools[rule.pool]?.role
+  if (role === 'owas') return '/hosting/discovery'
+  if (role === 'frontend' || role === 'director') return `/Autodiscover/AutodiscoverService.svc/root?originalDomain=${domain}`
+  return '/'
 }

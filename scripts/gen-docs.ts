@@ -36,6 +36,8 @@ const DEFAULT_PATHS: Record<keyof typeof DEFAULTS, string[]> = {
   requestTimeout: ['defaults.requestTimeout'],
   handshakeTimeout: ['defaults.handshakeTimeout'],
   maxConnections: ['defaults.maxConnections'],
+  maxHeaderBytes: ['defaults.maxHeaderBytes'],
+  underscoreHeaders: ['defaults.underscoreHeaders'],
   maxBodyBytes: ['defaults.maxBodyBytes'],
   requestBufferBytes: ['defaults.requestBufferBytes'],
   certsDir: ['certs.dir'],

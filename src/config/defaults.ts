@@ -29,6 +29,9 @@ export const DEFAULTS = {
   requestTimeout: 300,
   handshakeTimeout: 10,
   maxConnections: 20_000,
+  // Node's own default, and IIS's usual limit.
+  maxHeaderBytes: 16_384,
+  underscoreHeaders: 'refuse',
   // Large enough for meeting content uploads, small enough that one client cannot stream forever.
   maxBodyBytes: 256 * 1024 * 1024,
   // Larger than the bodies Lync clients send (UCWA JSON, web ticket SOAP, autodiscover), so those
@@ -97,7 +100,7 @@ type ConfigShape = Simplify<Omit<Config, 'listeners' | 'pools' | 'rules' | 'defa
   tcp: TcpShape[]
   pools: Record<string, PoolShape>
   rules: RuleShape[]
-  defaults: Simplify<Defaulted<Omit<DefaultsConfig, 'timeouts'>, 'clientIdleTimeout' | 'headersTimeout' | 'requestTimeout' | 'handshakeTimeout' | 'maxConnections' | 'maxBodyBytes' | 'requestBufferBytes'> & { timeouts: TimeoutsShape }>
+  defaults: Simplify<Defaulted<Omit<DefaultsConfig, 'timeouts'>, 'clientIdleTimeout' | 'headersTimeout' | 'requestTimeout' | 'handshakeTimeout' | 'maxConnections' | 'maxHeaderBytes' | 'underscoreHeaders' | 'trustedProxies' | 'maxBodyBytes' | 'requestBufferBytes'> & { timeouts: TimeoutsShape }>
   // dir is an absolute path once resolved.
   certs: Defaulted<NonNullable<Config['certs']>, 'dir'>
   // file is an absolute path once resolved.
@@ -241,6 +244,9 @@ export function applyDefaults (input: Config, baseDir: string): ResolvedConfig {
       requestTimeout: d?.requestTimeout ?? DEFAULTS.requestTimeout,
       handshakeTimeout: d?.handshakeTimeout ?? DEFAULTS.handshakeTimeout,
       maxConnections: d?.maxConnections ?? DEFAULTS.maxConnections,
+      maxHeaderBytes: d?.maxHeaderBytes ?? DEFAULTS.maxHeaderBytes,
+      underscoreHeaders: d?.underscoreHeaders ?? (DEFAULTS.underscoreHeaders as 'refuse'),
+      trustedProxies: d?.trustedProxies ?? [],
       maxBodyBytes: d?.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
       requestBufferBytes: d?.requestBufferBytes ?? DEFAULTS.requestBufferBytes,
     },

@@ -257,6 +257,17 @@ export const ConfigSchema = Type.Object({
     requestTimeout: Type.Optional(field(Seconds, 'Client side: seconds allowed to send a whole request, body included.')),
     handshakeTimeout: Type.Optional(field(Seconds, 'Client side: seconds allowed for a TLS handshake.')),
     maxConnections: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, description: 'Client connections per listener; more are refused until some close.' })),
+    maxHeaderBytes: Type.Optional(Type.Integer({
+      minimum: 4096,
+      maximum: 65_536,
+      description: 'The largest request header section a client may send, in bytes; a larger one is answered 431. 16384 by default, as Node and IIS allow; TMG allowed 32 KB, and a Kerberos ticket of a user in many groups can exceed 16 KiB in one Authorization field. Changing it takes a restart.',
+    })),
+    underscoreHeaders: Type.Optional(Type.Union([Type.Literal('refuse'), Type.Literal('drop'), Type.Literal('forward')], {
+      description: 'What to do with a request header whose name has `_`: refuse (400, the default, because IIS reads `_` and `-` alike, so X_Forwarded_For could pass for X-Forwarded-For), drop the field (nginx\'s default), or forward it (as IIS accepts it).',
+    })),
+    trustedProxies: Type.Optional(Type.Array(Type.String({ pattern: '^(\\d{1,3}(\\.\\d{1,3}){3}(/\\d{1,2})?|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*(/\\d{1,3})?)$', expected: 'an IP address or a CIDR block such as 10.0.0.0/8' }), {
+      description: 'Addresses (or CIDR blocks) of proxies in front of lyncproxy whose X-Forwarded-For is kept: the client address is appended to it. From any other client, X-Forwarded-For is replaced (none by default: lyncproxy is the first hop).',
+    })),
     maxBodyBytes: Type.Optional(Type.Integer({
       minimum: 0,
       maximum: Number.MAX_SAFE_INTEGER,

@@ -105,7 +105,7 @@ function serve (state: ListenerState, req: IncomingMessage, res: ServerResponse,
     return
   }
   const expectContinue = (req as ExpectingRequest)[kExpectContinue] === true
-  const built = prepareForward(route, req.rawHeaders, { client: ex.client, proto: state.protocol, host: ex.host, via: state.via, expectContinue })
+  const built = prepareForward(route, req.rawHeaders, { client: ex.client, proto: state.protocol, host: ex.host, via: state.via, expectContinue }, state.tables.current.forwarding)
   if (isRefusal(built)) {
     answerLocally(res, ex, built, route)
     return
@@ -185,7 +185,7 @@ function upgrade (state: ListenerState, req: IncomingMessage, socket: Socket, he
     refuseUpgrade(socket, ex, EdgeFailures.upgradeRefused, done)
     return
   }
-  const built = prepareForward(route, req.rawHeaders, { client: ex.client, proto: state.protocol, host: ex.host, via: state.via, upgrade: 'websocket' })
+  const built = prepareForward(route, req.rawHeaders, { client: ex.client, proto: state.protocol, host: ex.host, via: state.via, upgrade: 'websocket' }, state.tables.current.forwarding)
   if (isRefusal(built)) {
     refuseUpgrade(socket, ex, built, done)
     return

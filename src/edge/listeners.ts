@@ -30,6 +30,8 @@ export function createServer (listener: ResolvedListener, config: ResolvedConfig
     requestTimeout: config.defaults.requestTimeout * 1000,
     keepAliveTimeout: config.defaults.clientIdleTimeout * 1000,
     connectionsCheckingInterval: 1000,
+    // A larger section is refused with 431 (edge/client-error.ts).
+    maxHeaderSize: config.defaults.maxHeaderBytes,
     noDelay: true,
   }
   let server: http.Server

@@ -129,7 +129,7 @@ export function explainRequest (input: ExplainRequest, ctx: ExplainContext): Exp
 // The edge handler's own checks (prepareForward), so explain predicts what the proxy does.
 function forward (result: ExplainResult, route: Route, raw: string[], hctx: { client: string, proto: 'http' | 'https', host: string }, ctx: ExplainContext): void {
   const expectContinue = group(raw).get('expect')?.values.some((v) => v.toLowerCase() === '100-continue') === true
-  const built = prepareForward(route, raw, { ...hctx, via: VIA_PLACEHOLDER, expectContinue })
+  const built = prepareForward(route, raw, { ...hctx, via: VIA_PLACEHOLDER, expectContinue }, ctx.table.forwarding)
   if (isRefusal(built)) { refuse(result, built, route); return }
   const pool = route.pool!
   const scheme = route.upstreamTls ? 'https' : 'http'

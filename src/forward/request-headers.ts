@@ -23,6 +23,11 @@ export interface ForwardContext {
   // Set only by a rule with preserveHost: false (the pool's fqdn), to reproduce a proxy that
   // rewrites Host.
   upstreamHost?: string
+  // defaults.underscoreHeaders when it is not `refuse`.
+  underscore?: 'drop' | 'forward'
+  // The X-Forwarded-For a trusted proxy in front sent (defaults.trustedProxies): the client is
+  // appended to it instead of replacing it.
+  forwardedFor?: string
   via: string
   // Present for a websocket upgrade: these fields survive the hop-by-hop rule.
   upgrade?: string
@@ -61,7 +66,10 @@ export function buildUpstreamHeaders (raw: string[], ctx: ForwardContext): Upstr
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!
     const lower = name.toLowerCase()
-    if (lower.includes('_')) return REJECT_UNDERSCORE
+    if (lower.includes('_')) {
+      if (ctx.underscore === undefined) return REJECT_UNDERSCORE
+      if (ctx.underscore === 'drop') continue
+    }
     const kind = KINDS.get(lower) ?? Kind.Keep
     switch (kind) {
       case Kind.Drop:
@@ -100,7 +108,7 @@ export function buildUpstreamHeaders (raw: string[], ctx: ForwardContext): Upstr
   if (chunked) out.push('Transfer-Encoding', 'chunked')
   if (ctx.expectContinue === true) out.push('Expect', '100-continue')
   out.push(
-    'X-Forwarded-For', ctx.client,
+    'X-Forwarded-For', ctx.forwardedFor === undefined ? ctx.client : ctx.forwardedFor + ', ' + ctx.client,
     'X-Forwarded-Proto', ctx.proto,
     'X-Forwarded-Host', ctx.host,
     'Forwarded', forwardedValue(ctx),

@@ -2,12 +2,13 @@
 // listener publishes, the rules for each name in order, the bridged upstream port, the timeouts in
 // milliseconds, the redirect target port. Upstream pools (and their agents) are built here too.
 import fs from 'node:fs'
+import { BlockList, isIPv6 } from 'node:net'
 import path from 'node:path'
 import type { ResolvedConfig, ResolvedListener, ResolvedPool, ResolvedRule } from '../config/defaults.js'
 import { LyncProxyError } from '../errors.js'
 import type { ProxyCounters } from '../upstream/proxy-counters.js'
 import { UpstreamPool } from '../upstream/pool.js'
-import type { HostEntry, InjectedFault, ListenerRoutes, Route, RoutingTable, Timeouts } from './table.js'
+import type { ForwardingChoices, HostEntry, InjectedFault, ListenerRoutes, Route, RoutingTable, Timeouts } from './table.js'
 
 export interface CompileContext {
   baseDir: string
@@ -31,7 +32,22 @@ export function compileTable (config: ResolvedConfig, ctx: CompileContext): Rout
     if (pool !== undefined) tcpPools.set(frontend.name, buildPool(frontend.pool, pool, ctx))
   }
   const { listeners, publicNames } = compileListeners(config, pools, ctx.boundPorts)
-  return { generation: ctx.generation, listeners, pools, tcpPools, publicNames }
+  return { generation: ctx.generation, listeners, pools, tcpPools, publicNames, forwarding: forwardingChoices(config) }
+}
+
+function forwardingChoices (config: ResolvedConfig): ForwardingChoices {
+  const { underscoreHeaders, trustedProxies } = config.defaults
+  let trusted: BlockList | undefined
+  if (trustedProxies.length > 0) {
+    trusted = new BlockList()
+    for (const entry of trustedProxies) {
+      const [address, bits] = entry.split('/') as [string, string | undefined]
+      const family = isIPv6(address) ? 'ipv6' : 'ipv4'
+      if (bits === undefined) trusted.addAddress(address, family)
+      else trusted.addSubnet(address, Number(bits), family)
+    }
+  }
+  return { underscoreHeaders: underscoreHeaders === 'refuse' ? undefined : underscoreHeaders, trustedProxies: trusted }
 }
 
 // The same table with its redirects naming the ports actually bound (port 0): the listeners' routes

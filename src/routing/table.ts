@@ -1,6 +1,7 @@
 // The compiled routing table: what the data plane reads. Built from a config by compile.ts, never
 // mutated afterwards; a reload swaps the whole table. Also the one rule for the port a route bridges
 // to (upstreamPort), since bridging is the route's decision.
+import type { BlockList } from 'node:net'
 import type { Member } from '../upstream/member.js'
 import type { UpstreamPool } from '../upstream/pool.js'
 
@@ -95,6 +96,14 @@ export interface RoutingTable {
   readonly tcpPools: ReadonlyMap<string, UpstreamPool>
   // Every published name, for certificates, lints and the port tables.
   readonly publicNames: readonly string[]
+  // How request fields are treated where the config lets the operator choose (defaults.*): a name
+  // with `_` (undefined: refused), and the proxies whose X-Forwarded-For is kept.
+  readonly forwarding: ForwardingChoices
+}
+
+export interface ForwardingChoices {
+  readonly underscoreHeaders: 'drop' | 'forward' | undefined
+  readonly trustedProxies: BlockList | undefined
 }
 
 // Exact names, wildcards and the any-Host entry of a listener.

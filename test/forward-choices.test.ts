@@ -96,3 +96,18 @@ t.test('a trustedProxies entry that is not an address is a config error with its
   t.ok(err instanceof LyncProxyErrors)
   t.equal((err as LyncProxyErrors).errors[0]?.message, 'expected an IP address or a CIDR block such as 10.0.0.0/8, got \'proxy.contoso.com\'')
 })
+
+t.test('a reload that changes maxHeaderBytes is refused: Node fixes it when the server is made', async (t) => {
+  const up = await upstream(t)
+  const p = await startProxy({
+    listeners: [{ name: 'web', protocol: 'http', address: '127.0.0.1', port: 0 }],
+    pools: { fe: { fqdn: 'pool01.contoso.net', address: '127.0.0.1', httpPort: up.port, httpsPort: up.port } },
+    rules: [{ name: 'webext', publicNames: ['webext.contoso.com'], action: 'forward', pool: 'fe' }],
+  })
+  t.teardown(() => p.close(0))
+  const config = p.config()
+  const next = { config: { ...config, defaults: { ...config.defaults, maxHeaderBytes: 32_768 } }, file: 'changed.yaml', baseDir: process.cwd(), warnings: [] }
+  await t.rejects(p.reload(next), { code: 'LRP_ERR_CONFIG_CONFLICT', message: /changes defaults\.maxHeaderBytes from 16384 to 32768/, fix: /restart the proxy/ })
+  const small = await send(p.listeners[0]!.port, { authorization: 'Negotiate ' + 'Y'.repeat(20 * 1024) })
+  t.equal(small.status, 431, 'the running limit is unchanged')
+})

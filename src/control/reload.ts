@@ -68,6 +68,13 @@ function refuseListenerChanges (running: ResolvedConfig, next: LoadedConfig): vo
       fix: 'restart the proxy to change workers; a reload changes pools, rules and certificates',
     })
   }
+  // Node fixes a server's header limit when the server is created.
+  if (nextConfig.defaults.maxHeaderBytes !== running.defaults.maxHeaderBytes) {
+    throw new LyncProxyError('LRP_ERR_CONFIG_CONFLICT', `the reloaded config changes defaults.maxHeaderBytes from ${running.defaults.maxHeaderBytes} to ${nextConfig.defaults.maxHeaderBytes}`, {
+      location: { file: next.file, path: '/defaults/maxHeaderBytes' },
+      fix: 'restart the proxy to change maxHeaderBytes; a reload changes pools, rules and certificates',
+    })
+  }
 }
 
 function listenerIdentity (l: ResolvedConfig['listeners'][number]): string {

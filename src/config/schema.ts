@@ -73,6 +73,9 @@ export const ListenerSchema = Type.Object({
     description: 'The certificates an https listener presents, chosen by SNI; the first answers clients that send no SNI. Each takes one of the forms below.',
   })),
   redirectToHttps: Type.Optional(Type.Boolean({ description: 'On an http listener: published names that no http rule forwards are redirected to HTTPS.' })),
+  tlsProfile: Type.Optional(Type.Union([Type.Literal('intermediate'), Type.Literal('old')], {
+    description: 'On an https listener: intermediate (the default, Mozilla\'s profile: TLS 1.2 and 1.3, forward-secret AEAD suites) or old (adds TLS 1.0 and 1.1 and CBC suites, for Lync Phone Edition, which speaks TLS 1.0 only, and Windows 7, which lacks ECDHE-RSA with GCM). `lyncproxy check` warns about old.',
+  })),
 }, { additionalProperties: false })
 
 export const PoolTlsSchema = Type.Object({

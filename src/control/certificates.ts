@@ -41,14 +41,15 @@ export async function loadListenerCertificates (config: ResolvedConfig, baseDir:
 
 // Bound https listeners serve the new selectors from their next handshake on; connections already
 // open keep the certificate they were given.
-export function serveCertificates (listening: Listening, sniByListener: ReadonlyMap<string, SniSelector>): void {
+export function serveCertificates (listening: Listening, sniByListener: ReadonlyMap<string, SniSelector>, config: ResolvedConfig): void {
   for (const b of listening.bound) {
     const sni = sniByListener.get(b.name)
     const sniHolder = listening.sniHolders.get(b.name)
     if (sni !== undefined && sniHolder !== undefined) {
       sniHolder.current = sni
       b.state.coverage = sni
-      ;(b.server as unknown as { setSecureContext: (o: object) => void }).setSecureContext({ ...serverTlsContextOptions(), ...sni.defaultCertificate.secureContextOptions })
+      const profile = config.listeners.find((l) => l.name === b.name)?.tlsProfile
+      ;(b.server as unknown as { setSecureContext: (o: object) => void }).setSecureContext({ ...serverTlsContextOptions(profile), ...sni.defaultCertificate.secureContextOptions })
     }
   }
 }

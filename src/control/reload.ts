@@ -42,7 +42,7 @@ export async function reloadInPlace (live: LiveProxy, next: LoadedConfig): Promi
   live.config = nextConfig
   live.labCerts = nextLab
   live.sniByListener = nextSni
-  serveCertificates(live.listening, nextSni)
+  serveCertificates(live.listening, nextSni, nextConfig)
   // Requests in flight keep their pool; its idle sockets go now, busy ones when they finish.
   for (const pool of previous.pools.values()) pool.drain()
   for (const pool of previous.tcpPools.values()) pool.destroy()

@@ -39,7 +39,7 @@ export function createServer (listener: ResolvedListener, config: ResolvedConfig
     if (sni === undefined) throw new Error(`listener ${listener.name} has no certificates`)
     server = https.createServer({
       ...options,
-      ...serverTlsProfile(config.defaults.handshakeTimeout * 1000),
+      ...serverTlsProfile(config.defaults.handshakeTimeout * 1000, listener.tlsProfile),
       ...sni.current.defaultCertificate.secureContextOptions,
       // Read through the holder so that a reload can swap certificates without a restart.
       SNICallback: (name, cb) => sni.current.SNICallback(name, cb),

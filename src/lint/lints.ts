@@ -29,7 +29,18 @@ export function lintConfig (config: ResolvedConfig, table: RoutingTable): Lint[]
     ...longPollTimeouts(config, table),
     ...longPollUnmarked(config, table),
     ...adminPlaneExposed(config),
+    ...oldTlsProfile(config),
   ]
+}
+
+// The old profile is a deliberate choice for old clients; an audit will flag it all the same.
+function oldTlsProfile (config: ResolvedConfig): Lint[] {
+  return config.listeners.flatMap((l, index) => l.protocol !== 'https' || l.tlsProfile !== 'old' ? [] : [{
+    id: 'tls-old-profile',
+    path: `/listeners/${index}/tlsProfile`,
+    message: `listener ${l.name} accepts TLS 1.0 and 1.1 and CBC suites (tlsProfile: old)`,
+    why: 'only Lync Phone Edition (TLS 1.0) and Windows 7 clients (no ECDHE-RSA with GCM) need it, and a TLS audit (testssl, SSL Labs) rates it down; put those clients on a listener of their own, or drop old once they are gone',
+  }])
 }
 
 function external (config: ResolvedConfig, protocol?: 'http' | 'https'): ResolvedConfig['listeners'] {

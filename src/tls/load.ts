@@ -12,7 +12,7 @@ import type { CertificateConfig } from '../config/schema.js'
 import { LyncProxyError, LyncProxyErrors, type ErrorCode } from '../errors.js'
 import type { LabCertificates } from './lab-certs.js'
 import { certificateNames } from './names.js'
-import { serverTlsContextOptions } from './profile.js'
+import { serverTlsContextOptions, type TlsProfileName } from './profile.js'
 
 export interface LoadedCertificate {
   // For messages and logs; names files only, never the passphrase.
@@ -31,6 +31,8 @@ export interface CertificateLoadContext {
   baseDir: string
   lab?: LabCertificates
   env?: NodeJS.ProcessEnv
+  // The listener's TLS profile, which every certificate context it serves carries too.
+  tlsProfile?: TlsProfileName
 }
 
 type PemConfig = Extract<CertificateConfig, { cert: string }>
@@ -158,9 +160,9 @@ function privateKey (data: Buffer | string, file: string, passphrase: Passphrase
   }
 }
 
-function buildContext (options: tls.SecureContextOptions, file: string, passphrase: Passphrase | undefined): tls.SecureContext {
+function buildContext (options: tls.SecureContextOptions, file: string, passphrase: Passphrase | undefined, profile: TlsProfileName | undefined): tls.SecureContext {
   try {
-    return tls.createSecureContext({ ...serverTlsContextOptions(), ...options })
+    return tls.createSecureContext({ ...serverTlsContextOptions(profile), ...options })
   } catch (err) {
     throw failure('LRP_ERR_CERT_LOAD', `cannot use the certificate from ${file}: ${reason(err)}`, file,
       'check that the file holds a server certificate with its private key', passphrase, err)
@@ -176,6 +178,7 @@ interface PemInput {
   chainFile?: string
   passphrase?: Passphrase
   source: string
+  tlsProfile?: TlsProfileName
 }
 
 function fromPemInput (input: PemInput): LoadedCertificate {
@@ -202,7 +205,7 @@ function fromPemInput (input: PemInput): LoadedCertificate {
     secureContextOptions,
     names: certificateNames(leaf),
     notAfter: new Date(leaf.validTo),
-    secureContext: buildContext(secureContextOptions, input.certFile, input.passphrase),
+    secureContext: buildContext(secureContextOptions, input.certFile, input.passphrase, input.tlsProfile),
   }
 }
 
@@ -215,7 +218,7 @@ async function fromPem (cfg: PemConfig, ctx: CertificateLoadContext): Promise<Lo
   const chainText = chainFile === undefined ? undefined : await readInput(chainFile, 'chain file', ctx)
   const passphrase = cfg.passphraseEnv === undefined && cfg.passphraseFile === undefined ? undefined : await readPassphrase(cfg, ctx, keyFile)
   return fromPemInput({
-    certText, certFile, keyText, keyFile, chainText, chainFile, passphrase,
+    certText, certFile, keyText, keyFile, chainText, chainFile, passphrase, tlsProfile: ctx.tlsProfile,
     source: `PEM certificate ${certFile} (key ${keyFile}${chainFile === undefined ? '' : `, chain ${chainFile}`})`,
   })
 }
@@ -233,7 +236,7 @@ function fromLab (ctx: CertificateLoadContext, internalPool?: string): LoadedCer
     })
   }
   const { cert, key, certFile, keyFile } = files
-  return fromPemInput({ certText: cert, certFile, keyText: key, keyFile, source: `lab certificate ${certFile}` })
+  return fromPemInput({ certText: cert, certFile, keyText: key, keyFile, source: `lab certificate ${certFile}`, tlsProfile: ctx.tlsProfile })
 }
 
 // The certificate a context would present, read through a server-side TLSSocket that is never
@@ -286,7 +289,7 @@ async function fromPfx (cfg: PfxConfig, ctx: CertificateLoadContext): Promise<Lo
   const secureContextOptions: tls.SecureContextOptions = passphrase === undefined ? { pfx } : { pfx, passphrase: passphrase.value }
   let secureContext: tls.SecureContext
   try {
-    secureContext = tls.createSecureContext({ ...serverTlsContextOptions(), ...secureContextOptions })
+    secureContext = tls.createSecureContext({ ...serverTlsContextOptions(ctx.tlsProfile), ...secureContextOptions })
   } catch (err) {
     throw pfxFailure(err, file, pfx, cfg, passphrase)
   }
@@ -324,7 +327,7 @@ export async function loadListenerCertificates (listeners: readonly ResolvedList
     for (const c of listener.certificates) {
       if (options.skipLab === true && ('lab' in c || 'labInternal' in c)) continue
       try {
-        certs.push(await loadCertificate(c, options))
+        certs.push(await loadCertificate(c, { ...options, ...(listener.tlsProfile === undefined ? {} : { tlsProfile: listener.tlsProfile }) }))
       } catch (err) {
         if (!(err instanceof LyncProxyError)) throw err
         errors.push(err)

@@ -31,7 +31,10 @@ interface Client {
 }
 
 export function createFlowFeed (bus: ExchangeBus, options: FlowFeedOptions = {}): FlowFeed {
-  const historySize = options.history ?? 200
+  // Kept small on purpose: every record in the history outlives the young generation, so a longer
+  // one promotes each exchange's objects into the old generation and costs collections on every
+  // request, feed client or not (bench/results/2026-11-22-design-measurements.md).
+  const historySize = options.history ?? 50
   const perClient = options.perClient ?? 256
   const history: Array<Exchange | undefined> = new Array(historySize)
   let next = 0

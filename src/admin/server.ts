@@ -82,7 +82,7 @@ export async function startAdmin (o: AdminOptions): Promise<RunningAdmin> {
   const metrics = cluster === undefined ? createMetrics(proxy, { processMetrics }) : createAdminMetrics({ processMetrics })
   cluster?.registerMetrics(metrics.registry)
   const traffic = tallyTraffic(proxy.bus)
-  const flows = createFlowFeed(proxy.bus, { history: o.flowHistory ?? 200, perClient: o.flowQueue ?? 256, onDrop: (n) => metrics.recordFlowDrops(n) })
+  const flows = createFlowFeed(proxy.bus, { history: o.flowHistory ?? 50, perClient: o.flowQueue ?? 256, onDrop: (n) => metrics.recordFlowDrops(n) })
   const recordReload = (r: ReloadResult): ReloadResult => { metrics.recordReload(r.ok ? 'success' : 'failure'); return r }
   const reload = cluster === undefined
     ? createReloader({ file: o.file, proxy, logger, env, onResult: recordReload })

@@ -98,7 +98,7 @@ t.test('defaults are applied', async (t) => {
   t.equal(rule?.redirectStatus, 301)
   t.same(rule?.timeouts, { connect: 5, response: 120 })
   t.equal(rule?.longPoll, false, 'a rule carries long polls only when it says so')
-  t.same(config.defaults, { timeouts: { connect: 5, response: 120 }, clientIdleTimeout: 120, headersTimeout: 30, requestTimeout: 300, handshakeTimeout: 10, maxConnections: 20_000, maxBodyBytes: 256 * 1024 * 1024, requestBufferBytes: 64 * 1024 })
+  t.same(config.defaults, { timeouts: { connect: 5, response: 120 }, clientIdleTimeout: 120, headersTimeout: 30, requestTimeout: 300, handshakeTimeout: 10, maxConnections: 20_000, maxHeaderBytes: 16_384, underscoreHeaders: 'refuse', trustedProxies: [], maxBodyBytes: 256 * 1024 * 1024, requestBufferBytes: 64 * 1024 })
   t.equal(config.log.level, 'info')
   t.equal(config.certs.dir, '/srv/lyncproxy/certs', 'certs beside a config that is not in config/')
 })

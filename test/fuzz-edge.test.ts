@@ -30,7 +30,17 @@ t.test('the fuzzed edge', async (t) => {
   }
   const h = new FuzzHarness()
   await h.start()
-  t.teardown(() => h.close())
+  t.teardown(async () => {
+    await h.close()
+    // Known defect, cause not yet found: now and then (1 run in 3 on 2026-12-03) something keeps
+    // this process alive after the harness has closed and every assertion has been made, and tap
+    // then kills it at its timeout. This timer is unref'd, so it fires only in that case: it names
+    // what is still open, for whoever looks next, and lets the process end with its results.
+    setTimeout(() => {
+      console.error(`# still open after the fuzz harness closed: ${process.getActiveResourcesInfo().join(', ')}`)
+      process.exit()
+    }, 3000).unref()
+  })
 
   await t.test('regressions', async (t) => {
     for (const r of REGRESSIONS) {

@@ -89,6 +89,8 @@ export class FuzzHarness {
 
   async close (): Promise<void> {
     this.child?.kill()
+    // The proxy's upstream connections end with it; only then can the relay and upstream close.
+    await this.child?.waitExit(5000)
     await this.relay?.close()
     await this.chaos?.close()
   }

@@ -161,7 +161,12 @@ export async function startRecordingRelay (targetPort: number): Promise<Recordin
   const sockets = new Set<Socket>()
   const fromProxy = new Set<Socket>()
   let conns = 0
+  // Once closing, a connection that was still in the accept queue is refused at once: server.close
+  // waits for every open connection, and one accepted after the sweep would hold it (and the test
+  // process) open for good.
+  let closing = false
   const server = net.createServer((proxySide) => {
+    if (closing) { proxySide.destroy(); return }
     const conn = conns++
     sockets.add(proxySide)
     fromProxy.add(proxySide)
@@ -200,6 +205,7 @@ export async function startRecordingRelay (targetPort: number): Promise<Recordin
     connections: () => fromProxy.size,
     dropConnections: () => { for (const s of sockets) s.destroy() },
     close: () => new Promise((resolve) => {
+      closing = true
       for (const s of sockets) s.destroy()
       server.close(() => resolve())
     }),

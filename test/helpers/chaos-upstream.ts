@@ -92,7 +92,10 @@ export async function startChaosUpstream (o: ChaosOptions = {}): Promise<ChaosUp
         write('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n')
     }
   }
+  // Connections still in the accept queue at close are refused at once (see close below).
+  let closing = false
   const server = net.createServer((socket) => {
+    if (closing) { socket.destroy(); return }
     sockets.add(socket)
     socket.on('close', () => { sockets.delete(socket); owed.delete(socket) })
     socket.on('error', () => { /* the proxy resets connections it gave up on */ })
@@ -122,6 +125,7 @@ export async function startChaosUpstream (o: ChaosOptions = {}): Promise<ChaosUp
     dropConnections: () => { for (const s of sockets) s.destroy() },
     connections: () => sockets.size,
     close: () => new Promise((resolve) => {
+      closing = true
       for (const timer of timers) clearTimeout(timer)
       for (const s of sockets) s.destroy()
       server.close(() => resolve())

@@ -9,11 +9,23 @@ import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { loadConfig, LyncProxyErrors, startLab, startProxy, type Lab } from '../src/index.js'
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'lyncproxy-api-'))
 t.teardown(() => fs.rmSync(work, { recursive: true, force: true }))
+
+// An upstream that records each request's target and headers, and answers 'from upstream'.
+async function recordingUpstream (t: Test): Promise<{ port: number, received: Array<{ url: string, headers: http.IncomingHttpHeaders }> }> {
+  const received: Array<{ url: string, headers: http.IncomingHttpHeaders }> = []
+  const upstream = http.createServer((req, res) => {
+    received.push({ url: req.url ?? '', headers: req.headers })
+    res.end('from upstream')
+  })
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => upstream.close(() => resolve())))
+  return { port: (upstream.address() as net.AddressInfo).port, received }
+}
 
 t.test('startLab: the published names, reached through the lab\'s fetch, as a client follows them', async (t) => {
   const lab: Lab = await startLab({ certsDir: path.join(work, 'certs'), admin: true })
@@ -83,14 +95,7 @@ t.test('loadConfig: a broken file throws the coded errors `lyncproxy check` prin
 })
 
 t.test('startProxy: a config object in front of a real upstream', async (t) => {
-  const received: Array<{ url: string, headers: http.IncomingHttpHeaders }> = []
-  const upstream = http.createServer((req, res) => {
-    received.push({ url: req.url ?? '', headers: req.headers })
-    res.end('from upstream')
-  })
-  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => new Promise<void>((resolve) => upstream.close(() => resolve())))
-  const upstreamPort = (upstream.address() as net.AddressInfo).port
+  const { received, port: upstreamPort } = await recordingUpstream(t)
   const proxy = await startProxy({
     listeners: [{ name: 'web', protocol: 'http', address: '127.0.0.1', port: 0 }],
     pools: { fe: { fqdn: 'pool01.contoso.net', address: '127.0.0.1', httpPort: upstreamPort, httpsPort: upstreamPort } },
@@ -117,11 +122,7 @@ t.test('startProxy: a config object in front of a real upstream', async (t) => {
 })
 
 t.test('preserveHost: false sends the pool\'s name as Host, and the client\'s in X-Forwarded-Host', async (t) => {
-  const received: http.IncomingHttpHeaders[] = []
-  const upstream = http.createServer((req, res) => { received.push(req.headers); res.end('ok') })
-  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => new Promise<void>((resolve) => upstream.close(() => resolve())))
-  const upstreamPort = (upstream.address() as net.AddressInfo).port
+  const { received, port: upstreamPort } = await recordingUpstream(t)
   const proxy = await startProxy({
     listeners: [{ name: 'web', protocol: 'http', address: '127.0.0.1', port: 0 }],
     pools: { fe: { fqdn: 'pool01.contoso.net', address: '127.0.0.1', httpPort: upstreamPort, httpsPort: upstreamPort } },
@@ -137,7 +138,7 @@ t.test('preserveHost: false sends the pool\'s name as Host, and the client\'s in
       http.get({ host: '127.0.0.1', port, path: '/', headers: { host } }, (res) => { res.resume().on('end', resolve) }).on('error', reject)
     })
   }
-  t.equal(received[0]?.host, 'pool01.contoso.net', 'rewritten on the rule that says so')
-  t.equal(received[0]?.['x-forwarded-host'], 'meet.contoso.com')
-  t.equal(received[1]?.host, 'webext.contoso.com', 'kept everywhere else')
+  t.equal(received[0]?.headers.host, 'pool01.contoso.net', 'rewritten on the rule that says so')
+  t.equal(received[0]?.headers['x-forwarded-host'], 'meet.contoso.com')
+  t.equal(received[1]?.headers.host, 'webext.contoso.com', 'kept everywhere else')
 })

@@ -159,7 +159,7 @@ t.test('the lab API: a fault turned on and off on a running lab', async (t) => {
   await healed.arrayBuffer()
   await lab.setFault('webext', { reset: true })
   await t.rejects(lab.fetch(url), 'reset')
-  await t.rejects(lab.setFault('no-such-rule', { abort: 500 }), /the lab has no rule no-such-rule/)
+  await t.rejects(lab.setFault('no-such-rule', { abort: 500 }), /the configuration has no rule no-such-rule/)
 })
 
 t.test('lyncproxy lab --fault: refused specs say why, and a valid one is served', async (t) => {
@@ -170,7 +170,7 @@ t.test('lyncproxy lab --fault: refused specs say why, and a valid one is served'
     ['webext', /no rule name, or no fault after it/],
     ['webext:abrt=503', /unknown field 'abrt': use percent, delay, abort/],
     ['webext:abort=99', /abort: Expected integer to be greater or equal to 200/],
-    ['nosuchrule:reset', /--fault names rule nosuchrule, which the configuration does not have\. Fix: use one of /],
+    ['nosuchrule:reset', /the configuration has no rule nosuchrule\. Fix: use one of /],
   ] as const) {
     const r = await runCli(['lab', '--fault', spec])
     t.equal(r.code, 64, `${spec}: exit 64`)

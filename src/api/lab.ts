@@ -15,6 +15,7 @@ import pino from 'pino'
 import { Agent, buildConnector, fetch as undiciFetch, type Dispatcher } from 'undici'
 import { deepFreeze, type ResolvedConfig } from '../config/defaults.js'
 import { loadConfigFile, type LoadedConfig } from '../config/load.js'
+import { withRuleFault } from '../config/rule-faults.js'
 import type { FaultConfig } from '../config/schema.js'
 import type { RunningProxy } from '../control/proxy.js'
 import { withBrokenPreset } from '../lab/broken-presets.js'
@@ -79,8 +80,9 @@ export async function startLab (options: StartLabOptions = {}): Promise<Lab> {
   const draft = structuredClone(loaded.config) as { -readonly [K in keyof ResolvedConfig]: ResolvedConfig[K] }
   if (options.certsDir !== undefined) draft.certs = { ...draft.certs, dir: path.resolve(options.certsDir) }
   draft.admin = { ...draft.admin, enabled: options.admin === true, port: 0 }
-  for (const [rule, fault] of Object.entries(options.faults ?? {})) draft.rules = withFault(draft.rules, rule, fault)
-  const config = options.broken === undefined ? deepFreeze(draft) as ResolvedConfig : withBrokenPreset(draft as ResolvedConfig, options.broken)
+  let config = deepFreeze(draft) as ResolvedConfig
+  for (const [rule, fault] of Object.entries(options.faults ?? {})) config = withRuleFault(config, rule, fault)
+  if (options.broken !== undefined) config = withBrokenPreset(config, options.broken)
   const logger = pino({ level: options.logLevel ?? 'silent' })
   const running = await startLabServers({ ...loaded, config }, { logger, ephemeralPorts: true })
   let admin: { url: string, close (): Promise<void> } | undefined
@@ -91,16 +93,6 @@ export async function startLab (options: StartLabOptions = {}): Promise<Lab> {
     throw err
   }
   return labHandle(running, { ...loaded, config }, admin)
-}
-
-// The rules with one rule's fault replaced; an unknown rule name is a mistake in the test.
-function withFault (rules: ResolvedConfig['rules'], name: string, fault: FaultConfig | undefined): ResolvedConfig['rules'] {
-  if (!rules.some((r) => r.name === name)) throw new Error(`the lab has no rule ${name}: use one of ${rules.map((r) => r.name).join(', ')}`)
-  return rules.map((r) => {
-    if (r.name !== name) return r
-    const { fault: _old, ...rest } = r
-    return fault === undefined ? rest : { ...rest, fault }
-  })
 }
 
 function labHandle (running: RunningLab, loaded: LoadedConfig, admin: { url: string, close (): Promise<void> } | undefined): Lab {
@@ -135,9 +127,7 @@ function labHandle (running: RunningLab, loaded: LoadedConfig, admin: { url: str
     adminUrl: admin?.url,
     async setFault (rule, fault) {
       // The running config, not the file's: the lab pointed its pools at the ports it bound.
-      const current = proxy.config()
-      const next = deepFreeze({ ...structuredClone(current), rules: withFault(structuredClone(current.rules), rule, fault) }) as ResolvedConfig
-      await proxy.reload({ ...loaded, config: next })
+      await proxy.reload({ ...loaded, config: withRuleFault(proxy.config(), rule, fault) })
     },
     proxy,
     async close () {

@@ -3,7 +3,8 @@
 // truncateAfter=1024, cutAfter=60, percent=25). A bare field is true. Checked against the same
 // schema as the config file, so a typo is refused with the field's expected form.
 import { Value } from '@sinclair/typebox/value'
-import { deepFreeze, type ResolvedConfig } from '../config/defaults.js'
+import type { ResolvedConfig } from '../config/defaults.js'
+import { withRuleFault } from '../config/rule-faults.js'
 import { FaultSchema, type FaultConfig } from '../config/schema.js'
 import { LyncProxyError } from '../errors.js'
 
@@ -29,14 +30,5 @@ export function parseFaultOption (text: string): { rule: string, fault: FaultCon
 
 // The config with each named rule's fault set; a rule the config does not have is refused.
 export function withFaults (config: ResolvedConfig, faults: ReadonlyArray<{ rule: string, fault: FaultConfig }>): ResolvedConfig {
-  if (faults.length === 0) return config
-  const rules = config.rules.map((r) => ({ ...r }))
-  for (const { rule, fault } of faults) {
-    const target = rules.find((r) => r.name === rule)
-    if (target === undefined) {
-      throw new LyncProxyError('LRP_ERR_USAGE', `--fault names rule ${rule}, which the configuration does not have`, { fix: `use one of ${rules.map((r) => r.name).join(', ')}` })
-    }
-    target.fault = fault
-  }
-  return deepFreeze({ ...structuredClone(config), rules: structuredClone(rules) }) as ResolvedConfig
+  return faults.reduce((c, { rule, fault }) => withRuleFault(c, rule, fault), config)
 }

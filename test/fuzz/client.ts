@@ -15,6 +15,9 @@ export interface ConnectionRun {
   // Bytes the client wrote while the connection was open.
   written: number
   text: string
+  // Where each chunk of the answer starts in `text`, and how many bytes the client had written when
+  // it arrived: a response that began before a request's head was written cannot be its answer.
+  arrivals: Array<{ at: number, written: number }>
   // The connection ended (either side); the client ended it itself.
   ended: boolean
   closedByClient: boolean
@@ -55,7 +58,7 @@ export async function runConnection (port: number, segments: Segment[], plan: Cl
   const starts: number[] = []
   let at = 0
   for (const s of segments) { starts.push(at); at += s.bytes.length }
-  const run: ConnectionRun = { segments, plan, starts, length: bytes.length, written: 0, text: '', ended: false, closedByClient: false, how: 'open', hung: false, waitedMs: 0 }
+  const run: ConnectionRun = { segments, plan, starts, length: bytes.length, written: 0, text: '', arrivals: [], ended: false, closedByClient: false, how: 'open', hung: false, waitedMs: 0 }
   let c: RawConnection
   try {
     c = await openRaw(port)
@@ -65,6 +68,7 @@ export async function runConnection (port: number, segments: Segment[], plan: Cl
     return run
   }
   const socket = c.socket
+  socket.on('data', (d: Buffer) => { run.arrivals.push({ at: c.text.length - d.length, written: run.written }) })
   let slowTimer: NodeJS.Timeout | undefined
   if (plan.read === 'none' || plan.read === 'slow') socket.pause()
   if (plan.read === 'slow') {
@@ -114,7 +118,7 @@ export async function runConnection (port: number, segments: Segment[], plan: Cl
     const deadline = started + OUTCOME_DEADLINE_MS
     const need = enough(run)
     while (!c.closed && performance.now() < deadline) {
-      const parsed = parseResponses(c.text, (i) => methodFraming(segments[i]), false)
+      const parsed = parseResponses(c.text, (i, at) => methodFraming(run, i, at), false)
       const done = parsed.responses.filter((r) => r.complete).length
       if (parsed.error !== '' || done >= need) break
       await sleep(5)

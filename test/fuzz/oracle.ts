@@ -65,11 +65,19 @@ function closeReason (s: Segment): string {
 
 export function clientResponses (run: ConnectionRun): { responses: ParsedResponse[], error: string } {
   const cleanEnd = !run.closedByClient && run.how === 'end'
-  return parseResponses(run.text, (i) => methodFraming(run.segments[i]), cleanEnd)
+  return parseResponses(run.text, (i, at) => methodFraming(run, i, at), cleanEnd)
 }
 
-export function methodFraming (s: Segment | undefined): string {
-  return s === undefined || s.expect === 'reject' || s.expect === 'garbage' ? 'GET' : s.method
+// The method whose framing the i-th response (starting at `at` in the text) has. A response that
+// began before the request's head was written answers no request: the proxy's 408 to an idle
+// connection, racing the client's first bytes, is framed as if it were a GET.
+export function methodFraming (run: Pick<ConnectionRun, 'segments' | 'starts' | 'arrivals'>, i: number, at: number): string {
+  const s = run.segments[i]
+  if (s === undefined || s.expect === 'reject' || s.expect === 'garbage') return 'GET'
+  const arrival = run.arrivals.findLast((a) => a.at <= at)
+  const writtenThen = arrival?.written ?? Infinity
+  if (s.headEnd >= 0 && run.starts[i]! + s.headEnd > writtenThen) return 'GET'
+  return s.method
 }
 
 export function checkConnection (run: ConnectionRun, label: string): Violation[] {

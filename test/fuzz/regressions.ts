@@ -125,6 +125,16 @@ const forwardedAfterNodes400 = [
   seg('GET /ok/Q02____Q HTTP/1.1\r\nHost: webext.contoso.com\r\n\r\n', 'up', { upHost: WEBEXT }),
 ]
 
+// A client that connects, says nothing past the headers timeout, then pipelines a HEAD: the
+// proxy's 408 for the idle connection is on its way before the HEAD is, and answers no request. The
+// oracle once framed it as the HEAD's answer (no body) and called the 408's body unparseable; the
+// proxy was right.
+const idleThenHead = [
+  seg('HEAD /ok/Q00____Q HTTP/1.1\r\nHost: webext.contoso.com\r\n\r\n', 'up', { upHost: WEBEXT }),
+  seg('GET /ok/Q01____Q HTTP/1.1\r\nHost: webext.contoso.com\r\nContent-Length: 1\r\n\r\nQ', 'up', { upHost: WEBEXT, body: 'Q' }),
+  seg('\x00', 'garbage'),
+]
+
 export const REGRESSIONS: Regression[] = [
   {
     name: 'CL body + trailing chunk bytes, read once, close, x40 (issue 16 §2 as reported)',
@@ -173,5 +183,10 @@ export const REGRESSIONS: Regression[] = [
     name: 'Node\'s 400 for a missing Host behind a pending answer: the next request is still forwarded',
     found: { seed: 17, path: '217:3:2:2:2:2:2:3:3:3:3:3:3:3:3:3:3:3:3:3:3:4:3:3:3:3:3:3:4:4:4:4:4:3:22:6:15:8:7:10:4:4:9:8:5:14:3:36:26:22' },
     case: { repeat: 3, connections: [connection(forwardedAfterNodes400, { splits: [] })] },
+  },
+  {
+    name: 'the 408 for an idle connection, racing a HEAD written after the headers timeout',
+    found: { seed: 20261203, path: '1425:1:4:3:3:3:3:3:3:3:3:3:3:3:3:3:3:3:3:3:3' },
+    case: { repeat: 2, connections: [connection(idleThenHead, { splits: [], gapMs: 1, stopAt: 0, then: 'stall-continue', stallMs: 'long' })] },
   },
 ]

@@ -26,9 +26,10 @@ export function field (r: { fields: Array<[string, string]> }, name: string): st
   return r.fields.find(([n]) => n.toLowerCase() === lower)?.[1]
 }
 
-// `methodOf(i)` is the method of the request the i-th final response answers (HEAD has no body);
+// `methodOf(i, at)` is the method of the request the i-th final response (its head at offset `at`)
+// answers (HEAD has no body);
 // `ended`: the connection has ended, so a close-delimited body is complete.
-export function parseResponses (text: string, methodOf: (i: number) => string, ended: boolean): ParsedStream {
+export function parseResponses (text: string, methodOf: (i: number, at: number) => string, ended: boolean): ParsedStream {
   const out: ParsedStream = { responses: [], interim: 0, error: '' }
   let p = 0
   while (p < text.length) {
@@ -44,6 +45,7 @@ export function parseResponses (text: string, methodOf: (i: number) => string, e
       out.responses.push({ status: m === null ? 0 : Number(m[1]), head: rest, fields: [], body: '', complete: false })
       return out
     }
+    const start = p
     const head = text.slice(p, headEnd + 4)
     const lines = head.slice(0, -4).split('\r\n')
     const m = STATUS_LINE.exec(lines[0]!)
@@ -64,7 +66,7 @@ export function parseResponses (text: string, methodOf: (i: number) => string, e
     out.responses.push(r)
     const te = fields.filter(([n]) => n.toLowerCase() === 'transfer-encoding').map(([, v]) => v.toLowerCase())
     const cls = fields.filter(([n]) => n.toLowerCase() === 'content-length').map(([, v]) => v)
-    if (methodOf(out.responses.length - 1) === 'HEAD' || status === 204 || status === 304) continue
+    if (methodOf(out.responses.length - 1, start) === 'HEAD' || status === 204 || status === 304) continue
     if (te.length > 0) {
       if (cls.length > 0 || te.length > 1 || te[0] !== 'chunked') { out.error = `ambiguous response framing at offset ${headEnd}: ${JSON.stringify(head)}`; return out }
       // Chunked: size lines, data, an empty trailer section.

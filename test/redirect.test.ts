@@ -24,6 +24,9 @@ async function startLabShaped (t: Test, extraRules: unknown[] = []): Promise<Lab
     rules: unknown[]
   }
   const upstreams: Record<string, RecordingUpstream> = {}
+  t.teardown(async () => {
+    for (const u of Object.values(upstreams)) await u.close()
+  })
   for (const [name, pool] of Object.entries(lab.pools)) {
     const plain = await startUpstream()
     const secure = await startUpstream(undefined, certs.internal.get(name)!)
@@ -33,15 +36,15 @@ async function startLabShaped (t: Test, extraRules: unknown[] = []): Promise<Lab
     pool.httpPort = plain.port
     pool.httpsPort = secure.port
   }
+  // The layer-4 frontends (5061, 444, 50001-50003) have nothing to do with port 80, and 444 would
+  // need privilege.
   const p = await startTestProxy({
     ...lab,
     listeners: lab.listeners.map((l) => ({ ...l, port: 0 })),
+    tcp: [],
     rules: [...lab.rules, ...extraRules],
   })
-  t.teardown(async () => {
-    await p.close()
-    for (const u of Object.values(upstreams)) await u.close()
-  })
+  t.teardown(() => p.close())
   return { p, upstreams, forwarded: () => Object.values(upstreams).reduce((n, u) => n + u.requests.length, 0) }
 }
 

@@ -106,8 +106,13 @@ export function listenError (err: unknown, site: ListenSite): LyncProxyError {
   }
   const change = site.addressSetting ?? site.portSetting
   if (errno === 'EADDRNOTAVAIL') {
+    // Linux and Windows answer for all of 127.0.0.0/8; macOS and the BSDs put only 127.0.0.1 on the
+    // loopback interface, and the lab's servers each have an address of their own there.
+    const loopbackAlias = site.address.startsWith('127.') && site.address !== '127.0.0.1'
+      ? `add it to the loopback interface (macOS: sudo ifconfig lo0 alias ${site.address} up; docs/platforms.md lists the lab's addresses), or `
+      : ''
     return new LyncProxyError('LRP_ERR_LISTEN_ADDRESS', `${where}: ${site.address} is not an address of this machine (it has ${localAddresses()})`,
-      options(`use an address this machine owns: ${change}`))
+      options(`${loopbackAlias}use an address this machine owns: ${change}`))
   }
   if (errno === 'ENOTFOUND' || errno === 'EAI_AGAIN') {
     return new LyncProxyError('LRP_ERR_LISTEN_ADDRESS', `${where}: the host name ${site.address} does not resolve (${errno})`,

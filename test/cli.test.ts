@@ -211,3 +211,37 @@ t.test('start: serves, reloads on SIGHUP (a broken file changes nothing), exits 
   t.match(cli.output, /SIGTERM: closing listeners/, 'and says what it is doing')
   t.ok(await canBind(port), 'the port is free again')
 })
+
+// Windows has no SIGHUP or SIGTERM to send: the console's commands take their paths.
+t.test('start --console: reload and stop typed on standard input do what SIGHUP and SIGTERM do', async (t) => {
+  const certs = await testCertificates()
+  const upstream = await startUpstream()
+  t.teardown(() => upstream.close())
+  const good = config({ port: 0, ca: certs.caFile, upstreamPort: upstream.port, rules: FORWARD_RULE })
+  const file = write('console.yaml', good)
+  const cli = new CliProcess(['start', '-c', file, '--console'], { stdin: true })
+  t.teardown(() => cli.kill('SIGKILL'))
+  const listening = await cli.waitFor(/listening: external-http http:\/\/127\.0\.0\.1:(\d+)/)
+  t.ok(listening, `starts${listening === undefined ? ': ' + cli.output : ''}`)
+  if (listening === undefined) return
+  const port = Number(listening[1])
+  t.equal((await request({ port, host: 'webext.contoso.com', path: '/abs/a' })).status, 200)
+
+  let mark = cli.output.length
+  cli.type('rehash')
+  t.ok(await cli.waitFor(/console: rehash is not a command; the commands are: reload \(/, 15_000, mark), 'an unknown command is named, with the ones there are')
+
+  fs.writeFileSync(file, good.replace('action: forward\n    pool: fe\n', 'action: deny\n'))
+  mark = cli.output.length
+  cli.type('reload')
+  t.ok(await cli.waitFor(/configuration reloaded/, 15_000, mark), 'reload reads the file again')
+  const denied = await request({ port, host: 'webext.contoso.com', path: '/abs/b' })
+  t.equal(denied.status, 403, 'and the changed rule takes effect')
+  t.equal(upstream.requests.length, 1, 'nothing more reached the pool')
+
+  cli.type('stop')
+  const exit = await cli.exited
+  t.equal(exit.code, 0, 'stop exits 0')
+  t.match(cli.output, /console stop: closing listeners, finishing requests in flight/, 'after draining, as SIGTERM does')
+  t.ok(await canBind(port), 'the port is free again')
+})

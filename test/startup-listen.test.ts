@@ -179,6 +179,10 @@ t.test('listenError: one mapping for every errno, with the holder when this mach
   t.equal(a.code, 'LRP_ERR_LISTEN_ADDRESS')
   t.match(a.message, /192\.0\.2\.1 is not an address of this machine \(it has .*127\.0\.0\.1/)
   t.equal(a.fix, 'use an address this machine owns: change test.address')
+  // macOS: only 127.0.0.1 is on lo0, so a lab server's own loopback address is missing there.
+  const alias = listenError(Object.assign(new Error('listen EADDRNOTAVAIL'), { code: 'EADDRNOTAVAIL' }), { ...site, address: '127.0.1.2', port: 80 })
+  t.equal(alias.code, 'LRP_ERR_LISTEN_ADDRESS')
+  t.equal(alias.fix, 'add it to the loopback interface (macOS: sudo ifconfig lo0 alias 127.0.1.2 up; docs/platforms.md lists the lab\'s addresses), or use an address this machine owns: change test.address')
 
   const unresolved = listenError(Object.assign(new Error('getaddrinfo ENOTFOUND'), { code: 'ENOTFOUND' }), { ...site, address: 'proxy.invalid' })
   t.equal(unresolved.code, 'LRP_ERR_LISTEN_ADDRESS')

@@ -11,13 +11,14 @@ import { startLab, type RunningLab } from '../lab/run.js'
 import { attachErrorLog, logEscapedErrors } from '../observe/error-log.js'
 import { createLogger } from '../observe/logger.js'
 import { exitCodeOf } from '../errors.js'
+import { CONSOLE_COMMANDS, consoleByDefault } from '../control/console-commands.js'
 import { handleSignals } from '../control/signals.js'
 import { brokenPresetNames, withBrokenPreset } from '../lab/broken-presets.js'
 import { parseFaultOption, withFaults } from './fault-option.js'
 
 export const DEFAULT_LAB_CONFIG = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../config/lab.yaml')
 
-export const LAB_USAGE = `Usage: lyncproxy lab [-c FILE] [--log-level LEVEL] [--log-file FILE] [--fault RULE:FIELD=VALUE ...] [--broken PRESET]
+export const LAB_USAGE = `Usage: lyncproxy lab [-c FILE] [--log-level LEVEL] [--log-file FILE] [--fault RULE:FIELD=VALUE ...] [--broken PRESET] [--console]
 
 Runs the lab: lyncproxy plus stand-in Front End, Director and Office Web Apps servers, all on loopback.
 Lab certificates (a lab CA and the server certificates) are created in certs/ on first start.
@@ -32,6 +33,8 @@ Options:
                         (SIGHUP) reads the file again and drops them
       --broken PRESET   run the lab behind a classically misconfigured proxy: ${brokenPresetNames().join(', ')}
                         (docs/library.md says what each one breaks)
+      --console         read commands from standard input: reload, stop, help (on by default on
+                        Windows in a console, which has no SIGHUP)
   -h, --help            show this help
 
 Environment:
@@ -44,11 +47,12 @@ Without the privilege to bind ports below 1024, every lab port below 1024 moves 
 export async function runLab (argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { config: { type: 'string', short: 'c' }, 'log-level': { type: 'string' }, 'log-file': { type: 'string' }, fault: { type: 'string', multiple: true }, broken: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { config: { type: 'string', short: 'c' }, 'log-level': { type: 'string' }, 'log-file': { type: 'string' }, fault: { type: 'string', multiple: true }, broken: { type: 'string' }, console: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
     strict: true,
   })
   if (values.help === true) { process.stdout.write(LAB_USAGE); return 0 }
   const file = values.config ?? DEFAULT_LAB_CONFIG
+  const input = values.console === true || consoleByDefault() ? process.stdin : undefined
   applyHeapPolicy()
   try {
     const faults = (values.fault ?? []).map(parseFaultOption)
@@ -65,14 +69,14 @@ export async function runLab (argv: string[]): Promise<number> {
     // As in start: signals work from the moment the lab serves; reloads count once the admin plane is up.
     let admin: RunningAdmin | undefined
     const early = createReloader({ file, proxy: lab.proxy, logger, env: process.env })
-    handleSignals({ file, logger, proxy: lab.proxy, close: async (graceMs) => { await admin?.close(); await lab.close(graceMs) }, reload: () => (admin?.reload ?? early)() })
+    handleSignals({ file, logger, proxy: lab.proxy, close: async (graceMs) => { await admin?.close(); await lab.close(graceMs) }, reload: () => (admin?.reload ?? early)(), ...(input === undefined ? {} : { console: input }) })
     try {
       admin = await (await import('../admin/server.js')).startAdminIfEnabled(loaded, lab.proxy, logger)
     } catch (err) {
       await lab.close()
       throw err
     }
-    process.stdout.write(labBanner(lab, admin))
+    process.stdout.write(labBanner(lab, admin, { console: input !== undefined }))
     return -1
   } catch (err) {
     process.stderr.write(formatErrors(err) + '\n')
@@ -80,7 +84,7 @@ export async function runLab (argv: string[]): Promise<number> {
   }
 }
 
-export function labBanner (lab: RunningLab, admin?: RunningAdmin): string {
+export function labBanner (lab: RunningLab, admin?: RunningAdmin, o: { console?: boolean } = {}): string {
   const proxy = lab.proxy
   const config = proxy.config()
   const names = proxy.table().publicNames.filter((n) => !n.startsWith('*.'))
@@ -110,7 +114,9 @@ export function labBanner (lab: RunningLab, admin?: RunningAdmin): string {
   lines.push('', 'Or add to the hosts file (/etc/hosts, C:\\Windows\\System32\\drivers\\etc\\hosts):')
   lines.push(`  ${address} ${names.join(' ')}`)
   for (const n of lab.notes) lines.push('', `note: ${n}`)
-  lines.push('', 'Ctrl-C stops the lab.', '')
+  lines.push('', 'Ctrl-C stops the lab.')
+  if (o.console === true) lines.push(`Type a command here: ${CONSOLE_COMMANDS}.`)
+  lines.push('')
   return lines.join('\n')
 }
 

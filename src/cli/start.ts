@@ -9,9 +9,10 @@ import { startProxy } from '../control/proxy.js'
 import { attachErrorLog, logEscapedErrors } from '../observe/error-log.js'
 import { createLogger } from '../observe/logger.js'
 import { exitCodeOf, LyncProxyError } from '../errors.js'
+import { consoleByDefault } from '../control/console-commands.js'
 import { handleSignals } from '../control/signals.js'
 
-export const START_USAGE = `Usage: lyncproxy start -c FILE [--log-level LEVEL] [--log-file FILE]
+export const START_USAGE = `Usage: lyncproxy start -c FILE [--log-level LEVEL] [--log-file FILE] [--console]
 
 Runs the reverse proxy with the given configuration until SIGTERM/SIGINT. SIGHUP reloads the file.
 With workers > 1 in the file, this process forks that many workers and restarts any that dies.
@@ -20,6 +21,8 @@ Options:
   -c, --config FILE     the YAML configuration
       --log-level LEVEL fatal, error, warn, info, debug, trace or silent (default: the config's log.level)
       --log-file FILE   append JSON log lines to FILE instead of stdout (default: the config's log.file)
+      --console         read commands from standard input: reload, stop, help (on by default on
+                        Windows in a console, which has no SIGHUP; POST /api/reload works everywhere)
   -h, --help            show this help
 
 Environment:
@@ -29,7 +32,7 @@ Environment:
 export async function runStart (argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { config: { type: 'string', short: 'c' }, 'log-level': { type: 'string' }, 'log-file': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { config: { type: 'string', short: 'c' }, 'log-level': { type: 'string' }, 'log-file': { type: 'string' }, console: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
     strict: true,
   })
   if (values.help === true) { process.stdout.write(START_USAGE); return 0 }
@@ -39,6 +42,7 @@ export async function runStart (argv: string[]): Promise<number> {
     return e.exitCode
   }
   const file = values.config
+  const input = values.console === true || consoleByDefault() ? process.stdin : undefined
   applyHeapPolicy()
   // node:cluster starts a worker with this same command line; the primary gives it the config.
   if (cluster.isWorker) {
@@ -49,7 +53,7 @@ export async function runStart (argv: string[]): Promise<number> {
     const loaded = parseConfig(text, file, { overrides: overridesFromEnv(process.env) })
     const logFile = values['log-file'] ?? loaded.config.log.file
     const logger = createLogger({ level: values['log-level'] ?? loaded.config.log.level, ...(logFile === undefined ? {} : { file: logFile }) })
-    if (loaded.config.workers > 1) return await (await import('../cluster/primary.js')).runPrimary({ file, text, loaded, logger, env: process.env })
+    if (loaded.config.workers > 1) return await (await import('../cluster/primary.js')).runPrimary({ file, text, loaded, logger, env: process.env, ...(input === undefined ? {} : { console: input }) })
     const proxy = await startProxy(loaded, { logger })
     attachErrorLog(proxy.bus, logger)
     logEscapedErrors(logger)
@@ -58,7 +62,7 @@ export async function runStart (argv: string[]): Promise<number> {
     // takes the same path without its metric.
     let admin: RunningAdmin | undefined
     const early = createReloader({ file, proxy, logger, env: process.env })
-    handleSignals({ file, logger, proxy, close: async (graceMs) => { await admin?.close(); await proxy.close(graceMs) }, reload: () => (admin?.reload ?? early)() })
+    handleSignals({ file, logger, proxy, close: async (graceMs) => { await admin?.close(); await proxy.close(graceMs) }, reload: () => (admin?.reload ?? early)(), ...(input === undefined ? {} : { console: input }) })
     try {
       // fastify and prom-client load only when the proxy really starts, not for --help.
       admin = await (await import('../admin/server.js')).startAdminIfEnabled(loaded, proxy, logger)

@@ -20,6 +20,7 @@ export interface PrimaryOptions {
   loaded: LoadedConfig
   logger: Logger
   env: NodeJS.ProcessEnv
+  console?: NodeJS.ReadableStream
 }
 
 export async function runPrimary (o: PrimaryOptions): Promise<number> {
@@ -43,6 +44,7 @@ export async function runPrimary (o: PrimaryOptions): Promise<number> {
     file,
     logger,
     graceMs: DEFAULT_GRACE_MS,
+    ...(o.console === undefined ? {} : { console: o.console }),
     reload: () => (admin?.reload ?? (() => cluster.reload()))(),
     close: async (graceMs) => {
       await admin?.close()

@@ -1,7 +1,8 @@
 // What `start` and `lab` share once the proxy runs: signals. SIGHUP reloads the config file (a bad
 // file leaves the running table in place), SIGTERM and SIGINT stop accepting, let requests in
-// flight finish for a while, and exit 0.
+// flight finish for a while, and exit 0. The console's `reload` and `stop` do the same.
 import type { RunningProxy } from '../control/proxy.js'
+import { readConsoleCommands } from '../control/console-commands.js'
 import { createReloader } from '../control/reload.js'
 import type { Logger } from '../observe/logger.js'
 
@@ -14,6 +15,8 @@ interface CommonSignalOptions {
   // Given the grace the log line announces, so that what it says is what happens.
   close: (graceMs: number) => Promise<void>
   graceMs?: number
+  // Where console commands are read from (control/console-commands.ts), when they are.
+  console?: NodeJS.ReadableStream
 }
 
 // SIGHUP reloads through `reload` when given: the admin plane's reload takes the same path as
@@ -24,7 +27,7 @@ export type SignalOptions = CommonSignalOptions & (
   | { reload?: undefined, proxy: RunningProxy }
 )
 
-export function handleSignals ({ file, logger, proxy, close, graceMs = DEFAULT_GRACE_MS, reload }: SignalOptions): void {
+export function handleSignals ({ file, logger, proxy, close, graceMs = DEFAULT_GRACE_MS, reload, console: input }: SignalOptions): void {
   const onHangup = reload ?? (proxy === undefined ? undefined : createReloader({ file, proxy, logger, env: process.env }))
   process.on('SIGHUP', () => { void onHangup?.() })
   let stopping = false
@@ -38,4 +41,5 @@ export function handleSignals ({ file, logger, proxy, close, graceMs = DEFAULT_G
   }
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))
+  if (input !== undefined) readConsoleCommands(input, { reload: () => { void onHangup?.() }, stop: () => stop('console stop') }, logger)
 }

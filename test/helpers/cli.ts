@@ -57,6 +57,8 @@ export interface CliOptions {
   // node, so that signals sent to the child reach it.
   prefix?: string[]
   timeoutMs?: number
+  // A pipe on the child's standard input, for `type()` (console commands); otherwise none.
+  stdin?: boolean
 }
 
 // The environment of this process without the variables that would change what a test means.
@@ -83,7 +85,8 @@ export class CliProcess {
   constructor (args: string[], o: CliOptions = {}) {
     this.spawnedAt = performance.now()
     const argv = ['-u', 'NODE_OPTIONS', ...(o.prefix ?? []), process.execPath, ...CLI_ARGS, ...args]
-    this.child = spawn('/usr/bin/env', argv, { cwd: REPO, env: cleanEnv(o.env), stdio: ['ignore', 'pipe', 'pipe'] })
+    this.child = spawn('/usr/bin/env', argv, { cwd: REPO, env: cleanEnv(o.env), stdio: [o.stdin === true ? 'pipe' : 'ignore', 'pipe', 'pipe'] })
+    this.child.stdin?.on('error', () => { /* the child has gone; what it read is in its output */ })
     this.child.stdout!.setEncoding('utf8').on('data', (s: string) => { this.stdout += s; this.output += s; this.notify() })
     this.child.stderr!.setEncoding('utf8').on('data', (s: string) => { this.stderr += s; this.output += s; this.notify() })
     const timeout = o.timeoutMs ?? 60_000
@@ -124,6 +127,12 @@ export class CliProcess {
 
   kill (signal: NodeJS.Signals): void {
     if (this.running) this.child.kill(signal)
+  }
+
+  // A line typed at the child's console (needs `stdin: true`).
+  type (line: string): void {
+    if (this.child.stdin === null) throw new Error('the child was started without stdin: true')
+    this.child.stdin.write(line + '\n')
   }
 }
 

@@ -162,12 +162,32 @@ t.test('full UCWA sign-in: autodiscover, 401, token, user, application', async (
   t.equal(app._links.self?.href, base)
   t.match(app._embedded.me, { name: 'Lab User One', uri: 'sip:user1@contoso.com' })
 
-  const again = await call(fe, APPS, {
+  // The reference's own names are camelCase (applications_ref.md); the walk-through above used
+  // PascalCase. Either way the same endpoint gets the same application.
+  const post = (body: unknown): Promise<Reply> => call(fe, APPS, {
     method: 'POST',
     headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ UserAgent: 'UCWA Samples', EndpointId: 'a917c6f4-976c-4cf3-847d-cdfffa28ccdf' }),
+    body: JSON.stringify(body),
   })
+  const again = await post({ culture: 'en-us', endpointId: 'a917c6f4-976c-4cf3-847d-cdfffa28ccdf', instanceId: 'samplevalue', userAgent: 'ContosoApp/1.0' })
+  t.equal(again.status, 201, 'camelCase, as the reference names the properties')
   t.equal((again.json() as { id: string }).id, app.id, 'same endpoint, same application')
+  const noCulture = await post({ UserAgent: 'UCWA Samples', EndpointId: 'a917c6f4-976c-4cf3-847d-cdfffa28ccdf' })
+  t.equal(noCulture.status, 400, 'culture is required')
+  t.same(noCulture.json(), { code: 'BadRequest', subcode: 'ParameterValidationFailure', message: 'Required and missing: culture.' })
+  t.equal((await post({ userAgent: 'x', endpointId: 'e', culture: 'x'.repeat(101) })).status, 400, 'culture: at most 100 characters')
+  t.equal((await post({ userAgent: 'x', endpointId: 'e', culture: '' })).status, 400, 'culture: not empty')
+  const notObject = await post(['userAgent'])
+  t.equal(notObject.status, 400, 'a body that is not a JSON object')
+
+  // A link the lab does not serve yet answers as UCWA does, in JSON, once the ticket is good.
+  const missing = await call(fe, `${base}/people/search?query=user2`, { headers: { authorization: `Bearer ${bearer}`, accept: 'application/json' } })
+  t.equal(missing.status, 404)
+  t.equal(missing.headers['content-type'], 'application/json; charset=utf-8')
+  t.match(missing.json(), { code: 'NotFound' })
+  const missingNoTicket = await call(fe, `${base}/people/search?query=user2`)
+  t.equal(missingNoTicket.status, 401, 'without a ticket: the 401, before any path is looked at')
+  t.equal((await call(fe, '/nosuch/page.aspx')).headers['content-type']?.toString().startsWith('text/html'), true, 'outside UCWA, IIS\'s page')
 
   const noTicket = await call(fe, APPS, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } })
   t.equal(noTicket.status, 401)

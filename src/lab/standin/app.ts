@@ -13,7 +13,7 @@ import { registerLabEvents } from './lab-events.js'
 import { registerMeet } from './meet.js'
 import { registerOwas } from './owas.js'
 import { rewriteLyncUrl } from './rewrite.js'
-import { registerUcwa } from './ucwa/routes.js'
+import { registerUcwa, sendUcwaNotFound } from './ucwa/routes.js'
 import { registerWebTicket } from './webticket/routes.js'
 import { registerWindowsAuth } from './winauth.js'
 
@@ -79,7 +79,8 @@ export function buildSiteApp (ctx: StandInContext, site: Site): FastifyInstance 
   // content types (UCWA samples use charset='utf-8') that a strict parser would refuse with 415.
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => { done(null, body) })
-  app.setNotFoundHandler(async (_request, reply) => sendIisNotFound(reply))
+  app.setNotFoundHandler(async (request, reply) =>
+    ctx.spec.role === 'frontend' && /^\/ucwa\/oauth\//i.test(request.url) ? sendUcwaNotFound(request, reply, ctx, site) : sendIisNotFound(reply))
   app.setErrorHandler(async (error: { statusCode?: number }, _request, reply) => {
     const status = typeof error.statusCode === 'number' && error.statusCode >= 400 ? error.statusCode : 500
     return sendIisError(reply, status, status === 500 ? 'Internal server error.' : 'Bad request.', 'The lab server could not handle this request.')

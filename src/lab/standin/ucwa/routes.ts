@@ -1,6 +1,6 @@
 // UCWA on the Front End: creating an application and its event channel (the long-poll P-GET that a
 // reverse proxy must let live for up to 900 s).
-import type { FastifyInstance, FastifyReply } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Site, StandInContext } from '../context.js'
 import { sipUriOf } from '../topology.js'
 import { authenticate } from '../webticket/bearer.js'
@@ -9,6 +9,8 @@ import { APPLICATIONS_PATH, type UcwaApplication } from './applications.js'
 // UCWA's default and upper bound for the event-channel timeout, in seconds.
 const DEFAULT_TIMEOUT_S = 900
 const MAX_TIMEOUT_S = 1800
+// applications_ref.md, culture: "The maximum length is 100 characters".
+const MAX_CULTURE_LENGTH = 100
 
 function sendJson (reply: FastifyReply, status: number, body: unknown): FastifyReply {
   return reply.code(status).type('application/json; charset=utf-8').send(JSON.stringify(body))
@@ -20,6 +22,15 @@ function sendUcwaError (reply: FastifyReply, status: number, code: string, subco
 
 function sendAppNotFound (reply: FastifyReply): FastifyReply {
   return sendUcwaError(reply, 404, 'NotFound', 'ApplicationNotFound', 'The application does not exist on this server.')
+}
+
+// A resource the UCWA application does not have: UCWA's JSON error body (ErrorsAndInformationalMessages.md,
+// "Error response body": code is the one required property), not IIS's HTML page, since the UCWA
+// virtual directory answers everything under it. The ticket is checked first, as the OAuth module
+// runs before the application sees the path.
+export function sendUcwaNotFound (request: FastifyRequest, reply: FastifyReply, ctx: StandInContext, site: Site): FastifyReply {
+  if (authenticate(request, reply, ctx, site) === undefined) return reply
+  return sendUcwaError(reply, 404, 'NotFound', undefined, 'This lab server has no such UCWA resource.')
 }
 
 function applicationBody (app: UcwaApplication): object {
@@ -57,6 +68,22 @@ function parseJson (body: unknown): Record<string, unknown> | undefined {
   }
 }
 
+// The POST body of the applications resource (UCWA 2.0 reference, applications_ref.md, "Request
+// body"): culture, endpointId and userAgent are required strings, culture neither empty nor longer
+// than the reference allows; instanceId is optional. The reference names them in camelCase, while its walk-through (CreateAnApplication.md)
+// sends UserAgent, EndpointId and Culture: both are taken, as a name matched without regard to case.
+// Returns what is wrong, in the message of a ParameterValidationFailure, when the body will not do.
+function applicationInput (body: Record<string, unknown> | undefined): { userAgent: string, endpointId: string, culture: string } | string {
+  if (body === undefined) return 'The body must be a JSON object with culture, endpointId and userAgent.'
+  const byName = new Map(Object.entries(body).map(([k, v]) => [k.toLowerCase(), v]))
+  const required = ['userAgent', 'endpointId', 'culture'] as const
+  const missing = required.filter((name) => typeof byName.get(name.toLowerCase()) !== 'string')
+  if (missing.length > 0) return `Required and missing: ${missing.join(', ')}.`
+  const culture = byName.get('culture') as string
+  if (culture === '' || culture.length > MAX_CULTURE_LENGTH) return `culture must have 1 to ${MAX_CULTURE_LENGTH} characters.`
+  return { userAgent: byName.get('useragent') as string, endpointId: byName.get('endpointid') as string, culture }
+}
+
 function timeoutSeconds (value: unknown): number {
   const n = typeof value === 'string' ? Number(value) : NaN
   return Number.isFinite(n) && n > 0 ? Math.min(n, MAX_TIMEOUT_S) : DEFAULT_TIMEOUT_S
@@ -73,13 +100,9 @@ export function registerUcwa (app: FastifyInstance, ctx: StandInContext, site: S
   app.post(APPLICATIONS_PATH, async (request, reply) => {
     const user = authenticate(request, reply, ctx, site)
     if (user === undefined) return reply
-    const body = parseJson(request.body)
-    const userAgent = body?.UserAgent
-    const endpointId = body?.EndpointId
-    if (typeof userAgent !== 'string' || typeof endpointId !== 'string') {
-      return sendUcwaError(reply, 400, 'BadRequest', 'ParameterValidationFailure', 'UserAgent and EndpointId are required.')
-    }
-    const culture = typeof body?.Culture === 'string' ? body.Culture : 'en-US'
+    const input = applicationInput(parseJson(request.body))
+    if (typeof input === 'string') return sendUcwaError(reply, 400, 'BadRequest', 'ParameterValidationFailure', input)
+    const { userAgent, endpointId, culture } = input
     const created = applications.create(user, { userAgent, endpointId, culture })
     // The photo cookie is scoped to the application's photos and marked secure/HttpOnly, as UCWA does;
     // proxies must pass Set-Cookie through untouched.

@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto'
 import type { LabUser } from '../types.js'
 import { sipKey } from '../topology.js'
+import { newMeState, type MeState } from './me.js'
 
 export interface UcwaApplication {
   id: string
@@ -13,6 +14,8 @@ export interface UcwaApplication {
   culture: string
   // The value of the cwt_ucwa cookie the server sets for photo requests.
   photoCookie: string
+  // The user's availability, note and location as this application has set them (me.ts).
+  me: MeState
 }
 
 export interface NewApplication { userAgent: string; endpointId: string; culture: string }
@@ -30,7 +33,7 @@ export class ApplicationRegistry {
       if (app.owner === owner && app.endpointId === input.endpointId) return app
     }
     const id = randomBytes(8).toString('hex')
-    const app: UcwaApplication = { id, owner, user, ...input, photoCookie: randomBytes(24).toString('base64url') }
+    const app: UcwaApplication = { id, owner, user, ...input, photoCookie: randomBytes(24).toString('base64url'), me: newMeState() }
     this.apps.set(id, app)
     return app
   }

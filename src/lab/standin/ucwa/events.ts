@@ -53,14 +53,15 @@ export class EventChannels {
     return { outcome, cancel: () => { if (ch.waiter === waiter) waiter.settle({ kind: 'gone' }) } }
   }
 
-  // Returns true when a held P-GET was woken, false when the event was queued.
-  publish (appId: string, event: object): boolean {
+  // Returns true when a held P-GET was woken, false when the event was queued. Several senders
+  // given at once reach the client in one response, in their order.
+  publish (appId: string, ...senders: object[]): boolean {
     const ch = this.channel(appId)
     if (ch.waiter !== undefined) {
-      ch.waiter.settle({ kind: 'events', sender: [event] })
+      ch.waiter.settle({ kind: 'events', sender: senders })
       return true
     }
-    ch.queue.push(event)
+    ch.queue.push(...senders)
     if (ch.queue.length > QUEUE_LIMIT) ch.queue.splice(0, ch.queue.length - QUEUE_LIMIT)
     return false
   }

@@ -2,27 +2,17 @@
 // reverse proxy must let live for up to 900 s).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Site, StandInContext } from '../context.js'
-import { sipUriOf } from '../topology.js'
 import { authenticate } from '../webticket/bearer.js'
 import { APPLICATIONS_PATH, type UcwaApplication } from './applications.js'
+import { registerMe } from './me-routes.js'
+import { parseJson, sendAppNotFound, sendJson, sendUcwaError } from './respond.js'
+import { communicationBody, meBody } from './me.js'
 
 // UCWA's default and upper bound for the event-channel timeout, in seconds.
 const DEFAULT_TIMEOUT_S = 900
 const MAX_TIMEOUT_S = 1800
 // applications_ref.md, culture: "The maximum length is 100 characters".
 const MAX_CULTURE_LENGTH = 100
-
-function sendJson (reply: FastifyReply, status: number, body: unknown): FastifyReply {
-  return reply.code(status).type('application/json; charset=utf-8').send(JSON.stringify(body))
-}
-
-function sendUcwaError (reply: FastifyReply, status: number, code: string, subcode: string | undefined, message: string): FastifyReply {
-  return sendJson(reply, status, subcode === undefined ? { code, message } : { code, subcode, message })
-}
-
-function sendAppNotFound (reply: FastifyReply): FastifyReply {
-  return sendUcwaError(reply, 404, 'NotFound', 'ApplicationNotFound', 'The application does not exist on this server.')
-}
 
 // A resource the UCWA application does not have: UCWA's JSON error body (ErrorsAndInformationalMessages.md,
 // "Error response body": code is the one required property), not IIS's HTML page, since the UCWA
@@ -44,27 +34,12 @@ function applicationBody (app: UcwaApplication): object {
     id: app.id,
     _links: { self: link(''), policies: link('/policies'), batch: link('/batch'), events: link('/events?ack=1') },
     _embedded: {
-      me: {
-        name: app.user.displayName ?? app.user.sipUri.replace(/@.*$/, ''),
-        uri: sipUriOf(app.user),
-        _links: { self: link('/me'), makeMeAvailable: link('/me/makeMeAvailable'), photo: link('/photos/' + encodeURIComponent(sipUriOf(app.user))) },
-        rel: 'me',
-      },
+      me: meBody(app),
       people: { _links: { self: link('/people') }, rel: 'people' },
       onlineMeetings: { _links: { self: link('/onlineMeetings') }, rel: 'onlineMeetings' },
-      communication: { _links: { self: link('/communication') }, rel: 'communication' },
+      communication: communicationBody(app),
     },
     rel: 'application',
-  }
-}
-
-function parseJson (body: unknown): Record<string, unknown> | undefined {
-  if (!Buffer.isBuffer(body)) return undefined
-  try {
-    const value: unknown = JSON.parse(body.toString('utf8'))
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? value as Record<string, unknown> : undefined
-  } catch {
-    return undefined
   }
 }
 
@@ -96,6 +71,7 @@ function ackOf (value: unknown): number {
 
 export function registerUcwa (app: FastifyInstance, ctx: StandInContext, site: Site): void {
   const { applications, channels } = ctx
+  registerMe(app, ctx, site)
 
   app.post(APPLICATIONS_PATH, async (request, reply) => {
     const user = authenticate(request, reply, ctx, site)

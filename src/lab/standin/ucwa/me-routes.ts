@@ -1,0 +1,62 @@
+// The HTTP side of me.ts: each route finds the caller's application, applies the change, answers
+// as the reference does (204 for the POSTs, the resource for the GETs), and raises the events.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { Site, StandInContext } from '../context.js'
+import { authenticate } from '../webticket/bearer.js'
+import { APPLICATIONS_PATH, type UcwaApplication } from './applications.js'
+import { availableEvents, communicationBody, locationBody, makeMeAvailable, meBody, noteBody, presenceBody, requireAvailable, setLocation, setNote, setPresence, updatedEvent, type MeFailure } from './me.js'
+import { parseJson, sendAppNotFound, sendJson, sendUcwaError } from './respond.js'
+
+type Request = FastifyRequest<{ Params: { id: string }, Querystring: Record<string, unknown> }>
+
+export function registerMe (app: FastifyInstance, ctx: StandInContext, site: Site): void {
+  const base = `${APPLICATIONS_PATH}/:id`
+  // The caller's application, or the reply already sent (401, or 404 ApplicationNotFound).
+  const found = (request: Request, reply: FastifyReply): UcwaApplication | undefined => {
+    const user = authenticate(request, reply, ctx, site)
+    if (user === undefined) return undefined
+    const application = ctx.applications.find(request.params.id, user)
+    if (application === undefined) sendAppNotFound(reply)
+    return application
+  }
+  const fail = (reply: FastifyReply, f: MeFailure): FastifyReply => sendUcwaError(reply, f.status, f.code, f.subcode, f.message)
+  // An empty body is allowed everywhere here (makeMeAvailable with defaults, a reset of presence,
+  // note or location); one that is not a JSON object is not.
+  const bodyOf = (request: Request): Record<string, unknown> | undefined | 'invalid' => {
+    const raw = request.body
+    if (!Buffer.isBuffer(raw) || raw.length === 0) return undefined
+    return parseJson(raw) ?? 'invalid'
+  }
+  const get = (path: string, body: (a: UcwaApplication) => object, gate: boolean): void => {
+    app.get(base + path, async (request: Request, reply) => {
+      const application = found(request, reply)
+      if (application === undefined) return reply
+      const refused = gate ? requireAvailable(application) : undefined
+      return refused === undefined ? sendJson(reply, 200, body(application)) : fail(reply, refused)
+    })
+  }
+  const post = (path: string, change: (a: UcwaApplication, body: Record<string, unknown> | undefined, request: Request) => MeFailure | undefined, events: (a: UcwaApplication) => object[]): void => {
+    app.post(base + path, async (request: Request, reply) => {
+      const application = found(request, reply)
+      if (application === undefined) return reply
+      const body = bodyOf(request)
+      if (body === 'invalid') return sendUcwaError(reply, 400, 'BadRequest', 'DeserializationFailure', 'The body is not a JSON object.')
+      const refused = change(application, body, request)
+      if (refused !== undefined) return fail(reply, refused)
+      const senders = events(application)
+      if (senders.length > 0) ctx.channels.publish(application.id, ...senders)
+      return reply.code(204).send()
+    })
+  }
+
+  get('/me', meBody, false)
+  get('/communication', communicationBody, false)
+  get('/me/presence', presenceBody, true)
+  get('/me/note', noteBody, true)
+  get('/me/location', locationBody, true)
+  post('/me/makeMeAvailable', (a, body) => makeMeAvailable(a, body), availableEvents)
+  post('/me/presence', (a, body) => setPresence(a, body), (a) => [updatedEvent(a, 'presence')])
+  post('/me/note', (a, body, request) => setNote(a, body, request.query), (a) => [updatedEvent(a, 'note')])
+  post('/me/location', (a, body) => setLocation(a, body), (a) => [updatedEvent(a, 'location')])
+  post('/me/reportMyActivity', (a) => requireAvailable(a), () => [])
+}

@@ -1,0 +1,122 @@
+// A UCWA client written from the UCWA 2.0 reference alone (issue 18), through the reverse proxy of
+// a whole lab: it follows only the links it is handed, from the lyncdiscover name to the
+// application, makes itself available, and reads and sets presence, note and location, checking
+// each answer and each event against the reference's pages (makeMeAvailable_ref.md, presence_ref.md,
+// note_ref.md, location_ref.md, reportMyActivity_ref.md, EventChannelDetails.md).
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import t from 'tap'
+import { startLab, type Lab } from '../src/index.js'
+
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'lyncproxy-ucwa-me-'))
+let lab: Lab
+t.before(async () => { lab = await startLab({ certsDir: path.join(work, 'certs') }) })
+t.teardown(async () => {
+  await lab?.close()
+  fs.rmSync(work, { recursive: true, force: true })
+})
+
+type Json = Record<string, unknown> & { _links?: Record<string, { href: string }> }
+interface Answer { status: number, json: Json, text: string, challenge: string }
+
+// The client's whole HTTP layer: UCWA hands out paths relative to the server it came from.
+class Client {
+  origin = ''
+  bearer = ''
+  async call (href: string, o: { method?: string, body?: unknown, query?: string } = {}): Promise<Answer> {
+    const url = new URL(href, this.origin === '' ? undefined : this.origin)
+    const headers: Record<string, string> = { accept: 'application/json' }
+    if (this.bearer !== '') headers.authorization = `Bearer ${this.bearer}`
+    if (o.body !== undefined) headers['content-type'] = 'application/json'
+    const r = await lab.fetch(url, { method: o.method ?? 'GET', headers, ...(o.body === undefined ? {} : { body: JSON.stringify(o.body) }) })
+    const text = await r.text()
+    let json: Json = {}
+    try { json = text === '' ? {} : JSON.parse(text) as Json } catch { /* not JSON: the test says so */ }
+    return { status: r.status, json, text, challenge: r.headers.get('www-authenticate') ?? '' }
+  }
+}
+
+interface Sender { rel: string, href: string, events: Array<{ link: { rel: string, href: string }, type: string, _embedded?: Record<string, Json> }> }
+
+async function signIn (client: Client, user: string, password: string): Promise<Json> {
+  const root = await client.call(`${lab.urls['lyncdiscover.contoso.com']}/?sipuri=${user}`)
+  const userHref = root.json._links!.user!.href
+  client.origin = new URL(userHref).origin
+  const challenge = await client.call(userHref)
+  // The 401 names the token service (UCWA's CreateAnApplication.md, step 3).
+  const tokenUrl = /MsRtcOAuth href="([^"]+)"/.exec(challenge.challenge)?.[1]
+  if (tokenUrl === undefined) throw new Error(`no MsRtcOAuth challenge: ${challenge.status} ${challenge.challenge}`)
+  const token = await lab.fetch(tokenUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `grant_type=password&username=${encodeURIComponent(user)}&password=${encodeURIComponent(password)}` })
+  if (token.status !== 200) throw new Error(`token for ${user}: ${token.status} ${await token.text()}`)
+  client.bearer = ((await token.json()) as { access_token: string }).access_token
+  const resource = await client.call(userHref)
+  const created = await client.call(resource.json._links!.applications!.href, { method: 'POST', body: { culture: 'en-US', endpointId: `endpoint-${user}-${Date.now()}`, userAgent: 'reference-client/1.0' } })
+  if (created.status !== 201) throw new Error(`POST applications: ${created.status} ${created.text}`)
+  return created.json
+}
+
+function embedded (app: Json, rel: string): Json {
+  return (app._embedded as Record<string, Json>)[rel]!
+}
+
+t.test('a client from the reference: makeMeAvailable, then presence, note, location and their events', async (t) => {
+  const client = new Client()
+  const app = await signIn(client, 'user1@contoso.com', 'Pass@word1')
+  const me = embedded(app, 'me')
+  t.same(Object.keys(me._links!).sort(), ['makeMeAvailable', 'self'], 'before makeMeAvailable: no presence, note or location (MeDashboard.md)')
+  t.equal((await client.call(`${app._links!.self!.href}/me/presence`)).status, 409, 'presence before makeMeAvailable')
+  t.match((await client.call(`${app._links!.self!.href}/me/presence`)).json, { code: 'Conflict', subcode: 'MakeMeAvailableRequired' })
+
+  const events = app._links!.events!.href
+  const firstPoll = client.call(`${events}&timeout=60`)
+  const available = await client.call(me._links!.makeMeAvailable!.href, { method: 'POST', body: { signInAs: 'Online', supportedModalities: ['Messaging'], supportedMessageFormats: ['Plain'] } })
+  t.equal(available.status, 204, 'makeMeAvailable: 204 No Content')
+  t.equal(available.text, '')
+  const polled = await firstPoll
+  t.equal(polled.status, 200)
+  const senders = polled.json.sender as Sender[]
+  t.same(senders.map((s) => s.rel), ['communication', 'me'], 'the senders of EventChannelDetails.md\'s sample, in its order')
+  t.same(senders[1]!.events.map((e) => `${e.link.rel} ${e.type}`), ['me updated', 'presence added', 'note added', 'location added'])
+  t.match(senders[0]!.events[0]!._embedded!.communication, { supportedModalities: ['Messaging'], supportedMessageFormats: ['Plain'], rel: 'communication' })
+  const links = Object.fromEntries(senders[1]!.events.map((e) => [e.link.rel, e.link.href]))
+  t.ok(polled.json._links!.next!.href.endsWith('ack=2'), 'next asks for the following batch')
+
+  const meNow = await client.call(me._links!.self!.href)
+  t.same(Object.keys(meNow.json._links!).sort(), ['location', 'note', 'presence', 'reportMyActivity', 'self'], 'after: presence, note, location, reportMyActivity; makeMeAvailable gone')
+  t.same(meNow.json.emailAddresses, ['user1@contoso.com'])
+  t.equal((await client.call(me._links!.makeMeAvailable!.href, { method: 'POST', body: {} })).status, 409, 'a second makeMeAvailable: 409')
+
+  t.match((await client.call(links.presence!)).json, { rel: 'presence', availability: 'Online' })
+  const next = polled.json._links!.next!.href
+  const secondPoll = client.call(`${next}&timeout=60`)
+  t.equal((await client.call(links.presence!, { method: 'POST', body: { availability: 'BeRightBack' } })).status, 204, 'set presence: 204')
+  const presenceEvent = (await secondPoll).json.sender as Sender[]
+  t.same(presenceEvent.map((s) => s.events.map((e) => `${s.rel}: ${e.link.rel} ${e.type}`)).flat(), ['me: presence updated'])
+  t.match((await client.call(links.presence!)).json, { availability: 'BeRightBack' }, 'and reads back')
+  t.match((await client.call(links.presence!, { method: 'POST', body: { availability: 'Sleepy' } })).json, { code: 'BadRequest', subcode: 'ParameterValidationFailure' })
+  t.equal((await client.call(links.presence!, { method: 'POST' })).status, 204, 'an empty body resets presence')
+  t.match((await client.call(links.presence!)).json, { availability: 'Online' })
+
+  t.equal((await client.call(links.note!, { method: 'POST', body: { message: 'Heads down today' } })).status, 204)
+  t.same((await client.call(links.note!)).json, { rel: 'note', message: 'Heads down today', type: 'Personal', _links: { self: { href: links.note } } })
+  t.equal((await client.call(links.location!, { method: 'POST', body: { location: 'Building 5' } })).status, 204)
+  t.match((await client.call(links.location!)).json, { rel: 'location', location: 'Building 5' })
+  t.equal((await client.call(links.location!, { method: 'POST', body: { location: 'x'.repeat(61) } })).status, 400, 'location: at most 60 characters')
+  t.equal((await client.call(meNow.json._links!.reportMyActivity!.href, { method: 'POST' })).status, 204, 'reportMyActivity: 204')
+
+  // Another user's client cannot read this application's resources.
+  const other = new Client()
+  await signIn(other, 'user2@contoso.com', 'Pass@word2')
+  t.equal((await other.call(links.presence!)).status, 404, 'another user: ApplicationNotFound')
+})
+
+t.test('makeMeAvailable refuses what the reference refuses', async (t) => {
+  const client = new Client()
+  const app = await signIn(client, 'user2@contoso.com', 'Pass@word2')
+  const href = embedded(app, 'me')._links!.makeMeAvailable!.href
+  t.equal((await client.call(href, { method: 'POST', body: { signInAs: 'Asleep' } })).status, 400, 'an availability that is not one')
+  t.equal((await client.call(href, { method: 'POST', body: { supportedModalities: ['Video'] } })).status, 403, 'a modality other than Messaging and PhoneAudio')
+  // PascalCase, as GetMyPresenceInformation.md sends it.
+  t.equal((await client.call(href, { method: 'POST', body: { SupportedModalities: ['Messaging'] } })).status, 204)
+})

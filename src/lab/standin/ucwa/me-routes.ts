@@ -1,24 +1,17 @@
 // The HTTP side of me.ts: each route finds the caller's application, applies the change, answers
 // as the reference does (204 for the POSTs, the resource for the GETs), and raises the events.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { Site, StandInContext } from '../context.js'
-import { authenticate } from '../webticket/bearer.js'
+import { callerApplication, type AppRequest } from './caller.js'
 import { APPLICATIONS_PATH, type UcwaApplication } from './applications.js'
 import { availableEvents, communicationBody, locationBody, makeMeAvailable, meBody, noteBody, presenceBody, requireAvailable, setLocation, setNote, setPresence, updatedEvent, type MeFailure } from './me.js'
-import { parseJson, sendAppNotFound, sendJson, sendUcwaError } from './respond.js'
+import { parseJson, sendJson, sendUcwaError } from './respond.js'
 
-type Request = FastifyRequest<{ Params: { id: string }, Querystring: Record<string, unknown> }>
+type Request = AppRequest
 
 export function registerMe (app: FastifyInstance, ctx: StandInContext, site: Site): void {
   const base = `${APPLICATIONS_PATH}/:id`
-  // The caller's application, or the reply already sent (401, or 404 ApplicationNotFound).
-  const found = (request: Request, reply: FastifyReply): UcwaApplication | undefined => {
-    const user = authenticate(request, reply, ctx, site)
-    if (user === undefined) return undefined
-    const application = ctx.applications.find(request.params.id, user)
-    if (application === undefined) sendAppNotFound(reply)
-    return application
-  }
+  const found = (request: Request, reply: FastifyReply): UcwaApplication | undefined => callerApplication(request, reply, ctx, site)
   const fail = (reply: FastifyReply, f: MeFailure): FastifyReply => sendUcwaError(reply, f.status, f.code, f.subcode, f.message)
   // An empty body is allowed everywhere here (makeMeAvailable with defaults, a reset of presence,
   // note or location); one that is not a JSON object is not.

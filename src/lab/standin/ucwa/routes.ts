@@ -5,6 +5,8 @@ import type { Site, StandInContext } from '../context.js'
 import { authenticate } from '../webticket/bearer.js'
 import { APPLICATIONS_PATH, type UcwaApplication } from './applications.js'
 import { registerMe } from './me-routes.js'
+import { registerPeople } from './people-routes.js'
+import { peopleBody } from './people.js'
 import { parseJson, sendAppNotFound, sendJson, sendUcwaError } from './respond.js'
 import { communicationBody, meBody } from './me.js'
 
@@ -35,7 +37,7 @@ function applicationBody (app: UcwaApplication): object {
     _links: { self: link(''), policies: link('/policies'), batch: link('/batch'), events: link('/events?ack=1') },
     _embedded: {
       me: meBody(app),
-      people: { _links: { self: link('/people') }, rel: 'people' },
+      people: peopleBody(app),
       onlineMeetings: { _links: { self: link('/onlineMeetings') }, rel: 'onlineMeetings' },
       communication: communicationBody(app),
     },
@@ -72,6 +74,7 @@ function ackOf (value: unknown): number {
 export function registerUcwa (app: FastifyInstance, ctx: StandInContext, site: Site): void {
   const { applications, channels } = ctx
   registerMe(app, ctx, site)
+  registerPeople(app, ctx, site)
 
   app.post(APPLICATIONS_PATH, async (request, reply) => {
     const user = authenticate(request, reply, ctx, site)

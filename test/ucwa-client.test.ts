@@ -1,15 +1,16 @@
 // A UCWA client written from the UCWA 2.0 reference alone (issue 18), through the reverse proxy of
 // a whole lab: it follows only the links it is handed, from the lyncdiscover name to the
-// application, makes itself available, and reads and sets presence, note and location, checking
-// each answer and each event against the reference's pages (makeMeAvailable_ref.md, presence_ref.md,
-// note_ref.md, location_ref.md, reportMyActivity_ref.md, EventChannelDetails.md).
+// application, makes itself available, reads and sets presence, note and location, and finds
+// people and their presence, checking each answer and each event against the reference's pages
+// (makeMeAvailable_ref.md, presence_ref.md, note_ref.md, location_ref.md, reportMyActivity_ref.md,
+// EventChannelDetails.md, people_ref.md, search_ref.md, myContacts_ref.md, contactPresence_ref.md).
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
 import { startLab, type Lab } from '../src/index.js'
 
-const work = fs.mkdtempSync(path.join(os.tmpdir(), 'lyncproxy-ucwa-me-'))
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'lyncproxy-ucwa-client-'))
 let lab: Lab
 t.before(async () => { lab = await startLab({ certsDir: path.join(work, 'certs') }) })
 t.teardown(async () => {
@@ -109,6 +110,49 @@ t.test('a client from the reference: makeMeAvailable, then presence, note, locat
   const other = new Client()
   await signIn(other, 'user2@contoso.com', 'Pass@word2')
   t.equal((await other.call(links.presence!)).status, 404, 'another user: ApplicationNotFound')
+})
+
+// Before any other test makes user2 available: the lab's state lasts for the file.
+t.test('people: search, myContacts, and a contact\'s presence as the contact publishes it', async (t) => {
+  const alice = new Client()
+  const app = await signIn(alice, 'user1@contoso.com', 'Pass@word1')
+  const people = embedded(app, 'people')
+  t.same(Object.keys(people._links!).sort(), ['myContacts', 'search', 'self'])
+  t.same((await alice.call(people._links!.self!.href)).json, people, 'the people resource as embedded')
+
+  const searchHref = people._links!.search!.href
+  const found = await alice.call(`${searchHref}?query=${encodeURIComponent('user2')}&limit=5`)
+  t.equal(found.status, 200)
+  t.match(found.json, { rel: 'search', moreResultsAvailable: false })
+  const contacts = (found.json._embedded as { contact: Json[] }).contact
+  t.same(contacts.map((c) => c.uri), ['sip:user2@contoso.com'])
+  const bob = contacts[0]!
+  t.match(bob, { type: 'User', sourceNetwork: 'SameEnterprise', emailAddresses: ['user2@contoso.com'], rel: 'contact' })
+  t.same(Object.keys(bob._links!).sort(), ['contactLocation', 'contactNote', 'contactPresence', 'self'])
+  t.same((await alice.call(bob._links!.self!.href)).json, bob, 'the contact resource as found')
+  t.match((await alice.call(bob._links!.contactPresence!.href)).json, { rel: 'contactPresence', availability: 'Offline' }, 'not signed in: Offline')
+
+  t.equal((await alice.call(searchHref)).status, 400, 'query is required')
+  t.equal((await alice.call(`${searchHref}?query=user&limit=0`)).status, 400, 'limit from 1')
+  t.equal((await alice.call(`${searchHref}?query=user&limit=101`)).status, 400, 'to 100')
+  const both = await alice.call(`${searchHref}?query=CONTOSO.COM&limit=1`)
+  t.match(both.json, { moreResultsAvailable: true }, 'more than the limit, without regard to case')
+  t.equal((both.json._embedded as { contact: Json[] }).contact.length, 1)
+
+  const mine = await alice.call(people._links!.myContacts!.href)
+  t.match(mine.json, { rel: 'myContacts' })
+  t.notOk(((mine.json._embedded as { contact: Json[] }).contact).some((c) => c.uri === 'sip:user1@contoso.com'), 'not oneself')
+  t.ok(((mine.json._embedded as { contact: Json[] }).contact).some((c) => c.uri === 'sip:user2@contoso.com'))
+
+  // Bob signs in elsewhere and says he will be right back, with a note.
+  const bobClient = new Client()
+  const bobApp = await signIn(bobClient, 'user2@contoso.com', 'Pass@word2')
+  t.equal((await bobClient.call(embedded(bobApp, 'me')._links!.makeMeAvailable!.href, { method: 'POST', body: { signInAs: 'BeRightBack' } })).status, 204)
+  const bobMe = (await bobClient.call(embedded(bobApp, 'me')._links!.self!.href)).json
+  t.equal((await bobClient.call(bobMe._links!.note!.href, { method: 'POST', body: { message: 'lunch' } })).status, 204)
+  t.match((await alice.call(bob._links!.contactPresence!.href)).json, { availability: 'BeRightBack', deviceType: 'PC' }, 'Alice sees what Bob published')
+  t.match((await alice.call(bob._links!.contactNote!.href)).json, { rel: 'contactNote', message: 'lunch' })
+  t.equal((await alice.call(`${people._links!.self!.href}/nobody@contoso.com/presence`)).status, 404, 'someone not in the directory')
 })
 
 t.test('makeMeAvailable refuses what the reference refuses', async (t) => {

@@ -1,0 +1,18 @@
+// The application a UCWA request addresses, for the caller's own ticket: the resources under an
+// application answer 401 without a ticket and 404 ApplicationNotFound for another user's.
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { Site, StandInContext } from '../context.js'
+import { authenticate } from '../webticket/bearer.js'
+import type { UcwaApplication } from './applications.js'
+import { sendAppNotFound } from './respond.js'
+
+export type AppRequest = FastifyRequest<{ Params: { id: string, contact?: string }, Querystring: Record<string, unknown> }>
+
+// The caller's application, or undefined with the reply already sent.
+export function callerApplication (request: AppRequest, reply: FastifyReply, ctx: StandInContext, site: Site): UcwaApplication | undefined {
+  const user = authenticate(request, reply, ctx, site)
+  if (user === undefined) return undefined
+  const application = ctx.applications.find(request.params.id, user)
+  if (application === undefined) sendAppNotFound(reply)
+  return application
+}

@@ -110,6 +110,21 @@ t.test('a client from the reference: makeMeAvailable, then presence, note, locat
   const other = new Client()
   await signIn(other, 'user2@contoso.com', 'Pass@word2')
   t.equal((await other.call(links.presence!)).status, 404, 'another user: ApplicationNotFound')
+
+  // user2 is signed in but has not made itself available: an invitation cannot ring anywhere.
+  const communication = (await client.call(`${app._links!.self!.href}/communication`)).json
+  t.equal((await client.call(communication._links!.startMessaging!.href, { method: 'POST', body: { to: 'sip:user2@contoso.com' } })).status, 201)
+  // The channel first hands over what queued up since the last poll (the presence, note and
+  // location updates above): read on, a bounded number of batches, to the invitation's.
+  let failed: Sender['events'] = []
+  let ack = (await secondPoll).json._links!.next!.href
+  for (let batch = 0; batch < 4 && !failed.some((e) => e.link.rel === 'messagingInvitation'); batch++) {
+    const r = await client.call(`${ack}&timeout=60`)
+    ack = r.json._links!.next!.href
+    failed = (r.json.sender as Sender[]).flatMap((s) => s.events).filter((e) => e.link.rel === 'messagingInvitation')
+  }
+  t.same(failed.map((e) => `${e.link.rel} ${e.type}`), ['messagingInvitation started', 'messagingInvitation completed'])
+  t.match(failed[1], { status: 'Failure', reason: { code: 'RemoteFailure' } })
 })
 
 // Before any other test makes user2 available: the lab's state lasts for the file.
@@ -153,6 +168,91 @@ t.test('people: search, myContacts, and a contact\'s presence as the contact pub
   t.match((await alice.call(bob._links!.contactPresence!.href)).json, { availability: 'BeRightBack', deviceType: 'PC' }, 'Alice sees what Bob published')
   t.match((await alice.call(bob._links!.contactNote!.href)).json, { rel: 'contactNote', message: 'lunch' })
   t.equal((await alice.call(`${people._links!.self!.href}/nobody@contoso.com/presence`)).status, 404, 'someone not in the directory')
+})
+
+// Two users, two applications, two event channels: the walk-throughs SendAnIM.md (the inviter's
+// side) and ReceiveAnIM.md (the invitee's), step by step.
+t.test('instant messaging between two users: invitation, accept, messages both ways, stop', async (t) => {
+  const alice = new Client()
+  const bob = new Client()
+  const aliceApp = await signIn(alice, 'user1@contoso.com', 'Pass@word1')
+  const bobApp = await signIn(bob, 'user2@contoso.com', 'Pass@word2')
+  for (const [client, app] of [[alice, aliceApp], [bob, bobApp]] as const) {
+    t.equal((await client.call(embedded(app, 'me')._links!.makeMeAvailable!.href, { method: 'POST', body: { supportedModalities: ['Messaging'] } })).status, 204)
+  }
+  // Each channel's first batch is the sign-in's; the next ack waits for what follows.
+  const channel = (client: Client, app: Json): { next: () => Promise<Sender[]> } => {
+    let href = app._links!.events!.href
+    return {
+      next: async () => {
+        const r = await client.call(`${href}&timeout=60`)
+        href = r.json._links!.next!.href
+        return r.json.sender as Sender[]
+      },
+    }
+  }
+  const aliceEvents = channel(alice, aliceApp)
+  const bobEvents = channel(bob, bobApp)
+  await aliceEvents.next()
+  await bobEvents.next()
+
+  const communication = (await alice.call(`${aliceApp._links!.self!.href}/communication`)).json
+  const startMessaging = communication._links!.startMessaging!.href
+  const invited = await alice.call(startMessaging, { method: 'POST', body: { to: 'sip:user2@contoso.com', subject: 'Lab', importance: 'Normal', operationId: 'op-1', _links: { message: { href: 'data:text/plain;charset=utf-8,Hi+Bob%0d%0a' } } } })
+  t.equal(invited.status, 201, 'startMessaging: 201 Created')
+  t.equal(invited.text, '')
+
+  const aliceStarted = await aliceEvents.next()
+  const outgoing = aliceStarted[0]!.events[0]!
+  t.equal(outgoing.type, 'started')
+  t.match(outgoing._embedded!.messagingInvitation, { direction: 'Outgoing', state: 'Connecting', operationId: 'op-1', subject: 'Lab' })
+  t.same(aliceStarted[0]!.events.map((e) => `${e.link.rel} ${e.type}`), ['messagingInvitation started', 'conversation added'])
+
+  const bobStarted = await bobEvents.next()
+  const incoming = bobStarted[0]!.events[0]!._embedded!.messagingInvitation!
+  t.match(incoming, { direction: 'Incoming', state: 'Connecting', subject: 'Lab' })
+  t.match((incoming._embedded as Record<string, Json>).from, { uri: 'sip:user1@contoso.com', rel: 'participant' }, 'from whom, embedded')
+  t.equal(incoming._links!.message!.href, 'data:text/plain;charset=utf-8,Hi+Bob%0D%0A', 'the first message, as a data URI')
+  t.match(bobStarted[0]!.events[1]!._embedded!.conversation, { state: 'Incoming' })
+
+  t.equal((await bob.call(incoming._links!.accept!.href, { method: 'POST' })).status, 204, 'accept: 204')
+  t.equal((await bob.call(incoming._links!.accept!.href, { method: 'POST' })).status, 409, 'answered already')
+  const aliceAccepted = (await aliceEvents.next()).flatMap((s) => s.events)
+  const completed = aliceAccepted.find((e) => e.link.rel === 'messagingInvitation')!
+  t.match(completed, { type: 'completed', status: 'Success' })
+  const aliceMessaging = aliceAccepted.find((e) => e.link.rel === 'messaging')!._embedded!.messaging!
+  t.match(aliceMessaging, { state: 'Connected' })
+  const bobAccepted = (await bobEvents.next()).flatMap((s) => s.events)
+  const bobMessaging = bobAccepted.find((e) => e.link.rel === 'messaging')!._embedded!.messaging!
+
+  const sent = await alice.call(aliceMessaging._links!.sendMessage!.href, { method: 'POST', body: undefined })
+  t.equal(sent.status, 400, 'an empty message')
+  const hello = await lab.fetch(new URL(aliceMessaging._links!.sendMessage!.href, alice.origin), { method: 'POST', headers: { authorization: `Bearer ${alice.bearer}`, 'content-type': 'text/plain' }, body: 'What\'s up?' })
+  t.equal(hello.status, 201, 'sendMessage: 201 Created')
+  t.match(hello.headers.get('location') ?? '', /\/messaging\/messages\/1$/)
+  const outgoingMessage = (await aliceEvents.next()).flatMap((s) => s.events)[0]!
+  t.match(outgoingMessage, { type: 'completed', status: 'Success', _embedded: { message: { direction: 'Outgoing' } } })
+  const incomingMessage = (await bobEvents.next()).flatMap((s) => s.events)[0]!
+  const message = incomingMessage._embedded!.message!
+  t.match(message, { direction: 'Incoming' })
+  t.equal(message._links!.plainMessage!.href, 'data:text/plain;charset=utf-8,What%27s+up%3F', 'the text, URL-encoded')
+
+  const reply = await lab.fetch(new URL(bobMessaging._links!.sendMessage!.href, bob.origin), { method: 'POST', headers: { authorization: `Bearer ${bob.bearer}`, 'content-type': 'text/plain' }, body: 'Not much' })
+  t.equal(reply.status, 201, 'and back')
+  await bobEvents.next()
+  const back = (await aliceEvents.next()).flatMap((s) => s.events)[0]!._embedded!.message!
+  t.equal(back._links!.plainMessage!.href, 'data:text/plain;charset=utf-8,Not+much')
+
+  const conversations = (await bob.call(`${bobApp._links!.self!.href}/communication/conversations`)).json
+  t.equal((conversations._links!.conversation as unknown as unknown[]).length, 1, 'one active conversation')
+  t.equal((await alice.call(aliceMessaging._links!.stopMessaging!.href, { method: 'POST' })).status, 204, 'stopMessaging: 204')
+  const bobStopped = (await bobEvents.next()).flatMap((s) => s.events)
+  t.match(bobStopped.find((e) => e.link.rel === 'messaging')!._embedded!.messaging, { state: 'Disconnected' })
+
+  // Someone nobody can reach: the invitation starts and completes with a reason.
+  const carol = await alice.call(startMessaging, { method: 'POST', body: { to: 'sip:nobody@contoso.com' } })
+  t.equal(carol.status, 400, 'someone not in the directory')
+  t.equal((await bob.call(incoming._links!.self!.href)).status, 200, 'the invitation resource')
 })
 
 t.test('makeMeAvailable refuses what the reference refuses', async (t) => {

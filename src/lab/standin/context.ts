@@ -4,6 +4,7 @@
 import type { SiteKind, SiteProtocol, StandInSpec, WebPool } from './types.js'
 import type { ApplicationRegistry } from './ucwa/applications.js'
 import type { EventChannels } from './ucwa/events.js'
+import type { ConversationRegistry } from './ucwa/messaging.js'
 
 export interface Site { kind: SiteKind; protocol: SiteProtocol }
 
@@ -12,4 +13,5 @@ export interface StandInContext {
   pool: WebPool
   applications: ApplicationRegistry
   channels: EventChannels
+  conversations: ConversationRegistry
 }

@@ -9,6 +9,7 @@ import { ownPool } from './topology.js'
 import type { BoundSite, RunningStandIn, StandInSpec } from './types.js'
 import { ApplicationRegistry } from './ucwa/applications.js'
 import { EventChannels } from './ucwa/events.js'
+import { ConversationRegistry } from './ucwa/messaging.js'
 
 export type { BoundSite, LabTopology, LabUser, RunningStandIn, SiteKind, SiteProtocol, SiteSpec, StandInSpec, WebPool } from './types.js'
 
@@ -18,10 +19,11 @@ export type { BoundSite, LabTopology, LabUser, RunningStandIn, SiteKind, SitePro
 export interface PoolState {
   applications: ApplicationRegistry
   channels: EventChannels
+  conversations: ConversationRegistry
 }
 
 export function createPoolState (): PoolState {
-  return { applications: new ApplicationRegistry(), channels: new EventChannels() }
+  return { applications: new ApplicationRegistry(), channels: new EventChannels(), conversations: new ConversationRegistry() }
 }
 
 export async function startStandIn (spec: StandInSpec, shared: PoolState = createPoolState()): Promise<RunningStandIn> {
@@ -30,6 +32,7 @@ export async function startStandIn (spec: StandInSpec, shared: PoolState = creat
     pool: ownPool(spec),
     applications: shared.applications,
     channels: shared.channels,
+    conversations: shared.conversations,
   }
   const apps: FastifyInstance[] = []
   const sites: BoundSite[] = []

@@ -67,11 +67,16 @@ export function locationBody (app: UcwaApplication): object {
   return { rel: 'location', location: app.me.location, _links: { self: { href: `${base(app)}/me/location` } } }
 }
 
+// Once available, communication links to starting an IM and to the conversations
+// (EventChannelDetails.md's sample, with the walk-throughs' paths).
 export function communicationBody (app: UcwaApplication): object {
+  const href = `${base(app)}/communication`
   return {
     supportedModalities: app.me.supportedModalities,
     supportedMessageFormats: app.me.supportedMessageFormats,
-    _links: { self: { href: `${base(app)}/communication` } },
+    _links: app.me.available
+      ? { self: { href }, conversations: { href: `${href}/conversations` }, startMessaging: { href: `${href}/messagingInvitations` } }
+      : { self: { href } },
     rel: 'communication',
   }
 }

@@ -5,6 +5,7 @@ import type { Site, StandInContext } from '../context.js'
 import { authenticate } from '../webticket/bearer.js'
 import { APPLICATIONS_PATH, type UcwaApplication } from './applications.js'
 import { registerMe } from './me-routes.js'
+import { registerMessaging } from './messaging-routes.js'
 import { registerPeople } from './people-routes.js'
 import { peopleBody } from './people.js'
 import { parseJson, sendAppNotFound, sendJson, sendUcwaError } from './respond.js'
@@ -75,6 +76,7 @@ export function registerUcwa (app: FastifyInstance, ctx: StandInContext, site: S
   const { applications, channels } = ctx
   registerMe(app, ctx, site)
   registerPeople(app, ctx, site)
+  registerMessaging(app, ctx, site)
 
   app.post(APPLICATIONS_PATH, async (request, reply) => {
     const user = authenticate(request, reply, ctx, site)

@@ -1,0 +1,106 @@
+// The HTTP side of messaging.ts: start an invitation, accept or decline it, send messages, stop.
+// Each POST answers as the reference does (201 with Location for what starts an operation, 204
+// otherwise) and raises its events on both users' event channels.
+import type { FastifyInstance, FastifyReply } from 'fastify'
+import type { Site, StandInContext } from '../context.js'
+import { findUser } from '../topology.js'
+import { APPLICATIONS_PATH, type UcwaApplication } from './applications.js'
+import { callerApplication, type AppRequest } from './caller.js'
+import { requireAvailable } from './me.js'
+import { answer, conversationBody, conversationsBody, invitationBody, messageSent, messagingBody, startedEvents, stopped, textOfDataUri, unansweredEvents, type Send } from './messaging.js'
+import { parseJson, sendJson, sendUcwaError } from './respond.js'
+
+type Request = AppRequest & { params: { id: string, item: string } }
+
+// startMessaging_ref.md: the limits of subject, operationId and threadId, and importance's values.
+const MAX_SUBJECT = 250
+const MAX_OPERATION_ID = 50
+const MAX_THREAD_ID = 250
+const IMPORTANCE = ['Normal', 'Urgent', 'Emergency']
+
+export function registerMessaging (app: FastifyInstance, ctx: StandInContext, site: Site): void {
+  const communication = `${APPLICATIONS_PATH}/:id/communication`
+  const publish = (sends: Send[]): void => { for (const s of sends) ctx.channels.publish(s.app.id, ...s.senders) }
+  const invalid = (reply: FastifyReply, message: string): FastifyReply => sendUcwaError(reply, 400, 'BadRequest', 'ParameterValidationFailure', message)
+  const notFound = (reply: FastifyReply): FastifyReply => sendUcwaError(reply, 404, 'NotFound', undefined, 'No such conversation or invitation in this application.')
+  const conflict = (reply: FastifyReply, message: string): FastifyReply => sendUcwaError(reply, 409, 'Conflict', undefined, message)
+  const route = (method: 'GET' | 'POST', path: string, handle: (a: UcwaApplication, request: Request, reply: FastifyReply) => FastifyReply): void => {
+    app.route({ method, url: communication + path, handler: async (request, reply) => {
+      const application = callerApplication(request as Request, reply, ctx, site)
+      return application === undefined ? reply : handle(application, request as Request, reply)
+    } })
+  }
+
+  route('POST', '/messagingInvitations', (a, request, reply) => {
+    const refused = requireAvailable(a)
+    if (refused !== undefined) return sendUcwaError(reply, refused.status, refused.code, refused.subcode, refused.message)
+    const body = parseJson(request.body) ?? {}
+    const field = (name: string): unknown => Object.entries(body).find(([k]) => k.toLowerCase() === name.toLowerCase())?.[1]
+    const to = field('to') ?? request.query.to
+    if (typeof to !== 'string' || to.trim() === '') return invalid(reply, 'to is required: the SIP URI of the person to invite.')
+    const invitee = findUser(ctx.spec.topology, to.replace(/\s+/g, '').replace(/^sip:/i, ''))
+    if (invitee === undefined) return invalid(reply, `to names nobody in this directory: ${to}`)
+    const subject = field('subject') ?? ''
+    const importance = field('importance') ?? 'Normal'
+    const operationId = field('operationId')
+    const threadId = field('threadId')
+    if (typeof subject !== 'string' || subject.length > MAX_SUBJECT) return invalid(reply, `subject has at most ${MAX_SUBJECT} characters.`)
+    if (typeof importance !== 'string' || !IMPORTANCE.includes(importance)) return invalid(reply, `importance is one of ${IMPORTANCE.join(', ')}.`)
+    if (operationId !== undefined && (typeof operationId !== 'string' || operationId.length > MAX_OPERATION_ID)) return invalid(reply, `operationId has at most ${MAX_OPERATION_ID} characters.`)
+    if (threadId !== undefined && (typeof threadId !== 'string' || threadId.length > MAX_THREAD_ID)) return invalid(reply, `threadId has at most ${MAX_THREAD_ID} characters.`)
+    if (typeof threadId === 'string' && ctx.conversations.hasThread(threadId)) return sendUcwaError(reply, 409, 'Conflict', 'ThreadIdAlreadyExists', 'A conversation with this threadId exists already.')
+    const links = field('_links') as Record<string, { href?: unknown }> | undefined
+    const firstMessage = textOfDataUri(links?.message?.href)
+    const options = { subject, importance, ...(typeof operationId === 'string' ? { operationId } : {}) }
+    // Lync rings every endpoint of the invitee; the lab rings the one signed in last.
+    const answering = ctx.applications.ofUser(invitee.sipUri).filter((b) => b.me.available && b !== a).at(-1)
+    if (answering === undefined) {
+      const { invitationId, sends } = unansweredEvents(a, invitee, options)
+      publish(sends)
+      return reply.code(201).header('Location', `${APPLICATIONS_PATH}/${a.id}/communication/messagingInvitations/${invitationId}`).send()
+    }
+    const thread = ctx.conversations.start(a, answering, { ...options, ...(typeof threadId === 'string' ? { threadId } : {}), ...(firstMessage === undefined ? {} : { firstMessage }) })
+    publish(startedEvents(thread))
+    return reply.code(201).header('Location', `${APPLICATIONS_PATH}/${a.id}/communication/messagingInvitations/${thread.inviter.invitationId}`).send()
+  })
+
+  route('GET', '/messagingInvitations/:item', (a, request, reply) => {
+    const found = ctx.conversations.find(a, request.params.item)
+    return found === undefined ? notFound(reply) : sendJson(reply, 200, invitationBody(found.thread, found.side, found.other))
+  })
+  for (const [verb, accepted] of [['accept', true], ['decline', false]] as const) {
+    route('POST', `/messagingInvitations/:item/${verb}`, (a, request, reply) => {
+      const found = ctx.conversations.find(a, request.params.item)
+      if (found === undefined || found.side !== found.thread.invitee) return notFound(reply)
+      if (found.thread.state !== 'Connecting') return conflict(reply, 'The invitation has been answered already.')
+      publish(answer(found.thread, accepted))
+      return reply.code(204).send()
+    })
+  }
+
+  route('GET', '/conversations', (a, _request, reply) => sendJson(reply, 200, conversationsBody(a, ctx.conversations)))
+  route('GET', '/conversations/:item', (a, request, reply) => {
+    const found = ctx.conversations.find(a, request.params.item)
+    return found === undefined ? notFound(reply) : sendJson(reply, 200, conversationBody(found.thread, found.side))
+  })
+  route('GET', '/conversations/:item/messaging', (a, request, reply) => {
+    const found = ctx.conversations.find(a, request.params.item)
+    return found === undefined ? notFound(reply) : sendJson(reply, 200, messagingBody(found.thread, found.side))
+  })
+  route('POST', '/conversations/:item/messaging/messages', (a, request, reply) => {
+    const found = ctx.conversations.find(a, request.params.item)
+    if (found === undefined) return notFound(reply)
+    if (found.thread.state !== 'Connected') return conflict(reply, 'Messaging is not connected.')
+    const text = Buffer.isBuffer(request.body) ? request.body.toString('utf8') : ''
+    if (text === '') return invalid(reply, 'The message is the body, as text/plain.')
+    const { number, sends } = messageSent(found.thread, found.side, found.other, text)
+    publish(sends)
+    return reply.code(201).header('Location', `${APPLICATIONS_PATH}/${a.id}/communication/conversations/${found.side.conversationId}/messaging/messages/${number}`).send()
+  })
+  route('POST', '/conversations/:item/messaging/terminate', (a, request, reply) => {
+    const found = ctx.conversations.find(a, request.params.item)
+    if (found === undefined) return notFound(reply)
+    if (found.thread.state !== 'Disconnected') publish(stopped(found.thread))
+    return reply.code(204).send()
+  })
+}

@@ -249,7 +249,17 @@ t.test('instant messaging between two users: invitation, accept, messages both w
   const bobStopped = (await bobEvents.next()).flatMap((s) => s.events)
   t.match(bobStopped.find((e) => e.link.rel === 'messaging')!._embedded!.messaging, { state: 'Disconnected' })
 
-  // Someone nobody can reach: the invitation starts and completes with a reason.
+  // A second invitation, declined: completed with a reason on the inviter's side.
+  t.equal((await alice.call(startMessaging, { method: 'POST', body: { to: 'sip:user2@contoso.com', subject: 'Again?' } })).status, 201)
+  await aliceEvents.next()
+  const again = (await bobEvents.next()).flatMap((s) => s.events).find((e) => e.link.rel === 'messagingInvitation')!._embedded!.messagingInvitation!
+  t.match(again, { subject: 'Again?', direction: 'Incoming' })
+  t.equal((await bob.call(again._links!.decline!.href, { method: 'POST' })).status, 204, 'decline: 204')
+  const declined = (await aliceEvents.next()).flatMap((s) => s.events).find((e) => e.link.rel === 'messagingInvitation')!
+  t.match(declined, { type: 'completed', status: 'Failure', reason: { code: 'RemoteFailure' } })
+  t.equal((await alice.call(startMessaging, { method: 'POST', body: { to: 'sip:user2@contoso.com', threadId: (again as { threadId: string }).threadId } })).status, 409, 'a threadId in use')
+
+  // Someone not in the directory.
   const carol = await alice.call(startMessaging, { method: 'POST', body: { to: 'sip:nobody@contoso.com' } })
   t.equal(carol.status, 400, 'someone not in the directory')
   t.equal((await bob.call(incoming._links!.self!.href)).status, 200, 'the invitation resource')

@@ -1,5 +1,6 @@
 // UCWA on the Front End: creating an application and its event channel (the long-poll P-GET that a
-// reverse proxy must let live for up to 900 s).
+// reverse proxy must let live for up to 900 s); the application's own resources are registered
+// from me-routes.ts, people-routes.ts and messaging-routes.ts.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Site, StandInContext } from '../context.js'
 import { authenticate } from '../webticket/bearer.js'
@@ -17,9 +18,9 @@ const MAX_TIMEOUT_S = 1800
 // applications_ref.md, culture: "The maximum length is 100 characters".
 const MAX_CULTURE_LENGTH = 100
 
-// A resource the UCWA application does not have: UCWA's JSON error body (ErrorsAndInformationalMessages.md,
-// "Error response body": code is the one required property), not IIS's HTML page, since the UCWA
-// virtual directory answers everything under it. The ticket is checked first, as the OAuth module
+// A resource the UCWA application does not have: UCWA's JSON error body
+// (ErrorsAndInformationalMessages.md, "Error response body": code is the one required property), not
+// IIS's HTML page, since the UCWA virtual directory answers everything under it. The ticket is checked first, as the OAuth module
 // runs before the application sees the path.
 export function sendUcwaNotFound (request: FastifyRequest, reply: FastifyReply, ctx: StandInContext, site: Site): FastifyReply {
   if (authenticate(request, reply, ctx, site) === undefined) return reply
@@ -48,8 +49,9 @@ function applicationBody (app: UcwaApplication): object {
 
 // The POST body of the applications resource (UCWA 2.0 reference, applications_ref.md, "Request
 // body"): culture, endpointId and userAgent are required strings, culture neither empty nor longer
-// than the reference allows; instanceId is optional. The reference names them in camelCase, while its walk-through (CreateAnApplication.md)
-// sends UserAgent, EndpointId and Culture: both are taken, as a name matched without regard to case.
+// than the reference allows; instanceId is optional. The reference names them in camelCase, while
+// its walk-through (CreateAnApplication.md) sends UserAgent, EndpointId and Culture: both are taken,
+// as a name matched without regard to case.
 // Returns what is wrong, in the message of a ParameterValidationFailure, when the body will not do.
 function applicationInput (body: Record<string, unknown> | undefined): { userAgent: string, endpointId: string, culture: string } | string {
   if (body === undefined) return 'The body must be a JSON object with culture, endpointId and userAgent.'

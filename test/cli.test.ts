@@ -8,7 +8,7 @@ import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
 import { request } from './helpers/client.js'
-import { CliProcess, runCli, type CliResult } from './helpers/cli.js'
+import { CliProcess, runCli, withoutPrivilege, type CliResult } from './helpers/cli.js'
 import { testCertificates } from './helpers/proxy.js'
 import { startUpstream } from './helpers/upstream.js'
 import { freePort } from './helpers/ports.js'
@@ -118,22 +118,8 @@ t.test('start-up errors: exit status and a message that says where and how to fi
   t.match(inUse.stderr, /Fix: \S/)
 })
 
-// A way to run the CLI without root, or why there is none.
-function unprivileged (): { prefix: string[] } | { skip: string } {
-  let start: number | undefined
-  try {
-    start = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_unprivileged_port_start', 'utf8').trim())
-  } catch { /* not Linux, or no such setting: ports below 1024 are privileged */ }
-  if (start !== undefined && start <= 81) return { skip: `net.ipv4.ip_unprivileged_port_start is ${start}: any user may bind port 81 here` }
-  if (process.getuid?.() !== 0) return { prefix: [] }
-  if (fs.existsSync('/usr/bin/setpriv')) return { prefix: ['/usr/bin/setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] }
-  for (const runuser of ['/usr/sbin/runuser', '/sbin/runuser']) {
-    if (fs.existsSync(runuser)) return { prefix: [runuser, '-u', 'nobody', '--'] }
-  }
-  return { skip: 'running as root and neither setpriv nor runuser is available to drop privileges' }
-}
 
-const dropPrivileges = unprivileged()
+const dropPrivileges = withoutPrivilege(81)
 
 t.test('a privileged port without privilege: exit 4 and one line that gives the fixes', { skip: 'skip' in dropPrivileges ? dropPrivileges.skip : false }, async (t) => {
   if ('skip' in dropPrivileges) return

@@ -13,8 +13,9 @@ import { loadConfigFile } from '../src/config/load.js'
 import { labCertificateRequest } from '../src/control/lab-cert-request.js'
 import { listenError, listenErrno, LyncProxyError } from '../src/errors.js'
 import { withFreshPortsOnClash } from '../src/lab/port-clash.js'
+import { canBindPrivilegedPorts } from '../src/lab/unprivileged-ports.js'
 import { ensureLabCertificates } from '../src/tls/lab-certs.js'
-import { CliProcess, runCli, type CliResult } from './helpers/cli.js'
+import { CliProcess, runCli, withoutPrivilege, type CliResult } from './helpers/cli.js'
 import { freePort } from './helpers/ports.js'
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lyncproxy-startup-listen-'))
@@ -226,8 +227,9 @@ t.test('start: a listener or tcp frontend whose port is taken, an address not on
 })
 
 // The stand-ins' internal sites and the Office Web Apps farm listen on 80/443.
-const root = process.getuid?.() === 0
-t.test('lab: stand-ins, their internal sites, echo servers and the proxy\'s listeners', { skip: root ? false : 'needs root: the stand-ins listen on 80 and 443' }, async (t) => {
+// Asked of the system, as the lab asks it: root in a container may lack CAP_NET_BIND_SERVICE.
+const privileged = await canBindPrivilegedPorts()
+t.test('lab: stand-ins, their internal sites, echo servers and the proxy\'s listeners', { skip: privileged ? false : 'needs the privilege to bind ports below 1024: the stand-ins listen on 80 and 443' }, async (t) => {
   const feExternal = await hold('127.77.1.11')
   const feInternal = await hold('127.77.2.11', 443)
   const echo = await hold('127.77.3.11')
@@ -272,18 +274,7 @@ t.test('lab: stand-ins, their internal sites, echo servers and the proxy\'s list
   t.match(line, `standin.yaml at /pools/fe/members/0: stand-in fe01 (Front End, external https site) cannot listen on 127.77.7.11:${portOf(standinExternal)}`, 'lyncproxy standin reports it the same way')
 })
 
-// A way to run the CLI without root, or why there is none (as in test/cli.test.ts).
-function unprivileged (): { prefix: string[] } | { skip: string } {
-  let start: number | undefined
-  try {
-    start = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_unprivileged_port_start', 'utf8').trim())
-  } catch { /* not Linux, or no such setting: ports below 1024 are privileged */ }
-  if (start !== undefined && start <= 80) return { skip: `net.ipv4.ip_unprivileged_port_start is ${start}: any user may bind port 80 here` }
-  if (process.getuid?.() !== 0) return { prefix: [] }
-  if (fs.existsSync('/usr/bin/setpriv')) return { prefix: ['/usr/bin/setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] }
-  return { skip: 'running as root and setpriv is not available to drop privileges' }
-}
-const dropPrivileges = unprivileged()
+const dropPrivileges = withoutPrivilege(80)
 
 t.test('lab without privilege: the ports below 1024 move up together, and requests still reach the servers', { skip: 'skip' in dropPrivileges ? dropPrivileges.skip : false }, async (t) => {
   if ('skip' in dropPrivileges) return

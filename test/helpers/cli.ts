@@ -139,3 +139,20 @@ export class CliProcess {
 export function runCli (args: string[], o: CliOptions = {}): Promise<CliResult> {
   return new CliProcess(args, o).exited
 }
+
+// A way to run the CLI without the privilege to bind `port` (below 1024), or why there is none: as
+// it is when this process has none, else dropped to nobody with setpriv or runuser. Skipped where any
+// user may bind that port (a lowered net.ipv4.ip_unprivileged_port_start).
+export function withoutPrivilege (port: number): { prefix: string[] } | { skip: string } {
+  let start: number | undefined
+  try {
+    start = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_unprivileged_port_start', 'utf8').trim())
+  } catch { /* not Linux, or no such setting: ports below 1024 are privileged */ }
+  if (start !== undefined && start <= port) return { skip: `net.ipv4.ip_unprivileged_port_start is ${start}: any user may bind port ${port} here` }
+  if (process.getuid?.() !== 0) return { prefix: [] }
+  if (fs.existsSync('/usr/bin/setpriv')) return { prefix: ['/usr/bin/setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] }
+  for (const runuser of ['/usr/sbin/runuser', '/sbin/runuser']) {
+    if (fs.existsSync(runuser)) return { prefix: [runuser, '-u', 'nobody', '--'] }
+  }
+  return { skip: 'running as root and neither setpriv nor runuser is available to drop privileges' }
+}

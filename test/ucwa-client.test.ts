@@ -113,7 +113,9 @@ t.test('a client from the reference: makeMeAvailable, then presence, note, locat
 
   // user2 is signed in but has not made itself available: an invitation cannot ring anywhere.
   const communication = (await client.call(`${app._links!.self!.href}/communication`)).json
-  t.equal((await client.call(communication._links!.startMessaging!.href, { method: 'POST', body: { to: 'sip:user2@contoso.com' } })).status, 201)
+  const ringing = await lab.fetch(new URL(communication._links!.startMessaging!.href, client.origin), { method: 'POST', headers: { authorization: `Bearer ${client.bearer}`, 'content-type': 'application/json' }, body: '{"to":"sip:user2@contoso.com"}' })
+  t.equal(ringing.status, 201)
+  t.match((await client.call(ringing.headers.get('location')!)).json, { direction: 'Outgoing', state: 'Disconnected' }, 'its Location answers')
   // The channel first hands over what queued up since the last poll (the presence, note and
   // location updates above): read on, a bounded number of batches, to the invitation's.
   let failed: Sender['events'] = []
@@ -230,6 +232,7 @@ t.test('instant messaging between two users: invitation, accept, messages both w
   const hello = await lab.fetch(new URL(aliceMessaging._links!.sendMessage!.href, alice.origin), { method: 'POST', headers: { authorization: `Bearer ${alice.bearer}`, 'content-type': 'text/plain' }, body: 'What\'s up?' })
   t.equal(hello.status, 201, 'sendMessage: 201 Created')
   t.match(hello.headers.get('location') ?? '', /\/messaging\/messages\/1$/)
+  t.match((await alice.call(hello.headers.get('location')!)).json, { direction: 'Outgoing', rel: 'message' }, 'the Location answers')
   const outgoingMessage = (await aliceEvents.next()).flatMap((s) => s.events)[0]!
   t.match(outgoingMessage, { type: 'completed', status: 'Success', _embedded: { message: { direction: 'Outgoing' } } })
   const incomingMessage = (await bobEvents.next()).flatMap((s) => s.events)[0]!
@@ -250,19 +253,62 @@ t.test('instant messaging between two users: invitation, accept, messages both w
   t.match(bobStopped.find((e) => e.link.rel === 'messaging')!._embedded!.messaging, { state: 'Disconnected' })
 
   // A second invitation, declined: completed with a reason on the inviter's side.
-  t.equal((await alice.call(startMessaging, { method: 'POST', body: { to: 'sip:user2@contoso.com', subject: 'Again?' } })).status, 201)
+  t.equal((await alice.call(startMessaging, { method: 'POST', body: { to: 'sip:user2@contoso.com', subject: 'Again?', threadId: 'lab-thread-2' } })).status, 201)
+  t.equal((await alice.call(startMessaging, { method: 'POST', body: { to: 'sip:user2@contoso.com', threadId: 'lab-thread-2' } })).status, 409, 'a threadId in use')
   await aliceEvents.next()
   const again = (await bobEvents.next()).flatMap((s) => s.events).find((e) => e.link.rel === 'messagingInvitation')!._embedded!.messagingInvitation!
   t.match(again, { subject: 'Again?', direction: 'Incoming' })
   t.equal((await bob.call(again._links!.decline!.href, { method: 'POST' })).status, 204, 'decline: 204')
   const declined = (await aliceEvents.next()).flatMap((s) => s.events).find((e) => e.link.rel === 'messagingInvitation')!
   t.match(declined, { type: 'completed', status: 'Failure', reason: { code: 'RemoteFailure' } })
-  t.equal((await alice.call(startMessaging, { method: 'POST', body: { to: 'sip:user2@contoso.com', threadId: (again as { threadId: string }).threadId } })).status, 409, 'a threadId in use')
 
   // Someone not in the directory.
   const carol = await alice.call(startMessaging, { method: 'POST', body: { to: 'sip:nobody@contoso.com' } })
   t.equal(carol.status, 400, 'someone not in the directory')
   t.equal((await bob.call(incoming._links!.self!.href)).status, 200, 'the invitation resource')
+})
+
+t.test('an invitation stopped before its answer, an application deleted mid-conversation, and no Messaging', async (t) => {
+  const alice = new Client()
+  const bob = new Client()
+  const aliceApp = await signIn(alice, 'user1@contoso.com', 'Pass@word1')
+  const bobApp = await signIn(bob, 'user2@contoso.com', 'Pass@word2')
+  for (const [client, app] of [[alice, aliceApp], [bob, bobApp]] as const) {
+    await client.call(embedded(app, 'me')._links!.makeMeAvailable!.href, { method: 'POST', body: { supportedModalities: ['Messaging'] } })
+  }
+  // Reads a channel until a batch has an event for `rel` (bounded), and returns that batch's events.
+  const until = async (client: Client, app: Json, rel: string): Promise<Sender['events']> => {
+    let href = app._links!.events!.href
+    for (let i = 0; i < 6; i++) {
+      const r = await client.call(`${href}&timeout=30`)
+      href = r.json._links!.next!.href
+      const events = (r.json.sender as Sender[]).flatMap((s) => s.events)
+      if (events.some((e) => e.link.rel === rel)) { app._links!.events!.href = href; return events }
+    }
+    return []
+  }
+  const startMessaging = `${aliceApp._links!.self!.href}/communication/messagingInvitations`
+  t.equal((await alice.call(startMessaging, { method: 'POST', body: { to: 'sip:user2@contoso.com' } })).status, 201)
+  const started = await until(alice, aliceApp, 'conversation')
+  const conversation = started.find((e) => e.link.rel === 'conversation')!._embedded!.conversation!
+  await until(bob, bobApp, 'messagingInvitation')
+  t.equal((await alice.call(`${conversation._links!.messaging!.href}/terminate`, { method: 'POST' })).status, 204, 'stopped before an answer')
+  const cancelled = (await until(bob, bobApp, 'messagingInvitation')).find((e) => e.link.rel === 'messagingInvitation')!
+  t.match(cancelled, { type: 'completed', status: 'Failure' }, 'the invitee\'s invitation completes too')
+
+  t.equal((await alice.call(startMessaging, { method: 'POST', body: { to: 'sip:user2@contoso.com' } })).status, 201)
+  await until(alice, aliceApp, 'messagingInvitation')
+  const invitation = (await until(bob, bobApp, 'messagingInvitation')).find((e) => e.link.rel === 'messagingInvitation')!._embedded!.messagingInvitation!
+  t.equal((await bob.call(invitation._links!.accept!.href, { method: 'POST' })).status, 204)
+  await until(alice, aliceApp, 'messaging')
+  t.equal((await bob.call(bobApp._links!.self!.href, { method: 'DELETE' })).status, 204, 'bob deletes his application')
+  const ended = (await until(alice, aliceApp, 'messaging')).find((e) => e.link.rel === 'messaging')!
+  t.match(ended._embedded!.messaging, { state: 'Disconnected' }, 'and alice is told the conversation is over')
+
+  const phoneOnly = new Client()
+  const phoneApp = await signIn(phoneOnly, 'user1@contoso.com', 'Pass@word1')
+  await phoneOnly.call(embedded(phoneApp, 'me')._links!.makeMeAvailable!.href, { method: 'POST', body: { supportedModalities: ['PhoneAudio'] } })
+  t.equal((await phoneOnly.call(`${phoneApp._links!.self!.href}/communication/messagingInvitations`, { method: 'POST', body: { to: 'sip:user2@contoso.com' } })).status, 403, 'no Messaging, no IM')
 })
 
 t.test('makeMeAvailable refuses what the reference refuses', async (t) => {

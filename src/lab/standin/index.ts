@@ -60,6 +60,7 @@ export async function startStandIn (spec: StandInSpec, shared: PoolState = creat
         // Answer held P-GETs before the sockets go, so a client sees a response rather than a reset.
         ctx.channels.closeAll()
         ctx.applications.clear()
+        ctx.conversations.forget()
         // One turn of the event loop lets those answers reach their sockets before close destroys them.
         await new Promise((resolve) => setImmediate(resolve))
         await Promise.all(apps.map((a) => a.close()))

@@ -44,6 +44,10 @@ export class ApplicationRegistry {
     return app !== undefined && app.owner === sipKey(user.sipUri) ? app : undefined
   }
 
+  has (id: string): boolean {
+    return this.apps.has(id)
+  }
+
   remove (id: string): boolean {
     return this.apps.delete(id)
   }

@@ -39,7 +39,7 @@ function base (app: UcwaApplication): string {
 }
 
 // Links to resources the lab does not serve yet (callForwardingSettings, phones, photo) are left
-// out, so that every link a client follows answers.
+// out, so that a client following me's links meets no 404.
 export function meBody (app: UcwaApplication): object {
   const link = (path: string): Link => ({ href: base(app) + path })
   const uri = sipUriOf(app.user)

@@ -7,7 +7,7 @@ import { findUser } from '../topology.js'
 import { APPLICATIONS_PATH, type UcwaApplication } from './applications.js'
 import { callerApplication, type AppRequest } from './caller.js'
 import { requireAvailable } from './me.js'
-import { answer, conversationBody, conversationsBody, invitationBody, messageSent, messagingBody, startedEvents, stopped, textOfDataUri, unansweredEvents, type Send } from './messaging.js'
+import { answer, conversationBody, conversationsBody, findMessage, invitationBody, messageBody, messageSent, messagingBody, startedEvents, stopped, textOfDataUri, unansweredEvents, type Send } from './messaging.js'
 import { parseJson, sendJson, sendUcwaError } from './respond.js'
 
 type Request = AppRequest & { params: { id: string, item: string } }
@@ -20,7 +20,9 @@ const IMPORTANCE = ['Normal', 'Urgent', 'Emergency']
 
 export function registerMessaging (app: FastifyInstance, ctx: StandInContext, site: Site): void {
   const communication = `${APPLICATIONS_PATH}/:id/communication`
-  const publish = (sends: Send[]): void => { for (const s of sends) ctx.channels.publish(s.app.id, ...s.senders) }
+  // An application deleted meanwhile has no channel left to queue for.
+  const publish = (sends: Send[]): void => { for (const s of sends) if (ctx.applications.has(s.app.id)) ctx.channels.publish(s.app.id, ...s.senders) }
+  const messaging = (a: UcwaApplication): boolean => a.me.supportedModalities.some((m) => m.toLowerCase() === 'messaging')
   const invalid = (reply: FastifyReply, message: string): FastifyReply => sendUcwaError(reply, 400, 'BadRequest', 'ParameterValidationFailure', message)
   const notFound = (reply: FastifyReply): FastifyReply => sendUcwaError(reply, 404, 'NotFound', undefined, 'No such conversation or invitation in this application.')
   const conflict = (reply: FastifyReply, message: string): FastifyReply => sendUcwaError(reply, 409, 'Conflict', undefined, message)
@@ -34,28 +36,34 @@ export function registerMessaging (app: FastifyInstance, ctx: StandInContext, si
   route('POST', '/messagingInvitations', (a, request, reply) => {
     const refused = requireAvailable(a)
     if (refused !== undefined) return sendUcwaError(reply, refused.status, refused.code, refused.subcode, refused.message)
-    const body = parseJson(request.body) ?? {}
+    if (!messaging(a)) return sendUcwaError(reply, 403, 'Forbidden', undefined, 'This application did not sign in with the Messaging modality.')
+    const raw = request.body
+    const parsed = Buffer.isBuffer(raw) && raw.length > 0 ? parseJson(raw) : {}
+    if (parsed === undefined) return sendUcwaError(reply, 400, 'BadRequest', 'DeserializationFailure', 'The body is not a JSON object.')
+    const body = parsed
     const field = (name: string): unknown => Object.entries(body).find(([k]) => k.toLowerCase() === name.toLowerCase())?.[1]
     const to = field('to') ?? request.query.to
     if (typeof to !== 'string' || to.trim() === '') return invalid(reply, 'to is required: the SIP URI of the person to invite.')
     const invitee = findUser(ctx.spec.topology, to.replace(/\s+/g, '').replace(/^sip:/i, ''))
     if (invitee === undefined) return invalid(reply, `to names nobody in this directory: ${to}`)
     const subject = field('subject') ?? ''
-    const importance = field('importance') ?? 'Normal'
+    const importanceValue = field('importance') ?? 'Normal'
+    const importance = typeof importanceValue === 'string' ? IMPORTANCE.find((i) => i.toLowerCase() === importanceValue.toLowerCase()) : undefined
     const operationId = field('operationId')
     const threadId = field('threadId')
     if (typeof subject !== 'string' || subject.length > MAX_SUBJECT) return invalid(reply, `subject has at most ${MAX_SUBJECT} characters.`)
-    if (typeof importance !== 'string' || !IMPORTANCE.includes(importance)) return invalid(reply, `importance is one of ${IMPORTANCE.join(', ')}.`)
+    if (importance === undefined) return invalid(reply, `importance is one of ${IMPORTANCE.join(', ')}.`)
     if (operationId !== undefined && (typeof operationId !== 'string' || operationId.length > MAX_OPERATION_ID)) return invalid(reply, `operationId has at most ${MAX_OPERATION_ID} characters.`)
     if (threadId !== undefined && (typeof threadId !== 'string' || threadId.length > MAX_THREAD_ID)) return invalid(reply, `threadId has at most ${MAX_THREAD_ID} characters.`)
     if (typeof threadId === 'string' && ctx.conversations.hasThread(threadId)) return sendUcwaError(reply, 409, 'Conflict', 'ThreadIdAlreadyExists', 'A conversation with this threadId exists already.')
     const links = field('_links') as Record<string, { href?: unknown }> | undefined
     const firstMessage = textOfDataUri(links?.message?.href)
     const options = { subject, importance, ...(typeof operationId === 'string' ? { operationId } : {}) }
-    // Lync rings every endpoint of the invitee; the lab rings the one signed in last.
-    const answering = ctx.applications.ofUser(invitee.sipUri).filter((b) => b.me.available && b !== a).at(-1)
+    // Lync rings every endpoint of the invitee; the lab rings the newest one that is available.
+    const answering = ctx.applications.ofUser(invitee.sipUri).filter((b) => b.me.available && messaging(b) && b !== a).at(-1)
     if (answering === undefined) {
-      const { invitationId, sends } = unansweredEvents(a, invitee, options)
+      const { invitationId, body: invitation, sends } = unansweredEvents(a, invitee, options)
+      ctx.conversations.remember(invitationId, a, invitation)
       publish(sends)
       return reply.code(201).header('Location', `${APPLICATIONS_PATH}/${a.id}/communication/messagingInvitations/${invitationId}`).send()
     }
@@ -65,12 +73,14 @@ export function registerMessaging (app: FastifyInstance, ctx: StandInContext, si
   })
 
   route('GET', '/messagingInvitations/:item', (a, request, reply) => {
-    const found = ctx.conversations.find(a, request.params.item)
-    return found === undefined ? notFound(reply) : sendJson(reply, 200, invitationBody(found.thread, found.side, found.other))
+    const found = ctx.conversations.find(a, request.params.item, 'invitation')
+    if (found !== undefined) return sendJson(reply, 200, invitationBody(found.thread, found.side, found.other))
+    const unanswered = ctx.conversations.unansweredInvitation(a, request.params.item)
+    return unanswered === undefined ? notFound(reply) : sendJson(reply, 200, unanswered)
   })
   for (const [verb, accepted] of [['accept', true], ['decline', false]] as const) {
     route('POST', `/messagingInvitations/:item/${verb}`, (a, request, reply) => {
-      const found = ctx.conversations.find(a, request.params.item)
+      const found = ctx.conversations.find(a, request.params.item, 'invitation')
       if (found === undefined || found.side !== found.thread.invitee) return notFound(reply)
       if (found.thread.state !== 'Connecting') return conflict(reply, 'The invitation has been answered already.')
       publish(answer(found.thread, accepted))
@@ -97,10 +107,27 @@ export function registerMessaging (app: FastifyInstance, ctx: StandInContext, si
     publish(sends)
     return reply.code(201).header('Location', `${APPLICATIONS_PATH}/${a.id}/communication/conversations/${found.side.conversationId}/messaging/messages/${number}`).send()
   })
+  route('GET', '/conversations/:item/messaging/messages/:number', (a, request, reply) => {
+    const found = ctx.conversations.find(a, request.params.item)
+    const message = found === undefined ? undefined : findMessage(found.thread, Number((request.params as { number?: string }).number))
+    return found === undefined || message === undefined ? notFound(reply) : sendJson(reply, 200, messageBody(found.side, message))
+  })
+  // Before the invitee has answered, stopping cancels the invitation: it completes on both sides.
   route('POST', '/conversations/:item/messaging/terminate', (a, request, reply) => {
     const found = ctx.conversations.find(a, request.params.item)
     if (found === undefined) return notFound(reply)
-    if (found.thread.state !== 'Disconnected') publish(stopped(found.thread))
+    if (found.thread.state === 'Connecting') publish(answer(found.thread, false, 'The inviter stopped before an answer.'))
+    else if (found.thread.state === 'Connected') publish(stopped(found.thread))
     return reply.code(204).send()
   })
+}
+
+// An application deleted (routes.ts) ends its conversations: the other side is told, as if the
+// deleted side had stopped, and nothing of them is kept.
+export function endConversationsOf (ctx: StandInContext, app: UcwaApplication): void {
+  for (const { thread } of ctx.conversations.of(app)) {
+    const sends = thread.state === 'Connecting' ? answer(thread, false, 'The other side signed out.') : thread.state === 'Connected' ? stopped(thread) : []
+    for (const s of sends) if (s.app !== app && ctx.applications.has(s.app.id)) ctx.channels.publish(s.app.id, ...s.senders)
+  }
+  ctx.conversations.forget(app)
 }

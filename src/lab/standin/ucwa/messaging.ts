@@ -29,8 +29,10 @@ interface Thread {
   inviter: Side
   invitee: Side
   state: ThreadState
-  messages: number
+  messages: SentMessage[]
 }
+
+interface SentMessage { number: number, from: Side, text: string, at: number }
 
 export interface Send { app: UcwaApplication, senders: object[] }
 
@@ -61,16 +63,20 @@ export function textDataUri (text: string): string {
 // The text of a data URI a client sent (startMessaging_ref.md's _links.message), or undefined.
 export function textOfDataUri (href: unknown): string | undefined {
   if (typeof href !== 'string') return undefined
-  const m = /^data:([^,]*),(.*)$/s.exec(href.replace(/\s+/g, ''))
+  const m = /^\s*data\s*:([^,]*),(.*)$/s.exec(href)
   if (m === null) return undefined
-  if (/;base64$/i.test(m[1]!)) return Buffer.from(m[2]!, 'base64').toString('utf8')
+  // startMessaging_ref.md breaks its base64 sample over lines; the URL-encoded form has no spaces.
+  if (/;\s*base64\s*$/i.test(m[1]!)) return Buffer.from(m[2]!.replace(/\s+/g, ''), 'base64').toString('utf8')
   try { return decodeURIComponent(m[2]!.replace(/\+/g, ' ')) } catch { return undefined }
 }
 
 export class ConversationRegistry {
   private readonly threads = new Map<string, Thread>()
-  // Conversation and invitation ids of either side, to their thread.
-  private readonly byId = new Map<string, Thread>()
+  // Conversation ids and invitation ids of either side, to their thread.
+  private readonly byConversation = new Map<string, Thread>()
+  private readonly byInvitation = new Map<string, Thread>()
+  // Invitations that could ring nowhere: what GET on their Location answers.
+  private readonly unanswered = new Map<string, { app: UcwaApplication, body: object }>()
 
   start (inviter: UcwaApplication, invitee: UcwaApplication, o: { subject: string, importance: string, operationId?: string, threadId?: string, firstMessage?: string }): Thread {
     const thread: Thread = {
@@ -82,28 +88,52 @@ export class ConversationRegistry {
       inviter: { app: inviter, conversationId: id(), invitationId: id() },
       invitee: { app: invitee, conversationId: id(), invitationId: id() },
       state: 'Connecting',
-      messages: 0,
+      messages: [],
     }
     this.threads.set(thread.threadId, thread)
     for (const side of [thread.inviter, thread.invitee]) {
-      this.byId.set(side.conversationId, thread)
-      this.byId.set(side.invitationId, thread)
+      this.byConversation.set(side.conversationId, thread)
+      this.byInvitation.set(side.invitationId, thread)
     }
     return thread
   }
 
+  // A threadId is taken while its conversation is not over (ErrorSubcode_ref.md, ThreadIdAlreadyExists).
   hasThread (threadId: string): boolean {
-    return this.threads.has(threadId)
+    const thread = this.threads.get(threadId)
+    return thread !== undefined && thread.state !== 'Disconnected'
   }
 
-  // The thread and the caller's side of it, for a conversation or invitation id the caller's
+  remember (invitationId: string, app: UcwaApplication, body: object): void {
+    this.unanswered.set(invitationId, { app, body })
+  }
+
+  unansweredInvitation (app: UcwaApplication, invitationId: string): object | undefined {
+    const found = this.unanswered.get(invitationId)
+    return found?.app === app ? found.body : undefined
+  }
+
+  // The thread and the caller's side of it, for a conversation (or an invitation) id the caller's
   // application owns; another application's ids are not found.
-  find (app: UcwaApplication, someId: string): { thread: Thread, side: Side, other: Side } | undefined {
-    const thread = this.byId.get(someId)
+  find (app: UcwaApplication, someId: string, kind: 'conversation' | 'invitation' = 'conversation'): { thread: Thread, side: Side, other: Side } | undefined {
+    const thread = (kind === 'conversation' ? this.byConversation : this.byInvitation).get(someId)
     if (thread === undefined) return undefined
     if (thread.inviter.app === app) return { thread, side: thread.inviter, other: thread.invitee }
     if (thread.invitee.app === app) return { thread, side: thread.invitee, other: thread.inviter }
     return undefined
+  }
+
+  // Everything of an application that is deleted, or of every application when the stand-in stops.
+  forget (app?: UcwaApplication): void {
+    for (const [id, thread] of this.threads) {
+      if (app !== undefined && thread.inviter.app !== app && thread.invitee.app !== app) continue
+      this.threads.delete(id)
+      for (const side of [thread.inviter, thread.invitee]) {
+        this.byConversation.delete(side.conversationId)
+        this.byInvitation.delete(side.invitationId)
+      }
+    }
+    for (const [id, u] of this.unanswered) if (app === undefined || u.app === app) this.unanswered.delete(id)
   }
 
   of (app: UcwaApplication): Array<{ thread: Thread, side: Side }> {
@@ -204,12 +234,12 @@ export function startedEvents (thread: Thread): Send[] {
 
 // Accepted (SendAnIM.md step 6, ReceiveAnIM.md step 15): messaging and the conversation connected,
 // then the invitation completed with Success; or declined, completed with a reason.
-export function answer (thread: Thread, accepted: boolean): Send[] {
+export function answer (thread: Thread, accepted: boolean, why = 'The invitation was declined.'): Send[] {
   const { inviter, invitee } = thread
   thread.state = accepted ? 'Connected' : 'Disconnected'
   const completed = (side: Side, other: Side): object => accepted
     ? { ...invitationEvent(thread, side, other, 'completed', 'Success') }
-    : { ...invitationEvent(thread, side, other, 'completed', 'Failure'), reason: { code: 'RemoteFailure', message: 'The invitation was declined.' } }
+    : { ...invitationEvent(thread, side, other, 'completed', 'Failure'), reason: { code: 'RemoteFailure', message: why } }
   const forSide = (side: Side, other: Side): Send => ({
     app: side.app,
     senders: accepted
@@ -225,22 +255,31 @@ export function answer (thread: Thread, accepted: boolean): Send[] {
 
 // sendMessage (sendMessage_ref.md; SendAnIM.md step 12, ReceiveAnIM.md step 16): the message
 // completed on both sides, the receiver's with its text.
-export function messageSent (thread: Thread, from: Side, to: Side, text: string): { number: number, sends: Send[] } {
-  const number = ++thread.messages
-  const event = (side: Side, incoming: boolean): object => {
-    const href = `${conversationHref(side)}/messaging/messages/${number}`
-    const links: Record<string, { href: string }> = { self: { href }, messaging: { href: `${conversationHref(side)}/messaging` } }
-    if (incoming) {
-      links.contact = { href: contactHref(side, from.app.user) }
-      links.plainMessage = { href: textDataUri(text) }
-    }
-    return { link: { rel: 'message', href }, status: 'Success', _embedded: { message: { direction: incoming ? 'Incoming' : 'Outgoing', timeStamp: `/Date(${Date.now()})/`, _links: links, rel: 'message' } }, type: 'completed' }
+// A message as one side sees it (message_ref.md): the receiver's carries the text.
+export function messageBody (side: Side, m: SentMessage): object {
+  const href = `${conversationHref(side)}/messaging/messages/${m.number}`
+  const incoming = m.from !== side
+  const links: Record<string, { href: string }> = { self: { href }, messaging: { href: `${conversationHref(side)}/messaging` } }
+  if (incoming) {
+    links.contact = { href: contactHref(side, m.from.app.user) }
+    links.plainMessage = { href: textDataUri(m.text) }
   }
+  return { direction: incoming ? 'Incoming' : 'Outgoing', timeStamp: `/Date(${m.at})/`, _links: links, rel: 'message' }
+}
+
+export function findMessage (thread: Thread, number: number): SentMessage | undefined {
+  return thread.messages.find((m) => m.number === number)
+}
+
+export function messageSent (thread: Thread, from: Side, to: Side, text: string): { number: number, sends: Send[] } {
+  const m: SentMessage = { number: thread.messages.length + 1, from, text, at: Date.now() }
+  thread.messages.push(m)
+  const event = (side: Side): object => ({ link: { rel: 'message', href: `${conversationHref(side)}/messaging/messages/${m.number}` }, status: 'Success', _embedded: { message: messageBody(side, m) }, type: 'completed' })
   return {
-    number,
+    number: m.number,
     sends: [
-      { app: from.app, senders: [conversationSender(from, [event(from, false)])] },
-      { app: to.app, senders: [conversationSender(to, [event(to, true)])] },
+      { app: from.app, senders: [conversationSender(from, [event(from)])] },
+      { app: to.app, senders: [conversationSender(to, [event(to)])] },
     ],
   }
 }
@@ -261,7 +300,7 @@ export function conversationsBody (app: UcwaApplication, registry: ConversationR
 
 // An invitation to someone with no application that can take it: started, then at once completed
 // with a reason (messagingInvitation_ref.md: an invitation nobody answers completes with failure).
-export function unansweredEvents (inviter: UcwaApplication, invitee: LabUser, o: { subject: string, importance: string, operationId?: string }): { invitationId: string, sends: Send[] } {
+export function unansweredEvents (inviter: UcwaApplication, invitee: LabUser, o: { subject: string, importance: string, operationId?: string }): { invitationId: string, body: object, sends: Send[] } {
   const invitationId = id()
   const href = `${appBase(inviter)}/communication/messagingInvitations/${invitationId}`
   const body = (state: string): object => ({
@@ -276,6 +315,7 @@ export function unansweredEvents (inviter: UcwaApplication, invitee: LabUser, o:
   const sender = (events: object[]): object => ({ rel: 'communication', href: `${appBase(inviter)}/communication`, events })
   return {
     invitationId,
+    body: body('Disconnected'),
     sends: [{
       app: inviter,
       senders: [sender([

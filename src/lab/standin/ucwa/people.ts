@@ -81,9 +81,10 @@ export function myContactsBody (app: UcwaApplication, users: readonly LabUser[])
   }
 }
 
-// The contact's published state: from one of their applications that has made itself available.
+// The contact's published state: from the newest of their applications that is available, the one
+// an IM rings too (messaging-routes.ts).
 function published (registry: ApplicationRegistry, user: LabUser): UcwaApplication['me'] | undefined {
-  return registry.ofUser(user.sipUri).find((a) => a.me.available)?.me
+  return registry.ofUser(user.sipUri).filter((a) => a.me.available).at(-1)?.me
 }
 
 export function contactPresenceBody (app: UcwaApplication, registry: ApplicationRegistry, user: LabUser): object {

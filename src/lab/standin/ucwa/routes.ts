@@ -6,7 +6,7 @@ import type { Site, StandInContext } from '../context.js'
 import { authenticate } from '../webticket/bearer.js'
 import { APPLICATIONS_PATH, type UcwaApplication } from './applications.js'
 import { registerMe } from './me-routes.js'
-import { registerMessaging } from './messaging-routes.js'
+import { endConversationsOf, registerMessaging } from './messaging-routes.js'
 import { registerPeople } from './people-routes.js'
 import { peopleBody } from './people.js'
 import { parseJson, sendAppNotFound, sendJson, sendUcwaError } from './respond.js'
@@ -107,6 +107,7 @@ export function registerUcwa (app: FastifyInstance, ctx: StandInContext, site: S
     if (found === undefined) return sendAppNotFound(reply)
     applications.remove(found.id)
     channels.drop(found.id)
+    endConversationsOf(ctx, found)
     return reply.code(204).send()
   })
 

@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto'
 import type { LabUser } from '../types.js'
 import { sipKey } from '../topology.js'
-import { newMeState, type MeState } from './me.js'
+import { newMeState, type MeState } from './me-state.js'
 
 export interface UcwaApplication {
   id: string

@@ -8,29 +8,13 @@
 import type { UcwaApplication } from './applications.js'
 import { APPLICATIONS_PATH } from './applications.js'
 import { sipUriOf } from '../topology.js'
+import { PREFERRED_AVAILABILITY, type PreferredAvailability } from './me-state.js'
 
-// presence_ref.md: what a client may set (PreferredAvailability); what it reads back is one of these.
-export const PREFERRED_AVAILABILITY = ['Online', 'Busy', 'DoNotDisturb', 'BeRightBack', 'Away', 'Offwork'] as const
-export type PreferredAvailability = typeof PREFERRED_AVAILABILITY[number]
 // makeMeAvailable_ref.md: the modalities a client may sign in with (403 for the others).
 const ALLOWED_MODALITIES = new Set(['messaging', 'phoneaudio'])
 const KNOWN_MODALITIES = new Set(['audio', 'video', 'phoneaudio', 'applicationsharing', 'messaging', 'datacollaboration', 'panoramicvideo'])
 // location_ref.md: "60 characters maximum".
 export const MAX_LOCATION_LENGTH = 60
-
-export interface MeState {
-  // Out of "lurker mode": makeMeAvailable has succeeded.
-  available: boolean
-  availability: PreferredAvailability
-  note: string
-  location: string
-  supportedModalities: string[]
-  supportedMessageFormats: string[]
-}
-
-export function newMeState (): MeState {
-  return { available: false, availability: 'Online', note: '', location: '', supportedModalities: [], supportedMessageFormats: [] }
-}
 
 type Link = { href: string }
 

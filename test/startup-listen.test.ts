@@ -281,7 +281,8 @@ t.test('lab without privilege: the ports below 1024 move up together, and reques
   // Its own certificate directory, which the unprivileged user creates (the shared one is root's).
   const certsDir = path.join(dir, 'certs-unprivileged')
   const file = write('lab-unprivileged.yaml', labConfig({ net: 6 }, certsDir))
-  const lab = new CliProcess(['lab', '-c', file], { prefix: dropPrivileges.prefix, timeoutMs: 120_000 })
+  // A fault from the command line, and the console: a reload must keep both the moved ports and the fault.
+  const lab = new CliProcess(['lab', '-c', file, '--console', '--fault', 'webext:abort=418'], { prefix: dropPrivileges.prefix, timeoutMs: 120_000, stdin: true })
   t.teardown(async () => { lab.kill('SIGKILL'); await lab.exited })
   const ready = await lab.waitFor(/Ctrl-C stops the lab/, 90_000)
   t.ok(ready, `the lab starts without privilege${ready === undefined ? ': ' + lab.output : ''}`)
@@ -301,4 +302,15 @@ t.test('lab without privilege: the ports below 1024 move up together, and reques
   t.equal(curl.stdout, '200', 'Office Web Apps answered its discovery document through the proxy')
   const logged = await lab.waitFor(/"path":"\/hosting\/discovery"[^\n]*"upstream":"127\.77\.6\.3:10443"|"upstream":"127\.77\.6\.3:10443"[^\n]*"path":"\/hosting\/discovery"/, 10_000)
   t.ok(logged, `the exchange went to owas01 on 10443: ${lab.stdout.split('\n').filter((l) => l.includes('discovery')).join('\n')}`)
+
+  const webext = (): string => spawnSync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--cacert', path.join(certsDir, 'lab-ca.pem'),
+    '--resolve', `webext.contoso.com:${port}:127.0.0.1`, `https://webext.contoso.com:${port}/`], { encoding: 'utf8', timeout: 30_000 }).stdout
+  t.equal(webext(), '418', 'the fault from the command line')
+  const mark = lab.output.length
+  lab.type('reload')
+  const reloaded = await lab.waitFor(/configuration reloaded|reload of [^\n]* failed[^\n]*/, 20_000, mark)
+  t.match(reloaded?.[0] ?? '', 'configuration reloaded', `a reload of the file works with the ports moved: ${reloaded?.[0] ?? lab.output.slice(mark)}`)
+  t.equal(webext(), '418', 'and keeps the fault')
+  t.equal(spawnSync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--cacert', path.join(certsDir, 'lab-ca.pem'),
+    '--resolve', `officewebapps01.contoso.com:${port}:127.0.0.1`, `https://officewebapps01.contoso.com:${port}/hosting/discovery`], { encoding: 'utf8', timeout: 30_000 }).stdout, '200', 'and the moved ports')
 })

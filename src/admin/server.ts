@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs'
 import Fastify, { LogController } from 'fastify'
 import { AggregatorRegistry } from 'prom-client'
+import type { ResolvedConfig } from '../config/defaults.js'
 import type { LoadedConfig } from '../config/load.js'
 import type { RunningProxy } from '../control/proxy.js'
 import { listenError, LyncProxyError } from '../errors.js'
@@ -45,6 +46,8 @@ export interface AdminOptions {
   // Set in a cluster primary (workers > 1): `proxy` is then the primary's view of the config, and
   // what depends on traffic or pool state is asked of the workers.
   cluster?: AdminCluster
+  // Given to the reloader (control/reload.ts): what the process did to the file's config at start.
+  prepare?: (config: ResolvedConfig) => ResolvedConfig
 }
 
 export interface RunningAdmin {
@@ -65,8 +68,8 @@ const PACKAGE_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', i
 // Each worker sees only the exchanges it served, and the feed is a stream from one process.
 const FLOWS_NEED_ONE_WORKER = 'the live flow feed shows the exchanges of one process; with several workers each sees only its own. Set workers: 1 in the configuration to use /api/flows'
 
-export function adminOptionsFrom (loaded: LoadedConfig, proxy: RunningProxy, logger: Logger, cluster?: AdminCluster): AdminOptions {
-  return { proxy, logger, file: loaded.file, baseDir: loaded.baseDir, ...(cluster === undefined ? {} : { cluster }) }
+export function adminOptionsFrom (loaded: LoadedConfig, proxy: RunningProxy, logger: Logger, cluster?: AdminCluster, prepare?: AdminOptions['prepare']): AdminOptions {
+  return { proxy, logger, file: loaded.file, baseDir: loaded.baseDir, ...(cluster === undefined ? {} : { cluster }), ...(prepare === undefined ? {} : { prepare }) }
 }
 
 export async function startAdmin (o: AdminOptions): Promise<RunningAdmin> {
@@ -85,7 +88,7 @@ export async function startAdmin (o: AdminOptions): Promise<RunningAdmin> {
   const flows = createFlowFeed(proxy.bus, { history: o.flowHistory ?? 50, perClient: o.flowQueue ?? 256, onDrop: (n) => metrics.recordFlowDrops(n) })
   const recordReload = (r: ReloadResult): ReloadResult => { metrics.recordReload(r.ok ? 'success' : 'failure'); return r }
   const reload = cluster === undefined
-    ? createReloader({ file: o.file, proxy, logger, env, onResult: recordReload })
+    ? createReloader({ file: o.file, proxy, logger, env, onResult: recordReload, ...(o.prepare === undefined ? {} : { prepare: o.prepare }) })
     : async () => recordReload(await cluster.reload())
   const files = loadStaticFiles()
   const started = Date.now()
@@ -267,10 +270,10 @@ function withTokenOnImports (body: Buffer, token: string): string {
 // the config file for reloads. It is on by default, so a second proxy on the same host (or anything
 // else on 9090) would take its port: the data plane matters more, so the proxy then runs without
 // it and says so. A bad token setting still stops the start: that is a config error.
-export async function startAdminIfEnabled (loaded: LoadedConfig, proxy: RunningProxy, logger: Logger, cluster?: AdminCluster): Promise<RunningAdmin | undefined> {
+export async function startAdminIfEnabled (loaded: LoadedConfig, proxy: RunningProxy, logger: Logger, cluster?: AdminCluster, prepare?: AdminOptions['prepare']): Promise<RunningAdmin | undefined> {
   if (!proxy.config().admin.enabled) return undefined
   try {
-    return await startAdmin(adminOptionsFrom(loaded, proxy, logger, cluster))
+    return await startAdmin(adminOptionsFrom(loaded, proxy, logger, cluster, prepare))
   } catch (err) {
     if (!(err instanceof LyncProxyError) || !err.code.startsWith('LRP_ERR_LISTEN_')) throw err
     logger.warn(`${err.format()}; the proxy runs without its admin plane`)

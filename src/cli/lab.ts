@@ -29,8 +29,8 @@ Options:
       --log-file FILE   append JSON log lines to FILE instead of stdout (default: the config's log.file)
       --fault SPEC      inject faults on a rule, as rules.<name>.fault does: RULE:FIELD=VALUE[,...]
                         with delay=S, abort=STATUS, reset, stall, truncateAfter=BYTES, cutAfter=S,
-                        percent=P (for example --fault webext:abort=503); repeatable. A reload
-                        (SIGHUP) reads the file again and drops them
+                        percent=P (for example --fault webext:abort=503); repeatable, and
+                        kept by a reload (SIGHUP)
       --broken PRESET   run the lab behind a classically misconfigured proxy: ${brokenPresetNames().join(', ')}
                         (docs/library.md says what each one breaks)
       --console         read commands from standard input: reload, stop, help (on by default on
@@ -57,8 +57,9 @@ export async function runLab (argv: string[]): Promise<number> {
   try {
     const faults = (values.fault ?? []).map(parseFaultOption)
     const fromFile = await loadConfigFile(file, { overrides: overridesFromEnv(process.env) })
-    const broken = values.broken === undefined ? fromFile.config : withBrokenPreset(fromFile.config, values.broken)
-    const loaded = { ...fromFile, config: withFaults(broken, faults) }
+    // --broken and --fault change the file's config; a reload of the file makes the same changes.
+    const asAsked = (config: ResolvedConfig): ResolvedConfig => withFaults(values.broken === undefined ? config : withBrokenPreset(config, values.broken), faults)
+    const loaded = { ...fromFile, config: asAsked(fromFile.config) }
     const logFile = values['log-file'] ?? loaded.config.log.file
     const logger = createLogger({ level: values['log-level'] ?? loaded.config.log.level, ...(logFile === undefined ? {} : { file: logFile }) })
     // The lab's stand-ins and its HLB VIP live in this process; a cluster would need them elsewhere.
@@ -68,10 +69,11 @@ export async function runLab (argv: string[]): Promise<number> {
     logEscapedErrors(logger)
     // As in start: signals work from the moment the lab serves; reloads count once the admin plane is up.
     let admin: RunningAdmin | undefined
-    const early = createReloader({ file, proxy: lab.proxy, logger, env: process.env })
+    const prepare = (config: ResolvedConfig): ResolvedConfig => lab.prepare(asAsked(config))
+    const early = createReloader({ file, proxy: lab.proxy, logger, env: process.env, prepare })
     handleSignals({ file, logger, proxy: lab.proxy, close: async (graceMs) => { await admin?.close(); await lab.close(graceMs) }, reload: () => (admin?.reload ?? early)(), ...(input === undefined ? {} : { console: input }) })
     try {
-      admin = await (await import('../admin/server.js')).startAdminIfEnabled(loaded, lab.proxy, logger)
+      admin = await (await import('../admin/server.js')).startAdminIfEnabled(loaded, lab.proxy, logger, undefined, prepare)
     } catch (err) {
       await lab.close()
       throw err

@@ -107,6 +107,9 @@ export interface ReloaderOptions {
   logger: Logger
   env: NodeJS.ProcessEnv
   onResult?: (result: ReloadResult) => void
+  // What the process did to the file's config when it started (the lab moves its ports without
+  // privilege, and applies --broken and --fault): a reload of the file does it again.
+  prepare?: (config: ResolvedConfig) => ResolvedConfig
 }
 
 export function createReloader (o: ReloaderOptions): () => Promise<ReloadResult> {
@@ -118,7 +121,8 @@ export function createReloader (o: ReloaderOptions): () => Promise<ReloadResult>
       result = { ok: false, file, generation: o.proxy.table().generation, errors: ['this proxy was started from a configuration built in code, not from a file: there is nothing to re-read'] }
     } else {
       try {
-        const next = await loadConfigFile(o.file, { overrides: overridesFromEnv(o.env) })
+        const loaded = await loadConfigFile(o.file, { overrides: overridesFromEnv(o.env) })
+        const next = o.prepare === undefined ? loaded : { ...loaded, config: o.prepare(loaded.config) }
         await o.proxy.reload(next)
         result = { ok: true, file, generation: o.proxy.table().generation, errors: [] }
       } catch (err) {

@@ -29,6 +29,9 @@ export interface RunningLab {
   echoes: EchoServer[]
   // Notes for the operator, such as ports moved for want of privilege.
   notes: string[]
+  // The file's config as this lab adjusted it at start (ports moved for want of privilege), for a
+  // reload of the file to make the same adjustments.
+  prepare (config: ResolvedConfig): ResolvedConfig
   // Requests in flight may finish for graceMs (0: at once).
   close (graceMs?: number): Promise<void>
 }
@@ -88,6 +91,12 @@ export async function startLab (loaded: LoadedConfig, options: LabOptions): Prom
     standIns,
     echoes,
     notes,
+    prepare (config) {
+      if (!unprivileged) return config
+      const moved = structuredClone(config) as Draft
+      movePrivilegedPorts(moved)
+      return deepFreeze(moved) as ResolvedConfig
+    },
     async close (graceMs = 0) {
       await proxy.close(graceMs)
       await closeBackends()

@@ -26,15 +26,15 @@ const ATTACK_SECONDS = 30
 // Connections slowhttptest opens a second.
 const RATE = 200
 const PROBES = 28
-// A functional bar, the issue's: an ordinary client is answered while the attack runs, as it is by
-// nginx, instead of after the 10 s queue. It is no latency claim: answers take tens of milliseconds
-// on a quiet machine. While the attack opens its connections (400 a second, half of them TLS
-// handshakes, on the same cores as the proxy and the probes) a busy machine took up to 2.1 s to
-// answer; that is CPU, not the pool, so the probes start once the connections are open.
-const ANSWER_WITHIN_MS = 2000
+// The bar is functional, the issue's: an ordinary client is answered while the attack runs, as it
+// is by nginx. The defect it guards against left ordinary requests waiting in the proxy for an
+// upstream connection until the pool gave up on them with 503 upstream_busy, after twice the
+// connect timeout (10 s in the lab). So each probe must be answered 200 before that wait would have
+// ended. How fast is for the machine, not the test: a busy machine took up to 3.7 s while the
+// attack's TLS handshakes ran on the same cores. The times are printed, not judged.
+const QUEUE_WAIT_MS = 2 * 5 * 1000
+const PROBE_TIMEOUT_MS = QUEUE_WAIT_MS - 1000
 const REQUIRED = PROBES - 1
-// Probes wait longer than the bar, so that a late answer is reported with its time.
-const PROBE_TIMEOUT_MS = 5000
 const ATTACK_PATH = '/autodiscover/autodiscoverservice.svc/root'
 
 // Without privilege the lab moves its stand-ins' 80 and 443 up (src/lab/unprivileged-ports.ts).
@@ -79,9 +79,10 @@ t.test(`slowhttptest -B on :80 and :443 at once: ordinary clients of the same po
 
   const show = (p: ProbeResult[]): string => p.map((x) => `${x.status === 0 ? x.error ?? 'failed' : x.status}/${Math.round(x.ms)}ms`).join(' ')
   for (const [name, probes] of [['http', httpProbes], ['https', httpsProbes]] as const) {
-    const answered = probes.filter((p) => p.status === 200 && p.ms <= ANSWER_WITHIN_MS).length
+    // A probe that waited PROBE_TIMEOUT_MS has status 0.
+    const answered = probes.filter((p) => p.status === 200).length
     const worst = Math.round(Math.max(...probes.map((p) => p.ms)))
-    t.ok(answered >= REQUIRED, `${name}: ${answered} of ${PROBES} ordinary requests answered 200 within ${ANSWER_WITHIN_MS} ms (at least ${REQUIRED}; slowest ${worst} ms): ${show(probes)}`)
+    t.ok(answered >= REQUIRED, `${name}: ${answered} of ${PROBES} ordinary requests answered 200 before the pool's queue would have given up (at least ${REQUIRED}; slowest ${worst} ms): ${show(probes)}`)
     t.notOk(probes.some((p) => p.status >= 500), `${name}: no ordinary request got a 5xx`)
   }
 

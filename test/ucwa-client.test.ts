@@ -7,7 +7,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { startLab, type Lab } from '../src/index.js'
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'lyncproxy-ucwa-client-'))
@@ -172,9 +172,8 @@ t.test('people: search, myContacts, and a contact\'s presence as the contact pub
   t.equal((await alice.call(`${people._links!.self!.href}/nobody@contoso.com/presence`)).status, 404, 'someone not in the directory')
 })
 
-// Two users, two applications, two event channels: the walk-throughs SendAnIM.md (the inviter's
-// side) and ReceiveAnIM.md (the invitee's), step by step.
-t.test('instant messaging between two users: invitation, accept, messages both ways, stop', async (t) => {
+// user1 and user2, each with a new application signed in with Messaging.
+async function twoAvailable (t: Test): Promise<{ alice: Client, bob: Client, aliceApp: Json, bobApp: Json }> {
   const alice = new Client()
   const bob = new Client()
   const aliceApp = await signIn(alice, 'user1@contoso.com', 'Pass@word1')
@@ -182,6 +181,13 @@ t.test('instant messaging between two users: invitation, accept, messages both w
   for (const [client, app] of [[alice, aliceApp], [bob, bobApp]] as const) {
     t.equal((await client.call(embedded(app, 'me')._links!.makeMeAvailable!.href, { method: 'POST', body: { supportedModalities: ['Messaging'] } })).status, 204)
   }
+  return { alice, bob, aliceApp, bobApp }
+}
+
+// Two users, two applications, two event channels: the walk-throughs SendAnIM.md (the inviter's
+// side) and ReceiveAnIM.md (the invitee's), step by step.
+t.test('instant messaging between two users: invitation, accept, messages both ways, stop', async (t) => {
+  const { alice, bob, aliceApp, bobApp } = await twoAvailable(t)
   // Each channel's first batch is the sign-in's; the next ack waits for what follows.
   const channel = (client: Client, app: Json): { next: () => Promise<Sender[]> } => {
     let href = app._links!.events!.href
@@ -269,13 +275,7 @@ t.test('instant messaging between two users: invitation, accept, messages both w
 })
 
 t.test('an invitation stopped before its answer, an application deleted mid-conversation, and no Messaging', async (t) => {
-  const alice = new Client()
-  const bob = new Client()
-  const aliceApp = await signIn(alice, 'user1@contoso.com', 'Pass@word1')
-  const bobApp = await signIn(bob, 'user2@contoso.com', 'Pass@word2')
-  for (const [client, app] of [[alice, aliceApp], [bob, bobApp]] as const) {
-    await client.call(embedded(app, 'me')._links!.makeMeAvailable!.href, { method: 'POST', body: { supportedModalities: ['Messaging'] } })
-  }
+  const { alice, bob, aliceApp, bobApp } = await twoAvailable(t)
   // Reads a channel until a batch has an event for `rel` (bounded), and returns that batch's events.
   const until = async (client: Client, app: Json, rel: string): Promise<Sender['events']> => {
     let href = app._links!.events!.href

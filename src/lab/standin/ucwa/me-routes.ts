@@ -5,7 +5,7 @@ import type { Site, StandInContext } from '../context.js'
 import { callerApplication, type AppRequest } from './caller.js'
 import { APPLICATIONS_PATH, type UcwaApplication } from './applications.js'
 import { availableEvents, communicationBody, locationBody, makeMeAvailable, meBody, noteBody, presenceBody, requireAvailable, setLocation, setNote, setPresence, updatedEvent, type MeFailure } from './me.js'
-import { parseJson, sendJson, sendUcwaError } from './respond.js'
+import { optionalJsonBody, sendJson, sendUcwaError } from './respond.js'
 
 type Request = AppRequest
 
@@ -13,13 +13,6 @@ export function registerMe (app: FastifyInstance, ctx: StandInContext, site: Sit
   const base = `${APPLICATIONS_PATH}/:id`
   const found = (request: Request, reply: FastifyReply): UcwaApplication | undefined => callerApplication(request, reply, ctx, site)
   const fail = (reply: FastifyReply, f: MeFailure): FastifyReply => sendUcwaError(reply, f.status, f.code, f.subcode, f.message)
-  // An empty body is allowed everywhere here (makeMeAvailable with defaults, a reset of presence,
-  // note or location); one that is not a JSON object is not.
-  const bodyOf = (request: Request): Record<string, unknown> | undefined | 'invalid' => {
-    const raw = request.body
-    if (!Buffer.isBuffer(raw) || raw.length === 0) return undefined
-    return parseJson(raw) ?? 'invalid'
-  }
   const get = (path: string, body: (a: UcwaApplication) => object, gate: boolean): void => {
     app.get(base + path, async (request: Request, reply) => {
       const application = found(request, reply)
@@ -32,7 +25,7 @@ export function registerMe (app: FastifyInstance, ctx: StandInContext, site: Sit
     app.post(base + path, async (request: Request, reply) => {
       const application = found(request, reply)
       if (application === undefined) return reply
-      const body = bodyOf(request)
+      const body = optionalJsonBody(request.body)
       if (body === 'invalid') return sendUcwaError(reply, 400, 'BadRequest', 'DeserializationFailure', 'The body is not a JSON object.')
       const refused = change(application, body, request)
       if (refused !== undefined) return fail(reply, refused)

@@ -9,6 +9,7 @@ import type { UcwaApplication } from './applications.js'
 import { APPLICATIONS_PATH } from './applications.js'
 import { sipUriOf } from '../topology.js'
 import { PREFERRED_AVAILABILITY, type PreferredAvailability } from './me-state.js'
+import { property } from './respond.js'
 
 // makeMeAvailable_ref.md: the modalities a client may sign in with (403 for the others).
 const ALLOWED_MODALITIES = new Set(['messaging', 'phoneaudio'])
@@ -63,15 +64,6 @@ export function communicationBody (app: UcwaApplication): object {
       : { self: { href } },
     rel: 'communication',
   }
-}
-
-// Property names matched without regard to case: the reference writes camelCase, its walk-throughs
-// send PascalCase (GetMyPresenceInformation.md: SupportedModalities).
-function property (body: Record<string, unknown> | undefined, name: string): unknown {
-  if (body === undefined) return undefined
-  const lower = name.toLowerCase()
-  for (const [k, v] of Object.entries(body)) if (k.toLowerCase() === lower) return v
-  return undefined
 }
 
 function availabilityOf (value: unknown): PreferredAvailability | undefined {

@@ -8,7 +8,7 @@ import { APPLICATIONS_PATH, type UcwaApplication } from './applications.js'
 import { callerApplication, type AppRequest } from './caller.js'
 import { requireAvailable } from './me.js'
 import { answer, conversationBody, conversationsBody, findMessage, invitationBody, messageBody, messageSent, messagingBody, startedEvents, stopped, textOfDataUri, unansweredEvents, type Send } from './messaging.js'
-import { parseJson, sendJson, sendUcwaError } from './respond.js'
+import { optionalJsonBody, property, sendJson, sendUcwaError } from './respond.js'
 
 type Request = AppRequest & { params: { id: string, item: string } }
 
@@ -37,11 +37,9 @@ export function registerMessaging (app: FastifyInstance, ctx: StandInContext, si
     const refused = requireAvailable(a)
     if (refused !== undefined) return sendUcwaError(reply, refused.status, refused.code, refused.subcode, refused.message)
     if (!messaging(a)) return sendUcwaError(reply, 403, 'Forbidden', undefined, 'This application did not sign in with the Messaging modality.')
-    const raw = request.body
-    const parsed = Buffer.isBuffer(raw) && raw.length > 0 ? parseJson(raw) : {}
-    if (parsed === undefined) return sendUcwaError(reply, 400, 'BadRequest', 'DeserializationFailure', 'The body is not a JSON object.')
-    const body = parsed
-    const field = (name: string): unknown => Object.entries(body).find(([k]) => k.toLowerCase() === name.toLowerCase())?.[1]
+    const body = optionalJsonBody(request.body)
+    if (body === 'invalid') return sendUcwaError(reply, 400, 'BadRequest', 'DeserializationFailure', 'The body is not a JSON object.')
+    const field = (name: string): unknown => property(body, name)
     const to = field('to') ?? request.query.to
     if (typeof to !== 'string' || to.trim() === '') return invalid(reply, 'to is required: the SIP URI of the person to invite.')
     const invitee = findUser(ctx.spec.topology, to.replace(/\s+/g, '').replace(/^sip:/i, ''))

@@ -23,3 +23,19 @@ export function parseJson (body: unknown): Record<string, unknown> | undefined {
     return undefined
   }
 }
+
+// A POST body where an empty one is allowed (makeMeAvailable with defaults, a reset of presence,
+// an invitation with only query parameters): undefined when empty, 'invalid' when not a JSON object.
+export function optionalJsonBody (body: unknown): Record<string, unknown> | undefined | 'invalid' {
+  if (!Buffer.isBuffer(body) || body.length === 0) return undefined
+  return parseJson(body) ?? 'invalid'
+}
+
+// A property of a client's JSON, its name matched without regard to case: the reference writes
+// camelCase, its walk-throughs send PascalCase (CreateAnApplication.md, GetMyPresenceInformation.md).
+export function property (body: Record<string, unknown> | undefined, name: string): unknown {
+  if (body === undefined) return undefined
+  const lower = name.toLowerCase()
+  for (const [k, v] of Object.entries(body)) if (k.toLowerCase() === lower) return v
+  return undefined
+}

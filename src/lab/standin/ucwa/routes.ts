@@ -9,7 +9,7 @@ import { registerMe } from './me-routes.js'
 import { endConversationsOf, registerMessaging } from './messaging-routes.js'
 import { registerPeople } from './people-routes.js'
 import { peopleBody } from './people.js'
-import { parseJson, sendAppNotFound, sendJson, sendUcwaError } from './respond.js'
+import { parseJson, property, sendAppNotFound, sendJson, sendUcwaError } from './respond.js'
 import { communicationBody, meBody } from './me.js'
 
 // UCWA's default and upper bound for the event-channel timeout, in seconds.
@@ -55,13 +55,12 @@ function applicationBody (app: UcwaApplication): object {
 // Returns what is wrong, in the message of a ParameterValidationFailure, when the body will not do.
 function applicationInput (body: Record<string, unknown> | undefined): { userAgent: string, endpointId: string, culture: string } | string {
   if (body === undefined) return 'The body must be a JSON object with culture, endpointId and userAgent.'
-  const byName = new Map(Object.entries(body).map(([k, v]) => [k.toLowerCase(), v]))
   const required = ['userAgent', 'endpointId', 'culture'] as const
-  const missing = required.filter((name) => typeof byName.get(name.toLowerCase()) !== 'string')
+  const missing = required.filter((name) => typeof property(body, name) !== 'string')
   if (missing.length > 0) return `Required and missing: ${missing.join(', ')}.`
-  const culture = byName.get('culture') as string
+  const culture = property(body, 'culture') as string
   if (culture === '' || culture.length > MAX_CULTURE_LENGTH) return `culture must have 1 to ${MAX_CULTURE_LENGTH} characters.`
-  return { userAgent: byName.get('useragent') as string, endpointId: byName.get('endpointid') as string, culture }
+  return { userAgent: property(body, 'userAgent') as string, endpointId: property(body, 'endpointId') as string, culture }
 }
 
 function timeoutSeconds (value: unknown): number {

@@ -4,8 +4,9 @@ import fc from 'fast-check'
 import t from 'tap'
 import {
   decodeAuthenticate, decodeChallenge, decodeNegotiate, decodeTargetInfo, encodeAuthenticate, encodeChallenge, encodeNegotiate,
-  encodeTargetInfo, ntlmMessageType, NtlmFlags, type AvPair, type ChallengeMessage,
+  encodeTargetInfo, ntlmMessageType, NtlmFlags, type AuthenticateMessage, type AvPair, type ChallengeMessage,
 } from '../src/ntlm/messages.js'
+import { desl, ntHash, ntowfv2, verifyAuthenticate } from '../src/ntlm/verify.js'
 
 const flags = fc.integer({ min: 0, max: 0xffffffff })
 const bytes = (minLength: number, maxLength: number): fc.Arbitrary<Buffer> => fc.uint8Array({ minLength, maxLength }).map((a) => Buffer.from(a))
@@ -72,4 +73,26 @@ t.test('a message is decoded only as its own type', async (t) => {
   t.equal(decodeAuthenticate(type2), undefined)
   t.equal(decodeNegotiate(type3), undefined)
   t.equal(ntlmMessageType(Buffer.from('not ntlm at all')), undefined)
+})
+
+t.test('the server\'s check reproduces MS-NLMP 4.2.2 and 4.2.3 (NTLMv1, with and without extended session security)', async (t) => {
+  const serverChallenge = Buffer.from('0123456789abcdef', 'hex')
+  t.equal(desl(ntHash('Password'), serverChallenge).toString('hex'), '67c43011f30298a2ad35ece64f16331c44bdbed927841f94', 'NTLMv1 response (4.2.2.2.1)')
+  const message = (flags: number, lm: Buffer, nt: string): AuthenticateMessage =>
+    ({ flags, lmResponse: lm, ntResponse: Buffer.from(nt, 'hex'), domain: 'Domain', user: 'User', workstation: 'COMPUTER' })
+  const ess = message(NtlmFlags.EXTENDED_SESSIONSECURITY, Buffer.concat([Buffer.alloc(8, 0xaa), Buffer.alloc(16)]), '7537f803ae367128ca458204bde7caf81e97ed2683267232')
+  t.ok(verifyAuthenticate({ message: ess, serverChallenge, password: 'Password' }), 'NTLMv1 with extended session security (4.2.3.2.2)')
+  t.notOk(verifyAuthenticate({ message: ess, serverChallenge, password: 'password' }), 'the same with a password in another case')
+  t.notOk(verifyAuthenticate({ message: { ...ess, flags: 0 }, serverChallenge, password: 'Password' }), 'read as plain NTLMv1 it does not match')
+  t.equal(ntowfv2('Password', 'User', 'Domain').toString('hex'), '0c868a403bfd7a93a3001ef22ef02e3f', 'NTOWFv2 (4.2.4.1.1)')
+  t.notOk(verifyAuthenticate({ message: message(0, Buffer.alloc(24), ''), serverChallenge, password: 'Password' }), 'no NT response')
+  t.notOk(verifyAuthenticate({ message: message(0, Buffer.alloc(24), '00'.repeat(30)), serverChallenge, password: 'Password' }), 'an NTLMv2 response too short for a blob')
+})
+
+t.test('the server\'s check answers false, never throws, for any responses a client sends', async (t) => {
+  fc.assert(fc.property(flags, bytes(0, 64), bytes(0, 200), bytes(8, 8), (f, lm, nt, serverChallenge) => {
+    const message: AuthenticateMessage = { flags: f, lmResponse: lm, ntResponse: nt, domain: 'CONTOSO', user: 'user1', workstation: '' }
+    return verifyAuthenticate({ message, serverChallenge, password: 'Pass@word1' }) === false
+  }), { numRuns: 2000 })
+  t.pass('2000 random AUTHENTICATE responses refused')
 })

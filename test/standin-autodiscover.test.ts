@@ -2,13 +2,9 @@
 // representations, AccessLocation by site, the HTTP first hop, the lyncdiscover host mapping and the
 // OAuth challenge on the user resource.
 import t from 'tap'
-import { execFile } from 'node:child_process'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import os from 'node:os'
-import path from 'node:path'
 import { checkServerIdentity } from 'node:tls'
-import { promisify } from 'node:util'
 import { Agent, request } from 'undici'
+import { throwawayCert } from './helpers/throwaway-cert.js'
 import { startStandIn, type LabTopology, type RunningStandIn, type SiteKind, type SiteProtocol } from '../src/lab/standin/index.js'
 
 const topology: LabTopology = {
@@ -20,17 +16,6 @@ const topology: LabTopology = {
 
 const XML = 'application/vnd.microsoft.rtc.autodiscover+xml;v=1'
 const SVC = '/Autodiscover/AutodiscoverService.svc'
-
-async function throwawayCert (cn: string): Promise<{ cert: string; key: string }> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'standin-cert-'))
-  try {
-    await promisify(execFile)('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${cn}`,
-      '-addext', `subjectAltName=DNS:${cn}`, '-days', '2', '-keyout', path.join(dir, 'k'), '-out', path.join(dir, 'c')])
-    return { cert: await readFile(path.join(dir, 'c'), 'utf8'), key: await readFile(path.join(dir, 'k'), 'utf8') }
-  } finally {
-    await rm(dir, { recursive: true, force: true })
-  }
-}
 
 interface Reply { status: number; headers: Record<string, string | string[] | undefined>; text: string }
 

@@ -1,14 +1,10 @@
 // The UCWA sign-in as Lync 2013 Mobile does it, against a Front End (and a Director) stand-in over
 // real TLS sockets: autodiscover → 401 challenge → OAuth token → user → application → event channel.
 import t from 'tap'
-import { execFile } from 'node:child_process'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import os from 'node:os'
-import path from 'node:path'
 import { checkServerIdentity } from 'node:tls'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { promisify } from 'node:util'
 import { Agent, request } from 'undici'
+import { throwawayCert } from './helpers/throwaway-cert.js'
 import { startStandIn, type LabTopology, type RunningStandIn, type StandInSpec } from '../src/lab/standin/index.js'
 
 const topology: LabTopology = {
@@ -22,17 +18,6 @@ const topology: LabTopology = {
 }
 const SVC = '/Autodiscover/AutodiscoverService.svc'
 const APPS = '/ucwa/oauth/v1/applications'
-
-async function throwawayCert (cn: string): Promise<{ cert: string; key: string }> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'standin-cert-'))
-  try {
-    await promisify(execFile)('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${cn}`,
-      '-addext', `subjectAltName=DNS:${cn}`, '-days', '2', '-keyout', path.join(dir, 'k'), '-out', path.join(dir, 'c')])
-    return { cert: await readFile(path.join(dir, 'c'), 'utf8'), key: await readFile(path.join(dir, 'k'), 'utf8') }
-  } finally {
-    await rm(dir, { recursive: true, force: true })
-  }
-}
 
 interface Reply { status: number; headers: Record<string, string | string[] | undefined>; text: string; json: () => Record<string, unknown> }
 interface CallOptions { method?: 'GET' | 'POST' | 'DELETE'; headers?: Record<string, string>; body?: string; signal?: AbortSignal }

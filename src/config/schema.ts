@@ -237,8 +237,17 @@ export const LabServerSchema = Type.Object({
   fqdn: Type.Optional(field(Fqdn, 'The stand-in server\'s own FQDN, which its answers name (X-MS-Server-Fqdn, web tickets); by default its name in the domain of the pool\'s `fqdn`.')),
 }, { additionalProperties: false })
 
+export const SipAccessSchema = Type.Object({
+  fqdn: field(Fqdn, 'The name SIP clients connect to with TLS.'),
+  port: field(Port, 'The port SIP clients connect to.'),
+}, { additionalProperties: false })
+
 export const LabSchema = Type.Object({
   sipDomain: field(Fqdn, 'The lab\'s SIP domain (contoso.com): the domain of its users and its simple URLs.'),
+  sipAccess: Type.Optional(Type.Object({
+    internal: Type.Optional(field(SipAccessSchema, 'Where internal clients register: the Front End pool on 5061 by default (pool fqdn:5061).')),
+    external: Type.Optional(field(SipAccessSchema, 'Where remote clients register: the Edge\'s access FQDN on 443 by default (sip.<sipDomain>:443).')),
+  }, { additionalProperties: false, description: 'The SIP access locations the autodiscover User document gives out (SipClientInternalAccess, SipClientExternalAccess), as the topology publishes them.' })),
   users: Type.Optional(Type.Array(LabUserSchema, { description: 'The users the stand-in servers accept.' })),
   servers: Type.Optional(Type.Array(LabServerSchema, { description: 'The stand-in servers `lyncproxy lab` starts, each behind the pool it names.' })),
 }, { additionalProperties: false })

@@ -20,6 +20,7 @@ export function labTopology (config: ResolvedConfig): LabTopology {
     ...(director === undefined ? {} : { director }),
     ...(owas === undefined ? {} : { owas }),
     users: (config.lab?.users ?? []).map((u) => ({ ...u })),
+    ...(config.lab?.sipAccess === undefined ? {} : { sipAccess: { ...config.lab.sipAccess } }),
   }
 }
 

@@ -39,7 +39,7 @@ function registerRoutes (app: FastifyInstance, ctx: StandInContext, site: Site):
   switch (ctx.spec.role) {
     case 'frontend':
       registerAutodiscover(app, ctx, site)
-      registerWebTicket(app, ctx)
+      registerWebTicket(app, ctx, site)
       registerUcwa(app, ctx, site)
       registerWindowsAuth(app, ctx)
       registerMeet(app, ctx, site)
@@ -50,7 +50,7 @@ function registerRoutes (app: FastifyInstance, ctx: StandInContext, site: Site):
       // A Director authenticates and redirects: autodiscover, web tickets and simple URLs are its
       // own; user services belong to the Front End.
       registerAutodiscover(app, ctx, site)
-      registerWebTicket(app, ctx)
+      registerWebTicket(app, ctx, site)
       registerWindowsAuth(app, ctx)
       registerMeet(app, ctx, site)
       registerDialin(app, ctx)

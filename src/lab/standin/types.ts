@@ -10,8 +10,13 @@ export interface WebPool { internalFqdn: string; externalFqdn: string }
 
 export interface LabUser { sipUri: string; password: string; displayName?: string }
 
+// Where a SIP client registers: a name it opens TLS to, and the port.
+export interface SipAccess { fqdn: string; port: number }
+
 export interface LabTopology {
   sipDomain: string
+  // By default the Front End pool on 5061 inside, the Edge's sip.<domain> on 443 outside.
+  sipAccess?: { internal?: SipAccess; external?: SipAccess }
   frontEnd: WebPool
   director?: WebPool
   owas?: WebPool

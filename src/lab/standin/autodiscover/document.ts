@@ -7,11 +7,16 @@ import type { Representation } from './negotiate.js'
 
 export interface DiscoveryLink { token: string; href: string }
 
+// One of the User element's SIP access locations (SipServerInternalAccess, SipClientExternalAccess, ...).
+export interface SipAccessEntry { element: string; fqdn: string; port: number }
+
 export interface Discovery {
   accessLocation: AccessLocation
   element: 'Root' | 'User' | 'Domain'
   // MS-OCDISCWS tokens (Domain, User, OAuth, Redirect, External/Ucwa, ...), in document order.
   links: DiscoveryLink[]
+  // Before the links, in the User answer only.
+  sipAccess?: SipAccessEntry[]
   // The UCWA (HAL) form of the same answer: relation name → href.
   hal: Record<string, string>
 }
@@ -19,7 +24,8 @@ export interface Discovery {
 export interface Rendered { contentType: string; body: string }
 
 function renderXml (doc: Discovery): string {
-  const links = doc.links.map((l) => `<Link token="${escapeMarkup(l.token)}" href="${escapeMarkup(l.href)}"/>`).join('')
+  const access = (doc.sipAccess ?? []).map((a) => `<${a.element} fqdn="${escapeMarkup(a.fqdn)}" port="${a.port}"/>`).join('')
+  const links = access + doc.links.map((l) => `<Link token="${escapeMarkup(l.token)}" href="${escapeMarkup(l.href)}"/>`).join('')
   return '<?xml version="1.0" encoding="utf-8"?>' +
     '<AutodiscoverResponse xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"' +
     ` AccessLocation="${doc.accessLocation}"><${doc.element}>${links}</${doc.element}></AutodiscoverResponse>`
@@ -34,7 +40,10 @@ function wcfJson (value: unknown): string {
 function renderOcdiscJson (doc: Discovery): string {
   return wcfJson({
     AccessLocation: doc.accessLocation,
-    [doc.element]: { Links: doc.links.map((l) => ({ href: l.href, token: l.token })) },
+    [doc.element]: {
+      ...Object.fromEntries((doc.sipAccess ?? []).map((a) => [a.element, { fqdn: a.fqdn, port: String(a.port) }])),
+      Links: doc.links.map((l) => ({ href: l.href, token: l.token })),
+    },
   })
 }
 

@@ -1,9 +1,9 @@
 // The autodiscover resources (MS-OCDISCWS Root, User, Domain, and the Redirect answer) with the links
 // a Lync 2013 pool hands out. Every link points at the Front End pool's web services: that is where
 // users are homed, so even a Director sends clients there.
-import { accessLocation, webFqdn } from '../topology.js'
-import type { SiteKind, WebPool } from '../types.js'
-import type { Discovery } from './document.js'
+import { accessLocation, sipAccessOf, webFqdn } from '../topology.js'
+import type { LabTopology, SiteKind, WebPool } from '../types.js'
+import type { Discovery, SipAccessEntry } from './document.js'
 
 export const SERVICE = '/Autodiscover/AutodiscoverService.svc'
 export const XFRAME = '/Autodiscover/XFrame/XFrame.html'
@@ -62,11 +62,28 @@ function serviceLinks (fe: WebPool): Discovery['links'] {
   return links
 }
 
-export function userDiscovery (fe: WebPool, kind: SiteKind, selfPath: string): Discovery {
+// Where the user's client registers, inside and outside, as "Understanding Autodiscover in Lync
+// Server 2013" shows the User document: both pairs whatever the access location, the client picks.
+// Servers reach the pool on 5061 from inside, and the Edge's access service on 5061 from outside;
+// clients use the configured locations (SIPE reads SipClientInternalAccess and
+// SipClientExternalAccess, by the document's AccessLocation).
+function sipAccessEntries (topology: LabTopology): SipAccessEntry[] {
+  const { internal, external } = sipAccessOf(topology)
+  return [
+    { element: 'SipServerInternalAccess', fqdn: topology.frontEnd.internalFqdn, port: 5061 },
+    { element: 'SipClientInternalAccess', ...internal },
+    { element: 'SipServerExternalAccess', fqdn: external.fqdn, port: 5061 },
+    { element: 'SipClientExternalAccess', ...external },
+  ]
+}
+
+export function userDiscovery (topology: LabTopology, kind: SiteKind, selfPath: string): Discovery {
+  const fe = topology.frontEnd
   const host = webFqdn(fe, kind)
   return {
     accessLocation: accessLocation(kind),
     element: 'User',
+    sipAccess: sipAccessEntries(topology),
     links: [...serviceLinks(fe), { token: 'Self', href: https(host, selfPath) }],
     hal: {
       self: https(host, selfPath),

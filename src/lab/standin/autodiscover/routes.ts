@@ -44,7 +44,7 @@ export function registerAutodiscover (app: FastifyInstance, ctx: StandInContext,
       // A Director homes nobody: once the user is authenticated it sends the client on to the Front
       // End pool, which makes the client authenticate again there (tickets are pool-scoped).
       if (ctx.spec.role === 'director') return sendDiscovery(request, reply, redirectDiscovery('User', site.kind, rootUrl(fe, site.kind)))
-      return sendDiscovery(request, reply, userDiscovery(fe, site.kind, `${SERVICE}${resource}`))
+      return sendDiscovery(request, reply, userDiscovery(ctx.spec.topology, site.kind, `${SERVICE}${resource}`))
     })
   }
 

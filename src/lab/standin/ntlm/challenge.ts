@@ -1,6 +1,6 @@
 // The CHALLENGE (type 2) a Lync 2013 Front End would send: which flags it answers with, which names
 // it reports and the version it claims. The bytes are laid out by the shared codec (src/ntlm/); the
-// lab verifies no passwords, so no cryptography here.
+// password check is src/ntlm/verify.ts's.
 import { AvId, encodeChallenge, encodeTargetInfo, fileTime, NtlmFlags } from '../../../ntlm/messages.js'
 
 // Windows Server 2012 R2 (6.3 build 9600), NTLMSSP revision 15 (MS-NLMP 2.2.2.10).

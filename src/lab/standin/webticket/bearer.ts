@@ -1,11 +1,15 @@
-// The OAuth side of Lync web authentication: challenging a request without a web ticket and checking
-// the ticket of one that has it. Used by the autodiscover user resources and by UCWA.
+// Lync web authentication on the resources that take a web ticket: challenging a request without one
+// and checking the ticket of one that has it, whether it comes as an OAuth bearer token
+// (`Authorization: Bearer cwt=…`, UCWA and mobile clients) or as the SAML assertion of the WS-Trust
+// web ticket service (`X-MS-WebTicket: opaque=…`, desktop clients and SIPE, MS-OCDISCWS). Used by the
+// autodiscover user resources and by UCWA.
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Site, StandInContext } from '../context.js'
 import type { LabUser } from '../types.js'
 import { sendIisError, sendIisUnauthorized } from '../iis.js'
 import { findUser, webFqdn } from '../topology.js'
 import { msDiagnostics } from './diagnostics.js'
+import { ticketFromWebTicketHeader } from './saml.js'
 import { verifyWebTicket } from './token.js'
 
 // Well-known ids of the Lync/Skype first-party OAuth principals that Lync puts in its Bearer challenge.
@@ -24,17 +28,21 @@ export function oauthChallenges (ctx: StandInContext, site: Site): string[] {
   ]
 }
 
-function bearerToken (request: FastifyRequest): string | undefined {
+// The ticket a request presents, from either header; a request that sends an X-MS-WebTicket the lab
+// cannot read presents an invalid ticket, not none.
+function presentedTicket (request: FastifyRequest): string | undefined {
   const header = request.headers.authorization
-  if (header === undefined) return undefined
-  const m = /^Bearer\s+(.+)$/i.exec(header.trim())
-  return m === null ? undefined : m[1]
+  const m = header === undefined ? null : /^Bearer\s+(.+)$/i.exec(header.trim())
+  if (m !== null) return m[1]
+  const webTicket = request.headers['x-ms-webticket']
+  if (typeof webTicket === 'string') return ticketFromWebTicketHeader(webTicket) ?? ''
+  return undefined
 }
 
 // Returns the signed-in user, or sends the Lync answer (401 challenge, or 500 / 28032 for a ticket this
 // pool did not issue) and returns undefined.
 export function authenticate (request: FastifyRequest, reply: FastifyReply, ctx: StandInContext, site: Site): LabUser | undefined {
-  const token = bearerToken(request)
+  const token = presentedTicket(request)
   if (token === undefined) {
     reply.header('X-MS-WebTicketURL', `${webTicketBase(ctx, site)}/WebTicketService.svc`)
     sendIisUnauthorized(reply, oauthChallenges(ctx, site))

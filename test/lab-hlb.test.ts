@@ -95,6 +95,25 @@ t.test('the VIP\'s internal listeners reach the servers\' internal site', async 
   t.match(e.body, /"AccessLocation"\s*:\s*"External"/, 'and its 4443 the external site')
 })
 
+// What an internal client checks when it finds the pool by the automatic sign-in names: the VIP's
+// web certificate and the SIP certificate behind 5061 must name them (Microsoft's certificate
+// requirements for internal servers).
+t.test('the Director\'s certificates name lyncdiscoverinternal, lyncdiscover and sip of the SIP domain', async (t) => {
+  for (const [name, servername] of [['dir-vip-https', 'lyncdiscoverinternal.contoso.com'], ['dir-vip-https', 'lyncdiscover.contoso.com']] as const) {
+    const vip = listener(name)
+    const socket = tls.connect({ host: vip.address, port: vip.port, ca: caPem, servername })
+    await new Promise<void>((resolve, reject) => { socket.once('secureConnect', () => resolve()); socket.once('error', reject) })
+    t.ok(socket.authorized, `${name}: verifies against the lab CA`)
+    t.equal(tls.checkServerIdentity(servername, socket.getPeerCertificate()), undefined, `${name}: the certificate names ${servername}`)
+    socket.destroy()
+  }
+  const sip = lab.proxy.tcpFrontends.find((f) => f.name === 'dir-sip')!
+  const socket = tls.connect({ host: sip.address, port: sip.port, ca: caPem, servername: 'sip.contoso.com' })
+  await new Promise<void>((resolve, reject) => { socket.once('secureConnect', () => resolve()); socket.once('error', reject) })
+  t.equal(tls.checkServerIdentity('sip.contoso.com', socket.getPeerCertificate()), undefined, 'the 5061 certificate names sip.contoso.com')
+  socket.destroy()
+})
+
 t.test('layer-4 frontends pass TLS through to the servers, balanced', async (t) => {
   const frontends = lab.proxy.tcpFrontends
   t.same(frontends.map((f) => f.name).sort(), ['dir-444', 'dir-cls-50001', 'dir-cls-50002', 'dir-cls-50003', 'dir-sip'], 'every layer-4 row of the port summary exists')

@@ -45,7 +45,7 @@ t.test('startLab: the published names, reached through the lab\'s fetch, as a cl
   t.equal(root.status, 200)
   const body = await root.json() as { _links: { user: { href: string } } }
   const user = new URL(body._links.user.href)
-  t.equal(user.origin, 'https://webext.contoso.com', 'autodiscover links to the Front End pool\'s external web services')
+  t.equal(user.origin, 'https://webdirext.contoso.com', 'lyncdiscover is the Director, whose root links to its own user resource')
   const challenge = await lab.fetch(user, { headers: { accept: 'application/json' } })
   t.equal(challenge.status, 401, 'the link the lab gave is followed unchanged')
   t.match(challenge.headers.get('www-authenticate') ?? '', /MsRtcOAuth/)
@@ -53,7 +53,7 @@ t.test('startLab: the published names, reached through the lab\'s fetch, as a cl
   // Both went through the proxy to a stand-in, on the bridged port.
   const forwarded = seen.filter((s) => s.upstream !== '')
   t.ok(forwarded.some((s) => s.path.startsWith('/?sipuri=') && s.status === 200), `autodiscover was forwarded: ${JSON.stringify(seen)}`)
-  t.ok(forwarded.some((s) => s.path.startsWith(user.pathname) && s.status === 401 && /^127\.0\.1\.1[12]:/.test(s.upstream)), 'the user resource went to a Front End server (fe01 or fe02)')
+  t.ok(forwarded.some((s) => s.path.startsWith(user.pathname) && s.status === 401 && /^127\.0\.1\.2[12]:/.test(s.upstream)), 'the user resource went to a Director server (dir01 or dir02)')
 
   await t.rejects(lab.fetch('https://intranet.contoso.com/'), { cause: { code: 'ENOTFOUND' } }, 'an unpublished name never leaves the process')
   await t.rejects(lab.fetch('https://webext.contoso.com:8443/'), { cause: { code: 'ENOTFOUND' } }, 'nor a port the lab does not publish')

@@ -71,8 +71,8 @@ t.test('the Director answers its own services', async (t) => {
   t.equal(discover.status, 200)
   t.same(JSON.parse(discover.text), {
     AccessLocation: 'External',
-    Root: { Links: [{ href: 'https://webext.contoso.com/Autodiscover/AutodiscoverService.svc/root?sipuri=user1@contoso.com', token: 'Redirect' }] },
-  }, 'the HTTP first hop sends the client to the Front End pool over HTTPS')
+    Root: { Links: [{ href: 'https://webdirext.contoso.com/Autodiscover/AutodiscoverService.svc/root?sipuri=user1@contoso.com', token: 'Redirect' }] },
+  }, 'the HTTP first hop sends the client to the Director\'s own root over HTTPS')
 
   const meet = await call('/user1/ABC123', 'GET', 'meet.contoso.com')
   t.equal(meet.status, 200)

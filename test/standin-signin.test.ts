@@ -293,8 +293,8 @@ t.test('web tickets are pool-scoped: another pool\'s ticket gives 500 / 28032', 
 t.test('Director: challenge names its own token service, then redirects users to the Front End', async (t) => {
   const root = await call(dir, '/', { headers: { host: 'lyncdiscover.contoso.com', accept: 'application/json' } })
   t.equal(root.headers['x-lab-member'], 'dir01')
-  t.match(root.json(), { _links: { user: { href: `https://webext.contoso.com${SVC}/root/oauth/user?originalDomain=contoso.com` } } },
-    'autodiscover on the Director points at the Front End pool')
+  t.match(root.json(), { _links: { user: { href: `https://webdirext.contoso.com${SVC}/root/oauth/user?originalDomain=contoso.com` } } },
+    'autodiscover on the Director links to its own user resource, where the client authenticates first')
 
   const challenge = await call(dir, `${SVC}/root/oauth/user`, { headers: { accept: 'application/json' } })
   t.equal(challenge.status, 401)

@@ -40,21 +40,33 @@ class Client {
 
 interface Sender { rel: string, href: string, events: Array<{ link: { rel: string, href: string }, type: string, _embedded?: Record<string, Json> }> }
 
+// UCWA's Autodiscovery: the root's user link, authenticate on that pool, and where the user resource
+// answers with a redirect link (a Director homes nobody), start over at the root it names, with a new
+// token (a ticket is valid on one pool only). Bounded, as a client must be against a redirect loop.
 async function signIn (client: Client, user: string, password: string): Promise<Json> {
-  const root = await client.call(`${lab.urls['lyncdiscover.contoso.com']}/?sipuri=${user}`)
-  const userHref = root.json._links!.user!.href
-  client.origin = new URL(userHref).origin
-  const challenge = await client.call(userHref)
-  // The 401 names the token service (UCWA's CreateAnApplication.md, step 3).
-  const tokenUrl = /MsRtcOAuth href="([^"]+)"/.exec(challenge.challenge)?.[1]
-  if (tokenUrl === undefined) throw new Error(`no MsRtcOAuth challenge: ${challenge.status} ${challenge.challenge}`)
-  const token = await lab.fetch(tokenUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `grant_type=password&username=${encodeURIComponent(user)}&password=${encodeURIComponent(password)}` })
-  if (token.status !== 200) throw new Error(`token for ${user}: ${token.status} ${await token.text()}`)
-  client.bearer = ((await token.json()) as { access_token: string }).access_token
-  const resource = await client.call(userHref)
-  const created = await client.call(resource.json._links!.applications!.href, { method: 'POST', body: { culture: 'en-US', endpointId: `endpoint-${user}-${Date.now()}`, userAgent: 'reference-client/1.0' } })
-  if (created.status !== 201) throw new Error(`POST applications: ${created.status} ${created.text}`)
-  return created.json
+  let root = await client.call(`${lab.urls['lyncdiscover.contoso.com']}/?sipuri=${user}`)
+  for (let hop = 0; hop < 3; hop++) {
+    const userHref = root.json._links!.user!.href
+    client.origin = new URL(userHref).origin
+    client.bearer = ''
+    const challenge = await client.call(userHref)
+    // The 401 names the token service (UCWA's CreateAnApplication.md, step 3).
+    const tokenUrl = /MsRtcOAuth href="([^"]+)"/.exec(challenge.challenge)?.[1]
+    if (tokenUrl === undefined) throw new Error(`no MsRtcOAuth challenge: ${challenge.status} ${challenge.challenge}`)
+    const token = await lab.fetch(tokenUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `grant_type=password&username=${encodeURIComponent(user)}&password=${encodeURIComponent(password)}` })
+    if (token.status !== 200) throw new Error(`token for ${user}: ${token.status} ${await token.text()}`)
+    client.bearer = ((await token.json()) as { access_token: string }).access_token
+    const resource = await client.call(userHref)
+    const redirect = resource.json._links?.redirect?.href
+    if (redirect !== undefined) {
+      root = await client.call(redirect)
+      continue
+    }
+    const created = await client.call(resource.json._links!.applications!.href, { method: 'POST', body: { culture: 'en-US', endpointId: `endpoint-${user}-${Date.now()}`, userAgent: 'reference-client/1.0' } })
+    if (created.status !== 201) throw new Error(`POST applications: ${created.status} ${created.text}`)
+    return created.json
+  }
+  throw new Error(`${user}: still redirected after three hops`)
 }
 
 function embedded (app: Json, rel: string): Json {

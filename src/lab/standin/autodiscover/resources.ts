@@ -1,6 +1,7 @@
 // The autodiscover resources (MS-OCDISCWS Root, User, Domain, and the Redirect answer) with the links
-// a Lync 2013 pool hands out. Every link points at the Front End pool's web services: that is where
-// users are homed, so even a Director sends clients there.
+// a Lync 2013 pool hands out. The root links to the answering pool's own user resource (a Director's
+// to the Director); every service link points at the Front End pool's web services, where users are
+// homed.
 import { accessLocation, sipAccessOf, webFqdn } from '../topology.js'
 import type { LabTopology, SiteKind, WebPool } from '../types.js'
 import type { Discovery, SipAccessEntry } from './document.js'
@@ -12,8 +13,8 @@ function https (fqdn: string, path: string): string {
   return `https://${fqdn}${path}`
 }
 
-export function rootDiscovery (fe: WebPool, kind: SiteKind, sipDomain: string): Discovery {
-  const host = webFqdn(fe, kind)
+export function rootDiscovery (own: WebPool, kind: SiteKind, sipDomain: string): Discovery {
+  const host = webFqdn(own, kind)
   const original = `?originalDomain=${encodeURIComponent(sipDomain)}`
   return {
     accessLocation: accessLocation(kind),

@@ -23,16 +23,19 @@ function sendDiscovery (request: FastifyRequest, reply: FastifyReply, doc: Disco
 export function registerAutodiscover (app: FastifyInstance, ctx: StandInContext, site: Site): void {
   const fe = ctx.spec.topology.frontEnd
 
-  // MS-OCDISCWS: over plain HTTP every resource answers 200 with one Redirect link to the HTTPS root
-  // (the mobility "HTTP first hop"); nothing is given out, and no credentials are read, over HTTP.
+  // MS-OCDISCWS: over plain HTTP every resource answers 200 with one Redirect link to this pool's
+  // HTTPS root (the mobility "HTTP first hop"); nothing is given out, and no credentials are read,
+  // over HTTP.
   function overHttp (request: FastifyRequest, reply: FastifyReply, element: Discovery['element']): FastifyReply | undefined {
     if (site.protocol === 'https') return undefined
-    return sendDiscovery(request, reply, redirectDiscovery(element, site.kind, rootUrl(fe, site.kind, queryOf(request.raw.url))))
+    return sendDiscovery(request, reply, redirectDiscovery(element, site.kind, rootUrl(ctx.pool, site.kind, queryOf(request.raw.url))))
   }
 
   app.get(`${SERVICE}/root`, async (request, reply) => {
     return overHttp(request, reply, 'Root') ??
-      sendDiscovery(request, reply, rootDiscovery(fe, site.kind, ctx.spec.topology.sipDomain))
+      // A Director's root links to its own user resource: the client authenticates there first, and
+      // only then is redirected to the Front End pool (MS-OCDISCWS Redirect, below).
+      sendDiscovery(request, reply, rootDiscovery(ctx.pool, site.kind, ctx.spec.topology.sipDomain))
   })
 
   for (const resource of ['/root/user', '/root/oauth/user']) {

@@ -140,6 +140,11 @@ export interface SipeRun {
   dir: string
 }
 
+// ip and bitlbee live in sbin, which an ordinary user's PATH may lack.
+function sbinPath (): string {
+  return [process.env.PATH ?? '/usr/bin:/bin', '/usr/sbin', '/sbin'].join(':')
+}
+
 function firstExisting (candidates: string[]): string | undefined {
   return candidates.find((p) => fs.existsSync(p))
 }
@@ -168,7 +173,7 @@ export function sipeSkipReason (): string | undefined {
   const cc = spawnSync('cc', ['--version'], { encoding: 'utf8', timeout: 10_000 })
   if (cc.error !== undefined || cc.status !== 0) return 'no C compiler (`cc`) to build the libxml2 SAX1 shim SIPE needs (Debian package gcc)'
   const probe = spawnSync('unshare', ['-rmnpf', '--kill-child', '--mount-proc', 'sh', '-c',
-    'ip link set lo up && mount --bind /dev/null /etc/hosts && test -d /etc/ssl/certs'], { encoding: 'utf8', timeout: 20_000 })
+    'ip link set lo up && mount --bind /dev/null /etc/hosts && test -d /etc/ssl/certs'], { encoding: 'utf8', timeout: 20_000, env: { ...process.env, PATH: sbinPath() } })
   if (probe.error !== undefined) return `unshare is not available (util-linux): ${probe.error.message}`
   if (probe.status !== 0) {
     const why = (probe.stderr || probe.stdout).trim().split('\n').at(-1) ?? ''
@@ -211,7 +216,7 @@ mount --bind "$W/ssl" /etc/ssl/certs
 set +e
 BITLBEE_DEBUG=1 PURPLE_UNSAFE_DEBUG=1 LD_PRELOAD="$SIPE_PRELOAD" HOME="$W/home" \
   DBUS_SESSION_BUS_ADDRESS="unix:path=$W/no-bus" DBUS_SYSTEM_BUS_ADDRESS="unix:path=$W/no-bus" \
-  bitlbee -I -c "$W/bitlbee.conf" -d "$W/bitlbee" > "$W/bitlbee.log" 2>&1
+  "$SIPE_BITLBEE" -I -c "$W/bitlbee.conf" -d "$W/bitlbee" > "$W/bitlbee.log" 2>&1
 note "bitlbee exited $?"
 kill -TERM "$lab" 2>/dev/null
 i=0
@@ -454,6 +459,8 @@ export async function runSipe (o: SipeOptions): Promise<SipeRun> {
       SIPE_WORK: dir, SIPE_REPO: REPO, SIPE_NODE: process.execPath, SIPE_CLI: CLI_MAIN,
       SIPE_LAB_LOG_LEVEL: o.labLogLevel ?? 'info', SIPE_LAB_ARGS: (o.labArgs ?? []).join(' '),
       SIPE_PRELOAD: o.saxShim === false ? '' : built.so,
+      SIPE_BITLBEE: firstExisting(BITLBEE_CANDIDATES) ?? 'bitlbee',
+      PATH: sbinPath(),
     })
     delete env.DISPLAY
     delete env.WAYLAND_DISPLAY

@@ -3,21 +3,27 @@
 // on its real ports (test/helpers/sipe.ts says how). Each step of SIPE's sign-in is asserted on
 // the HTTP exchanges its debug log shows, and on the lab's own exchange log.
 //
-// Today SIPE gets as far as the WebTicket service's metadata (mex): autodiscover over the HTTP first
-// hop and HTTPS, the Redirect to webext, the User link answered 401 with X-MS-WebTicketURL, and mex
-// over NTLM, which answers a text/plain placeholder that SIPE cannot parse ("error parsing xml
-// string"), and it stops there. The later steps (a web ticket over WS-Trust, the User document and
-// its SIP access location, TLS to that location, signed in) are todo until the lab serves them.
+// SIPE goes the whole way a Lync 2013 pool with a Director takes it: autodiscover over the HTTP
+// first hop and HTTPS, lands on the Director (whose User link answers 401 with X-MS-WebTicketURL),
+// reads the web ticket service's metadata (mex), gets a web ticket over WS-Trust with NTLM, presents
+// it as X-MS-WebTicket, is redirected to the Front End pool, does the same there, reads the User
+// document's SIP access location, and opens TLS to it, where the lab's certificate verifies.
+//
+// The lab runs no Edge: here the external SIP access location is the Director pool's SIP port
+// (sip.contoso.com:5061 on the HLB VIP, passed through to the Director servers), whose certificate
+// names sip.contoso.com. Nothing behind it speaks SIP, so the sign-in ends there; the steps up to
+// TLS are what is asserted.
 //
 // Needs (Debian 12): pidgin-sipe bitlbee-libpurple gcc libc6-dev iproute2 util-linux, and user
 // namespaces (unshare -rmnpf); skipped with the reason otherwise. `npm run build` first (the lab
 // runs from dist). Time: about 7–10 s (a fresh lab generating its certificates, then SIPE).
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { parseSipeLog, runSipe, sipeSkipReason, type HttpExchange, type SipeRun } from './helpers/sipe.js'
 
 const XML = 'application/vnd.microsoft.rtc.autodiscover+xml'
 const SVC = '/Autodiscover/AutodiscoverService.svc'
 const WEBTICKET = 'https://webext.contoso.com/WebTicket/WebTicketService.svc'
+const DIR_WEBTICKET = 'https://webdirext.contoso.com/WebTicket/WebTicketService.svc'
 const QUERY = '?sipuri=user1@contoso.com'
 
 function describe (h: HttpExchange): string {
@@ -72,9 +78,14 @@ t.test('SIPE signs in through the lab', { skip: skip ?? false }, async (t) => {
     login: 'CONTOSO\\user1',
     authentication: 'ntlm',
     transport: 'auto',
-    // The last name SIPE tries once discovery has given up: the proxy's external side, whose
-    // certificate does not name it.
-    sipAddress: '127.0.0.1',
+    // The Director VIP, whose 5061 stands in for the Edge's access service (see the top).
+    sipAddress: '127.0.1.2',
+    labConfig: (lab) => {
+      const settings = lab.lab as Record<string, unknown>
+      settings.sipAccess = { ...(settings.sipAccess as object), external: { fqdn: 'sip.contoso.com', port: 5061 } }
+    },
+    // TLS to the access location is the last step anything answers.
+    stopWhen: /Successfully verified certificate for sip\.contoso\.com/,
     timeoutMs: 60_000,
   })
   t.comment(`SIPE ran ${run.durationMs} ms; outcome: ${run.outcome ?? 'none (timed out)'}`)
@@ -85,7 +96,7 @@ t.test('SIPE signs in through the lab', { skip: skip ?? false }, async (t) => {
   const find = (method: string, url: string, status?: number): HttpExchange[] =>
     run.http.filter((h) => h.method === method && h.url === url && (status === undefined || h.status === status))
 
-  t.notOk(run.timedOut, 'bitlbee reported how the sign-in ended within the time bound')
+  t.equal(run.outcome, 'stopped', 'SIPE reached TLS to the SIP access location within the time bound')
   t.ok(run.log.includes('sipe_core_allocate: SIPE version 1.25'), 'SIPE 1.25 is the client')
 
   t.test('lab CA trusted: the published names\' certificates verify', async (t) => {
@@ -103,12 +114,12 @@ t.test('SIPE signs in through the lab', { skip: skip ?? false }, async (t) => {
     t.notOk(run.certificates.some((c) => c.host === 'lyncdiscoverinternal.contoso.com' && c.verified), 'never accepted')
   })
 
-  t.test('autodiscover: lyncdiscover over the HTTP first hop and over HTTPS', async (t) => {
-    // SIPE asks both at once and goes on with whatever each answers: over HTTP a Redirect to
-    // webext's root, over HTTPS (the Director's answer) the root's links, User among them.
+  t.test('autodiscover: lyncdiscover over the HTTP first hop and over HTTPS, answered by the Director', async (t) => {
+    // SIPE asks both at once and goes on with whatever each answers: over HTTP a Redirect to the
+    // Director's HTTPS root, over HTTPS the Director's root, whose User link is the Director's own.
     const links: Record<string, RegExp> = {
-      [`http://lyncdiscover.contoso.com/${QUERY}`]: /<Link token="Redirect" href="https:\/\/webext\.contoso\.com\/Autodiscover\/AutodiscoverService\.svc\/root\?sipuri=user1@contoso\.com"/,
-      [`https://lyncdiscover.contoso.com/${QUERY}`]: /<Link token="(Redirect|User)" href="https:\/\/webext\.contoso\.com\/Autodiscover\/AutodiscoverService\.svc\/root/,
+      [`http://lyncdiscover.contoso.com/${QUERY}`]: /<Link token="Redirect" href="https:\/\/webdirext\.contoso\.com\/Autodiscover\/AutodiscoverService\.svc\/root\?sipuri=user1@contoso\.com"/,
+      [`https://lyncdiscover.contoso.com/${QUERY}`]: /<Link token="User" href="https:\/\/webdirext\.contoso\.com\/Autodiscover\/AutodiscoverService\.svc\/root\/user"/,
     }
     for (const [url, link] of Object.entries(links)) {
       const [h] = find('GET', url, 200)
@@ -121,59 +132,50 @@ t.test('SIPE signs in through the lab', { skip: skip ?? false }, async (t) => {
     t.match(http, { rule: 'lyncdiscover-http', pool: 'dir', status: 200 }, 'the lab forwarded the HTTP first hop to the Director pool')
   })
 
-  t.test('the Redirect is followed to webext (SIPE parsed the XML)', async (t) => {
-    const [h] = find('GET', `https://webext.contoso.com${SVC}/root${QUERY}`, 200)
-    t.ok(h, 'GET webext root answered 200')
-    t.match(h?.responseHeaders['content-type'], XML)
-    t.match(h?.responseBody, /<Link token="User" href="https:\/\/webext\.contoso\.com\/Autodiscover\/AutodiscoverService\.svc\/root\/user"/)
-    t.ok(run.log.includes(`sipe_lync_autodiscover_parse: redirect to https://webext.contoso.com${SVC}/root${QUERY}`), 'SIPE logged the redirect')
-  })
+  // One web ticket round at one pool: the User link's 401, the metadata, IssueToken over NTLM, and
+  // the User resource again with the ticket.
+  function ticketRound (t: Test, host: string, service: string, pool: string): HttpExchange | undefined {
+    const user = find('GET', `https://${host}${SVC}/root/user`)
+    const challenged = user.find((h) => h.requestHeaders['x-ms-webticket'] === undefined)
+    t.equal(challenged?.status, 401, `${host}: the User link answers 401 without a ticket`)
+    t.equal(challenged?.responseHeaders['x-ms-webticketurl'], service, 'naming this pool\'s web ticket service')
+    const mex = find('GET', `${service}/mex`, 200)
+    t.ok(mex.length > 0, 'the metadata answered 200 (anonymous)')
+    t.match(mex[0]?.responseHeaders['content-type'], /^text\/xml/)
+    t.match(mex[0]?.responseBody, /<wsdl:port name="WebTicketServiceWinNegotiate"/, 'with the port SIPE looks for')
+    const posts = run.http.filter((h) => h.method === 'POST' && h.url === service)
+    t.ok(posts.some((h) => /^NTLM TlRMTVNTUAAB/.test(h.requestHeaders.authorization ?? '')), 'IssueToken: NTLM type 1 sent')
+    const issued = posts.find((h) => h.status === 200)
+    t.ok(issued && /^NTLM TlRMTVNTUAAD/.test(issued.requestHeaders.authorization ?? ''), 'IssueToken answered 200 to the type 3 (the password verified)')
+    t.equal(issued?.requestHeaders.soapaction, '"http://docs.oasis-open.org/ws-sx/ws-trust/200512/RST/Issue"')
+    t.match(issued?.responseBody, /<wst:RequestedSecurityToken><saml:Assertion xmlns:saml=/, 'an RSTR with a SAML assertion')
+    t.match(issued?.responseBody, /<wst:Lifetime><wsu:Created>/, 'and the Lifetime SIPE requires')
+    t.ok(run.labExchanges.some((e) => e.host === host && e.path === '/WebTicket/WebTicketService.svc' && e.status === 200 && e.pool === pool),
+      `the lab forwarded IssueToken to the ${pool} pool and logged the 200`)
+    const withTicket = user.find((h) => /^opaque=[A-Za-z0-9+/]+=*$/.test(h.requestHeaders['x-ms-webticket'] ?? ''))
+    t.equal(withTicket?.status, 200, 'the User resource accepts the ticket as X-MS-WebTicket')
+    return withTicket
+  }
 
-  t.test('the User link answers 401 with X-MS-WebTicketURL', async (t) => {
-    const user = find('GET', `https://webext.contoso.com${SVC}/root/user`)
-    t.ok(user.length > 0, 'SIPE followed the User link')
-    const first = user[0]
-    t.equal(first?.status, 401)
-    t.equal(first?.responseHeaders['x-ms-webticketurl'], WEBTICKET)
-    t.notOk(first?.requestHeaders['x-ms-webticket'], 'no web ticket yet')
-  })
-
-  t.test('the WebTicket service\'s mex is fetched over NTLM', async (t) => {
-    const mex = find('GET', `${WEBTICKET}/mex`)
-    t.ok(mex.length >= 3, `challenge, negotiate, authenticate (${mex.length} requests)`)
-    t.equal(mex[0]?.status, 401, 'first answer: 401')
-    t.match(mex[0]?.responseHeaders['www-authenticate'], /NTLM/, 'offers NTLM')
-    const authorized = mex.filter((h) => /^NTLM /.test(h.requestHeaders.authorization ?? ''))
-    t.equal(authorized.length, 2, 'NTLM negotiate and authenticate messages sent')
-    const done = mex.at(-1)
-    t.equal(done?.status, 200, 'authenticated: 200')
-    t.ok(run.labExchanges.some((e) => e.host === 'webext.contoso.com' && e.path === '/WebTicket/WebTicketService.svc/mex' && e.status === 200 && e.pool === 'fe'),
-      'the lab forwarded it to the Front End pool and logged the 200')
-    // Today a placeholder, not the WSDL: SIPE stops on it.
-    t.match(done?.responseHeaders['content-type'], /^text\/plain/, 'today: a text/plain placeholder')
-    t.ok(run.sipeErrors.some((e) => /error parsing xml string/.test(e)), 'today: SIPE stops with "error parsing xml string"')
-    t.match(done?.responseHeaders['content-type'], /xml/, 'mex is WS-MetadataExchange XML (the WSDL)', { todo: 'the lab serves mex as a text/plain placeholder' })
-  })
-
-  t.test('a web ticket over WS-Trust', { todo: 'the lab has no WS-Trust WebTicket service yet' }, async (t) => {
-    const post = run.http.find((h) => h.method === 'POST' && h.url.startsWith(WEBTICKET) && h.status === 200)
-    t.ok(post, 'SIPE POSTs a RequestSecurityToken to the WebTicket service and gets 200')
-    t.match(post?.responseBody, /Assertion/, 'the answer holds a SAML assertion')
+  t.test('at the Director: a web ticket, then a Redirect to the Front End pool', async (t) => {
+    const user = ticketRound(t, 'webdirext.contoso.com', DIR_WEBTICKET, 'dir')
+    t.match(user?.responseBody, /<User><Link token="Redirect" href="https:\/\/webext\.contoso\.com\/Autodiscover\/AutodiscoverService\.svc\/root"\/><\/User>/, 'the Director homes nobody: Redirect to the pool')
+    const [root] = find('GET', `https://webext.contoso.com${SVC}/root`, 200)
+    t.match(root?.responseBody, /<Link token="User" href="https:\/\/webext\.contoso\.com\/Autodiscover\/AutodiscoverService\.svc\/root\/user"/, 'SIPE followed it to the Front End pool\'s root')
   })
 
   const userDoc = run.http.find((h) => h.url === `https://webext.contoso.com${SVC}/root/user` && h.requestHeaders['x-ms-webticket'] !== undefined && h.status === 200)
   const access = /<SipClientExternalAccess\s+fqdn="([^"]+)"\s+port="(\d+)"/.exec(userDoc?.responseBody ?? '')
 
-  t.test('the User document with the SIP access location', { todo: 'needs the web ticket' }, async (t) => {
-    t.ok(userDoc, 'GET .../root/user with X-MS-WebTicket answers 200')
+  t.test('at the Front End pool: another web ticket, then the User document with the SIP access location', async (t) => {
+    ticketRound(t, 'webext.contoso.com', WEBTICKET, 'fe')
     t.match(userDoc?.responseHeaders['content-type'], XML)
-    t.ok(access, 'the User document names SipClientExternalAccess')
+    t.same(access?.slice(1), ['sip.contoso.com', '5061'], 'the User document names SipClientExternalAccess')
   })
 
-  t.test('TLS to the SIP access location', { todo: 'needs the User document and a SIP stand-in behind it' }, async (t) => {
-    const where = access === null ? undefined : `${access[1]!.toLowerCase()}:${access[2]}`
-    t.ok(where !== undefined && run.tlsConnects.includes(where), `SIPE connects with TLS to ${where ?? 'the access location'}`)
-    t.ok(where !== undefined && run.certificates.some((c) => c.host === access?.[1]?.toLowerCase() && c.verified), 'its certificate verifies')
-    t.equal(run.outcome, 'Logged in', 'bitlbee reports the account signed in')
+  t.test('TLS to the SIP access location', async (t) => {
+    t.ok(run.tlsConnects.includes('sip.contoso.com:5061'), `SIPE connects with TLS to sip.contoso.com:5061 (${run.tlsConnects.join(', ')})`)
+    t.ok(run.certificates.some((c) => c.host === 'sip.contoso.com' && c.verified), 'its certificate verifies against the lab CA')
+    t.notOk(run.certificatePrompts.includes('sip.contoso.com'), 'no certificate prompt for it')
   })
 })

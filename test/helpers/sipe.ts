@@ -72,6 +72,11 @@ export interface SipeOptions {
   hosts?: Record<string, string>
   // More arguments for `lyncproxy lab` (e.g. --fault, --broken).
   labArgs?: string[]
+  // End the run as soon as SIPE's debug log matches this (a step past which nothing answers), with
+  // the outcome `stopped`.
+  stopWhen?: RegExp
+  // Changes to the lab's config (config/lab.yaml, parsed) before the lab starts.
+  labConfig?: (lab: Record<string, unknown>) => void
   labLogLevel?: string
   // The whole run, from spawning the namespace to the last process gone (default 60 s).
   timeoutMs?: number
@@ -223,6 +228,15 @@ i=0
 while kill -0 "$lab" 2>/dev/null && [ "$i" -lt 50 ]; do i=$((i + 1)); sleep 0.1; done
 exit 0
 `
+
+// Resolves 'stopped' once the file's text matches, polling it; undefined when time runs out first.
+async function logMatches (file: string, pattern: RegExp, left: () => number, over: () => boolean): Promise<'stopped' | undefined> {
+  while (left() > 0 && !over()) {
+    if (pattern.test(readOr(file))) return 'stopped'
+    await new Promise((resolve) => setTimeout(resolve, Math.min(200, left())))
+  }
+  return undefined
+}
 
 // One bitlbee argument: quoted when it holds a space, backslashes and quotes escaped.
 function ircArg (s: string): string {
@@ -436,6 +450,7 @@ export async function runSipe (o: SipeOptions): Promise<SipeRun> {
 
     const lab = YAML.parse(fs.readFileSync(path.join(REPO, 'config/lab.yaml'), 'utf8')) as Record<string, unknown>
     lab.certs = { ...(lab.certs as object | undefined), dir: path.join(dir, 'certs') }
+    o.labConfig?.(lab)
     fs.writeFileSync(path.join(dir, 'lab.yaml'), YAML.stringify(lab))
     const hosts: Record<string, string> = { ...LAB_HOSTS, ...(o.sipAddress === undefined ? {} : { 'sip.contoso.com': o.sipAddress }), ...o.hosts }
     fs.writeFileSync(path.join(dir, 'hosts'), ['127.0.0.1 localhost', '::1 localhost', ...Object.entries(hosts).filter(([, a]) => a !== '').map(([n, a]) => `${a} ${n}`)].join('\n') + '\n')
@@ -504,8 +519,12 @@ export async function runSipe (o: SipeOptions): Promise<SipeRun> {
       }
       const from = irc.messages.length
       irc.command('account sipe on')
-      const end = await irc.waitFor(/^sipe - (Logged in|Login error: .*|Signing off.*)$/, left(), from)
-      outcome = end?.[1]
+      const ended = irc.waitFor(/^sipe - (Logged in|Login error: .*|Signing off.*)$/, left(), from)
+      let over = false
+      const stopped = o.stopWhen === undefined ? undefined : logMatches(path.join(dir, 'bitlbee.log'), o.stopWhen, left, () => over)
+      const end = await (stopped === undefined ? ended : Promise.race([ended, stopped]))
+      over = true
+      outcome = end === 'stopped' ? 'stopped' : end?.[1]
       if (outcome?.startsWith('Signing off') === true) {
         outcome = irc.messages.slice(from).map((l) => /^sipe - (Login error: .*)$/.exec(l)?.[1]).find((x) => x !== undefined) ?? outcome
       }

@@ -17,7 +17,9 @@ test('a Lync 2013 mobile client discovers its pool through the reverse proxy', a
   assert.equal(root.status, 200)
   const body = await root.json()
   const user = new URL(body._links.user.href)
-  assert.equal(user.hostname, 'webext.contoso.com', 'the user resource is on the Front End pool\'s external web services')
+  // lyncdiscover is the Director: the client authenticates there first, and is then redirected to
+  // the Front End pool.
+  assert.equal(user.hostname, 'webdirext.contoso.com', 'the user resource is on the Director pool\'s external web services')
 
   // The user resource asks for a web ticket, and says where to get one.
   const challenge = await lab.fetch(user, { headers: { accept: 'application/json' } })

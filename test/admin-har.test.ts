@@ -76,8 +76,10 @@ t.test('the HAR export of a lab session', async (t) => {
 
   const user = har.log.entries.find((e) => e.response.status === 401)
   t.ok(user, 'the 401 of the user resource')
-  t.match(user?._member, /^fe0[12]$/, 'the member that answered, in a custom field')
-  t.equal(user?._rule, 'webext')
+  // lyncdiscover is the Director, whose user link is its own; the first 401 logged is the HLB's hop
+  // (lyncproxy is the Director VIP too), which names the Director server that answered.
+  t.match(user?._member, /^dir0[12]$/, 'the member that answered, in a custom field')
+  t.equal(user?._rule, 'dir-hlb-external', `the rule of that hop (${String(user?._rule)})`)
   const challenges = user?.response.headers.filter((h) => h.name.toLowerCase() === 'www-authenticate').map((h) => h.value) ?? []
   t.ok(challenges.some((v) => v.startsWith('MsRtcOAuth')), `the challenge, from the response side: ${JSON.stringify(challenges)}`)
   t.ok(user?.response.headers.some((h) => h.name.toLowerCase() === 'x-ms-webticketurl'), 'and where to get a web ticket')

@@ -30,6 +30,8 @@ Options:
       --web-dir-ext FQDN  the Director pool's (default webdirext.DOMAIN; none: no Director)
       --owas FQDN         the Office Web Apps farm's (default officewebapps01.DOMAIN; none: no farm)
       --timeout S         seconds per request (default ${DEFAULT_TIMEOUT_MS / 1000})
+      --long-poll S       after the sign-in, hold one UCWA event-channel GET for S seconds (with
+                          --user): catches a proxy read timeout shorter than Lync's long poll
       --json              print the results as JSON: [{check, name, result, detail, cause?}]
   -h, --help              show this help
 
@@ -71,6 +73,7 @@ async function optionsFrom (argv: string[]): Promise<{ options: ProbeOptions, js
       'web-dir-ext': { type: 'string' },
       owas: { type: 'string' },
       timeout: { type: 'string' },
+      'long-poll': { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -89,6 +92,14 @@ async function optionsFrom (argv: string[]): Promise<{ options: ProbeOptions, js
     const s = Number(values.timeout)
     if (!Number.isFinite(s) || s <= 0 || s > 3600) throw new LyncProxyError('LRP_ERR_USAGE', `--timeout ${values.timeout} is not a number of seconds`, { fix: 'give seconds, e.g. --timeout 10' })
     timeoutMs = Math.round(s * 1000)
+  }
+  let longPollSeconds: number | undefined
+  if (values['long-poll'] !== undefined) {
+    const s = Number(values['long-poll'])
+    if (!Number.isInteger(s) || s < 1 || s > 1800) {
+      throw new LyncProxyError('LRP_ERR_USAGE', `--long-poll ${values['long-poll']} is not a whole number of seconds from 1 to 1800`, { fix: 'give seconds, e.g. --long-poll 90 to catch a 60 s read timeout' })
+    }
+    longPollSeconds = s
   }
   let ca: string | undefined
   if (values.ca !== undefined) {
@@ -113,6 +124,7 @@ async function optionsFrom (argv: string[]): Promise<{ options: ProbeOptions, js
   if (webDirExt !== undefined) options.webDirExt = webDirExt
   if (owas !== undefined) options.owas = owas
   if (timeoutMs !== undefined) options.timeoutMs = timeoutMs
+  if (longPollSeconds !== undefined) options.longPollSeconds = longPollSeconds
   return { options, json: values.json === true }
 }
 

@@ -60,7 +60,16 @@ interface Representation {
   label: string
   accept?: string
   path: string
-  judge: (res: ProbeResponse) => { ok: boolean, detail: string, doc?: ParsedDiscovery }
+  judge: (res: ProbeResponse) => { ok: boolean, detail: string, doc?: ParsedDiscovery, cause?: string }
+}
+
+// Over HTTP, autodiscover answers every resource with one Redirect link to HTTPS (MS-OCDISCWS). An
+// HTTPS request answered that way reached the pool's HTTP site: the proxy decrypted it and sent it
+// on to 8080, and a client following the link comes back to the same place.
+const TLS_OFFLOAD_CAUSE = 'the proxy offloads TLS: it sends HTTPS requests to the pool\'s HTTP port (8080), where autodiscover only answers with a Redirect to HTTPS, so clients go round in a loop; bridge 443 to the pool\'s HTTPS port 4443'
+
+function redirectOnly (doc: ParsedDiscovery): string | undefined {
+  return doc.links.length === 1 && doc.links[0]!.token === 'Redirect' ? doc.links[0]!.href : undefined
 }
 
 function representations (ctx: ProbeContext): Representation[] {
@@ -83,7 +92,7 @@ function representations (ctx: ProbeContext): Representation[] {
       judge: (res) => {
         const links = parseHal(res.body)
         if (links === undefined) return { ok: false, detail: `200 but no UCWA _links (${contentType(res) || 'no content type'})` }
-        if (links.redirect !== undefined) return { ok: true, detail: `_links redirect to ${links.redirect}` }
+        if (links.redirect !== undefined) return { ok: false, detail: `only a redirect link, to ${links.redirect}, over HTTPS`, cause: TLS_OFFLOAD_CAUSE }
         const missing = ['self', 'user', 'xframe'].filter((rel) => links[rel] === undefined)
         if (missing.length > 0) return { ok: false, detail: `_links without ${missing.join(', ')}` }
         return { ok: true, detail: `_links self, user (${links.user}), xframe` }
@@ -108,9 +117,11 @@ function autodiscoverAnswer (check: string, name: string, res: ProbeResponse, wh
   if (res.status !== 200) return fail(check, name, `${what}: ${answered(res)}`, statusCause(res, name))
   const verdict = judge(res)
   if (verdict.doc !== undefined) found(verdict.doc)
+  const redirect = verdict.doc === undefined ? undefined : redirectOnly(verdict.doc)
+  if (redirect !== undefined) return fail(check, name, `${what}: only a Redirect link, to ${redirect}, over HTTPS`, TLS_OFFLOAD_CAUSE)
   return verdict.ok
     ? pass(check, name, `${what}: ${verdict.detail}`)
-    : fail(check, name, `${what}: ${verdict.detail}`, 'something other than the Lync autodiscover service answered: the rule forwards this name to the wrong server, or the proxy rewrites the answer')
+    : fail(check, name, `${what}: ${verdict.detail}`, verdict.cause ?? 'something other than the Lync autodiscover service answered: the rule forwards this name to the wrong server, or the proxy rewrites the answer')
 }
 
 function accessLocationRow (name: string, source: string, doc: ParsedDiscovery | undefined, rows: ProbeResult[]): ProbeResult {

@@ -35,7 +35,11 @@ export class ProbeContext {
   }
 
   verdict (check: string, name: string): Verdict | undefined {
-    return this.results.find((r) => r.check === check && r.name === name)?.result
+    return this.row(check, name)?.result
+  }
+
+  row (check: string, name: string): ProbeResult | undefined {
+    return this.results.find((r) => r.check === check && r.name === name)
   }
 
   // A TLS failure for a name makes every HTTPS check on it moot; this is the row those checks give.

@@ -48,6 +48,7 @@ export function resolveProbeOptions (o: ProbeOptions): ResolvedProbeOptions {
     ...(o.ca === undefined ? {} : { ca: o.ca }),
     ...(credentials === undefined ? {} : { credentials }),
     timeoutMs: o.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    ...(o.longPollSeconds === undefined ? {} : { longPollSeconds: o.longPollSeconds }),
     names: probeNames(o),
   }
 }

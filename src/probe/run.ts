@@ -24,7 +24,7 @@ export async function runProbe (options: ProbeOptions): Promise<ProbeResult[]> {
   ])
   keep([...autodiscover, ...windowsAuth, ...simpleUrls, ...owas, ...exposure])
   const [signIn, ntlm] = await Promise.all([ucwaSignIn(ctx), ntlmHandshake(ctx)])
-  keep([signIn, ntlm])
+  keep([...signIn, ntlm])
 
-  return [...tls, ...autodiscover, signIn, ...windowsAuth, ntlm, ...simpleUrls, ...owas, ...exposure]
+  return [...tls, ...autodiscover, ...signIn, ...windowsAuth, ntlm, ...simpleUrls, ...owas, ...exposure]
 }

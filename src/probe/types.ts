@@ -27,6 +27,8 @@ export interface ProbeOptions {
   ntlmUser?: string
   // Per request; 10 s by default.
   timeoutMs?: number
+  // Hold one event-channel GET this many seconds after the sign-in (opt-in: it makes the run as long).
+  longPollSeconds?: number
   // Deployments that use other names than Microsoft's examples. null leaves the name out (no
   // Director pool, no Office Web Apps farm).
   webExt?: string
@@ -54,5 +56,6 @@ export interface ResolvedProbeOptions {
   ca?: string | Buffer
   credentials?: { user: string, password: string, ntlmUser: string }
   timeoutMs: number
+  longPollSeconds?: number
   names: ProbeNames
 }

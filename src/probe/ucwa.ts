@@ -93,13 +93,41 @@ class SignIn {
   }
 }
 
-export async function ucwaSignIn (ctx: ProbeContext): Promise<ProbeResult> {
+// The opt-in long poll: one event-channel GET held for `seconds`, which a Lync pool answers 200 with
+// an empty batch when the time is up. A proxy with a read timeout below that (60 s is common:
+// nginx's proxy_read_timeout, ARR's default) cuts it first.
+async function longPoll (ctx: ProbeContext, flow: SignIn, next: string | undefined, seconds: number): Promise<ProbeResult> {
+  const name = ctx.names.webExt
+  if (next === undefined) return fail('long-poll', name, 'the first event batch has no next link to hold', 'something rewrote the UCWA answer')
+  const url = flow.url(next)
+  url.searchParams.set('timeout', String(seconds))
+  const started = Date.now()
+  try {
+    const res = await flow.call('the long poll', url.href, { headers: { Accept: 'application/json' }, timeoutMs: (seconds + 30) * 1000 })
+    const held = (Date.now() - started) / 1000
+    if (res.status === 200 && held >= seconds - 2) return pass('long-poll', name, `the event channel was held ${held.toFixed(0)} s (timeout=${seconds}) and answered 200`)
+    if (res.status === 200) return pass('long-poll', name, `answered 200 after ${held.toFixed(0)} s with events (timeout=${seconds}), before the time was up`)
+    return fail('long-poll', name, `after ${held.toFixed(0)} s of timeout=${seconds}: ${answered(res)}`, longPollCause(held))
+  } catch (err) {
+    const held = (Date.now() - started) / 1000
+    return fail('long-poll', name, `after ${held.toFixed(0)} s of timeout=${seconds}: ${err instanceof Stop ? err.detail : describeError(err)}`, longPollCause(held))
+  }
+}
+
+function longPollCause (held: number): string {
+  return `the proxy gave up on the held GET after about ${held.toFixed(0)} s: its response (read) timeout for /ucwa is shorter than the event channel's, which Lync holds for up to 900 s; raise it to 960 s for /ucwa and /mcx (ARR's response timeout, TMG's idle timeout, nginx's proxy_read_timeout)`
+}
+
+export async function ucwaSignIn (ctx: ProbeContext): Promise<ProbeResult[]> {
   const name = ctx.names.webExt
   const credentials = ctx.options.credentials
-  if (credentials === undefined) return skip('ucwa-signin', name, 'not tried: no --user/--password')
+  const longPollRow = (why: string): ProbeResult[] => ctx.options.longPollSeconds === undefined ? [] : [skip('long-poll', name, why)]
+  if (credentials === undefined) return [skip('ucwa-signin', name, 'not tried: no --user/--password'), ...longPollRow('not tried: no --user/--password')]
   const blocked = ctx.tlsBlocked('ucwa-signin', name)
-  if (blocked !== undefined) return blocked
-  if (ctx.verdict('user-resource', name) !== 'PASS') return skip('ucwa-signin', name, 'not tried: no MsRtcOAuth challenge (see the user-resource row)')
+  if (blocked !== undefined) return [blocked, ...longPollRow('not tried: see the ucwa-signin row')]
+  if (ctx.verdict('user-resource', name) !== 'PASS') {
+    return [skip('ucwa-signin', name, 'not tried: no MsRtcOAuth challenge (see the user-resource row)'), ...longPollRow('not tried: see the ucwa-signin row')]
+  }
 
   const flow = new SignIn(ctx)
   let application: string | undefined
@@ -145,10 +173,15 @@ export async function ucwaSignIn (ctx: ProbeContext): Promise<ProbeResult> {
       throw new Stop('FAIL', `the event channel (timeout=${EVENTS_TIMEOUT_S}) took ${(polled.elapsedMs / 1000).toFixed(1)} s`, 'the proxy buffers or delays long-poll answers: pass /ucwa responses through unbuffered')
     }
     flow.steps.push(`events 200 in ${(polled.elapsedMs / 1000).toFixed(1)} s`)
-    return pass('ucwa-signin', name, `signed in as ${credentials.user}: ${flow.steps.join(' → ')}`)
+    const signedIn = pass('ucwa-signin', name, `signed in as ${credentials.user}: ${flow.steps.join(' → ')}`)
+    const seconds = ctx.options.longPollSeconds
+    if (seconds === undefined) return [signedIn]
+    return [signedIn, await longPoll(ctx, flow, parseHal(polled.body)?.next, seconds)]
   } catch (err) {
-    if (!(err instanceof Stop)) return fail('ucwa-signin', name, `the sign-in broke off: ${describeError(err)}`, 'an answer the probe could not follow; see the detail')
-    return err.verdict === 'SKIP' ? skip('ucwa-signin', name, err.detail) : fail('ucwa-signin', name, err.detail, err.lyncCause)
+    const row = !(err instanceof Stop)
+      ? fail('ucwa-signin', name, `the sign-in broke off: ${describeError(err)}`, 'an answer the probe could not follow; see the detail')
+      : err.verdict === 'SKIP' ? skip('ucwa-signin', name, err.detail) : fail('ucwa-signin', name, err.detail, err.lyncCause)
+    return [row, ...longPollRow('not tried: see the ucwa-signin row')]
   } finally {
     // Leave no application behind on a real pool; best effort.
     if (application !== undefined) await flow.call('deleting the application', application, { method: 'DELETE' }).catch(() => undefined)

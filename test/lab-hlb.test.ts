@@ -144,6 +144,23 @@ t.test('layer-4 frontends pass TLS through to the servers, balanced', async (t) 
   }
 })
 
+// The seed sends CLS to each Director server, not to the VIP: every server's agent answers on the
+// server's own address, which is where a CLS controller connects.
+t.test('each Director server answers the CLS ports on its own address', async (t) => {
+  for (const name of ['dir-cls-50001', 'dir-cls-50002', 'dir-cls-50003']) {
+    const target = lab.proxy.config().tcp.find((x) => x.name === name)!.targetPort
+    for (const [member, address] of [['dir01', '127.0.1.21'], ['dir02', '127.0.1.22']] as const) {
+      const socket = tls.connect({ host: address, port: target, ca: caPem, servername: 'dirpool.contoso.net' })
+      const greeting = await new Promise<string>((resolve, reject) => {
+        socket.setEncoding('utf8').once('data', (s: string) => resolve(s))
+        socket.once('error', reject)
+      })
+      socket.destroy()
+      t.equal(greeting, `${member} ${target}\r\n`, `${name}: ${member} at ${address}:${target} is its own agent`)
+    }
+  }
+})
+
 const noCurl = fs.existsSync('/usr/bin/curl') || fs.existsSync('/usr/local/bin/curl') ? false : 'curl is not installed'
 
 t.test('NTLM through the reverse proxy and the HLB members pool: curl --ntlm succeeds', { skip: noCurl }, async (t) => {

@@ -126,6 +126,9 @@ t.test('ports -c config/lab.yaml holds every seed row, in order, in English', as
   t.match(rows[4]!.lyncproxy, /pool owas \(owas01\.contoso\.net at 127\.0\.1\.3:443\), for rules office-web-apps/)
   t.match(rows[6]!.lyncproxy, /HLB VIP listener dir-vip-ext-https on 127\.0\.1\.2:4443 → pool dir-servers \(dirpool\.contoso\.net at dir01 127\.0\.1\.21:4443, dir02 127\.0\.1\.22:4443\)/)
   t.match(rows[10]!.lyncproxy, /^HLB VIP layer-4 frontend dir-sip on 127\.0\.1\.2:5061 → pool dir-servers \(dir01 127\.0\.1\.21:5061, dir02 127\.0\.1\.22:5061\), TLS passed through$/)
+  // Where the lab's layer-4 frontends are not what the seed describes, the row says so.
+  t.match(rows[7]!.lyncproxy, /^HLB VIP layer-4 frontend dir-444 .*TLS passed through; the seed's 444 is the Director connecting to the Front End servers/)
+  for (const i of [11, 12, 13]) t.match(rows[i]!.lyncproxy, /TLS passed through; the seed sends CLS to each Director server, on its own address/, `${rows[i]!.protocol}: says how the seed differs`)
 })
 
 t.test('without an HLB in the config the layer-4 and internal-client rows are "not served by this proxy"', async (t) => {

@@ -188,16 +188,25 @@ function internalRows (ctx: PortsContext): PortRow[] {
   return rows.sort((a, b) => seedOrder(a) - seedOrder(b))
 }
 
+// The CLS controller reaches every server's agent by the server's own address, so an HLB that
+// balanced these ports would hand each command to a server at random.
+const CLS_DIFFERS = 'the seed sends CLS to each Director server, on its own address (where the members above listen too); a real HLB leaves these ports out, and this frontend is there to show a layer-4 VIP passing TLS through'
+
 // The Director table's rows that the reverse proxy itself does not send: internal clients on the
-// VIP's 80/443 and the layer-4 ports. lyncproxy serves them only as the Director's HLB.
-const HLB_ROWS: ReadonlyArray<{ seed: string, reason: string }> = [
-  { seed: 'director-https-444', reason: 'server-to-server traffic between the Director and the Front End pool, balanced by the Director\'s HLB; no layer-4 frontend of this config listens on 444' },
+// VIP's 80/443 and the layer-4 ports. lyncproxy serves them only as the Director's HLB. `differs`
+// says, for a row a layer-4 frontend serves, where that is not what the seed describes.
+const HLB_ROWS: ReadonlyArray<{ seed: string, reason: string, differs?: string }> = [
+  {
+    seed: 'director-https-444',
+    reason: 'server-to-server traffic between the Director and the Front End pool, balanced by the Director\'s HLB; no layer-4 frontend of this config listens on 444',
+    differs: 'the seed\'s 444 is the Director connecting to the Front End servers; this frontend sends 444 to the Director servers instead, a layer-4 path to test, and nothing here plays the Director\'s own calls',
+  },
   { seed: 'director-http-80', reason: 'internal clients reach the Director\'s own web site through its HLB VIP, not through the reverse proxy; no internal listener of this config is that VIP' },
   { seed: 'director-https-443', reason: 'internal clients reach the Director\'s own web site through its HLB VIP, not through the reverse proxy; no internal listener of this config is that VIP' },
   { seed: 'director-sip-5061', reason: 'SIP over MTLS from the Edge Server is layer 4, balanced by DNS or the HLB; no layer-4 frontend of this config listens on 5061' },
-  { seed: 'director-cls-50001', reason: 'Centralized Logging Service traffic goes to the Director servers; no layer-4 frontend of this config listens on 50001' },
-  { seed: 'director-cls-50002', reason: 'Centralized Logging Service traffic goes to the Director servers; no layer-4 frontend of this config listens on 50002' },
-  { seed: 'director-cls-50003', reason: 'Centralized Logging Service traffic goes to the Director servers; no layer-4 frontend of this config listens on 50003' },
+  { seed: 'director-cls-50001', reason: 'Centralized Logging Service traffic goes to the Director servers; no layer-4 frontend of this config listens on 50001', differs: CLS_DIFFERS },
+  { seed: 'director-cls-50002', reason: 'Centralized Logging Service traffic goes to the Director servers; no layer-4 frontend of this config listens on 50002', differs: CLS_DIFFERS },
+  { seed: 'director-cls-50003', reason: 'Centralized Logging Service traffic goes to the Director servers; no layer-4 frontend of this config listens on 50003', differs: CLS_DIFFERS },
 ]
 
 interface VipService { text: string[], via: string[] }
@@ -245,7 +254,8 @@ function directorRows (ctx: PortsContext): PortRow[] {
     } else if (frontend !== undefined) {
       const pool = ctx.table.tcpPools.get(frontend.name)
       const members = pool === undefined ? '' : ` (${pool.members.map((m) => `${m.name} ${m.address}:${frontend.targetPort}`).join(', ')})`
-      rows.push(fromSeed(seed, seed.port, true, `HLB VIP layer-4 frontend ${frontend.name} on ${frontend.address}:${frontend.port} → pool ${frontend.pool}${members}, TLS passed through`, [`tcp:${frontend.name}`]))
+      const differs = l4.differs === undefined ? '' : `; ${l4.differs}`
+      rows.push(fromSeed(seed, seed.port, true, `HLB VIP layer-4 frontend ${frontend.name} on ${frontend.address}:${frontend.port} → pool ${frontend.pool}${members}, TLS passed through${differs}`, [`tcp:${frontend.name}`]))
     } else {
       rows.push(fromSeed(seed, seed.port, false, `not served by this proxy: ${l4.reason}`, []))
     }

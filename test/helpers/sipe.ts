@@ -210,7 +210,7 @@ i=0
 while ! grep -q 'lab is ready' "$W/lab.log"; do
   if ! kill -0 "$lab" 2>/dev/null; then note "the lab exited before it was ready"; exit 98; fi
   i=$((i + 1))
-  if [ "$i" -gt 400 ]; then note "the lab was not ready after 40 s"; exit 98; fi
+  if [ "$i" -gt 900 ]; then note "the lab was not ready after 90 s"; exit 98; fi
   sleep 0.1
 done
 note "lab ready"

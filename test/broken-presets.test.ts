@@ -49,10 +49,20 @@ t.test('drop-host: meet and dialin no longer reach their pages', async (t) => {
   t.match(row(results, 'meet', 'meet.contoso.com')?.detail, /reached the server as Host dirpool\.contoso\.net/)
 })
 
+t.test('short-timeout: only the opt-in long poll sees it, cut at 60 s', async (t) => {
+  const lab = await startLab({ certsDir, broken: 'short-timeout' })
+  t.teardown(() => lab.close())
+  const results = await runProbe({ target: '127.0.0.1', httpPort: lab.http!.port, httpsPort: lab.https!.port, ca: lab.ca, user: 'user1@contoso.com', password: 'Pass@word1', longPollSeconds: 70 })
+  t.same(notPassed(results), ['FAIL long-poll webext.contoso.com'], 'everything else passes: a short poll never meets the timeout')
+  const cut = row(results, 'long-poll', 'webext.contoso.com')
+  t.match(cut?.detail, /^after 6[0-3] s of timeout=70: 504/)
+  t.match(cut?.cause, /read\) timeout for \/ucwa is shorter than the event channel's/)
+})
+
 t.test('the command line: lab --broken', async (t) => {
   const unknown = await runCli(['lab', '--broken', 'tls-everywhere'])
   t.equal(unknown.code, 64)
-  t.match(unknown.stderr, /^LRP_ERR_USAGE: no preset called tls-everywhere\. Fix: use one of bridge-443, redirect-lyncdiscover, drop-host$/m)
+  t.match(unknown.stderr, /^LRP_ERR_USAGE: no preset called tls-everywhere\. Fix: use one of bridge-443, redirect-lyncdiscover, drop-host, short-timeout$/m)
   const help = await runCli(['lab', '--help'])
-  t.match(help.stdout, /--broken PRESET .*bridge-443, redirect-lyncdiscover, drop-host\n/)
+  t.match(help.stdout, /--broken PRESET .*bridge-443, redirect-lyncdiscover, drop-host, short-timeout\n/)
 })

@@ -42,6 +42,12 @@ export const BROKEN_PRESETS: Readonly<Record<string, Preset>> = {
       config.rules = config.rules.map((r) => lyncHttpsRules(config).includes(r) ? { ...r, preserveHost: false } : r)
     },
   },
+  'short-timeout': {
+    what: 'the long-poll rule (/ucwa, /mcx) left at a 60 s response timeout, as nginx\'s proxy_read_timeout has it by default: every UCWA event channel held longer is cut with 504; only lyncproxy probe --long-poll 90 sees it',
+    apply (config) {
+      config.rules = config.rules.map((r) => r.longPoll === true ? { ...r, timeouts: { ...r.timeouts, response: 60 } } : r)
+    },
+  },
 }
 
 export function brokenPresetNames (): string[] {

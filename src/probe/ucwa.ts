@@ -94,8 +94,8 @@ class SignIn {
 }
 
 // The opt-in long poll: one event-channel GET held for `seconds`, which a Lync pool answers 200 with
-// an empty batch when the time is up. A proxy with a read timeout below that (60 s is common:
-// nginx's proxy_read_timeout, ARR's default) cuts it first.
+// an empty batch when the time is up. A proxy with a read timeout below that (nginx's
+// proxy_read_timeout is 60 s by default) cuts it first.
 async function longPoll (ctx: ProbeContext, flow: SignIn, next: string | undefined, seconds: number): Promise<ProbeResult> {
   const name = ctx.names.webExt
   if (next === undefined) return fail('long-poll', name, 'the first event batch has no next link to hold', 'something rewrote the UCWA answer')

@@ -59,10 +59,25 @@ t.test('short-timeout: only the opt-in long poll sees it, cut at 60 s', async (t
   t.match(cut?.cause, /read\) timeout for \/ucwa is shorter than the event channel's/)
 })
 
+t.test('tls-offload: HTTPS to the pools\' 8080, and autodiscover answers only with a Redirect', async (t) => {
+  const results = await probeBroken(t, 'tls-offload')
+  t.same(notPassed(results), [
+    'FAIL health-probe webdirext.contoso.com',
+    'FAIL health-probe webext.contoso.com',
+    'FAIL lyncdiscover-json lyncdiscover.contoso.com',
+    'FAIL lyncdiscover-ucwa lyncdiscover.contoso.com',
+    'FAIL lyncdiscover-xml lyncdiscover.contoso.com',
+    'FAIL user-resource webext.contoso.com',
+    'SKIP ucwa-signin webext.contoso.com',
+  ])
+  for (const r of results.filter((x) => x.result === 'FAIL')) t.match(r.cause, /^the proxy offloads TLS: it sends HTTPS requests to the pool's HTTP port \(8080\)/, `${r.check} ${r.name}: the offload is named`)
+  t.match(row(results, 'lyncdiscover-json', 'lyncdiscover.contoso.com')?.detail, /only a Redirect link, to https:\/\/webdirext\.contoso\.com\/Autodiscover\/AutodiscoverService\.svc\/root, over HTTPS$/)
+})
+
 t.test('the command line: lab --broken', async (t) => {
   const unknown = await runCli(['lab', '--broken', 'tls-everywhere'])
   t.equal(unknown.code, 64)
-  t.match(unknown.stderr, /^LRP_ERR_USAGE: no preset called tls-everywhere\. Fix: use one of bridge-443, redirect-lyncdiscover, drop-host, short-timeout$/m)
+  t.match(unknown.stderr, /^LRP_ERR_USAGE: no preset called tls-everywhere\. Fix: use one of bridge-443, redirect-lyncdiscover, drop-host, short-timeout, tls-offload$/m)
   const help = await runCli(['lab', '--help'])
-  t.match(help.stdout, /--broken PRESET .*bridge-443, redirect-lyncdiscover, drop-host, short-timeout\n/)
+  t.match(help.stdout, /--broken PRESET .*bridge-443, redirect-lyncdiscover, drop-host, short-timeout, tls-offload\n/)
 })

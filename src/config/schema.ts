@@ -181,6 +181,9 @@ export const RuleSchema = Type.Object({
   bridge: Type.Optional(Type.Object({
     http: Type.Optional(field(Port, 'The pool port that requests from an http listener go to, instead of the pool\'s `httpPort`.')),
     https: Type.Optional(field(Port, 'The pool port that requests from an https listener go to, instead of the pool\'s `httpsPort`.')),
+    offloadTls: Type.Optional(Type.Boolean({
+      description: 'true: requests from an https listener go to the pool in plain HTTP, to its `httpPort` unless `https` names another (TMG\'s bridging "Redirect requests to HTTP port"). Lync\'s external web services need HTTPS on 4443; only for reproducing that mistake (lyncproxy lab --broken tls-offload).',
+    })),
   }, {
     additionalProperties: false,
     description: 'Bridging override; by default 443 → pool.httpsPort and 80 → pool.httpPort, as TMG bridging does.',

@@ -48,6 +48,12 @@ export const BROKEN_PRESETS: Readonly<Record<string, Preset>> = {
       config.rules = config.rules.map((r) => r.longPoll === true ? { ...r, timeouts: { ...r.timeouts, response: 60 } } : r)
     },
   },
+  'tls-offload': {
+    what: 'HTTPS decrypted at the proxy and sent on to the pools\' HTTP port 8080 (TMG bridging to the HTTP port): autodiscover answers over HTTPS only with a Redirect to HTTPS, so clients go round in a loop',
+    apply (config) {
+      config.rules = config.rules.map((r) => lyncHttpsRules(config).includes(r) ? { ...r, bridge: { ...r.bridge, offloadTls: true } } : r)
+    },
+  },
 }
 
 export function brokenPresetNames (): string[] {

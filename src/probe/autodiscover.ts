@@ -150,6 +150,10 @@ async function userResource (ctx: ProbeContext): Promise<ProbeResult> {
       return fail('user-resource', name, `401 offering ${offered} but no MsRtcOAuth challenge`,
         'something in front of the pool answers the challenge (pre-authentication on the listener, or Basic/Windows authentication on the ARR site): set "No authentication" and let clients authenticate directly; Lync Mobile and UCWA only speak MsRtcOAuth')
     }
+    const doc = res.status === 200 ? parseOcdisc(res.body, contentType(res)) : undefined
+    const links = res.status === 200 ? parseHal(res.body) : undefined
+    const redirect = (doc === undefined ? undefined : redirectOnly(doc)) ?? (links !== undefined && Object.keys(links).length === 1 ? links.redirect : undefined)
+    if (redirect !== undefined) return fail('user-resource', name, `only a redirect link, to ${redirect}, over HTTPS and without credentials`, TLS_OFFLOAD_CAUSE)
     if (res.status === 200) {
       return fail('user-resource', name, 'the user resource answered 200 without credentials',
         'the proxy authenticates on the client\'s behalf or serves a cached answer: disable pre-authentication and caching on the rule')

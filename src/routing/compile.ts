@@ -151,13 +151,15 @@ function buildRoute (rule: ResolvedRule, index: number, listener: ResolvedListen
   // Bridging as TMG does it: a request that came in on HTTPS goes to the member's HTTPS port (4443),
   // one that came in on HTTP to its HTTP port (8080), unless the rule names another port.
   const bridge = tls ? rule.bridge?.https : rule.bridge?.http
+  // TLS offload sends an HTTPS request on in the clear, to the member's HTTP port by default.
+  const upstreamTls = tls && rule.bridge?.offloadTls !== true
   return Object.freeze({
     rule: rule.name,
     ruleIndex: index,
     action: rule.action,
     prefixes: Object.freeze(rule.paths.map((p) => p.toLowerCase())),
     pool,
-    upstreamTls: tls,
+    upstreamTls,
     bridgePort: bridge ?? 0,
     timeouts: compileTimeouts(rule.timeouts),
     longPoll: rule.longPoll,

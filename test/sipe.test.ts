@@ -16,7 +16,8 @@
 //
 // Needs (Debian 12): pidgin-sipe bitlbee-libpurple gcc libc6-dev iproute2 util-linux, and user
 // namespaces (unshare -rmnpf); skipped with the reason otherwise. `npm run build` first (the lab
-// runs from dist). Time: about 7–10 s (a fresh lab generating its certificates, then SIPE).
+// runs from dist). Time: about 7–10 s per run on a quiet machine (a fresh lab issuing its
+// certificates, then SIPE), two runs.
 import t, { type Test } from 'tap'
 import { parseSipeLog, runSipe, sipeSkipReason, type HttpExchange, type SipeRun } from './helpers/sipe.js'
 
@@ -179,4 +180,49 @@ t.test('SIPE signs in through the lab', { skip: skip ?? false }, async (t) => {
     t.ok(run.certificates.some((c) => c.host === 'sip.contoso.com' && c.verified), 'its certificate verifies against the lab CA')
     t.notOk(run.certificatePrompts.includes('sip.contoso.com'), 'no certificate prompt for it')
   })
+})
+
+// From inside: SIPE tries LyncDiscoverInternal first, which internal DNS points at the Director
+// pool's HLB VIP. The VIP's certificate must name lyncdiscoverinternal.contoso.com, the Director's
+// internal site answers AccessLocation Internal, and SipClientInternalAccess is where SIPE goes.
+// The lab runs no Front End registrar, so the internal access location is the Director pool's
+// SIP port on the VIP (dirpool.contoso.net:5061), whose certificate names the pool.
+t.test('SIPE signs in from the internal network', { skip: skip ?? false }, async (t) => {
+  const run: SipeRun = await runSipe({
+    account: 'user1@contoso.com',
+    password: 'Pass@word1',
+    login: 'CONTOSO\\user1',
+    authentication: 'ntlm',
+    transport: 'auto',
+    // Internal DNS: lyncdiscoverinternal is the Director VIP, and the external name does not resolve.
+    hosts: { 'lyncdiscoverinternal.contoso.com': '127.0.1.2', 'lyncdiscover.contoso.com': '' },
+    labConfig: (lab) => {
+      const settings = lab.lab as Record<string, unknown>
+      settings.sipAccess = { ...(settings.sipAccess as object), internal: { fqdn: 'dirpool.contoso.net', port: 5061 } }
+    },
+    stopWhen: /hostname: dirpool\.contoso\.net port: 5061[\s\S]*Successfully verified certificate for dirpool\.contoso\.net/,
+    timeoutMs: 120_000,
+  })
+  t.comment(`SIPE ran ${run.durationMs} ms; outcome: ${run.outcome ?? 'none (timed out)'}`)
+  for (const h of run.http) t.comment(describe(h))
+  t.equal(run.outcome, 'stopped', 'SIPE reached TLS to the internal SIP access location within the time bound')
+  const find = (method: string, url: string, status?: number): HttpExchange[] =>
+    run.http.filter((h) => h.method === method && h.url === url && (status === undefined || h.status === status))
+
+  for (const url of [`http://lyncdiscoverinternal.contoso.com/${QUERY}`, `https://lyncdiscoverinternal.contoso.com/${QUERY}`]) {
+    const [h] = find('GET', url, 200)
+    t.match(h?.responseBody, /AccessLocation="Internal"/, `${url}: the Director's internal site answers`)
+  }
+  t.ok(run.labExchanges.some((e) => e.host === 'lyncdiscoverinternal.contoso.com' && e.rule === 'dir-hlb-internal' && e.status === 200), 'through the HLB VIP\'s internal listeners')
+  for (const host of ['lyncdiscoverinternal.contoso.com', 'dirpool.contoso.net', 'pool01.contoso.net']) {
+    t.ok(run.certificates.some((c) => c.host === host && c.verified), `${host}: the certificate verifies`)
+  }
+  t.same(run.certificatePrompts, [], 'no certificate was questioned')
+  t.ok(find('POST', 'https://dirpool.contoso.net/WebTicket/WebTicketService.svc', 200).length > 0, 'a web ticket from the Director pool')
+  t.ok(find('POST', 'https://pool01.contoso.net/WebTicket/WebTicketService.svc', 200).length > 0, 'and one from the Front End pool')
+  const user = run.http.find((h) => h.url === `https://pool01.contoso.net${SVC}/root/user` && h.requestHeaders['x-ms-webticket'] !== undefined && h.status === 200)
+  t.match(user?.responseBody, /AccessLocation="Internal"><User>.*<SipClientInternalAccess fqdn="dirpool\.contoso\.net" port="5061"\/>/, 'the User document names the internal access location')
+  t.ok(run.tlsConnects.includes('dirpool.contoso.net:5061'), 'SIPE opens TLS to it')
+  const external = run.http.map((h) => new URL(h.url).hostname).filter((host) => host.endsWith('.contoso.com') && host !== 'lyncdiscoverinternal.contoso.com')
+  t.same(external, [], 'no external name on the way')
 })

@@ -74,10 +74,18 @@ t.test('tls-offload: HTTPS to the pools\' 8080, and autodiscover answers only wi
   t.match(row(results, 'lyncdiscover-json', 'lyncdiscover.contoso.com')?.detail, /only a Redirect link, to https:\/\/webdirext\.contoso\.com\/Autodiscover\/AutodiscoverService\.svc\/root, over HTTPS$/)
 })
 
+t.test('pool-ntlm: the NTLM handshake breaks, and the probe blames the pooling', async (t) => {
+  const results = await probeBroken(t, 'pool-ntlm')
+  t.same(notPassed(results), ['FAIL ntlm-handshake webext.contoso.com/abs/handler/'])
+  const ntlm = row(results, 'ntlm-handshake', 'webext.contoso.com/abs/handler/')
+  t.match(ntlm?.cause, /pool connection|connection pooling|reuses an authenticated upstream connection/, `the cause is the pooling (${ntlm?.detail ?? ''})`)
+  t.notMatch(ntlm?.cause ?? '', /^either the credentials/, 'not the credentials')
+})
+
 t.test('the command line: lab --broken', async (t) => {
   const unknown = await runCli(['lab', '--broken', 'tls-everywhere'])
   t.equal(unknown.code, 64)
-  t.match(unknown.stderr, /^LRP_ERR_USAGE: no preset called tls-everywhere\. Fix: use one of bridge-443, redirect-lyncdiscover, drop-host, short-timeout, tls-offload$/m)
+  t.match(unknown.stderr, /^LRP_ERR_USAGE: no preset called tls-everywhere\. Fix: use one of bridge-443, redirect-lyncdiscover, drop-host, short-timeout, tls-offload, pool-ntlm$/m)
   const help = await runCli(['lab', '--help'])
-  t.match(help.stdout, /--broken PRESET .*bridge-443, redirect-lyncdiscover, drop-host, short-timeout, tls-offload\n/)
+  t.match(help.stdout, /--broken PRESET .*bridge-443, redirect-lyncdiscover, drop-host, short-timeout, tls-offload, pool-ntlm\n/)
 })

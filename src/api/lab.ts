@@ -36,7 +36,7 @@ export interface StartLabOptions {
   // Faults to inject from the start, by rule name (the same fields as rules.<name>.fault).
   faults?: Readonly<Record<string, FaultConfig>>
   // One classic reverse proxy mistake (lab/broken-presets.ts): bridge-443, redirect-lyncdiscover,
-  // drop-host, short-timeout, tls-offload.
+  // drop-host, short-timeout, tls-offload, pool-ntlm.
   broken?: string
 }
 

@@ -214,6 +214,9 @@ export const RuleSchema = Type.Object({
   preserveHost: Type.Optional(Type.Boolean({
     description: 'true (the default): the Host the client sent goes to the pool unchanged, as TMG\'s "Forward the original host header" does and as Lync needs (meet and dialin are routed by Host). false sends the pool\'s `fqdn` instead: only for reproducing that mistake (lyncproxy lab --broken drop-host).',
   })),
+  pinConnectionAuth: Type.Optional(Type.Boolean({
+    description: 'true (the default): a client connection that sends NTLM or Negotiate is tied to one pool connection for the rest of its life, as NTLM needs (it authenticates the TCP connection). false lets those requests share the pooled connections, as ARR and an nginx with keepalive do, so handshakes break and authenticated connections pass from one client to another: only for reproducing that mistake (lyncproxy lab --broken pool-ntlm).',
+  })),
   fault: Type.Optional(FaultSchema),
 }, { additionalProperties: false })
 

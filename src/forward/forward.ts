@@ -102,7 +102,8 @@ function dispatchBuffered (buffering: BufferingBody, complete: boolean): void {
 }
 
 function dispatch (ex: Exchange, req: IncomingMessage, res: ServerResponse, route: Route, built: UpstreamHeaders, expectContinue: boolean, buffered: BufferingBody | undefined, bodyComplete: boolean): void {
-  const { headers, connectionAuth, hasBody } = built
+  const { headers, hasBody } = built
+  const connectionAuth = built.connectionAuth && route.pinConnectionAuth
   const pool = route.pool!
   const client = req.socket
   let member: Member | undefined

@@ -54,6 +54,12 @@ export const BROKEN_PRESETS: Readonly<Record<string, Preset>> = {
       config.rules = config.rules.map((r) => lyncHttpsRules(config).includes(r) ? { ...r, bridge: { ...r.bridge, offloadTls: true } } : r)
     },
   },
+  'pool-ntlm': {
+    what: 'NTLM requests sent over the pooled connections, as ARR and an nginx with keepalive send them: a type 3 lands on another pool connection than its challenge, and a connection another client authenticated serves requests without credentials',
+    apply (config) {
+      config.rules = config.rules.map((r) => lyncHttpsRules(config).includes(r) ? { ...r, pinConnectionAuth: false } : r)
+    },
+  },
 }
 
 export function brokenPresetNames (): string[] {

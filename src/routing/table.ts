@@ -36,6 +36,8 @@ export interface Route {
   readonly fault: InjectedFault | undefined
   // The Host to send instead of the client's (rules.<name>.preserveHost: false); undefined keeps it.
   readonly upstreamHost: string | undefined
+  // Whether NTLM/Negotiate ties the client connection to one pool connection (rules.<name>.pinConnectionAuth).
+  readonly pinConnectionAuth: boolean
   readonly redirectStatus: number
   // Request bodies above this many bytes are refused with 413.
   readonly maxBodyBytes: number

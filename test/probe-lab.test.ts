@@ -175,7 +175,7 @@ t.test('a config that redirects lyncdiscover on port 80', async (t) => {
 // is: TMG redirects to HTTPS at the listener, before any rule forwards). pool: every request takes a
 // fresh upstream connection, as a pooling proxy without NTLM affinity does. Otherwise each client
 // connection keeps one upstream connection and everything passes through unchanged.
-async function startBrokenProxy (t: Test, lab: Lab, tls: { cert: string, key: string }, broken: { dropHost?: boolean, pool?: boolean }): Promise<{ httpPort: number, httpsPort: number }> {
+async function startBrokenProxy (t: Test, lab: Lab, tls: { cert: string, key: string }, broken: { dropHost?: boolean, pool?: boolean, delegate?: boolean }): Promise<{ httpPort: number, httpsPort: number }> {
   const rewrite = (host: string): string => broken.dropHost === true && /^(meet|dialin)\.contoso\.com(:\d+)?$/i.test(host) ? 'webdirext.contoso.com' : host
   const hopByHop = new Set(['connection', 'keep-alive', 'transfer-encoding'])
   const agents = new WeakMap<Socket, http.Agent>()
@@ -191,6 +191,12 @@ async function startBrokenProxy (t: Test, lab: Lab, tls: { cert: string, key: st
     return agent
   }
   const relay = (secure: boolean) => (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    // delegate: the proxy authenticates to /abs on the clients' behalf, so they see it open.
+    if (broken.delegate === true && /^\/abs/i.test(req.url ?? '')) {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' })
+      res.end('LSABS')
+      return
+    }
     const host = secure ? rewrite(req.headers.host ?? '') : req.headers.host ?? ''
     const options: https.RequestOptions = {
       host: '127.0.0.1',
@@ -230,6 +236,17 @@ t.test('a proxy that drops the Host header of meet and dialin', async (t) => {
   const meet = row(results, 'meet', 'meet.contoso.com')!
   t.match(meet.detail, /^meet\.contoso\.com reached the server as Host webdirext\.contoso\.com \(404 from dir0[12]\.contoso\.net\)$/)
   t.match(meet.cause, /^the Host header was not forwarded: Lync routes meet and dialin by Host; set "Forward the original host header" \(TMG\) \/ preserve Host/)
+})
+
+t.test('a proxy that authenticates on the clients\' behalf is not mistaken for a pooling one', async (t) => {
+  const lab = await start(t, labConfig())
+  const broken = await startBrokenProxy(t, lab, lab.lab.proxy.labCerts!.external, { delegate: true })
+  const results = await runProbe(probeOptions({ ...broken, caPem: lab.caPem }))
+  t.same(notPassed(results), ['FAIL ntlm-handshake webext.contoso.com/abs/handler/', 'FAIL windows-auth webext.contoso.com/abs/handler/'])
+  const ntlm = row(results, 'ntlm-handshake', 'webext.contoso.com/abs/handler/')!
+  t.match(ntlm.detail, /^4 of 4 clients at once: the type 1 message got 200 .*without an NTLM challenge$/)
+  t.match(ntlm.cause, /answers it itself/)
+  t.notMatch(ntlm.cause, /reuses an authenticated upstream connection/, 'no challenge ever came through, so no pool is blamed')
 })
 
 t.test('a proxy that pools upstream connections breaks the NTLM handshake, and only that', async (t) => {

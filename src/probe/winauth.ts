@@ -69,7 +69,7 @@ const HANDSHAKES = 4
 const ANONYMOUS_AFTER = 4
 
 const POOLING_CAUSE = 'the proxy sent the type 3 message to the pool on another connection than the type 1: NTLM authenticates a TCP connection, so the proxy must tie each client connection to one pool connection (ARR/nginx connection pooling breaks /abs, /GroupExpansion and /CertProv)'
-export const REUSED_CONNECTION_CAUSE = 'the proxy reuses an authenticated upstream connection: NTLM authenticated a pool connection for one client, and the proxy handed that connection to another client, who is then served as the first one without credentials. A connection that carried an NTLM handshake must stay with its client and close with it (nginx and ARR keep-alive pools do not)'
+const REUSED_CONNECTION_CAUSE = 'the proxy reuses an authenticated upstream connection: NTLM authenticated a pool connection for one client, and the proxy handed that connection to another client, who is then served as the first one without credentials. A connection that carried an NTLM handshake must stay with its client and close with it (nginx and ARR keep-alive pools do not)'
 
 // `definite`: the answers themselves show the pooling (two servers answered one handshake).
 type Handshake = { ok: true } | { ok: false, detail: string, cause: string, status?: number, definite?: boolean }
@@ -140,10 +140,12 @@ export async function ntlmHandshake (ctx: ProbeContext): Promise<ProbeResult> {
   const agents = Array.from({ length: HANDSHAKES }, () => new https.Agent({ keepAlive: true, maxSockets: 1 }))
   try {
     const results = await Promise.all(agents.map((agent) => handshake(ctx, agent, who)))
-    // Whatever the handshakes gave, a client without credentials must still be challenged: a 2xx
-    // means it was handed a pool connection somebody's handshake (this run's or an earlier one's)
-    // had authenticated.
-    for (let i = 0; i < ANONYMOUS_AFTER; i++) {
+    // Where the pool challenged the handshakes, a client without credentials must be challenged too:
+    // a 2xx means it was handed a pool connection somebody's handshake (this run's or an earlier
+    // one's) had authenticated. (A proxy that authenticates for its clients never lets a challenge
+    // through, and is reported below.)
+    const challenged = results.some((r) => r.ok || r.status === 401)
+    for (let i = 0; challenged && i < ANONYMOUS_AFTER; i++) {
       const fresh = new https.Agent({ keepAlive: false })
       try {
         const res = await ctx.send({ scheme: 'https', name, path: HANDSHAKE_PATH, agent: fresh })

@@ -3,7 +3,8 @@
 // socket completes it. This is what breaks behind a proxy that pools upstream connections, which is
 // exactly what the lab must be able to show. The type 3's response is checked against the user's
 // password, as the domain controller checks it for IIS, so a wrong password or an unknown user is
-// refused and a proxy that hands one client's authenticated connection to another is caught.
+// refused, and a type 3 that a pooling proxy delivers on another client's challenged connection
+// fails as it does at IIS.
 import { randomBytes } from 'node:crypto'
 import type { Socket } from 'node:net'
 import { decodeAuthenticate, decodeNegotiate, ntlmMessageType, NtlmFlags } from '../../../ntlm/messages.js'

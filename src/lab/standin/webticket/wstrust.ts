@@ -63,8 +63,11 @@ export function parseTokenRequest (body: string): ParsedRequest {
   let uriClaim: string | undefined
   const claims = rawElement(rst, 'Claims')
   if (claims !== undefined) {
+    // The first uri claim only: reading each one would cost a scan of the rest of the body apiece.
     for (const m of claims.matchAll(/<(?:[A-Za-z_][\w.-]*:)?ClaimType\s[^>]*>/g)) {
-      if (attribute(m[0], 'Uri') === URI_CLAIM) uriClaim = elementText(claims.slice(m.index), 'Value')?.trim()
+      if (attribute(m[0], 'Uri') !== URI_CLAIM) continue
+      uriClaim = elementText(claims.slice(m.index), 'Value')?.trim()
+      break
     }
   }
   return {

@@ -42,4 +42,18 @@ const expected = [...filesUnder('test'), ...filesUnder('examples')]
   .filter((f) => /\.test\.(ts|mjs)$/.test(f) && !f.startsWith(path.join('test', 'fuzz')) && !f.startsWith(path.join('test', 'helpers')))
 const missing = expected.filter((f) => !fs.existsSync(path.join(RESULTS, f + '.tap')))
 if (missing.length > 0) console.log(`\n== test files with no results: ${missing.join(', ')}`)
-console.log(`\nfailures: ${failed} test file(s) with a failed assertion, ${missing.length} with no results`)
+// tap's process tracker records how each test file's process ended (.tap/processinfo): one that
+// passed every assertion can still have died of a signal or exited non-zero, which fails the run too.
+const PROCESSINFO = '.tap/processinfo'
+const endings = filesUnder(PROCESSINFO).flatMap((f) => {
+  try {
+    const p = JSON.parse(fs.readFileSync(f, 'utf8'))
+    // Only the test files' own processes: a child a test started may end non-zero on purpose.
+    if (p.parent !== null && p.parent !== undefined) return []
+    return (p.code !== 0 && p.code !== null) || (p.signal !== null && p.signal !== undefined) ? [`${(p.argv ?? []).slice(1).join(' ')}: code ${p.code}, signal ${p.signal}`] : []
+  } catch {
+    return []
+  }
+})
+if (endings.length > 0) console.log(`\n== processes that did not exit 0:\n${endings.join('\n')}`)
+console.log(`\nfailures: ${failed} test file(s) with a failed assertion, ${missing.length} with no results, ${endings.length} process(es) not exiting 0`)

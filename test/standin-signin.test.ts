@@ -15,6 +15,8 @@ const topology: LabTopology = {
     { sipUri: 'user1@contoso.com', password: 'Pass@word1', displayName: 'Lab User One' },
     { sipUri: 'user2@contoso.com', password: 'Pass@word2' },
   ],
+  // So that an empty answer comes after a second or two; the test of the default floor uses its own.
+  ucwa: { minEventTimeout: 1 },
 }
 const SVC = '/Autodiscover/AutodiscoverService.svc'
 const APPS = '/ucwa/oauth/v1/applications'
@@ -239,6 +241,75 @@ t.test('event channel: woken by triggerEvent, timeout, PGetReplaced, unknown app
   const otherUser = await token(fe, 'user2@contoso.com', 'Pass@word2')
   const foreign = await call(fe, `${events}?ack=1&timeout=1`, { headers: { authorization: `Bearer ${otherUser}` } })
   t.equal(foreign.status, 404, "another user's application is not found")
+})
+
+t.test('event channel: an answer is kept until acknowledged; an out-of-order ack gets resync', async (t) => {
+  const bearer = await token(fe, 'user1@contoso.com', 'Pass@word1')
+  const auth = { authorization: `Bearer ${bearer}` }
+  const id = await newApplication(fe, bearer, 'ack-endpoint')
+  const events = `${APPS}/${id}/events`
+  const links = (ack: number): object => ({ self: { href: `${events}?ack=${ack}` }, next: { href: `${events}?ack=${ack + 1}` } })
+
+  const first = call(fe, `${events}?ack=1&timeout=30`, { headers: auth })
+  await sleep(300)
+  t.equal(fe.triggerEvent('user1@contoso.com', { rel: 'one' }), 1)
+  t.same((await first).json(), { _links: links(1), sender: [{ rel: 'one' }] })
+
+  // The client lost that answer and asks again with the same ack: the same events, at once.
+  const again = await call(fe, `${events}?ack=1&timeout=30`, { headers: auth })
+  t.same(again.json(), { _links: links(1), sender: [{ rel: 'one' }] }, 'redelivered, not lost')
+
+  // Out of order while answer 1 is unacknowledged: a lone resync link to it.
+  for (const ack of ['7', '0', 'x']) {
+    const resync = await call(fe, `${events}?ack=${ack}`, { headers: auth })
+    t.equal(resync.status, 200)
+    t.same(resync.json(), { _links: { resync: { href: `${events}?ack=1` } } }, `ack=${ack}`)
+  }
+
+  // Following next acknowledges answer 1: the new P-GET waits for new events.
+  const second = call(fe, `${events}?ack=2&timeout=30`, { headers: auth })
+  await sleep(300)
+  t.equal(fe.triggerEvent('user1@contoso.com', { rel: 'two' }), 1, 'answer 1 is not sent again')
+  t.same((await second).json(), { _links: links(2), sender: [{ rel: 'two' }] })
+})
+
+t.test('event channel: timeout floor and ceiling from events_ref.md, remembered between P-GETs', async (t) => {
+  const { ucwa: _floor, ...reference } = topology
+  const own = await startStandIn({ ...spec('fe03', 'frontend'), topology: reference })
+  t.teardown(() => own.close())
+  const bearer = await token(own, 'user1@contoso.com', 'Pass@word1')
+  const auth = { authorization: `Bearer ${bearer}` }
+  const id = await newApplication(own, bearer, 'floor-endpoint')
+  const events = `${APPS}/${id}/events`
+
+  const asks: Array<[string, number]> = [['', 180], ['&timeout=1', 180], ['&timeout=600', 600], ['&timeout=86400', 1800], ['', 1800]]
+  for (const [i, [query, held]] of asks.entries()) {
+    const poll = call(own, `${events}?ack=${i + 1}${query}`, { headers: auth })
+    await sleep(300)
+    t.same(own.heldEventTimeouts(), [held], `ack=${i + 1}${query}: held for ${held} s`)
+    own.triggerEvent('user1@contoso.com', { rel: `e${i}` })
+    t.same((await poll).json().sender, [{ rel: `e${i}` }])
+  }
+
+  // timeout=1 under the reference floor: still held when a second has passed.
+  const short = call(own, `${events}?ack=6&timeout=1`, { headers: auth })
+  const answered = await Promise.race([short.then(() => 'answered'), sleep(2500).then(() => 'held')])
+  t.equal(answered, 'held', 'a P-GET that asks for 1 s is not answered after 2.5 s')
+  own.triggerEvent('user1@contoso.com', { rel: 'release' })
+  t.same((await short).json().sender, [{ rel: 'release' }])
+})
+
+t.test('event channel: the lab floor lowered, an empty answer after the remembered timeout', async (t) => {
+  const bearer = await token(fe, 'user2@contoso.com', 'Pass@word2')
+  const auth = { authorization: `Bearer ${bearer}` }
+  const id = await newApplication(fe, bearer, 'remember-endpoint')
+  const events = `${APPS}/${id}/events`
+  t.same((await call(fe, `${events}?ack=1&timeout=2`, { headers: auth })).json().sender, [])
+  const started = Date.now()
+  const quiet = await call(fe, `${events}?ack=2`, { headers: auth })
+  const waited = Date.now() - started
+  t.same(quiet.json().sender, [], 'empty when the time is up')
+  t.ok(waited >= 1900 && waited < 60_000, `held for the remembered 2 s, not the default (${waited} ms)`)
 })
 
 t.test('event channel: client going away frees the channel; POST /lab/events', async (t) => {

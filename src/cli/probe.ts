@@ -31,7 +31,8 @@ Options:
       --owas FQDN         the Office Web Apps farm's (default officewebapps01.DOMAIN; none: no farm)
       --timeout S         seconds per request (default ${DEFAULT_TIMEOUT_MS / 1000})
       --long-poll S       after the sign-in, hold one UCWA event-channel GET for S seconds (with
-                          --user): catches a proxy read timeout shorter than Lync's long poll
+                          --user; a pool holds it at least 180 s): catches a proxy read timeout
+                          shorter than Lync's long poll
       --json              print the results as JSON: [{check, name, result, detail, cause?}]
   -h, --help              show this help
 

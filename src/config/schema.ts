@@ -254,6 +254,13 @@ export const LabSchema = Type.Object({
     internal: Type.Optional(field(SipAccessSchema, 'Where internal clients register: the Front End pool on 5061 by default (pool fqdn:5061).')),
     external: Type.Optional(field(SipAccessSchema, 'Where remote clients register: the Edge\'s access FQDN on 443 by default (sip.<sipDomain>:443).')),
   }, { additionalProperties: false, description: 'The SIP access locations the autodiscover User document gives out (SipClientInternalAccess, SipClientExternalAccess), as the topology publishes them.' })),
+  ucwa: Type.Optional(Type.Object({
+    minEventTimeout: Type.Optional(Type.Integer({
+      minimum: 1,
+      maximum: 180,
+      description: 'The shortest event-channel timeout, in seconds, the Front End honours: a P-GET that asks for less is held this long. 180 by default, as UCWA\'s events resource gives; lower it only so a test sees an empty answer sooner than a real pool would give it.',
+    })),
+  }, { additionalProperties: false, description: 'How the Front End\'s UCWA differs from a real pool\'s, for tests.' })),
   users: Type.Optional(Type.Array(LabUserSchema, { description: 'The users the stand-in servers accept.' })),
   servers: Type.Optional(Type.Array(LabServerSchema, { description: 'The stand-in servers `lyncproxy lab` starts, each behind the pool it names.' })),
 }, { additionalProperties: false })

@@ -146,7 +146,9 @@ export function standInListenError (err: unknown, { config, file, spec, addressO
 // A pool's members share one state (UCWA applications, event channels). All of them start, or none
 // is left listening.
 async function startPoolStandIns (sites: readonly StandInSite[], ephemeral: boolean): Promise<RunningStandIn[]> {
-  const shared = createPoolState()
+  const first = sites[0]
+  if (first === undefined) return []
+  const shared = createPoolState(first.spec.topology)
   const started: RunningStandIn[] = []
   try {
     for (const site of sites) {

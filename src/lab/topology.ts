@@ -21,6 +21,7 @@ export function labTopology (config: ResolvedConfig): LabTopology {
     ...(owas === undefined ? {} : { owas }),
     users: (config.lab?.users ?? []).map((u) => ({ ...u })),
     ...(config.lab?.sipAccess === undefined ? {} : { sipAccess: { ...config.lab.sipAccess } }),
+    ...(config.lab?.ucwa === undefined ? {} : { ucwa: { ...config.lab.ucwa } }),
   }
 }
 

@@ -1,7 +1,8 @@
 // The UCWA sign-in as Lync 2013 Mobile and the Lync Web App run it, through the proxy: the user
 // resource's MsRtcOAuth challenge, a password grant for a cwt= web ticket, the user resource again
 // with the ticket (following a redirect to the user's home pool), creating an application, and one
-// short event-channel poll. Each hop goes to the host its link names, reached on the target.
+// event-channel poll that makeMeAvailable answers. Each hop goes to the host its link names, reached
+// on the target.
 import { randomUUID } from 'node:crypto'
 import { fail, pass, skip, type ProbeContext } from './context.js'
 import { answered, describeError, errorCause, statusCause } from './diagnose.js'
@@ -11,9 +12,13 @@ import { publishedNames } from './options.js'
 import type { ProbeResult } from './types.js'
 
 const MAX_REDIRECTS = 3
-// The event channel is asked to give up after 1 s; anything past this means the proxy held it.
-const EVENTS_TIMEOUT_S = 1
+// A pool holds an event channel at least 180 s when nothing happens (events_ref.md), so the probe
+// makes something happen: makeMeAvailable raises me and communication events (EventChannelDetails.md,
+// the sample response), which must reach the held GET at once. Past this budget the proxy held them.
 const EVENTS_BUDGET_MS = 5_000
+// How long the P-GET has to reach the pool before makeMeAvailable is sent; if it arrives later, the
+// events wait for it on the pool and it is answered at once all the same.
+const HOLD_HEAD_START_MS = 300
 
 // A step that did not go as a client needs; becomes the row.
 class Stop extends Error {
@@ -94,8 +99,17 @@ class SignIn {
 }
 
 // The opt-in long poll: one event-channel GET held for `seconds`, which a Lync pool answers 200 with
-// an empty batch when the time is up. A proxy with a read timeout below that (nginx's
+// an empty batch when the time is up (at least 180 s, events_ref.md, whatever `seconds` asks). A proxy with a read timeout below that (nginx's
 // proxy_read_timeout is 60 s by default) cuts it first.
+// The href of `rel` in the resource embedded as `name` in a HAL body.
+function embeddedLink (body: string, name: string, rel: string): string | undefined {
+  let value: unknown
+  try { value = JSON.parse(body) } catch { return undefined }
+  const embedded = (value as { _embedded?: Record<string, { _links?: Record<string, { href?: unknown }> }> } | null)?._embedded
+  const href = embedded?.[name]?._links?.[rel]?.href
+  return typeof href === 'string' ? href : undefined
+}
+
 async function longPoll (ctx: ProbeContext, flow: SignIn, next: string | undefined, seconds: number): Promise<ProbeResult> {
   const name = ctx.names.webExt
   if (next === undefined) return fail('long-poll', name, 'the first event batch has no next link to hold', 'something rewrote the UCWA answer')
@@ -165,12 +179,24 @@ export async function ucwaSignIn (ctx: ProbeContext): Promise<ProbeResult[]> {
     if (appLinks.events === undefined) throw new Stop('FAIL', 'the new application has no events link', 'something rewrote the UCWA answer')
     flow.steps.push('POST applications 201')
 
+    const available = embeddedLink(created.body, 'me', 'makeMeAvailable')
+    if (available === undefined) throw new Stop('FAIL', 'the new application\'s me has no makeMeAvailable link', 'something rewrote the UCWA answer')
     const events = new URL(appLinks.events, flow.url(applications))
-    events.searchParams.set('timeout', String(EVENTS_TIMEOUT_S))
-    const polled = await flow.call('the event channel', events.href, { headers: { Accept: 'application/json' }, timeoutMs: Math.max(ctx.options.timeoutMs, EVENTS_BUDGET_MS) })
+    const polling = flow.call('the event channel', events.href, { headers: { Accept: 'application/json' }, timeoutMs: Math.max(ctx.options.timeoutMs, EVENTS_BUDGET_MS) + HOLD_HEAD_START_MS })
+    // A failure of the poll is read below, after makeMeAvailable, not as an unhandled rejection.
+    polling.catch(() => undefined)
+    await new Promise((resolve) => setTimeout(resolve, HOLD_HEAD_START_MS))
+    const made = await flow.call('makeMeAvailable', flow.url(available).href, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+      body: JSON.stringify({ supportedModalities: ['Messaging'] }),
+    })
+    flow.expect('makeMeAvailable', made, 204, flow.host(available))
+    flow.steps.push('makeMeAvailable 204')
+    const polled = await polling
     flow.expect('the event channel', polled, 200, events.hostname)
-    if (polled.elapsedMs > EVENTS_BUDGET_MS) {
-      throw new Stop('FAIL', `the event channel (timeout=${EVENTS_TIMEOUT_S}) took ${(polled.elapsedMs / 1000).toFixed(1)} s`, 'the proxy buffers or delays long-poll answers: pass /ucwa responses through unbuffered')
+    if (polled.elapsedMs > EVENTS_BUDGET_MS + HOLD_HEAD_START_MS) {
+      throw new Stop('FAIL', `the event channel took ${(polled.elapsedMs / 1000).toFixed(1)} s to bring the events of makeMeAvailable`, 'the proxy buffers or delays long-poll answers: pass /ucwa responses through unbuffered')
     }
     flow.steps.push(`events 200 in ${(polled.elapsedMs / 1000).toFixed(1)} s`)
     const signedIn = pass('ucwa-signin', name, `signed in as ${credentials.user}: ${flow.steps.join(' → ')}`)

@@ -6,7 +6,7 @@ import { buildSiteApp } from './app.js'
 import type { StandInContext } from './context.js'
 import { triggerUserEvent } from './lab-events.js'
 import { ownPool } from './topology.js'
-import type { BoundSite, RunningStandIn, StandInSpec } from './types.js'
+import type { BoundSite, LabTopology, RunningStandIn, StandInSpec } from './types.js'
 import { ApplicationRegistry } from './ucwa/applications.js'
 import { EventChannels } from './ucwa/events.js'
 import { ConversationRegistry } from './ucwa/messaging.js'
@@ -22,11 +22,15 @@ export interface PoolState {
   conversations: ConversationRegistry
 }
 
-export function createPoolState (): PoolState {
-  return { applications: new ApplicationRegistry(), channels: new EventChannels(), conversations: new ConversationRegistry() }
+export function createPoolState (topology: LabTopology): PoolState {
+  return {
+    applications: new ApplicationRegistry(),
+    channels: new EventChannels(topology.ucwa?.minEventTimeout),
+    conversations: new ConversationRegistry(),
+  }
 }
 
-export async function startStandIn (spec: StandInSpec, shared: PoolState = createPoolState()): Promise<RunningStandIn> {
+export async function startStandIn (spec: StandInSpec, shared: PoolState = createPoolState(spec.topology)): Promise<RunningStandIn> {
   const ctx: StandInContext = {
     spec,
     pool: ownPool(spec),
@@ -55,6 +59,7 @@ export async function startStandIn (spec: StandInSpec, shared: PoolState = creat
     member: spec.member,
     sites,
     triggerEvent: (sipUri, event) => triggerUserEvent(ctx, sipUri, event),
+    heldEventTimeouts: () => ctx.channels.heldTimeouts(),
     close: () => {
       closing ??= (async () => {
         // Answer held P-GETs before the sockets go, so a client sees a response rather than a reset.

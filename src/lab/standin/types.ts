@@ -21,6 +21,8 @@ export interface LabTopology {
   director?: WebPool
   owas?: WebPool
   users: LabUser[]
+  // The shortest event-channel timeout the Front End honours (lab.ucwa.minEventTimeout), in seconds.
+  ucwa?: { minEventTimeout?: number }
 }
 
 export interface SiteSpec { kind: SiteKind; protocol: SiteProtocol; port: number }
@@ -43,5 +45,7 @@ export interface RunningStandIn {
   sites: BoundSite[]
   // Pushes a UCWA event to every event channel of that user; returns how many held P-GETs it woke.
   triggerEvent (sipUri: string, event: object): number
+  // The timeout, in seconds, of each P-GET held right now (tests read it: a floor or ceiling applied).
+  heldEventTimeouts (): number[]
   close (): Promise<void>
 }

@@ -1,5 +1,5 @@
 // UCWA on the Front End: creating an application and its event channel (the long-poll P-GET that a
-// reverse proxy must let live for up to 900 s); the application's own resources are registered
+// reverse proxy must let live for up to 1800 s, events.ts); the application's own resources are registered
 // from me-routes.ts, people-routes.ts and messaging-routes.ts.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Site, StandInContext } from '../context.js'
@@ -12,9 +12,6 @@ import { peopleBody } from './people.js'
 import { parseJson, property, sendAppNotFound, sendJson, sendUcwaError } from './respond.js'
 import { communicationBody, meBody } from './me.js'
 
-// UCWA's default and upper bound for the event-channel timeout, in seconds.
-const DEFAULT_TIMEOUT_S = 900
-const MAX_TIMEOUT_S = 1800
 // applications_ref.md, culture: "The maximum length is 100 characters".
 const MAX_CULTURE_LENGTH = 100
 
@@ -63,14 +60,17 @@ function applicationInput (body: Record<string, unknown> | undefined): { userAge
   return { userAgent: property(body, 'userAgent') as string, endpointId: property(body, 'endpointId') as string, culture }
 }
 
-function timeoutSeconds (value: unknown): number {
+// The client's timeout parameter; one that is not a positive number counts as not given.
+function timeoutOf (value: unknown): number | undefined {
   const n = typeof value === 'string' ? Number(value) : NaN
-  return Number.isFinite(n) && n > 0 ? Math.min(n, MAX_TIMEOUT_S) : DEFAULT_TIMEOUT_S
+  return Number.isFinite(n) && n > 0 ? n : undefined
 }
 
+// The ack parameter; the application's events link starts at 1 (EventChannelDetails.md). One that is
+// not a number is out of order like any other, and gets the resync link.
 function ackOf (value: unknown): number {
   const n = typeof value === 'string' ? Number.parseInt(value, 10) : NaN
-  return Number.isSafeInteger(n) && n > 0 ? n : 1
+  return Number.isSafeInteger(n) && n >= 0 ? n : -1
 }
 
 export function registerUcwa (app: FastifyInstance, ctx: StandInContext, site: Site): void {
@@ -115,8 +115,8 @@ export function registerUcwa (app: FastifyInstance, ctx: StandInContext, site: S
     if (user === undefined) return reply
     const found = applications.find(request.params.id, user)
     if (found === undefined) return sendAppNotFound(reply)
-    const ack = ackOf(request.query.ack)
-    const held = channels.hold(found.id, timeoutSeconds(request.query.timeout) * 1000)
+    const timeoutS = timeoutOf(request.query.timeout)
+    const held = channels.hold(found.id, { ack: ackOf(request.query.ack), ...(timeoutS === undefined ? {} : { timeoutS }) })
     // A client (or a proxy) that gives up must not leave its P-GET behind: it would swallow the next
     // event. 'close' also fires after a normal response, when cancel is a no-op.
     reply.raw.on('close', held.cancel)
@@ -124,11 +124,12 @@ export function registerUcwa (app: FastifyInstance, ctx: StandInContext, site: S
     const events = `${APPLICATIONS_PATH}/${found.id}/events`
     switch (outcome.kind) {
       case 'events':
-      case 'timeout':
         return sendJson(reply, 200, {
-          _links: { self: { href: `${events}?ack=${ack}` }, next: { href: `${events}?ack=${ack + 1}` } },
-          sender: outcome.kind === 'events' ? outcome.sender : [],
+          _links: { self: { href: `${events}?ack=${outcome.ack}` }, next: { href: `${events}?ack=${outcome.ack + 1}` } },
+          sender: outcome.sender,
         })
+      case 'resync':
+        return sendJson(reply, 200, { _links: { resync: { href: `${events}?ack=${outcome.ack}` } } })
       case 'replaced':
         return sendUcwaError(reply, 409, 'Conflict', 'PGetReplaced', 'A newer event channel request replaced this one.')
       case 'deleted':

@@ -162,6 +162,23 @@ rules:
   t.match(internal[0]!.description, /Not in Microsoft's port summary, which bridges HTTPS to Front End or Director pools on port 4443/)
 })
 
+t.test('a rule that offloads TLS is listed under the HTTP bridge it really uses', async (t) => {
+  const dir = t.testdir({
+    'offload.yaml': `listeners:
+  - { name: web, protocol: https, port: 443, certificates: [{ lab: true }] }
+pools:
+  fe: { role: frontend, fqdn: pool01.contoso.net }
+rules:
+  - { name: webext-longpoll, publicNames: [webext.contoso.com], paths: [/ucwa], action: forward, pool: fe }
+  - { name: webext, publicNames: [webext.contoso.com], action: forward, pool: fe, bridge: { offloadTls: true } }
+`,
+  })
+  const internal = (await tables(['-c', path.join(dir, 'offload.yaml')])).find((x) => x.id === 'internal')!.rows
+  const row = (protocol: string): string | undefined => internal.find((r) => r.protocol === protocol)?.lyncproxy
+  t.match(row('HTTP/TCP/8080'), /for rules webext$/, 'offloaded: in the clear to 8080')
+  t.match(row('HTTPS/TCP/4443'), /for rules webext-longpoll$/, 'the other rule still bridges HTTPS to 4443')
+})
+
 t.test('formats: Markdown (default), CSV, JSON; usage errors', async (t) => {
   const md = await ports(['-c', LAB])
   t.equal(md.code, 0)

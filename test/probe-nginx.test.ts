@@ -54,6 +54,15 @@ function nginxConf (certs: string): string {
       proxy_ssl_verify on;
       proxy_ssl_name ${sslName};
       proxy_ssl_server_name on;`}`
+  // One HTTPS site per published name set, all with the lab's external certificate, as TMG's listener.
+  const httpsServer = (names: string, location: string): string => `  server {
+    listen 127.0.0.1:${ports.https} ssl;
+    ssl_certificate ${certs}/external.pem;
+    ssl_certificate_key ${certs}/external.key;
+    server_name ${names};
+    location / {${location}
+    }
+  }`
   return `daemon off;
 master_process off;
 worker_processes 1;
@@ -81,30 +90,9 @@ ${upstream('owas_https', sites(['owas01'], 'external', 'https'))}
     listen 127.0.0.1:${ports.http} default_server;
     return 301 https://$host$request_uri;
   }
-  server {
-    listen 127.0.0.1:${ports.https} ssl;
-    ssl_certificate ${certs}/external.pem;
-    ssl_certificate_key ${certs}/external.key;
-    server_name webext.contoso.com;
-    location / {${proxy('https://fe_https', 'pool01.contoso.net')}
-    }
-  }
-  server {
-    listen 127.0.0.1:${ports.https} ssl;
-    ssl_certificate ${certs}/external.pem;
-    ssl_certificate_key ${certs}/external.key;
-    server_name webdirext.contoso.com meet.contoso.com dialin.contoso.com lyncdiscover.contoso.com;
-    location / {${proxy('https://dir_https', 'dirpool.contoso.net')}
-    }
-  }
-  server {
-    listen 127.0.0.1:${ports.https} ssl;
-    ssl_certificate ${certs}/external.pem;
-    ssl_certificate_key ${certs}/external.key;
-    server_name officewebapps01.contoso.com;
-    location / {${proxy('https://owas_https', 'owas01.contoso.net')}
-    }
-  }
+${httpsServer('webext.contoso.com', proxy('https://fe_https', 'pool01.contoso.net'))}
+${httpsServer('webdirext.contoso.com meet.contoso.com dialin.contoso.com lyncdiscover.contoso.com', proxy('https://dir_https', 'dirpool.contoso.net'))}
+${httpsServer('officewebapps01.contoso.com', proxy('https://owas_https', 'owas01.contoso.net'))}
 }
 `
 }

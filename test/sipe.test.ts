@@ -26,6 +26,8 @@ const SVC = '/Autodiscover/AutodiscoverService.svc'
 const WEBTICKET = 'https://webext.contoso.com/WebTicket/WebTicketService.svc'
 const DIR_WEBTICKET = 'https://webdirext.contoso.com/WebTicket/WebTicketService.svc'
 const QUERY = '?sipuri=user1@contoso.com'
+// The account both runs sign in with, as a domain user would set SIPE up: NTLM with DOMAIN\user.
+const USER1 = { account: 'user1@contoso.com', password: 'Pass@word1', login: 'CONTOSO\\user1', authentication: 'ntlm', transport: 'auto' } as const
 
 function describe (h: HttpExchange): string {
   return `${h.method} ${h.url} -> ${h.status === 0 ? 'no response' : `${h.status} ${h.responseHeaders['content-type'] ?? ''}`}`
@@ -74,11 +76,7 @@ const skip = sipeSkipReason()
 
 t.test('SIPE signs in through the lab', { skip: skip ?? false }, async (t) => {
   const run: SipeRun = await runSipe({
-    account: 'user1@contoso.com',
-    password: 'Pass@word1',
-    login: 'CONTOSO\\user1',
-    authentication: 'ntlm',
-    transport: 'auto',
+    ...USER1,
     // The Director VIP, whose 5061 stands in for the Edge's access service (see the top).
     sipAddress: '127.0.1.2',
     labConfig: (lab) => {
@@ -189,11 +187,7 @@ t.test('SIPE signs in through the lab', { skip: skip ?? false }, async (t) => {
 // SIP port on the VIP (dirpool.contoso.net:5061), whose certificate names the pool.
 t.test('SIPE signs in from the internal network', { skip: skip ?? false }, async (t) => {
   const run: SipeRun = await runSipe({
-    account: 'user1@contoso.com',
-    password: 'Pass@word1',
-    login: 'CONTOSO\\user1',
-    authentication: 'ntlm',
-    transport: 'auto',
+    ...USER1,
     // Internal DNS: lyncdiscoverinternal is the Director VIP, and the external name does not resolve.
     hosts: { 'lyncdiscoverinternal.contoso.com': '127.0.1.2', 'lyncdiscover.contoso.com': '' },
     labConfig: (lab) => {

@@ -1,6 +1,7 @@
 // Life cycle of a stand-in (start, bound ports, close, refusal of bad specs) and the pure pieces the
 // servers are built from: Accept negotiation, the IIS host rewrites, web ticket checks.
 import t from 'tap'
+import { throwawayCert } from './helpers/throwaway-cert.js'
 import { once } from 'node:events'
 import net, { type AddressInfo } from 'node:net'
 import type { IncomingMessage } from 'node:http'
@@ -9,7 +10,7 @@ import { chooseRepresentation } from '../src/lab/standin/autodiscover/negotiate.
 import { hostName } from '../src/lab/standin/host.js'
 import { startStandIn, type StandInSpec } from '../src/lab/standin/index.js'
 import { rewriteLyncUrl } from '../src/lab/standin/rewrite.js'
-import { issueWebTicket, verifyWebTicket } from '../src/lab/standin/webticket/token.js'
+import { issueWebTicket, ticketKeyOf, verifyWebTicket } from '../src/lab/standin/webticket/token.js'
 
 const base: StandInSpec = {
   member: 'fe01',
@@ -99,14 +100,23 @@ t.test('IIS host rewrites', async (t) => {
 })
 
 t.test('web ticket checks', async (t) => {
+  const pem = (await throwawayCert('fe01.contoso.net')).key
+  const KEY = ticketKeyOf(pem)
   const now = Date.now()
-  const ticket = issueWebTicket('Pool01.contoso.net', 'user1@contoso.com', now)
+  const ticket = issueWebTicket(KEY, 'Pool01.contoso.net', 'user1@contoso.com', now)
   t.match(ticket, /^cwt=[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/)
-  t.match(verifyWebTicket(ticket, 'pool01.contoso.net', now), { ok: true, ticket: { user: 'user1@contoso.com', pool: 'pool01.contoso.net' } })
-  t.same(verifyWebTicket(ticket, 'dirpool.contoso.net', now), { ok: false, reason: 'other-pool' })
-  t.same(verifyWebTicket(ticket, 'pool01.contoso.net', now + 28_800_000), { ok: false, reason: 'expired' })
+  t.match(verifyWebTicket(KEY, ticket, 'pool01.contoso.net', now), { ok: true, ticket: { user: 'user1@contoso.com', pool: 'pool01.contoso.net' } })
+  t.same(verifyWebTicket(KEY, ticket, 'dirpool.contoso.net', now), { ok: false, reason: 'other-pool' })
+  t.same(verifyWebTicket(KEY, ticket, 'pool01.contoso.net', now + 28_800_000), { ok: false, reason: 'expired' })
   const flipped = ticket.slice(0, -1) + (ticket.endsWith('A') ? 'B' : 'A')
-  t.same(verifyWebTicket(flipped, 'pool01.contoso.net', now), { ok: false, reason: 'signature' })
-  t.same(verifyWebTicket('cwt=AAEB', 'pool01.contoso.net', now), { ok: false, reason: 'malformed' })
-  t.not(issueWebTicket('pool01.contoso.net', 'user1@contoso.com', now), ticket, 'two tickets never look alike')
+  t.same(verifyWebTicket(KEY, flipped, 'pool01.contoso.net', now), { ok: false, reason: 'signature' })
+  t.same(verifyWebTicket(KEY, 'cwt=AAEB', 'pool01.contoso.net', now), { ok: false, reason: 'malformed' })
+  t.not(issueWebTicket(KEY, 'pool01.contoso.net', 'user1@contoso.com', now), ticket, 'two tickets never look alike')
+
+  // The key is the pool certificate's: another process with the same certificate accepts the ticket
+  // (as fe02 does fe01's), one with another certificate does not.
+  t.same(ticketKeyOf(pem), KEY, 'the same certificate, the same key')
+  const other = ticketKeyOf((await throwawayCert('dir01.contoso.net')).key)
+  t.same(verifyWebTicket(other, ticket, 'pool01.contoso.net', now), { ok: false, reason: 'signature' })
+  t.not(ticketKeyOf(undefined), KEY, 'a stand-in without a certificate keeps a key of its own')
 })

@@ -5,7 +5,7 @@ import { formatErrors, loadConfigFile } from '../config/load.js'
 import { labCertificateRequest } from '../control/lab-cert-request.js'
 import { startStandIn } from '../lab/standin/index.js'
 import { standInListenError, type StandInSite } from '../lab/run.js'
-import { standInSpecs } from '../lab/topology.js'
+import { standInSpecs, ucwaHostOf } from '../lab/topology.js'
 import { ensureLabCertificates } from '../tls/lab-certs.js'
 import { exitCodeOf, LyncProxyError } from '../errors.js'
 import { DEFAULT_LAB_CONFIG } from './lab.js'
@@ -33,17 +33,20 @@ export async function runStandIn (argv: string[]): Promise<number> {
     const loaded = await loadConfigFile(values.config ?? DEFAULT_LAB_CONFIG)
     const certs = await ensureLabCertificates(labCertificateRequest(loaded.config))
     const specs = standInSpecs(loaded.config, certs)
-    const spec = specs.find((s) => s.member === values.server)
-    if (spec === undefined) {
+    const found = specs.find((s) => s.member === values.server)
+    if (found === undefined) {
       const e = new LyncProxyError('LRP_ERR_USAGE', `no lab server named '${values.server ?? ''}'`, { fix: `use one of ${specs.map((s) => s.member).join(', ')}` })
       process.stderr.write(e.format() + '\n')
       return e.exitCode
     }
+    const ucwaHost = ucwaHostOf(loaded.config, specs, found.member)
+    const spec = ucwaHost === undefined ? found : { ...found, ucwaHost }
     const site: StandInSite = values.address === undefined
       ? { config: loaded.config, file: loaded.file, spec }
       : { config: loaded.config, file: loaded.file, spec: { ...spec, address: values.address }, addressOption: values.address }
     const running = await startStandIn(site.spec).catch((err: unknown) => { throw standInListenError(err, site) })
     for (const s of running.sites) process.stdout.write(`${running.member}: ${s.kind} site ${s.protocol}://${s.address}:${s.port}\n`)
+    if (ucwaHost !== undefined) process.stdout.write(`${running.member}: UCWA requests go to ${ucwaHost.member} (${ucwaHost.address}), which holds the pool's applications\n`)
     const stop = (): void => { running.close().then(() => process.exit(0), () => process.exit(1)) }
     process.on('SIGTERM', stop)
     process.on('SIGINT', stop)

@@ -2,7 +2,7 @@
 // addresses and sites they listen on, and the topology facts their answers are built from.
 import type { ResolvedConfig } from '../config/defaults.js'
 import type { LabCertificates } from '../tls/lab-certs.js'
-import type { LabTopology, SiteSpec, StandInSpec } from './standin/types.js'
+import type { LabTopology, SiteSpec, StandInSpec, UcwaHost } from './standin/types.js'
 
 export function labTopology (config: ResolvedConfig): LabTopology {
   const pools = Object.values(config.pools)
@@ -55,4 +55,16 @@ export function standInSpecs (config: ResolvedConfig, certs: LabCertificates): S
     })
   }
   return specs
+}
+
+// For a Front End server run alone (`lyncproxy standin`): the server of its pool that holds the
+// pool's UCWA state, the pool's first in lab.servers, unless that is the server itself. In one lab
+// process the servers of a pool share that state directly and need none.
+export function ucwaHostOf (config: ResolvedConfig, specs: readonly StandInSpec[], member: string): UcwaHost | undefined {
+  const servers = config.lab?.servers ?? []
+  const pool = servers.find((s) => s.name === member)?.pool
+  const first = servers.find((s) => s.pool === pool)
+  const host = specs.find((s) => s.member === first?.name)
+  if (host === undefined || host.member === member || host.role !== 'frontend') return undefined
+  return { member: host.member, address: host.address, sites: host.sites }
 }

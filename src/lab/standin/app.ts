@@ -13,6 +13,7 @@ import { registerLabEvents } from './lab-events.js'
 import { registerMeet } from './meet.js'
 import { registerOwas } from './owas.js'
 import { rewriteLyncUrl } from './rewrite.js'
+import { registerUcwaForwarding } from './ucwa/pool-host.js'
 import { registerUcwa, sendUcwaNotFound } from './ucwa/routes.js'
 import { registerWebTicket } from './webticket/routes.js'
 import { registerWindowsAuth } from './winauth.js'
@@ -40,11 +41,15 @@ function registerRoutes (app: FastifyInstance, ctx: StandInContext, site: Site):
     case 'frontend':
       registerAutodiscover(app, ctx, site)
       registerWebTicket(app, ctx, site)
-      registerUcwa(app, ctx, site)
+      if (ctx.spec.ucwaHost === undefined) {
+        registerUcwa(app, ctx, site)
+        registerLabEvents(app, ctx)
+      } else {
+        registerUcwaForwarding(app, ctx, site, ctx.spec.ucwaHost)
+      }
       registerWindowsAuth(app, ctx)
       registerMeet(app, ctx, site)
       registerDialin(app, ctx)
-      registerLabEvents(app, ctx)
       break
     case 'director':
       // A Director authenticates and redirects: autodiscover, web tickets and simple URLs are its

@@ -11,6 +11,8 @@ export interface Site { kind: SiteKind; protocol: SiteProtocol }
 export interface StandInContext {
   spec: StandInSpec
   pool: WebPool
+  // Signs and checks this pool's web tickets (webticket/token.ts).
+  ticketKey: Buffer
   applications: ApplicationRegistry
   channels: EventChannels
   conversations: ConversationRegistry

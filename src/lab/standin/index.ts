@@ -10,6 +10,7 @@ import type { BoundSite, LabTopology, RunningStandIn, StandInSpec } from './type
 import { ApplicationRegistry } from './ucwa/applications.js'
 import { EventChannels } from './ucwa/events.js'
 import { ConversationRegistry } from './ucwa/messaging.js'
+import { ticketKeyOf } from './webticket/token.js'
 
 export type { BoundSite, LabTopology, LabUser, RunningStandIn, SiteKind, SiteProtocol, SiteSpec, StandInSpec, WebPool } from './types.js'
 
@@ -34,6 +35,7 @@ export async function startStandIn (spec: StandInSpec, shared: PoolState = creat
   const ctx: StandInContext = {
     spec,
     pool: ownPool(spec),
+    ticketKey: ticketKeyOf(spec.tls?.key),
     applications: shared.applications,
     channels: shared.channels,
     conversations: shared.conversations,

@@ -27,6 +27,10 @@ export interface LabTopology {
 
 export interface SiteSpec { kind: SiteKind; protocol: SiteProtocol; port: number }
 
+// The server of a pool that holds its UCWA state when the pool's servers run in separate processes
+// (ucwa/pool-host.ts): where to reach each of its sites.
+export interface UcwaHost { member: string; address: string; sites: SiteSpec[] }
+
 export interface StandInSpec {
   member: string
   role: 'frontend' | 'director' | 'owas'
@@ -36,6 +40,8 @@ export interface StandInSpec {
   sites: SiteSpec[]
   tls?: { cert: string; key: string }
   topology: LabTopology
+  // Set when this server runs alone and another server of its pool holds the UCWA state.
+  ucwaHost?: UcwaHost
 }
 
 export interface BoundSite { kind: SiteKind; protocol: SiteProtocol; address: string; port: number }

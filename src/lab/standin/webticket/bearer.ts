@@ -48,7 +48,7 @@ export function authenticate (request: FastifyRequest, reply: FastifyReply, ctx:
     sendIisUnauthorized(reply, oauthChallenges(ctx, site))
     return undefined
   }
-  const check = verifyWebTicket(token, ctx.pool.internalFqdn)
+  const check = verifyWebTicket(ctx.ticketKey, token, ctx.pool.internalFqdn)
   const user = check.ok ? findUser(ctx.spec.topology, check.ticket.user) : undefined
   if (user === undefined) {
     // Lync answers any ticket it cannot use (another pool's, expired, garbled) this way, which is how

@@ -37,7 +37,7 @@ function issueToken (ctx: StandInContext, site: Site, request: FastifyRequest, r
     return sendSoap(reply, 500, trustFault('FailedAuthentication', `${who.identity.domain}\\${who.identity.user} is not ${parsed.request.uriClaim}.`))
   }
   const serviceUrl = `https://${webFqdn(ctx.pool, site.kind)}${WEBTICKET_SERVICE}`
-  const assertion = issueSamlAssertion({ pool: ctx.pool.internalFqdn, sipUri, issuer: serviceUrl, audience: parsed.request.appliesTo ?? serviceUrl })
+  const assertion = issueSamlAssertion({ key: ctx.ticketKey, pool: ctx.pool.internalFqdn, sipUri, issuer: serviceUrl, audience: parsed.request.appliesTo ?? serviceUrl })
   reply.header('Cache-Control', 'no-store')
   return sendSoap(reply, 200, tokenResponse(parsed.request, assertion))
 }
@@ -68,7 +68,7 @@ export function registerWebTicket (app: FastifyInstance, ctx: StandInContext, si
     }
     reply.header('Cache-Control', 'no-store').header('Pragma', 'no-cache')
     return reply.type('application/json').send(JSON.stringify({
-      access_token: issueWebTicket(ctx.pool.internalFqdn, sipKey(user.sipUri)),
+      access_token: issueWebTicket(ctx.ticketKey, ctx.pool.internalFqdn, sipKey(user.sipUri)),
       expires_in: TICKET_LIFETIME_SECONDS,
       ms_rtc_identityscope: 'local',
       token_type: 'Bearer',

@@ -25,6 +25,7 @@ function isoSeconds (ms: number): string {
 
 export interface AssertionRequest {
   pool: string // the issuing pool's internal FQDN, which scopes the ticket
+  key: Buffer // the pool's ticket key (token.ts)
   sipUri: string // sip:user1@contoso.com
   issuer: string // the web ticket service's URL
   audience: string // the RST's AppliesTo address
@@ -35,7 +36,7 @@ export function issueSamlAssertion (r: AssertionRequest): IssuedAssertion {
   const now = r.now ?? Date.now()
   const created = isoSeconds(now)
   const expires = isoSeconds(now + TICKET_LIFETIME_SECONDS * 1000)
-  const ticket = issueWebTicket(r.pool, r.sipUri.replace(/^sip:/i, ''), now)
+  const ticket = issueWebTicket(r.key, r.pool, r.sipUri.replace(/^sip:/i, ''), now)
   const subject = `<saml:Subject><saml:NameIdentifier>${escapeMarkup(r.sipUri)}</saml:NameIdentifier></saml:Subject>`
   // The namespace is declared on the assertion itself: clients copy this element out of the RSTR
   // as raw text, so it must stand alone.

@@ -1,10 +1,18 @@
 // Web tickets (the cwt= OAuth access tokens). Real Lync tickets are only valid on the pool that issued
 // them; reusing a Director's ticket on a Front End gives 500 / 28032. To reproduce that, a ticket names
-// the issuing pool's internal FQDN and is HMAC-signed with a key that lives only in this process, so
-// every stand-in in the lab can check any ticket but none can be forged from outside.
+// the issuing pool's internal FQDN and is HMAC-signed. Every server of a pool must accept the pool's
+// tickets, since the HLB may send the next request to any of them, also when each server runs in a
+// process (or a container) of its own: so the key comes from the pool's certificate, whose private key
+// every server of the pool holds and no client has (ticketKeyOf).
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 
-const KEY = randomBytes(32)
+// For a stand-in with no certificate (HTTP only): its tickets are good in this process alone.
+const PROCESS_KEY = randomBytes(32)
+
+export function ticketKeyOf (privateKeyPem: string | undefined): Buffer {
+  if (privateKeyPem === undefined) return PROCESS_KEY
+  return createHmac('sha256', privateKeyPem).update('lyncproxy lab web ticket key').digest()
+}
 
 // Eight hours, the user ticket lifetime of Lync 2013.
 export const TICKET_LIFETIME_SECONDS = 28_800
@@ -15,15 +23,15 @@ export type TicketCheck =
   | { ok: true; ticket: WebTicket }
   | { ok: false; reason: 'malformed' | 'signature' | 'expired' | 'other-pool' }
 
-function sign (payload: string): string {
-  return createHmac('sha256', KEY).update(payload).digest('base64url')
+function sign (key: Buffer, payload: string): string {
+  return createHmac('sha256', key).update(payload).digest('base64url')
 }
 
-export function issueWebTicket (pool: string, user: string, now = Date.now()): string {
+export function issueWebTicket (key: Buffer, pool: string, user: string, now = Date.now()): string {
   const ticket: WebTicket = { pool: pool.toLowerCase(), user, expires: Math.floor(now / 1000) + TICKET_LIFETIME_SECONDS }
   // A nonce makes two tickets for the same user differ, as real ones do.
   const payload = Buffer.from(JSON.stringify({ ...ticket, n: randomBytes(6).toString('base64url') })).toString('base64url')
-  return `cwt=${payload}.${sign(payload)}`
+  return `cwt=${payload}.${sign(key, payload)}`
 }
 
 function parse (token: string): { payload: string; mac: string } | undefined {
@@ -31,10 +39,10 @@ function parse (token: string): { payload: string; mac: string } | undefined {
   return m === null ? undefined : { payload: m[1] as string, mac: m[2] as string }
 }
 
-export function verifyWebTicket (token: string, pool: string, now = Date.now()): TicketCheck {
+export function verifyWebTicket (key: Buffer, token: string, pool: string, now = Date.now()): TicketCheck {
   const parts = parse(token)
   if (parts === undefined) return { ok: false, reason: 'malformed' }
-  const expected = Buffer.from(sign(parts.payload))
+  const expected = Buffer.from(sign(key, parts.payload))
   const given = Buffer.from(parts.mac)
   if (expected.length !== given.length || !timingSafeEqual(expected, given)) return { ok: false, reason: 'signature' }
   let ticket: WebTicket

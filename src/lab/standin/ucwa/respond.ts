@@ -1,9 +1,16 @@
 // How UCWA answers: JSON bodies, and its error body (ErrorsAndInformationalMessages.md, "Error
 // response body": code, then subcode and message).
+import { gzipSync } from 'node:zlib'
 import type { FastifyReply } from 'fastify'
+import { acceptsGzip } from './accept-encoding.js'
 
+// IIS's dynamic compression, which the UCWA virtual directory has: gzip when the client's
+// Accept-Encoding allows it, and Vary either way so that a cache keeps the two apart.
 export function sendJson (reply: FastifyReply, status: number, body: unknown): FastifyReply {
-  return reply.code(status).type('application/json; charset=utf-8').send(JSON.stringify(body))
+  const json = JSON.stringify(body)
+  reply.code(status).type('application/json; charset=utf-8').header('Vary', 'Accept-Encoding')
+  if (!acceptsGzip(reply.request.headers['accept-encoding'])) return reply.send(json)
+  return reply.header('Content-Encoding', 'gzip').send(gzipSync(json))
 }
 
 export function sendUcwaError (reply: FastifyReply, status: number, code: string, subcode: string | undefined, message: string): FastifyReply {

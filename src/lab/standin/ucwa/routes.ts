@@ -5,6 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Site, StandInContext } from '../context.js'
 import { authenticate } from '../webticket/bearer.js'
 import { APPLICATIONS_PATH, type UcwaApplication } from './applications.js'
+import { registerBatch } from './batch.js'
 import { registerMe } from './me-routes.js'
 import { endConversationsOf, registerMessaging } from './messaging-routes.js'
 import { registerPeople } from './people-routes.js'
@@ -78,6 +79,7 @@ export function registerUcwa (app: FastifyInstance, ctx: StandInContext, site: S
   registerMe(app, ctx, site)
   registerPeople(app, ctx, site)
   registerMessaging(app, ctx, site)
+  registerBatch(app, ctx, site)
 
   app.post(APPLICATIONS_PATH, async (request, reply) => {
     const user = authenticate(request, reply, ctx, site)

@@ -168,11 +168,11 @@ t.test('full UCWA sign-in: autodiscover, 401, token, user, application', async (
   t.equal(notObject.status, 400, 'a body that is not a JSON object')
 
   // A link the lab does not serve yet answers as UCWA does, in JSON, once the ticket is good.
-  const missing = await call(fe, `${base}/onlineMeetings/myOnlineMeetings`, { headers: { authorization: `Bearer ${bearer}`, accept: 'application/json' } })
+  const missing = await call(fe, `${base}/me/callForwardingSettings`, { headers: { authorization: `Bearer ${bearer}`, accept: 'application/json' } })
   t.equal(missing.status, 404)
   t.equal(missing.headers['content-type'], 'application/json; charset=utf-8')
   t.match(missing.json(), { code: 'NotFound' })
-  const missingNoTicket = await call(fe, `${base}/onlineMeetings/myOnlineMeetings`)
+  const missingNoTicket = await call(fe, `${base}/me/callForwardingSettings`)
   t.equal(missingNoTicket.status, 401, 'without a ticket: the 401, before any path is looked at')
   t.equal((await call(fe, '/nosuch/page.aspx')).headers['content-type']?.toString().startsWith('text/html'), true, 'outside UCWA, IIS\'s page')
 

@@ -332,3 +332,45 @@ t.test('makeMeAvailable refuses what the reference refuses', async (t) => {
   // PascalCase, as GetMyPresenceInformation.md sends it.
   t.equal((await client.call(href, { method: 'POST', body: { SupportedModalities: ['Messaging'] } })).status, 204)
 })
+
+// ScheduleAnOnlineMeeting.md, myOnlineMeetings_ref.md, policies_ref.md: a meeting scheduled through
+// the proxy, whose joinUrl then opens through the proxy's meet rule on the same conference.
+t.test('a client schedules a meeting and opens its join URL; reads policies', async (t) => {
+  const client = new Client()
+  const app = await signIn(client, 'user1@contoso.com', 'Pass@word1')
+  const policies = await client.call(app._links!.policies!.href)
+  t.equal(policies.status, 200)
+  t.match(policies.json, { rel: 'policies', htmlMessaging: 'Disabled', photos: 'Disabled' })
+
+  const onlineMeetings = embedded(app, 'onlineMeetings')
+  const mine = await client.call(onlineMeetings._links!.myOnlineMeetings!.href)
+  t.same(mine.json._embedded, { myOnlineMeeting: [] }, 'no meetings yet')
+  const scheduled = await client.call(onlineMeetings._links!.myOnlineMeetings!.href, {
+    method: 'POST',
+    body: { attendanceAnnouncementsStatus: 'Disabled', description: 'quarterly numbers', subject: 'review', attendees: ['sip:user2@contoso.com'], leaders: [] },
+  })
+  t.equal(scheduled.status, 200, 'the walk-through answers 200')
+  const meeting = scheduled.json as Json & { onlineMeetingId: string, onlineMeetingUri: string, joinUrl: string, expirationTime: string }
+  t.match(meeting, {
+    rel: 'myOnlineMeeting', subject: 'review', description: 'quarterly numbers', attendees: ['sip:user2@contoso.com'], leaders: [],
+    accessLevel: 'SameEnterprise', organizerUri: 'sip:user1@contoso.com', onlineMeetingRel: 'myOnlineMeetings',
+    onlineMeetingId: /^[A-Z0-9]{8}$/, expirationTime: /^\/Date\(\d+\)\/$/,
+  })
+  t.equal(meeting.onlineMeetingUri, `sip:user1@contoso.com;gruu;opaque=app:conf:focus:id:${meeting.onlineMeetingId}`)
+  t.equal(meeting.joinUrl, `https://meet.contoso.com/user1/${meeting.onlineMeetingId}`)
+  const hours = (Number(/\d+/.exec(meeting.expirationTime)![0]) - Date.now()) / 3600_000
+  t.ok(hours > 7.9 && hours <= 8, 'expires in 8 hours when not told')
+
+  // The join URL, as an attendee's browser opens it: through the proxy to the pool's Meet page.
+  const page = await lab.fetch(meeting.joinUrl)
+  t.equal(page.status, 200)
+  t.match(await page.text(), `<code id="conference-uri">${meeting.onlineMeetingUri.replaceAll('&', '&amp;')}</code>`)
+
+  t.equal((await client.call(meeting._links!.self!.href)).json.subject, 'review')
+  t.match((await client.call(onlineMeetings._links!.myOnlineMeetings!.href)).json._embedded, { myOnlineMeeting: [{ onlineMeetingId: meeting.onlineMeetingId }] })
+  const bad = await client.call(onlineMeetings._links!.myOnlineMeetings!.href, { method: 'POST', body: { accessLevel: 'Anyone' } })
+  t.equal(bad.status, 400)
+  t.match(bad.json, { subcode: 'ParameterValidationFailure', message: /accessLevel must be one of Everyone, Invited, Locked, None, SameEnterprise/ })
+  t.equal((await client.call(meeting._links!.self!.href, { method: 'DELETE' })).status, 204)
+  t.equal((await client.call(meeting._links!.self!.href)).status, 404, 'gone once deleted')
+})

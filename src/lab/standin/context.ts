@@ -4,6 +4,7 @@
 import type { SiteKind, SiteProtocol, StandInSpec, WebPool } from './types.js'
 import type { ApplicationRegistry } from './ucwa/applications.js'
 import type { EventChannels } from './ucwa/events.js'
+import type { MeetingRegistry } from './ucwa/meetings.js'
 import type { ConversationRegistry } from './ucwa/messaging.js'
 
 export interface Site { kind: SiteKind; protocol: SiteProtocol }
@@ -16,4 +17,5 @@ export interface StandInContext {
   applications: ApplicationRegistry
   channels: EventChannels
   conversations: ConversationRegistry
+  meetings: MeetingRegistry
 }

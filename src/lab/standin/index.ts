@@ -9,6 +9,7 @@ import { ownPool } from './topology.js'
 import type { BoundSite, LabTopology, RunningStandIn, StandInSpec } from './types.js'
 import { ApplicationRegistry } from './ucwa/applications.js'
 import { EventChannels } from './ucwa/events.js'
+import { MeetingRegistry } from './ucwa/meetings.js'
 import { ConversationRegistry } from './ucwa/messaging.js'
 import { ticketKeyOf } from './webticket/token.js'
 
@@ -21,6 +22,7 @@ export interface PoolState {
   applications: ApplicationRegistry
   channels: EventChannels
   conversations: ConversationRegistry
+  meetings: MeetingRegistry
 }
 
 export function createPoolState (topology: LabTopology): PoolState {
@@ -28,6 +30,7 @@ export function createPoolState (topology: LabTopology): PoolState {
     applications: new ApplicationRegistry(),
     channels: new EventChannels(topology.ucwa?.minEventTimeout),
     conversations: new ConversationRegistry(),
+    meetings: new MeetingRegistry(),
   }
 }
 
@@ -39,6 +42,7 @@ export async function startStandIn (spec: StandInSpec, shared: PoolState = creat
     applications: shared.applications,
     channels: shared.channels,
     conversations: shared.conversations,
+    meetings: shared.meetings,
   }
   const apps: FastifyInstance[] = []
   const sites: BoundSite[] = []
@@ -68,6 +72,7 @@ export async function startStandIn (spec: StandInSpec, shared: PoolState = creat
         ctx.channels.closeAll()
         ctx.applications.clear()
         ctx.conversations.forget()
+        ctx.meetings.forget()
         // One turn of the event loop lets those answers reach their sockets before close destroys them.
         await new Promise((resolve) => setImmediate(resolve))
         await Promise.all(apps.map((a) => a.close()))

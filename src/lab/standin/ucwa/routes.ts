@@ -7,8 +7,10 @@ import { authenticate } from '../webticket/bearer.js'
 import { APPLICATIONS_PATH, type UcwaApplication } from './applications.js'
 import { registerBatch } from './batch.js'
 import { registerMe } from './me-routes.js'
+import { onlineMeetingsBody, registerMeetings } from './meetings-routes.js'
 import { endConversationsOf, registerMessaging } from './messaging-routes.js'
 import { registerPeople } from './people-routes.js'
+import { registerPolicies } from './policies.js'
 import { peopleBody } from './people.js'
 import { parseJson, property, sendAppNotFound, sendJson, sendUcwaError } from './respond.js'
 import { communicationBody, meBody } from './me.js'
@@ -38,7 +40,7 @@ function applicationBody (app: UcwaApplication): object {
     _embedded: {
       me: meBody(app),
       people: peopleBody(app),
-      onlineMeetings: { _links: { self: link('/onlineMeetings') }, rel: 'onlineMeetings' },
+      onlineMeetings: onlineMeetingsBody(app),
       communication: communicationBody(app),
     },
     rel: 'application',
@@ -80,6 +82,8 @@ export function registerUcwa (app: FastifyInstance, ctx: StandInContext, site: S
   registerPeople(app, ctx, site)
   registerMessaging(app, ctx, site)
   registerBatch(app, ctx, site)
+  registerMeetings(app, ctx, site)
+  registerPolicies(app, ctx, site)
 
   app.post(APPLICATIONS_PATH, async (request, reply) => {
     const user = authenticate(request, reply, ctx, site)

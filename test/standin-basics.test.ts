@@ -118,5 +118,5 @@ t.test('web ticket checks', async (t) => {
   t.same(ticketKeyOf(pem), KEY, 'the same certificate, the same key')
   const other = ticketKeyOf((await throwawayCert('dir01.contoso.net')).key)
   t.same(verifyWebTicket(other, ticket, 'pool01.contoso.net', now), { ok: false, reason: 'signature' })
-  t.not(ticketKeyOf(undefined), KEY, 'a stand-in without a certificate keeps a key of its own')
+  t.notOk(ticketKeyOf(undefined).equals(KEY), 'a stand-in without a certificate keeps a key of its own')
 })

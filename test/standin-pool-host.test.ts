@@ -5,6 +5,7 @@
 import t from 'tap'
 import { once } from 'node:events'
 import net from 'node:net'
+import { createServer as tlsServer } from 'node:tls'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Agent, request } from 'undici'
 import { loadConfigFile } from '../src/config/load.js'
@@ -129,12 +130,20 @@ t.test('a host that does not answer, or answers with another certificate: 503 in
   t.equal(r.status, 503)
   t.same(r.json(), { code: 'ServiceFailure', message: "This pool's UCWA host (fe09) did not answer." })
 
-  // A server of another pool (another certificate) is not trusted as the host.
-  const stranger = await alone(spec('fe04', await throwawayCert('pool02.contoso.net'), hostOf(fe01)))
+  // A server with another certificate is not trusted as the host: it gets no request, and so no ticket.
+  const impostorCert = await throwawayCert('pool01.contoso.net')
+  const received: Buffer[] = []
+  const impostor = tlsServer({ cert: impostorCert.cert, key: impostorCert.key }, (socket) => { socket.on('data', (d: Buffer) => received.push(d)); socket.on('error', () => {}) })
+  impostor.listen(0, '127.0.0.1')
+  await once(impostor, 'listening')
+  t.teardown(() => impostor.close())
+  const impostorPort = (impostor.address() as net.AddressInfo).port
+  const stranger = await alone(spec('fe04', tls, { member: 'fe01', address: '127.0.0.1', sites: [{ kind: 'external', protocol: 'https', port: impostorPort }] }))
   t.teardown(() => stranger.close())
-  const refused = await call(stranger, APPS, { method: 'POST', headers: { authorization: `Bearer ${await token(fe01)}` }, body: '{}' })
+  const refused = await call(stranger, APPS, { method: 'POST', headers: { authorization: `Bearer ${await token(fe01)}`, 'content-type': 'application/json' }, body: '{"userAgent":"t","endpointId":"x","culture":"en-US"}' })
   t.equal(refused.status, 503, 'the pinned certificate does not match')
-  t.equal(fe01.heldEventTimeouts().length, 0)
+  await sleep(200)
+  t.equal(Buffer.concat(received).length, 0, 'not one byte of the request reached the impostor')
 })
 
 t.test('run alone from config/compose.yaml, fe02 passes UCWA to fe01; fe01 and the Directors hold their own', async (t) => {

@@ -255,6 +255,9 @@ t.test('event channel: an answer is kept until acknowledged; an out-of-order ack
   t.equal(fe.triggerEvent('user1@contoso.com', { rel: 'one' }), 1)
   t.same((await first).json(), { _links: links(1), sender: [{ rel: 'one' }] })
 
+  const appLink = async (): Promise<string> => ((await call(fe, `${APPS}/${id}`, { headers: auth })).json()._links as Record<string, { href: string }>).events!.href
+  t.equal(await appLink(), `${events}?ack=1`, 'the application links to the unacknowledged answer')
+
   // The client lost that answer and asks again with the same ack: the same events, at once.
   const again = await call(fe, `${events}?ack=1&timeout=30`, { headers: auth })
   t.same(again.json(), { _links: links(1), sender: [{ rel: 'one' }] }, 'redelivered, not lost')
@@ -309,6 +312,8 @@ t.test('event channel: the lab floor lowered, an empty answer after the remember
   const quiet = await call(fe, `${events}?ack=2`, { headers: auth })
   const waited = Date.now() - started
   t.same(quiet.json().sender, [], 'empty when the time is up')
+  const app = (await call(fe, `${APPS}/${id}`, { headers: auth })).json() as { _links: Record<string, { href: string }> }
+  t.equal(app._links.events!.href, `${events}?ack=3`, 'after two empty answers the application links to the third')
   t.ok(waited >= 1900 && waited < 60_000, `held for the remembered 2 s, not the default (${waited} ms)`)
 })
 

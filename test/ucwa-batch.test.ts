@@ -100,6 +100,11 @@ t.test('a Front End answers a batch part by part, as each alone', async (t) => {
     part('GET', `${app}/nothing-here`),
     part('GET', `${other}/me`),
     part('GET', `${app}/events?ack=1`),
+    part('GET', `${app}/events/?ack=1`),
+    part('GET', `${app}/ev%65nts?ack=1`),
+    part('POST', `${app}/batch/`),
+    part('GET', `${app}/../${other.split('/').pop()!}/me`),
+    part('GET', app),
   ])
   t.equal(r.status, 200)
   const m = /^multipart\/batching; boundary="([^"]+)"$/.exec(String(r.headers['content-type']))
@@ -114,15 +119,21 @@ t.test('a Front End answers a batch part by part, as each alone', async (t) => {
     return { mime, status: Number(/^HTTP\/1\.1 (\d{3}) /.exec(head)?.[1]), head, body: body.replace(/\r\n$/, '') }
   })
   t.same(r.text.endsWith(`--${m![1]!}--\r\n`), true, 'closed by the final delimiter')
-  t.same(answers.map((a) => a.mime), Array(7).fill('Content-Type: application/http; msgtype=response'))
-  t.same(answers.map((a) => a.status), [200, 204, 200, 200, 404, 400, 400], 'one answer per part, in order')
+  t.same(answers.map((a) => a.mime), Array(12).fill('Content-Type: application/http; msgtype=response'))
+  t.same(answers.map((a) => a.status), [200, 204, 200, 200, 404, 400, 400, 400, 400, 400, 400, 200], 'one answer per part, in order')
   t.match(JSON.parse(answers[0]!.body), { _links: { makeMeAvailable: {} } }, 'me as it was before the second part')
   t.match(JSON.parse(answers[2]!.body), { availability: 'Online' }, 'the third part sees what the second did')
   t.match(answers[2]!.head, /\r\nContent-Type: application\/json; charset=utf-8(\r\n|$)/)
   t.match(JSON.parse(answers[3]!.body), { _embedded: { contact: [{ uri: 'sip:user2@contoso.com' }] } })
   t.match(JSON.parse(answers[4]!.body), { code: 'NotFound' })
   t.match(JSON.parse(answers[5]!.body), { code: 'BadRequest', message: /its own application only/ })
-  t.match(JSON.parse(answers[6]!.body), { code: 'BadRequest', message: /batch, photo or events/ })
+  for (const i of [6, 7, 8, 9]) t.match(JSON.parse(answers[i]!.body), { code: 'BadRequest', message: /batch, photo or events/ }, `part ${i + 1}: as the router would read its path`)
+  t.match(JSON.parse(answers[10]!.body), { message: /its own application only/ }, 'a dot segment does not lead out of the application')
+  t.match(JSON.parse(answers[11]!.body), { rel: 'application' }, 'the application itself')
+  t.equal(fe.heldEventTimeouts().length, 0, 'no event channel was held by the batch')
+  const zipped = await call(`${app}/batch`, { method: 'POST', headers: { ...auth, 'content-type': 'multipart/batching; boundary=z', 'accept-encoding': 'gzip' }, body: serialize([part('GET', `${app}/me`)], 'z', '\r\n') })
+  t.equal(zipped.headers['content-encoding'], 'gzip', 'the batch answer is compressed whole when asked')
+  t.equal(zipped.headers.vary, 'Accept-Encoding')
   const events = JSON.parse((await call(`${app}/events?ack=1`, { headers: auth })).text) as { sender: Array<{ rel: string }> }
   t.same(events.sender.map((s) => s.rel), ['communication', 'me'], 'makeMeAvailable in the batch raised its events')
 

@@ -58,13 +58,16 @@ export function standInSpecs (config: ResolvedConfig, certs: LabCertificates): S
 }
 
 // For a Front End server run alone (`lyncproxy standin`): the server of its pool that holds the
-// pool's UCWA state, the pool's first in lab.servers, unless that is the server itself. In one lab
+// pool's UCWA state, the pool's first in lab.servers, unless that is the server itself. Only a
+// members pool has one: each member has an address of its own to be reached at. In one lab
 // process the servers of a pool share that state directly and need none.
 export function ucwaHostOf (config: ResolvedConfig, specs: readonly StandInSpec[], member: string): UcwaHost | undefined {
   const servers = config.lab?.servers ?? []
   const pool = servers.find((s) => s.name === member)?.pool
   const first = servers.find((s) => s.pool === pool)
   const host = specs.find((s) => s.member === first?.name)
+  // Behind a vip pool the address is the VIP's, which may lead back to this very server.
+  if (pool === undefined || config.pools[pool]?.kind !== 'members') return undefined
   if (host === undefined || host.member === member || host.role !== 'frontend') return undefined
   return { member: host.member, address: host.address, sites: host.sites }
 }

@@ -28,7 +28,7 @@ function createServer (ctx: StandInContext, site: Site, handler: http.RequestLis
   const server = site.protocol === 'https' && tls !== undefined
     ? https.createServer({ cert: tls.cert, key: tls.key }, handler)
     : http.createServer(handler)
-  // No request timeout: an event-channel P-GET is held for up to 900 s by design.
+  // No request timeout: an event-channel P-GET is held for up to 1800 s by design (ucwa/events.ts).
   server.requestTimeout = 0
   server.keepAliveTimeout = KEEP_ALIVE_MS
   // https.Server emits the same IncomingMessage/ServerResponse pairs as http.Server; fastify's typings

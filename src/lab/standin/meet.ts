@@ -2,6 +2,7 @@
 // one it turns the URL into the conference URI and decides internal vs external from the IIS site the
 // request arrived on, which is how a proxy bridging to the wrong port becomes visible.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { conferenceUri } from './conference.js'
 import type { Site, StandInContext } from './context.js'
 import { simpleUrlDomain, simpleUrlHost } from './host.js'
 import { escapeMarkup } from './markup.js'
@@ -11,10 +12,6 @@ function page (title: string, access: string, body: string): string {
   return '<!DOCTYPE html>\n<html><head><meta charset="utf-8">' +
     `<title>${title}</title><meta name="lab-access-location" content="${access}"></head>\n` +
     `<body>\n${body}\n</body></html>\n`
-}
-
-export function conferenceUri (alias: string, domain: string, id: string): string {
-  return `sip:${alias}@${domain};gruu;opaque=app:conf:focus:id:${id}`
 }
 
 export function registerMeet (app: FastifyInstance, ctx: StandInContext, site: Site): void {

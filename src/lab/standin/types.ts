@@ -50,6 +50,7 @@ export interface RunningStandIn {
   member: string
   sites: BoundSite[]
   // Pushes a UCWA event to every event channel of that user; returns how many held P-GETs it woke.
+  // On a server that passes UCWA on to its pool's host (ucwaHost) there are none: use the host's.
   triggerEvent (sipUri: string, event: object): number
   // The timeout, in seconds, of each P-GET held right now (tests read it: a floor or ceiling applied).
   heldEventTimeouts (): number[]

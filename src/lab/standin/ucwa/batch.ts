@@ -4,9 +4,11 @@
 // it gets exactly the answer it would have got alone.
 import { randomUUID } from 'node:crypto'
 import { STATUS_CODES } from 'node:http'
+import { gzipSync } from 'node:zlib'
 import type { FastifyInstance } from 'fastify'
 import type { Site, StandInContext } from '../context.js'
 import { callerApplication, type AppRequest } from './caller.js'
+import { acceptsGzip } from './accept-encoding.js'
 import { APPLICATIONS_PATH } from './applications.js'
 import { batchBoundary, formatBatchAnswer, parseBatch, type BatchAnswer, type BatchPart } from './batch-mime.js'
 import { sendUcwaError } from './respond.js'
@@ -32,14 +34,29 @@ export function registerBatch (app: FastifyInstance, ctx: StandInContext, site: 
     const answers: BatchAnswer[] = []
     for (const part of parts) answers.push(await answer(app, part, own, request))
     const out = randomUUID()
-    return reply.code(200).header('Cache-Control', 'no-cache').type(`multipart/batching; boundary="${out}"`).send(formatBatchAnswer(answers, out))
+    const body = formatBatchAnswer(answers, out)
+    reply.code(200).header('Cache-Control', 'no-cache').header('Vary', 'Accept-Encoding').type(`multipart/batching; boundary="${out}"`)
+    return acceptsGzip(request.headers['accept-encoding']) ? reply.header('Content-Encoding', 'gzip').send(gzipSync(body)) : reply.send(body)
   })
 }
 
+// The part's path as the router will see it: dot segments resolved, %-escapes decoded, no trailing
+// slash, in lower case (the router ignores case and a trailing slash). Undefined when it cannot be read.
+function routedPath (path: string): { checked: string, target: string } | undefined {
+  try {
+    const url = new URL(path, 'http://batch.invalid')
+    return { checked: decodeURIComponent(url.pathname).toLowerCase().replace(/\/+$/, ''), target: url.pathname + url.search }
+  } catch {
+    return undefined
+  }
+}
+
 async function answer (app: FastifyInstance, part: BatchPart, own: string, outer: AppRequest): Promise<BatchAnswer> {
-  const path = part.path.toLowerCase().split('?')[0] ?? ''
+  const routed = routedPath(part.path)
+  if (routed === undefined) return errorAnswer(400, 'BadRequest', 'The request path cannot be read.')
+  const path = routed.checked
   // BatchingRequests.md: a batch holds any request but another batch, a photo or an event channel.
-  const refused = !path.startsWith(own)
+  const refused = path !== own.slice(0, -1) && !path.startsWith(own)
     ? 'A batch holds requests to its own application only.'
     : /\/(?:batch|events)$/.test(path) || path.includes('/photos/')
       ? 'A batch cannot hold a batch, photo or events request.'
@@ -48,13 +65,18 @@ async function answer (app: FastifyInstance, part: BatchPart, own: string, outer
   if (!METHODS.has(part.method)) return errorAnswer(405, 'MethodNotAllowed', `${part.method} is not a UCWA method.`)
   const headers: Record<string, string> = {}
   for (const [name, value] of part.headers) headers[name.toLowerCase()] = value
-  // The part is answered as the batch's caller, over the batch's own Host; compression is the
-  // batch's business, not each part's.
+  // The part is answered as the batch's caller (either way a ticket may come, bearer.ts), over the
+  // batch's own Host. Each part's answer is uncompressed: the batch's answer is compressed whole.
   headers.host = outer.headers.host ?? ''
-  if (headers.authorization === undefined && outer.headers.authorization !== undefined) headers.authorization = outer.headers.authorization
+  if (headers.authorization === undefined && headers['x-ms-webticket'] === undefined) {
+    for (const name of ['authorization', 'x-ms-webticket']) {
+      const value = outer.headers[name]
+      if (typeof value === 'string') headers[name] = value
+    }
+  }
   delete headers['accept-encoding']
   delete headers['content-length']
-  const res = await app.inject({ method: part.method as 'GET' | 'POST' | 'PUT' | 'DELETE', url: part.path, headers, payload: part.body })
+  const res = await app.inject({ method: part.method as 'GET' | 'POST' | 'PUT' | 'DELETE', url: routed.target, headers, payload: part.body })
   const kept: Array<[string, string]> = []
   for (const [name, value] of Object.entries(res.headers)) {
     const spelled = KEPT_HEADERS.get(name)

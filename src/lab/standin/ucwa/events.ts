@@ -30,7 +30,7 @@ export interface PollRequest {
   timeoutS?: number
 }
 
-interface Waiter { ack: number; settle (outcome: ChannelOutcome): void }
+interface Waiter { ack: number; timeoutS: number; settle (outcome: ChannelOutcome): void }
 interface Channel {
   waiter?: Waiter
   queue: object[]
@@ -70,9 +70,7 @@ export class EventChannels {
     const now = (outcome: ChannelOutcome): HeldGet => ({ outcome: Promise.resolve(outcome), timeoutS, cancel: () => {} })
     const { answered } = ch
     if (poll.ack === answered.ack && answered.sender.length > 0) return now({ kind: 'events', ack: answered.ack, sender: answered.sender })
-    if (poll.ack !== answered.ack && poll.ack !== answered.ack + 1) {
-      return now({ kind: 'resync', ack: answered.sender.length > 0 ? answered.ack : answered.ack + 1 })
-    }
+    if (poll.ack !== answered.ack && poll.ack !== answered.ack + 1) return now({ kind: 'resync', ack: this.nextAck(appId) })
     // Asking for ack + 1 acknowledges the previous answer; asking again for an empty one is the same.
     const deliver = (sender: object[]): ChannelOutcome => {
       ch.answered = { ack: poll.ack, sender }
@@ -85,6 +83,7 @@ export class EventChannels {
     const outcome = new Promise<ChannelOutcome>((r) => { resolve = r })
     const waiter: Waiter = {
       ack: poll.ack,
+      timeoutS,
       settle: (o) => {
         clearTimeout(timer)
         if (ch.waiter === waiter) delete ch.waiter
@@ -112,6 +111,15 @@ export class EventChannels {
     return false
   }
 
+  // The ack of the first P-GET a client should send now: the unacknowledged answer's, if it had
+  // events, else the next one. The application resource links to it (EventChannelDetails.md: the
+  // first P-GET takes its URL from the application).
+  nextAck (appId: string): number {
+    const answered = this.channels.get(appId)?.answered
+    if (answered === undefined) return 1
+    return answered.sender.length > 0 ? answered.ack : answered.ack + 1
+  }
+
   drop (appId: string): void {
     this.channels.get(appId)?.waiter?.settle({ kind: 'deleted' })
     this.channels.delete(appId)
@@ -120,7 +128,7 @@ export class EventChannels {
   // The timeouts of the P-GETs held right now, one per application.
   heldTimeouts (): number[] {
     const held: number[] = []
-    for (const ch of this.channels.values()) if (ch.waiter !== undefined) held.push(ch.timeoutS)
+    for (const ch of this.channels.values()) if (ch.waiter !== undefined) held.push(ch.waiter.timeoutS)
     return held
   }
 

@@ -29,7 +29,9 @@ export function registerMeetings (app: FastifyInstance, ctx: StandInContext, sit
     const list = meetings.ofOrganizer(sipKey(a.user.sipUri)).map((m) => meetingBody(m, own(a), sipDomain))
     return sendJson(reply, 200, { _links: { self: { href: `${own(a)}/onlineMeetings/myOnlineMeetings` } }, _embedded: { myOnlineMeeting: list }, rel: 'myOnlineMeetings' })
   })
-  // ScheduleAnOnlineMeeting.md answers the POST 200 with the meeting and its ETag.
+  // ScheduleAnOnlineMeeting.md answers the POST 200 with the meeting and its ETag; the sample of
+  // myOnlineMeetings_ref.md answers 201. The lab follows the walk-through, which shows a whole
+  // exchange; a client should take either.
   app.post(`${base}/myOnlineMeetings`, async (request: AppRequest, reply) => {
     const a = callerApplication(request, reply, ctx, site)
     if (a === undefined) return reply

@@ -3,7 +3,7 @@
 // calendar outlives the client; its joinUrl is the pool's meet simple URL, which the Meet stand-in
 // (meet.ts) answers with the same conference URI.
 import { randomInt } from 'node:crypto'
-import { conferenceUri } from '../meet.js'
+import { conferenceUri } from '../conference.js'
 import { property } from './respond.js'
 
 // The enumerations of the request body (AccessLevel_ref.md, AutomaticLeaderAssignment_ref.md,

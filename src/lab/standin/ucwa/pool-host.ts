@@ -29,6 +29,7 @@ export function registerUcwaForwarding (app: FastifyInstance, ctx: StandInContex
   // makes a full handshake (kept-alive ones are checked already).
   const agent = tls ? new https.Agent({ keepAlive: true, rejectUnauthorized: false, maxCachedSessions: 0 }) : new http.Agent({ keepAlive: true })
   app.addHook('onClose', async () => { agent.destroy() })
+  const checked = new WeakSet<object>()
 
   const forward = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     const headers: http.OutgoingHttpHeaders = {}
@@ -48,7 +49,10 @@ export function registerUcwaForwarding (app: FastifyInstance, ctx: StandInContex
         resolve(reply.send(res))
       })
       if (tls) {
+        // 'socket' comes for a kept-alive socket too; only a new one has a handshake to check.
         upstream.on('socket', (socket) => {
+          if (checked.has(socket)) return
+          checked.add(socket)
           socket.once('secureConnect', () => {
             const presented = (socket as TLSSocket).getPeerCertificate().fingerprint256
             if (pinned === undefined || presented !== pinned) socket.destroy(new Error(`the UCWA host ${host.member} did not present the pool's certificate`))

@@ -27,7 +27,7 @@ export function sendUcwaNotFound (request: FastifyRequest, reply: FastifyReply, 
   return sendUcwaError(reply, 404, 'NotFound', undefined, 'This lab server has no such UCWA resource.')
 }
 
-function applicationBody (app: UcwaApplication): object {
+function applicationBody (app: UcwaApplication, nextAck: number): object {
   const base = `${APPLICATIONS_PATH}/${app.id}`
   const link = (path: string): { href: string } => ({ href: base + path })
   return {
@@ -36,7 +36,7 @@ function applicationBody (app: UcwaApplication): object {
     type: 'Application',
     endpointId: app.endpointId,
     id: app.id,
-    _links: { self: link(''), policies: link('/policies'), batch: link('/batch'), events: link('/events?ack=1') },
+    _links: { self: link(''), policies: link('/policies'), batch: link('/batch'), events: link(`/events?ack=${nextAck}`) },
     _embedded: {
       me: meBody(app),
       people: peopleBody(app),
@@ -95,14 +95,14 @@ export function registerUcwa (app: FastifyInstance, ctx: StandInContext, site: S
     // The photo cookie is scoped to the application's photos and marked secure/HttpOnly, as UCWA does;
     // proxies must pass Set-Cookie through untouched.
     reply.header('Set-Cookie', `cwt_ucwa=${created.photoCookie}; path=${APPLICATIONS_PATH}/${created.id}/photos; secure; HttpOnly`)
-    return sendJson(reply, 201, applicationBody(created))
+    return sendJson(reply, 201, applicationBody(created, channels.nextAck(created.id)))
   })
 
   app.get<{ Params: { id: string } }>(`${APPLICATIONS_PATH}/:id`, async (request, reply) => {
     const user = authenticate(request, reply, ctx, site)
     if (user === undefined) return reply
     const found = applications.find(request.params.id, user)
-    return found === undefined ? sendAppNotFound(reply) : sendJson(reply, 200, applicationBody(found))
+    return found === undefined ? sendAppNotFound(reply) : sendJson(reply, 200, applicationBody(found, channels.nextAck(found.id)))
   })
 
   app.delete<{ Params: { id: string } }>(`${APPLICATIONS_PATH}/:id`, async (request, reply) => {

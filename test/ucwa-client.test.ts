@@ -38,7 +38,7 @@ class Client {
   }
 }
 
-interface Sender { rel: string, href: string, events: Array<{ link: { rel: string, href: string }, type: string, _embedded?: Record<string, Json> }> }
+interface Sender { rel: string, href: string, events: Array<{ link: { rel: string, href: string }, in?: { rel: string, href: string }, type: string, _embedded?: Record<string, Json> }> }
 
 // UCWA's Autodiscovery: the root's user link, authenticate on that pool, and where the user resource
 // answers with a redirect link (a Director homes nobody), start over at the root it names, with a new
@@ -146,7 +146,7 @@ t.test('people: search, myContacts, and a contact\'s presence as the contact pub
   const alice = new Client()
   const app = await signIn(alice, 'user1@contoso.com', 'Pass@word1')
   const people = embedded(app, 'people')
-  t.same(Object.keys(people._links!).sort(), ['myContacts', 'search', 'self'])
+  t.same(Object.keys(people._links!).sort(), ['myContacts', 'presenceSubscriptions', 'search', 'self', 'subscribedContacts'])
   t.same((await alice.call(people._links!.self!.href)).json, people, 'the people resource as embedded')
 
   const searchHref = people._links!.search!.href
@@ -373,4 +373,59 @@ t.test('a client schedules a meeting and opens its join URL; reads policies', as
   t.match(bad.json, { subcode: 'ParameterValidationFailure', message: /accessLevel must be one of Everyone, Invited, Locked, None, SameEnterprise/ })
   t.equal((await client.call(meeting._links!.self!.href, { method: 'DELETE' })).status, 204)
   t.equal((await client.call(meeting._links!.self!.href)).status, 404, 'gone once deleted')
+})
+
+// SubscribeToThePresenceOfSelectedContacts.md, ExtendAPresenceSubscription.md,
+// DeleteAPresenceSubscription.md: user1 watches user2, sees each change of user2's presence on its
+// own channel as the walk-through's events, extends, and stops watching.
+t.test('a client subscribes to a contact\'s presence and is told of each change', async (t) => {
+  const watcher = new Client()
+  const wApp = await signIn(watcher, 'user1@contoso.com', 'Pass@word1')
+  const watched = new Client()
+  const dApp = await signIn(watched, 'user2@contoso.com', 'Pass@word2')
+  const people = embedded(wApp, 'people')
+  let next = wApp._links!.events!.href
+  const poll = async (): Promise<Sender[]> => {
+    const r = await watcher.call(next)
+    next = r.json._links!.next!.href
+    return r.json.sender as Sender[]
+  }
+  const lines = (senders: Sender[]): string[] => senders.flatMap((s) => s.events.map((e) => `${s.rel}: ${e.link.rel} ${e.type}${e.in === undefined ? '' : ` in ${e.in.rel}`}`))
+
+  const refused = await watcher.call(people._links!.presenceSubscriptions!.href, { method: 'POST', body: { duration: 5, uris: ['sip:user2@contoso.com'] } })
+  t.match(refused.json, { code: 'BadRequest', message: /duration is a whole number of minutes from 10 to 30/ })
+  const created = await watcher.call(people._links!.presenceSubscriptions!.href, { method: 'POST', body: { duration: 11, Uris: ['sip:user2@contoso.com'] } })
+  t.equal(created.status, 201, '201 Created, as the walk-through shows')
+  t.match(created.json, { id: /^[0-9a-f]{8}$/, rel: 'presenceSubscription' })
+  t.same(lines(await poll()), ['people: contact added in subscribedContacts', 'people: presenceSubscription added', 'people: contactPresence updated in contact'])
+
+  // user2 signs in for real: user1's channel says its presence changed, and it reads Online.
+  const dMe = embedded(dApp, 'me')
+  const changed = poll()
+  t.equal((await watched.call(dMe._links!.makeMeAvailable!.href, { method: 'POST', body: { supportedModalities: ['Messaging'] } })).status, 204)
+  const events = await changed
+  t.same(lines(events), ['people: contactPresence updated in contact'])
+  const presenceHref = events[0]!.events[0]!.link.href
+  t.match((await watcher.call(presenceHref)).json, { availability: 'Online' })
+  const away = poll()
+  t.equal((await watched.call(`${dApp._links!.self!.href}/me/presence`, { method: 'POST', body: { availability: 'Away' } })).status, 204)
+  t.same(lines(await away), ['people: contactPresence updated in contact'])
+  t.match((await watcher.call(presenceHref)).json, { availability: 'Away' }, 'the change the event announced')
+  const noted = poll()
+  t.equal((await watched.call(`${dApp._links!.self!.href}/me/note`, { method: 'POST', body: { message: 'in a meeting' } })).status, 204)
+  t.same(lines(await noted), ['people: contactNote updated in contact'])
+
+  const self = created.json._links!.self!.href
+  const subscribed = await watcher.call(people._links!.subscribedContacts!.href)
+  t.match(subscribed.json, { rel: 'subscribedContacts', _embedded: { contact: [{ uri: 'sip:user2@contoso.com' }] } })
+  t.equal((await watcher.call(`${self}?duration=20`, { method: 'POST' })).status, 200, 'extended (ExtendAPresenceSubscription.md)')
+  t.equal((await watcher.call(`${self}?duration=60`, { method: 'POST' })).status, 400, 'past 30 minutes: refused')
+  t.equal((await watcher.call(self, { method: 'DELETE' })).status, 204)
+  t.equal((await watcher.call(self)).status, 404, 'gone once deleted')
+
+  // No longer watching: user2's next change raises nothing on user1's channel; a marker comes first.
+  t.equal((await watched.call(`${dApp._links!.self!.href}/me/presence`, { method: 'POST', body: { availability: 'Busy' } })).status, 204)
+  const marker = await lab.fetch(new URL('/lab/events', watcher.origin), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"sipUri":"user1@contoso.com","event":{"rel":"marker"}}' })
+  t.equal(marker.status, 200)
+  t.same((await poll()).map((s) => s.rel), ['marker'], 'nothing from user2 after the subscription ended')
 })

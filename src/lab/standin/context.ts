@@ -6,6 +6,7 @@ import type { ApplicationRegistry } from './ucwa/applications.js'
 import type { EventChannels } from './ucwa/events.js'
 import type { MeetingRegistry } from './ucwa/meetings.js'
 import type { ConversationRegistry } from './ucwa/messaging.js'
+import type { SubscriptionRegistry } from './ucwa/subscriptions.js'
 
 export interface Site { kind: SiteKind; protocol: SiteProtocol }
 
@@ -18,4 +19,5 @@ export interface StandInContext {
   channels: EventChannels
   conversations: ConversationRegistry
   meetings: MeetingRegistry
+  subscriptions: SubscriptionRegistry
 }

@@ -11,6 +11,7 @@ import { ApplicationRegistry } from './ucwa/applications.js'
 import { EventChannels } from './ucwa/events.js'
 import { MeetingRegistry } from './ucwa/meetings.js'
 import { ConversationRegistry } from './ucwa/messaging.js'
+import { SubscriptionRegistry } from './ucwa/subscriptions.js'
 import { ticketKeyOf } from './webticket/token.js'
 
 export type { BoundSite, LabTopology, LabUser, RunningStandIn, SiteKind, SiteProtocol, SiteSpec, StandInSpec, WebPool } from './types.js'
@@ -23,6 +24,7 @@ export interface PoolState {
   channels: EventChannels
   conversations: ConversationRegistry
   meetings: MeetingRegistry
+  subscriptions: SubscriptionRegistry
 }
 
 export function createPoolState (topology: LabTopology): PoolState {
@@ -31,6 +33,7 @@ export function createPoolState (topology: LabTopology): PoolState {
     channels: new EventChannels(topology.ucwa?.minEventTimeout),
     conversations: new ConversationRegistry(),
     meetings: new MeetingRegistry(),
+    subscriptions: new SubscriptionRegistry(),
   }
 }
 
@@ -43,6 +46,7 @@ export async function startStandIn (spec: StandInSpec, shared: PoolState = creat
     channels: shared.channels,
     conversations: shared.conversations,
     meetings: shared.meetings,
+    subscriptions: shared.subscriptions,
   }
   const apps: FastifyInstance[] = []
   const sites: BoundSite[] = []
@@ -73,6 +77,7 @@ export async function startStandIn (spec: StandInSpec, shared: PoolState = creat
         ctx.applications.clear()
         ctx.conversations.forget()
         ctx.meetings.forget()
+        ctx.subscriptions.forget()
         // One turn of the event loop lets those answers reach their sockets before close destroys them.
         await new Promise((resolve) => setImmediate(resolve))
         await Promise.all(apps.map((a) => a.close()))

@@ -6,7 +6,7 @@ import { authenticate } from '../webticket/bearer.js'
 import type { UcwaApplication } from './applications.js'
 import { sendAppNotFound } from './respond.js'
 
-export type AppRequest = FastifyRequest<{ Params: { id: string, contact?: string, meeting?: string }, Querystring: Record<string, unknown> }>
+export type AppRequest = FastifyRequest<{ Params: { id: string, contact?: string, meeting?: string, subscription?: string }, Querystring: Record<string, unknown> }>
 
 // The caller's application, or undefined with the reply already sent.
 export function callerApplication (request: AppRequest, reply: FastifyReply, ctx: StandInContext, site: Site): UcwaApplication | undefined {

@@ -6,6 +6,8 @@ import { callerApplication, type AppRequest } from './caller.js'
 import { APPLICATIONS_PATH, type UcwaApplication } from './applications.js'
 import { availableEvents, communicationBody, locationBody, makeMeAvailable, meBody, noteBody, presenceBody, requireAvailable, setLocation, setNote, setPresence, updatedEvent, type MeFailure } from './me.js'
 import { optionalJsonBody, sendJson, sendUcwaError } from './respond.js'
+import { notifyWatchers } from './subscriptions-routes.js'
+import type { ContactResource } from './subscriptions.js'
 
 type Request = AppRequest
 
@@ -21,7 +23,8 @@ export function registerMe (app: FastifyInstance, ctx: StandInContext, site: Sit
       return refused === undefined ? sendJson(reply, 200, body(application)) : fail(reply, refused)
     })
   }
-  const post = (path: string, change: (a: UcwaApplication, body: Record<string, unknown> | undefined, request: Request) => MeFailure | undefined, events: (a: UcwaApplication) => object[]): void => {
+  // watched: what the user's watchers (presence subscriptions) are told has changed.
+  const post = (path: string, change: (a: UcwaApplication, body: Record<string, unknown> | undefined, request: Request) => MeFailure | undefined, events: (a: UcwaApplication) => object[], watched?: ContactResource): void => {
     app.post(base + path, async (request: Request, reply) => {
       const application = found(request, reply)
       if (application === undefined) return reply
@@ -31,6 +34,7 @@ export function registerMe (app: FastifyInstance, ctx: StandInContext, site: Sit
       if (refused !== undefined) return fail(reply, refused)
       const senders = events(application)
       if (senders.length > 0) ctx.channels.publish(application.id, ...senders)
+      if (watched !== undefined) notifyWatchers(ctx, application.user.sipUri, watched)
       return reply.code(204).send()
     })
   }
@@ -40,9 +44,9 @@ export function registerMe (app: FastifyInstance, ctx: StandInContext, site: Sit
   get('/me/presence', presenceBody, true)
   get('/me/note', noteBody, true)
   get('/me/location', locationBody, true)
-  post('/me/makeMeAvailable', (a, body) => makeMeAvailable(a, body), availableEvents)
-  post('/me/presence', (a, body) => setPresence(a, body), (a) => [updatedEvent(a, 'presence')])
-  post('/me/note', (a, body, request) => setNote(a, body, request.query), (a) => [updatedEvent(a, 'note')])
-  post('/me/location', (a, body) => setLocation(a, body), (a) => [updatedEvent(a, 'location')])
+  post('/me/makeMeAvailable', (a, body) => makeMeAvailable(a, body), availableEvents, 'presence')
+  post('/me/presence', (a, body) => setPresence(a, body), (a) => [updatedEvent(a, 'presence')], 'presence')
+  post('/me/note', (a, body, request) => setNote(a, body, request.query), (a) => [updatedEvent(a, 'note')], 'note')
+  post('/me/location', (a, body) => setLocation(a, body), (a) => [updatedEvent(a, 'location')], 'location')
   post('/me/reportMyActivity', (a) => requireAvailable(a), () => [])
 }

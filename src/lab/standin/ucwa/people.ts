@@ -32,7 +32,16 @@ function nameOf (user: LabUser): string {
 
 export function peopleBody (app: UcwaApplication): object {
   const base = peopleBase(app)
-  return { rel: 'people', _links: { self: { href: base }, search: { href: `${base}/search` }, myContacts: { href: `${base}/contacts` } } }
+  return {
+    rel: 'people',
+    _links: {
+      self: { href: base },
+      search: { href: `${base}/search` },
+      myContacts: { href: `${base}/contacts` },
+      presenceSubscriptions: { href: `${base}/presenceSubscriptions` },
+      subscribedContacts: { href: `${base}/subscribedContacts` },
+    },
+  }
 }
 
 export function contactBody (app: UcwaApplication, user: LabUser): object {

@@ -11,6 +11,7 @@ import { onlineMeetingsBody, registerMeetings } from './meetings-routes.js'
 import { endConversationsOf, registerMessaging } from './messaging-routes.js'
 import { registerPeople } from './people-routes.js'
 import { registerPolicies } from './policies.js'
+import { notifyWatchers, registerSubscriptions } from './subscriptions-routes.js'
 import { peopleBody } from './people.js'
 import { parseJson, property, sendAppNotFound, sendJson, sendUcwaError } from './respond.js'
 import { communicationBody, meBody } from './me.js'
@@ -84,6 +85,7 @@ export function registerUcwa (app: FastifyInstance, ctx: StandInContext, site: S
   registerBatch(app, ctx, site)
   registerMeetings(app, ctx, site)
   registerPolicies(app, ctx, site)
+  registerSubscriptions(app, ctx, site)
 
   app.post(APPLICATIONS_PATH, async (request, reply) => {
     const user = authenticate(request, reply, ctx, site)
@@ -112,7 +114,10 @@ export function registerUcwa (app: FastifyInstance, ctx: StandInContext, site: S
     if (found === undefined) return sendAppNotFound(reply)
     applications.remove(found.id)
     channels.drop(found.id)
+    ctx.subscriptions.dropApplication(found.id)
     endConversationsOf(ctx, found)
+    // The user may have gone offline with it.
+    if (found.me.available) notifyWatchers(ctx, found.user.sipUri, 'presence')
     return reply.code(204).send()
   })
 

@@ -54,7 +54,7 @@ t.test('a Front End answers UCWA in gzip when asked, with Vary either way', asyn
   const packed = await call('/ucwa/oauth/v1/applications', { ...auth, 'accept-encoding': 'gzip, deflate' }, body)
   t.equal(packed.status, 201)
   t.equal(packed.headers['content-encoding'], 'gzip')
-  t.equal(packed.headers.vary, 'Accept-Encoding')
+  t.equal(packed.headers.vary, 'Accept, Accept-Encoding')
   t.same(packed.bytes.subarray(0, 2), Buffer.from([0x1f, 0x8b]), 'gzip bytes on the wire')
   const app = JSON.parse(gunzipSync(packed.bytes).toString('utf8')) as { id: string }
   t.match(app, { id: /^[0-9a-f]{16}$/, endpointId: 'gz' })
@@ -63,7 +63,7 @@ t.test('a Front End answers UCWA in gzip when asked, with Vary either way', asyn
   for (const ae of [undefined, 'gzip;q=0', 'br']) {
     const plain = await call(`/ucwa/oauth/v1/applications/${app.id}`, { ...auth, ...(ae === undefined ? {} : { 'accept-encoding': ae }) })
     t.equal(plain.headers['content-encoding'], undefined, `Accept-Encoding ${ae ?? 'absent'}: identity`)
-    t.equal(plain.headers.vary, 'Accept-Encoding')
+    t.equal(plain.headers.vary, 'Accept, Accept-Encoding')
     t.match(JSON.parse(plain.bytes.toString('utf8')), { id: app.id })
   }
   const error = await call('/ucwa/oauth/v1/applications/0000000000000000', { ...auth, 'accept-encoding': 'gzip' })

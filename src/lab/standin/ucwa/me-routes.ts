@@ -5,7 +5,7 @@ import type { Site, StandInContext } from '../context.js'
 import { callerApplication, type AppRequest } from './caller.js'
 import { APPLICATIONS_PATH, type UcwaApplication } from './applications.js'
 import { availableEvents, communicationBody, locationBody, makeMeAvailable, meBody, noteBody, presenceBody, requireAvailable, setLocation, setNote, setPresence, updatedEvent, type MeFailure } from './me.js'
-import { optionalJsonBody, sendJson, sendUcwaError } from './respond.js'
+import { optionalJsonBody, sendUcwa, sendUcwaError } from './respond.js'
 import { notifyWatchers } from './subscriptions-routes.js'
 import type { ContactResource } from './subscriptions.js'
 
@@ -20,7 +20,7 @@ export function registerMe (app: FastifyInstance, ctx: StandInContext, site: Sit
       const application = found(request, reply)
       if (application === undefined) return reply
       const refused = gate ? requireAvailable(application) : undefined
-      return refused === undefined ? sendJson(reply, 200, body(application)) : fail(reply, refused)
+      return refused === undefined ? sendUcwa(reply, 200, body(application)) : fail(reply, refused)
     })
   }
   // watched: what the user's watchers (presence subscriptions) are told has changed.

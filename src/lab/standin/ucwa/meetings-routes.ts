@@ -6,7 +6,7 @@ import { sipKey } from '../topology.js'
 import { APPLICATIONS_PATH, type UcwaApplication } from './applications.js'
 import { callerApplication, type AppRequest } from './caller.js'
 import { MAX_MEETINGS_PER_ORGANIZER, meetingBody, meetingInput } from './meetings.js'
-import { optionalJsonBody, sendJson, sendUcwaError } from './respond.js'
+import { optionalJsonBody, sendUcwa, sendUcwaError } from './respond.js'
 
 export function onlineMeetingsBody (app: UcwaApplication): object {
   const base = `${APPLICATIONS_PATH}/${app.id}/onlineMeetings`
@@ -21,13 +21,13 @@ export function registerMeetings (app: FastifyInstance, ctx: StandInContext, sit
 
   app.get(base, async (request: AppRequest, reply) => {
     const a = callerApplication(request, reply, ctx, site)
-    return a === undefined ? reply : sendJson(reply, 200, onlineMeetingsBody(a))
+    return a === undefined ? reply : sendUcwa(reply, 200, onlineMeetingsBody(a))
   })
   app.get(`${base}/myOnlineMeetings`, async (request: AppRequest, reply) => {
     const a = callerApplication(request, reply, ctx, site)
     if (a === undefined) return reply
     const list = meetings.ofOrganizer(sipKey(a.user.sipUri)).map((m) => meetingBody(m, own(a), sipDomain))
-    return sendJson(reply, 200, { _links: { self: { href: `${own(a)}/onlineMeetings/myOnlineMeetings` } }, _embedded: { myOnlineMeeting: list }, rel: 'myOnlineMeetings' })
+    return sendUcwa(reply, 200, { _links: { self: { href: `${own(a)}/onlineMeetings/myOnlineMeetings` } }, _embedded: { myOnlineMeeting: list }, rel: 'myOnlineMeetings' })
   })
   // ScheduleAnOnlineMeeting.md answers the POST 200 with the meeting and its ETag; the sample of
   // myOnlineMeetings_ref.md answers 201. The lab follows the walk-through, which shows a whole
@@ -42,7 +42,7 @@ export function registerMeetings (app: FastifyInstance, ctx: StandInContext, sit
     const meeting = meetings.create(sipKey(a.user.sipUri), input)
     if (meeting === undefined) return sendUcwaError(reply, 409, 'Conflict', 'TooManyOnlineMeetings', `This lab keeps up to ${MAX_MEETINGS_PER_ORGANIZER} meetings per organizer; delete one first.`)
     reply.header('ETag', `"${meeting.etag}"`)
-    return sendJson(reply, 200, meetingBody(meeting, own(a), sipDomain))
+    return sendUcwa(reply, 200, meetingBody(meeting, own(a), sipDomain))
   })
   app.get(`${base}/myOnlineMeetings/:meeting`, async (request: AppRequest, reply) => {
     const a = callerApplication(request, reply, ctx, site)
@@ -50,7 +50,7 @@ export function registerMeetings (app: FastifyInstance, ctx: StandInContext, sit
     const meeting = meetings.find(sipKey(a.user.sipUri), request.params.meeting ?? '')
     if (meeting === undefined) return sendUcwaError(reply, 404, 'NotFound', undefined, 'The organizer has no such meeting.')
     reply.header('ETag', `"${meeting.etag}"`)
-    return sendJson(reply, 200, meetingBody(meeting, own(a), sipDomain))
+    return sendUcwa(reply, 200, meetingBody(meeting, own(a), sipDomain))
   })
   app.delete(`${base}/myOnlineMeetings/:meeting`, async (request: AppRequest, reply) => {
     const a = callerApplication(request, reply, ctx, site)

@@ -8,7 +8,7 @@ import { APPLICATIONS_PATH, type UcwaApplication } from './applications.js'
 import { callerApplication, type AppRequest } from './caller.js'
 import { requireAvailable } from './me.js'
 import { answer, conversationBody, conversationsBody, findMessage, invitationBody, messageBody, messageSent, messagingBody, startedEvents, stopped, textOfDataUri, unansweredEvents, type Send } from './messaging.js'
-import { optionalJsonBody, property, sendJson, sendUcwaError } from './respond.js'
+import { optionalJsonBody, property, sendUcwa, sendUcwaError } from './respond.js'
 
 type Request = AppRequest & { params: { id: string, item: string } }
 
@@ -72,9 +72,9 @@ export function registerMessaging (app: FastifyInstance, ctx: StandInContext, si
 
   route('GET', '/messagingInvitations/:item', (a, request, reply) => {
     const found = ctx.conversations.find(a, request.params.item, 'invitation')
-    if (found !== undefined) return sendJson(reply, 200, invitationBody(found.thread, found.side, found.other))
+    if (found !== undefined) return sendUcwa(reply, 200, invitationBody(found.thread, found.side, found.other))
     const unanswered = ctx.conversations.unansweredInvitation(a, request.params.item)
-    return unanswered === undefined ? notFound(reply) : sendJson(reply, 200, unanswered)
+    return unanswered === undefined ? notFound(reply) : sendUcwa(reply, 200, unanswered)
   })
   for (const [verb, accepted] of [['accept', true], ['decline', false]] as const) {
     route('POST', `/messagingInvitations/:item/${verb}`, (a, request, reply) => {
@@ -86,14 +86,14 @@ export function registerMessaging (app: FastifyInstance, ctx: StandInContext, si
     })
   }
 
-  route('GET', '/conversations', (a, _request, reply) => sendJson(reply, 200, conversationsBody(a, ctx.conversations)))
+  route('GET', '/conversations', (a, _request, reply) => sendUcwa(reply, 200, conversationsBody(a, ctx.conversations)))
   route('GET', '/conversations/:item', (a, request, reply) => {
     const found = ctx.conversations.find(a, request.params.item)
-    return found === undefined ? notFound(reply) : sendJson(reply, 200, conversationBody(found.thread, found.side))
+    return found === undefined ? notFound(reply) : sendUcwa(reply, 200, conversationBody(found.thread, found.side))
   })
   route('GET', '/conversations/:item/messaging', (a, request, reply) => {
     const found = ctx.conversations.find(a, request.params.item)
-    return found === undefined ? notFound(reply) : sendJson(reply, 200, messagingBody(found.thread, found.side))
+    return found === undefined ? notFound(reply) : sendUcwa(reply, 200, messagingBody(found.thread, found.side))
   })
   route('POST', '/conversations/:item/messaging/messages', (a, request, reply) => {
     const found = ctx.conversations.find(a, request.params.item)
@@ -108,7 +108,7 @@ export function registerMessaging (app: FastifyInstance, ctx: StandInContext, si
   route('GET', '/conversations/:item/messaging/messages/:number', (a, request, reply) => {
     const found = ctx.conversations.find(a, request.params.item)
     const message = found === undefined ? undefined : findMessage(found.thread, Number((request.params as { number?: string }).number))
-    return found === undefined || message === undefined ? notFound(reply) : sendJson(reply, 200, messageBody(found.side, message))
+    return found === undefined || message === undefined ? notFound(reply) : sendUcwa(reply, 200, messageBody(found.side, message))
   })
   // Before the invitee has answered, stopping cancels the invitation: it completes on both sides.
   route('POST', '/conversations/:item/messaging/terminate', (a, request, reply) => {

@@ -9,7 +9,7 @@ import type { UcwaApplication } from './applications.js'
 import { APPLICATIONS_PATH } from './applications.js'
 import { callerApplication, type AppRequest } from './caller.js'
 import { contactBody, contactLocationBody, contactNoteBody, contactPresenceBody, myContactsBody, peopleBody, search } from './people.js'
-import { sendJson, sendUcwaError } from './respond.js'
+import { sendUcwa, sendUcwaError } from './respond.js'
 
 export function registerPeople (app: FastifyInstance, ctx: StandInContext, site: Site): void {
   const base = `${APPLICATIONS_PATH}/:id/people`
@@ -24,16 +24,16 @@ export function registerPeople (app: FastifyInstance, ctx: StandInContext, site:
   const contact = (path: string, body: (a: UcwaApplication, user: LabUser) => object): void => {
     get(`/:contact${path}`, (a, request, reply) => {
       const user = findUser(ctx.spec.topology, request.params.contact ?? '')
-      return user === undefined ? sendUcwaError(reply, 404, 'NotFound', undefined, 'No such person in this directory.') : sendJson(reply, 200, body(a, user))
+      return user === undefined ? sendUcwaError(reply, 404, 'NotFound', undefined, 'No such person in this directory.') : sendUcwa(reply, 200, body(a, user))
     })
   }
 
-  get('', (a, _request, reply) => sendJson(reply, 200, peopleBody(a)))
+  get('', (a, _request, reply) => sendUcwa(reply, 200, peopleBody(a)))
   get('/search', (a, request, reply) => {
     const result = search(a, users, request.query.query, request.query.limit)
-    return result.ok ? sendJson(reply, 200, result.body) : sendUcwaError(reply, 400, 'BadRequest', 'ParameterValidationFailure', result.message)
+    return result.ok ? sendUcwa(reply, 200, result.body) : sendUcwaError(reply, 400, 'BadRequest', 'ParameterValidationFailure', result.message)
   })
-  get('/contacts', (a, _request, reply) => sendJson(reply, 200, myContactsBody(a, users)))
+  get('/contacts', (a, _request, reply) => sendUcwa(reply, 200, myContactsBody(a, users)))
   contact('', (a, user) => contactBody(a, user))
   contact('/presence', (a, user) => contactPresenceBody(a, ctx.applications, user))
   contact('/note', (a, user) => contactNoteBody(a, ctx.applications, user))

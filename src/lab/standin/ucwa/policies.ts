@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Site, StandInContext } from '../context.js'
 import { APPLICATIONS_PATH } from './applications.js'
 import { callerApplication, type AppRequest } from './caller.js'
-import { sendJson } from './respond.js'
+import { sendUcwa } from './respond.js'
 
 const LAB_POLICIES = {
   emoticons: 'Enabled',
@@ -24,6 +24,6 @@ export function registerPolicies (app: FastifyInstance, ctx: StandInContext, sit
   app.get(`${APPLICATIONS_PATH}/:id/policies`, async (request: AppRequest, reply) => {
     const a = callerApplication(request, reply, ctx, site)
     if (a === undefined) return reply
-    return sendJson(reply, 200, { ...LAB_POLICIES, _links: { self: { href: `${APPLICATIONS_PATH}/${a.id}/policies` } }, rel: 'policies' })
+    return sendUcwa(reply, 200, { ...LAB_POLICIES, _links: { self: { href: `${APPLICATIONS_PATH}/${a.id}/policies` } }, rel: 'policies' })
   })
 }

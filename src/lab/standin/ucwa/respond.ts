@@ -3,18 +3,21 @@
 import { gzipSync } from 'node:zlib'
 import type { FastifyReply } from 'fastify'
 import { acceptsGzip } from './accept-encoding.js'
+import { toUcwaXml, xmlTypeWanted } from './xml.js'
 
-// IIS's dynamic compression, which the UCWA virtual directory has: gzip when the client's
-// Accept-Encoding allows it, and Vary either way so that a cache keeps the two apart.
-export function sendJson (reply: FastifyReply, status: number, body: unknown): FastifyReply {
-  const json = JSON.stringify(body)
-  reply.code(status).type('application/json; charset=utf-8').header('Vary', 'Accept-Encoding')
-  if (!acceptsGzip(reply.request.headers['accept-encoding'])) return reply.send(json)
-  return reply.header('Content-Encoding', 'gzip').send(gzipSync(json))
+// A UCWA answer in the representation the client prefers (JSON unless its Accept prefers UCWA's
+// XML, xml.ts), compressed as IIS's dynamic compression does: gzip when the client's
+// Accept-Encoding allows it, and Vary either way so that a cache keeps the variants apart.
+export function sendUcwa (reply: FastifyReply, status: number, body: unknown): FastifyReply {
+  const xmlType = xmlTypeWanted(reply.request.headers.accept)
+  const text = xmlType === undefined ? JSON.stringify(body) : toUcwaXml(body)
+  reply.code(status).type(`${xmlType ?? 'application/json'}; charset=utf-8`).header('Vary', 'Accept, Accept-Encoding')
+  if (!acceptsGzip(reply.request.headers['accept-encoding'])) return reply.send(text)
+  return reply.header('Content-Encoding', 'gzip').send(gzipSync(text))
 }
 
 export function sendUcwaError (reply: FastifyReply, status: number, code: string, subcode: string | undefined, message: string): FastifyReply {
-  return sendJson(reply, status, subcode === undefined ? { code, message } : { code, subcode, message })
+  return sendUcwa(reply, status, subcode === undefined ? { code, message } : { code, subcode, message })
 }
 
 export function sendAppNotFound (reply: FastifyReply): FastifyReply {

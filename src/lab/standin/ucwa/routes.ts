@@ -13,7 +13,7 @@ import { registerPeople } from './people-routes.js'
 import { registerPolicies } from './policies.js'
 import { notifyWatchers, registerSubscriptions } from './subscriptions-routes.js'
 import { peopleBody } from './people.js'
-import { parseJson, property, sendAppNotFound, sendJson, sendUcwaError } from './respond.js'
+import { parseJson, property, sendAppNotFound, sendUcwa, sendUcwaError } from './respond.js'
 import { communicationBody, meBody } from './me.js'
 
 // applications_ref.md, culture: "The maximum length is 100 characters".
@@ -97,14 +97,14 @@ export function registerUcwa (app: FastifyInstance, ctx: StandInContext, site: S
     // The photo cookie is scoped to the application's photos and marked secure/HttpOnly, as UCWA does;
     // proxies must pass Set-Cookie through untouched.
     reply.header('Set-Cookie', `cwt_ucwa=${created.photoCookie}; path=${APPLICATIONS_PATH}/${created.id}/photos; secure; HttpOnly`)
-    return sendJson(reply, 201, applicationBody(created, channels.nextAck(created.id)))
+    return sendUcwa(reply, 201, applicationBody(created, channels.nextAck(created.id)))
   })
 
   app.get<{ Params: { id: string } }>(`${APPLICATIONS_PATH}/:id`, async (request, reply) => {
     const user = authenticate(request, reply, ctx, site)
     if (user === undefined) return reply
     const found = applications.find(request.params.id, user)
-    return found === undefined ? sendAppNotFound(reply) : sendJson(reply, 200, applicationBody(found, channels.nextAck(found.id)))
+    return found === undefined ? sendAppNotFound(reply) : sendUcwa(reply, 200, applicationBody(found, channels.nextAck(found.id)))
   })
 
   app.delete<{ Params: { id: string } }>(`${APPLICATIONS_PATH}/:id`, async (request, reply) => {
@@ -135,12 +135,12 @@ export function registerUcwa (app: FastifyInstance, ctx: StandInContext, site: S
     const events = `${APPLICATIONS_PATH}/${found.id}/events`
     switch (outcome.kind) {
       case 'events':
-        return sendJson(reply, 200, {
+        return sendUcwa(reply, 200, {
           _links: { self: { href: `${events}?ack=${outcome.ack}` }, next: { href: `${events}?ack=${outcome.ack + 1}` } },
           sender: outcome.sender,
         })
       case 'resync':
-        return sendJson(reply, 200, { _links: { resync: { href: `${events}?ack=${outcome.ack}` } } })
+        return sendUcwa(reply, 200, { _links: { resync: { href: `${events}?ack=${outcome.ack}` } } })
       case 'replaced':
         return sendUcwaError(reply, 409, 'Conflict', 'PGetReplaced', 'A newer event channel request replaced this one.')
       case 'deleted':

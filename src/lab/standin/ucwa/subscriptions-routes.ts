@@ -7,7 +7,7 @@ import { findUser, sipKey } from '../topology.js'
 import { APPLICATIONS_PATH } from './applications.js'
 import { callerApplication, type AppRequest } from './caller.js'
 import { contactBody } from './people.js'
-import { optionalJsonBody, property, sendJson, sendUcwaError } from './respond.js'
+import { optionalJsonBody, property, sendUcwa, sendUcwaError } from './respond.js'
 import { contactChangedEvent, DURATION_MINUTES, subscribedEvents, subscriptionBody, type ContactResource } from './subscriptions.js'
 
 // Every application that watches this user learns that its presence, note or location changed.
@@ -44,14 +44,14 @@ export function registerSubscriptions (app: FastifyInstance, ctx: StandInContext
     if (unknown.length > 0) return invalid(reply, `Not in this lab's directory: ${unknown.join(', ')}.`)
     const created = subscriptions.create(a.id, (uris as string[]).map(sipKey), minutes)
     ctx.channels.publish(a.id, subscribedEvents(created))
-    return sendJson(reply, 201, subscriptionBody(created))
+    return sendUcwa(reply, 201, subscriptionBody(created))
   })
 
   app.get(`${base}/presenceSubscriptions/:subscription`, async (request: AppRequest, reply) => {
     const a = callerApplication(request, reply, ctx, site)
     if (a === undefined) return reply
     const s = subscriptions.find(a.id, request.params.subscription ?? '')
-    return s === undefined ? sendUcwaError(reply, 404, 'NotFound', undefined, 'No such presence subscription.') : sendJson(reply, 200, subscriptionBody(s))
+    return s === undefined ? sendUcwaError(reply, 404, 'NotFound', undefined, 'No such presence subscription.') : sendUcwa(reply, 200, subscriptionBody(s))
   })
 
   // ExtendAPresenceSubscription.md: POST with the new duration in the query, 200 with the subscription.
@@ -63,7 +63,7 @@ export function registerSubscriptions (app: FastifyInstance, ctx: StandInContext
     const minutes = minutesOf(request.query.duration)
     if (typeof minutes === 'string') return invalid(reply, minutes)
     subscriptions.extend(s, minutes)
-    return sendJson(reply, 200, subscriptionBody(s))
+    return sendUcwa(reply, 200, subscriptionBody(s))
   })
 
   app.delete(`${base}/presenceSubscriptions/:subscription`, async (request: AppRequest, reply) => {
@@ -82,6 +82,6 @@ export function registerSubscriptions (app: FastifyInstance, ctx: StandInContext
       const user = findUser(ctx.spec.topology, c)
       return user === undefined ? [] : [contactBody(a, user)]
     })
-    return sendJson(reply, 200, { _links: { self: { href: `${APPLICATIONS_PATH}/${a.id}/people/subscribedContacts` } }, _embedded: { contact: contacts }, rel: 'subscribedContacts' })
+    return sendUcwa(reply, 200, { _links: { self: { href: `${APPLICATIONS_PATH}/${a.id}/people/subscribedContacts` } }, _embedded: { contact: contacts }, rel: 'subscribedContacts' })
   })
 }

@@ -105,6 +105,9 @@ t.test('full UCWA sign-in: autodiscover, 401, token, user, application', async (
   t.equal(challenge.status, 401)
   const lines = challenge.headers['www-authenticate']
   t.ok(Array.isArray(lines) && lines.length === 2, 'two WWW-Authenticate lines')
+  // CreateAnApplication.md, step 4: the 401's fields, the Bearer challenge before MsRtcOAuth's.
+  t.match(lines, [/^Bearer trusted_issuers="00000002-0000-0ff1-ce00-000000000000@contoso\.com", client_id="00000004-0000-0ff1-ce00-000000000000"$/, /^MsRtcOAuth href="[^"]+",grant_type="urn:microsoft\.rtc:windows,urn:microsoft\.rtc:anonmeeting,password"$/])
+  t.match(challenge.headers, { 'content-type': /^text\/html/, server: 'Microsoft-IIS/8.5', 'x-ms-server-fqdn': 'fe01.contoso.net', 'x-powered-by': 'ASP.NET', 'x-content-type-options': 'nosniff', vary: 'Accept-Encoding' })
   const msrtc = Array.isArray(lines) ? lines.find((l) => l.startsWith('MsRtcOAuth ')) : undefined
   const tokenUrl = /href="([^"]+)"/.exec(msrtc ?? '')?.[1]
   t.equal(tokenUrl, 'https://webext.contoso.com/WebTicket/oauthtoken')

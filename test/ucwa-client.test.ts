@@ -96,7 +96,12 @@ t.test('a client from the reference: makeMeAvailable, then presence, note, locat
   t.ok(polled.json._links!.next!.href.endsWith('ack=2'), 'next asks for the following batch')
 
   const meNow = await client.call(me._links!.self!.href)
-  t.same(Object.keys(meNow.json._links!).sort(), ['location', 'note', 'presence', 'reportMyActivity', 'self'], 'after: presence, note, location, reportMyActivity; makeMeAvailable gone')
+  t.same(Object.keys(meNow.json._links!).sort(), ['location', 'note', 'phones', 'presence', 'reportMyActivity', 'self'], 'after: presence, note, location, phones, reportMyActivity; makeMeAvailable gone')
+  // phones_ref.md: a lab user has no numbers; each type is listed empty, and each phone answers.
+  const phones = await client.call(meNow.json._links!.phones!.href)
+  t.match(phones.json, { rel: 'phones', _embedded: { phone: [{ type: 'work', number: '' }, { type: 'mobile' }, { type: 'home' }, { type: 'other' }] } })
+  const work = ((phones.json._embedded as Record<string, Json[]>).phone![0]!)._links!.self!.href
+  t.match((await client.call(work)).json, { rel: 'phone', type: 'work', includeInContactCard: false })
   t.same(meNow.json.emailAddresses, ['user1@contoso.com'])
   t.equal((await client.call(me._links!.makeMeAvailable!.href, { method: 'POST', body: {} })).status, 409, 'a second makeMeAvailable: 409')
 

@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { Site, StandInContext } from '../context.js'
 import { callerApplication, type AppRequest } from './caller.js'
 import { APPLICATIONS_PATH, type UcwaApplication } from './applications.js'
-import { availableEvents, communicationBody, locationBody, makeMeAvailable, meBody, noteBody, presenceBody, requireAvailable, setLocation, setNote, setPresence, updatedEvent, type MeFailure } from './me.js'
+import { availableEvents, communicationBody, locationBody, makeMeAvailable, meBody, noteBody, PHONE_TYPES, phoneBody, phonesBody, presenceBody, requireAvailable, setLocation, setNote, setPresence, updatedEvent, type MeFailure } from './me.js'
 import { optionalJsonBody, sendUcwa, sendUcwaError } from './respond.js'
 import { notifyWatchers } from './subscriptions-routes.js'
 import type { ContactResource } from './subscriptions.js'
@@ -44,6 +44,8 @@ export function registerMe (app: FastifyInstance, ctx: StandInContext, site: Sit
   get('/me/presence', presenceBody, true)
   get('/me/note', noteBody, true)
   get('/me/location', locationBody, true)
+  get('/me/phones', phonesBody, true)
+  for (const type of PHONE_TYPES) get(`/me/phones/${type}`, (a) => phoneBody(a, type), true)
   post('/me/makeMeAvailable', (a, body) => makeMeAvailable(a, body), availableEvents, 'presence')
   post('/me/presence', (a, body) => setPresence(a, body), (a) => [updatedEvent(a, 'presence')], 'presence')
   post('/me/note', (a, body, request) => setNote(a, body, request.query), (a) => [updatedEvent(a, 'note')], 'note')

@@ -29,7 +29,7 @@ export function meBody (app: UcwaApplication): object {
   const link = (path: string): Link => ({ href: base(app) + path })
   const uri = sipUriOf(app.user)
   const links: Record<string, Link> = app.me.available
-    ? { self: link('/me'), note: link('/me/note'), presence: link('/me/presence'), location: link('/me/location'), reportMyActivity: link('/me/reportMyActivity') }
+    ? { self: link('/me'), note: link('/me/note'), presence: link('/me/presence'), location: link('/me/location'), reportMyActivity: link('/me/reportMyActivity'), phones: link('/me/phones') }
     : { self: link('/me'), makeMeAvailable: link('/me/makeMeAvailable') }
   return {
     name: app.user.displayName ?? app.user.sipUri.replace(/@.*$/, ''),
@@ -38,6 +38,18 @@ export function meBody (app: UcwaApplication): object {
     _links: links,
     rel: 'me',
   }
+}
+
+// phones_ref.md: the user's phone numbers by type, as the batch_ref.md sample lists them. Lab users
+// have none, so each type is there with an empty number, kept off the contact card.
+export const PHONE_TYPES = ['work', 'mobile', 'home', 'other'] as const
+
+export function phoneBody (app: UcwaApplication, type: string): object {
+  return { number: '', type, includeInContactCard: false, _links: { self: { href: `${base(app)}/me/phones/${type}` } }, rel: 'phone' }
+}
+
+export function phonesBody (app: UcwaApplication): object {
+  return { _links: { self: { href: `${base(app)}/me/phones` } }, _embedded: { phone: PHONE_TYPES.map((type) => phoneBody(app, type)) }, rel: 'phones' }
 }
 
 export function presenceBody (app: UcwaApplication): object {

@@ -45,6 +45,8 @@ export function authenticate (request: FastifyRequest, reply: FastifyReply, ctx:
   const token = presentedTicket(request)
   if (token === undefined) {
     reply.header('X-MS-WebTicketURL', `${webTicketBase(ctx, site)}/WebTicketService.svc`)
+    // CreateAnApplication.md, step 4, shows these two beside the challenges.
+    reply.header('X-Content-Type-Options', 'nosniff').header('Vary', 'Accept-Encoding')
     sendIisUnauthorized(reply, oauthChallenges(ctx, site))
     return undefined
   }

@@ -1,6 +1,7 @@
 // The application's policies resource (policies_ref.md): what the admin allows the client. The lab's
 // values follow what its Front End can do: plain-text messaging only, no photos, no Exchange
-// voicemail, no archiving; the rest as a default Lync 2013 pool has them.
+// voicemail, no archiving. The mobile save* policies are at the defaults policies_ref.md gives;
+// emoticons and clickable URLs, for which it gives none, are on.
 import type { FastifyInstance } from 'fastify'
 import type { Site, StandInContext } from '../context.js'
 import { APPLICATIONS_PATH } from './applications.js'

@@ -1,11 +1,11 @@
 // The HTTP side of meetings.ts: onlineMeetings, myOnlineMeetings (list, schedule) and each
 // myOnlineMeeting (read, delete), for the caller's own meetings.
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { Site, StandInContext } from '../context.js'
 import { sipKey } from '../topology.js'
 import { APPLICATIONS_PATH, type UcwaApplication } from './applications.js'
 import { callerApplication, type AppRequest } from './caller.js'
-import { MAX_MEETINGS_PER_ORGANIZER, meetingBody, meetingInput } from './meetings.js'
+import { MAX_MEETINGS_PER_ORGANIZER, meetingBody, meetingInput, type OnlineMeeting } from './meetings.js'
 import { optionalJsonBody, sendUcwa, sendUcwaError } from './respond.js'
 
 export function onlineMeetingsBody (app: UcwaApplication): object {
@@ -44,20 +44,20 @@ export function registerMeetings (app: FastifyInstance, ctx: StandInContext, sit
     reply.header('ETag', `"${meeting.etag}"`)
     return sendUcwa(reply, 200, meetingBody(meeting, own(a), sipDomain))
   })
-  app.get(`${base}/myOnlineMeetings/:meeting`, async (request: AppRequest, reply) => {
-    const a = callerApplication(request, reply, ctx, site)
-    if (a === undefined) return reply
-    const meeting = meetings.find(sipKey(a.user.sipUri), request.params.meeting ?? '')
-    if (meeting === undefined) return sendUcwaError(reply, 404, 'NotFound', undefined, 'The organizer has no such meeting.')
+  // One of the caller's meetings, for the routes on a meeting's own link.
+  const onMeeting = (answer: (a: UcwaApplication, meeting: OnlineMeeting, reply: FastifyReply) => FastifyReply) =>
+    async (request: AppRequest, reply: FastifyReply): Promise<FastifyReply> => {
+      const a = callerApplication(request, reply, ctx, site)
+      if (a === undefined) return reply
+      const meeting = meetings.find(sipKey(a.user.sipUri), request.params.meeting ?? '')
+      return meeting === undefined ? sendUcwaError(reply, 404, 'NotFound', undefined, 'The organizer has no such meeting.') : answer(a, meeting, reply)
+    }
+  app.get(`${base}/myOnlineMeetings/:meeting`, onMeeting((a, meeting, reply) => {
     reply.header('ETag', `"${meeting.etag}"`)
     return sendUcwa(reply, 200, meetingBody(meeting, own(a), sipDomain))
-  })
-  app.delete(`${base}/myOnlineMeetings/:meeting`, async (request: AppRequest, reply) => {
-    const a = callerApplication(request, reply, ctx, site)
-    if (a === undefined) return reply
-    const meeting = meetings.find(sipKey(a.user.sipUri), request.params.meeting ?? '')
-    if (meeting === undefined) return sendUcwaError(reply, 404, 'NotFound', undefined, 'The organizer has no such meeting.')
+  }))
+  app.delete(`${base}/myOnlineMeetings/:meeting`, onMeeting((_a, meeting, reply) => {
     meetings.remove(meeting.id)
     return reply.code(204).send()
-  })
+  }))
 }

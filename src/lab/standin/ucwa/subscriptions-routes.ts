@@ -1,14 +1,14 @@
 // The HTTP side of subscriptions.ts: presenceSubscriptions (create), each presenceSubscription (read,
 // extend, delete) and subscribedContacts; and notifyWatchers, which me-routes.ts calls when a user's
 // published state changes.
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { Site, StandInContext } from '../context.js'
 import { findUser, sipKey } from '../topology.js'
 import { APPLICATIONS_PATH } from './applications.js'
 import { callerApplication, type AppRequest } from './caller.js'
 import { contactBody } from './people.js'
 import { optionalJsonBody, property, sendUcwa, sendUcwaError } from './respond.js'
-import { contactChangedEvent, DURATION_MINUTES, subscribedEvents, subscriptionBody, type ContactResource } from './subscriptions.js'
+import { contactChangedEvent, DURATION_MINUTES, subscribedEvents, subscriptionBody, type ContactResource, type PresenceSubscription } from './subscriptions.js'
 
 // Every application that watches this user learns that its presence, note or location changed.
 export function notifyWatchers (ctx: StandInContext, sipUri: string, what: ContactResource): void {
@@ -27,7 +27,7 @@ function minutesOf (value: unknown): number | string {
 export function registerSubscriptions (app: FastifyInstance, ctx: StandInContext, site: Site): void {
   const base = `${APPLICATIONS_PATH}/:id/people`
   const { subscriptions } = ctx
-  const invalid = (reply: Parameters<typeof sendUcwaError>[0], message: string): ReturnType<typeof sendUcwaError> =>
+  const invalid = (reply: FastifyReply, message: string): FastifyReply =>
     sendUcwaError(reply, 400, 'BadRequest', 'ParameterValidationFailure', message)
 
   app.post(`${base}/presenceSubscriptions`, async (request: AppRequest, reply) => {
@@ -47,33 +47,26 @@ export function registerSubscriptions (app: FastifyInstance, ctx: StandInContext
     return sendUcwa(reply, 201, subscriptionBody(created))
   })
 
-  app.get(`${base}/presenceSubscriptions/:subscription`, async (request: AppRequest, reply) => {
-    const a = callerApplication(request, reply, ctx, site)
-    if (a === undefined) return reply
-    const s = subscriptions.find(a.id, request.params.subscription ?? '')
-    return s === undefined ? sendUcwaError(reply, 404, 'NotFound', undefined, 'No such presence subscription.') : sendUcwa(reply, 200, subscriptionBody(s))
-  })
-
+  // One of the caller's subscriptions, for the routes on a subscription's own link.
+  const onSubscription = (answer: (s: PresenceSubscription, request: AppRequest, reply: FastifyReply) => FastifyReply) =>
+    async (request: AppRequest, reply: FastifyReply): Promise<FastifyReply> => {
+      const a = callerApplication(request, reply, ctx, site)
+      if (a === undefined) return reply
+      const s = subscriptions.find(a.id, request.params.subscription ?? '')
+      return s === undefined ? sendUcwaError(reply, 404, 'NotFound', undefined, 'No such presence subscription.') : answer(s, request, reply)
+    }
+  app.get(`${base}/presenceSubscriptions/:subscription`, onSubscription((s, _request, reply) => sendUcwa(reply, 200, subscriptionBody(s))))
   // ExtendAPresenceSubscription.md: POST with the new duration in the query, 200 with the subscription.
-  app.post(`${base}/presenceSubscriptions/:subscription`, async (request: AppRequest, reply) => {
-    const a = callerApplication(request, reply, ctx, site)
-    if (a === undefined) return reply
-    const s = subscriptions.find(a.id, request.params.subscription ?? '')
-    if (s === undefined) return sendUcwaError(reply, 404, 'NotFound', undefined, 'No such presence subscription.')
+  app.post(`${base}/presenceSubscriptions/:subscription`, onSubscription((s, request, reply) => {
     const minutes = minutesOf(request.query.duration)
     if (typeof minutes === 'string') return invalid(reply, minutes)
     subscriptions.extend(s, minutes)
     return sendUcwa(reply, 200, subscriptionBody(s))
-  })
-
-  app.delete(`${base}/presenceSubscriptions/:subscription`, async (request: AppRequest, reply) => {
-    const a = callerApplication(request, reply, ctx, site)
-    if (a === undefined) return reply
-    const s = subscriptions.find(a.id, request.params.subscription ?? '')
-    if (s === undefined) return sendUcwaError(reply, 404, 'NotFound', undefined, 'No such presence subscription.')
+  }))
+  app.delete(`${base}/presenceSubscriptions/:subscription`, onSubscription((s, _request, reply) => {
     subscriptions.remove(s.id)
     return reply.code(204).send()
-  })
+  }))
 
   app.get(`${base}/subscribedContacts`, async (request: AppRequest, reply) => {
     const a = callerApplication(request, reply, ctx, site)

@@ -19,7 +19,7 @@ t.teardown(async () => {
 })
 
 type Json = Record<string, unknown> & { _links?: Record<string, { href: string }> }
-interface Answer { status: number, json: Json, text: string, challenge: string }
+interface Answer { status: number, json: Json, text: string, challenge: string, location: string }
 
 // The client's whole HTTP layer: UCWA hands out paths relative to the server it came from.
 class Client {
@@ -34,7 +34,7 @@ class Client {
     const text = await r.text()
     let json: Json = {}
     try { json = text === '' ? {} : JSON.parse(text) as Json } catch { /* not JSON: the test says so */ }
-    return { status: r.status, json, text, challenge: r.headers.get('www-authenticate') ?? '' }
+    return { status: r.status, json, text, challenge: r.headers.get('www-authenticate') ?? '', location: r.headers.get('location') ?? '' }
   }
 }
 
@@ -43,7 +43,9 @@ interface Sender { rel: string, href: string, events: Array<{ link: { rel: strin
 // UCWA's Autodiscovery: the root's user link, authenticate on that pool, and where the user resource
 // answers with a redirect link (a Director homes nobody), start over at the root it names, with a new
 // token (a ticket is valid on one pool only). Bounded, as a client must be against a redirect loop.
-async function signIn (client: Client, user: string, password: string): Promise<Json> {
+// A meeting guest (RootURL.md, "Anonymous meeting join flow") starts from the organizer's SIP URI,
+// asks for the anonmeeting grant instead, and creates its application with culture and userAgent.
+async function signIn (client: Client, user: string, password: string, guest?: { grant: string, application: object }): Promise<Json> {
   let root = await client.call(`${lab.urls['lyncdiscover.contoso.com']}/?sipuri=${user}`)
   for (let hop = 0; hop < 3; hop++) {
     const userHref = root.json._links!.user!.href
@@ -53,7 +55,7 @@ async function signIn (client: Client, user: string, password: string): Promise<
     // The 401 names the token service (UCWA's CreateAnApplication.md, step 3).
     const tokenUrl = /MsRtcOAuth href="([^"]+)"/.exec(challenge.challenge)?.[1]
     if (tokenUrl === undefined) throw new Error(`no MsRtcOAuth challenge: ${challenge.status} ${challenge.challenge}`)
-    const token = await lab.fetch(tokenUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `grant_type=password&username=${encodeURIComponent(user)}&password=${encodeURIComponent(password)}` })
+    const token = await lab.fetch(tokenUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: guest?.grant ?? `grant_type=password&username=${encodeURIComponent(user)}&password=${encodeURIComponent(password)}` })
     if (token.status !== 200) throw new Error(`token for ${user}: ${token.status} ${await token.text()}`)
     client.bearer = ((await token.json()) as { access_token: string }).access_token
     const resource = await client.call(userHref)
@@ -62,7 +64,7 @@ async function signIn (client: Client, user: string, password: string): Promise<
       root = await client.call(redirect)
       continue
     }
-    const created = await client.call(resource.json._links!.applications!.href, { method: 'POST', body: { culture: 'en-US', endpointId: `endpoint-${user}-${Date.now()}`, userAgent: 'reference-client/1.0' } })
+    const created = await client.call(resource.json._links!.applications!.href, { method: 'POST', body: guest?.application ?? { culture: 'en-US', endpointId: `endpoint-${user}-${Date.now()}`, userAgent: 'reference-client/1.0' } })
     if (created.status !== 201) throw new Error(`POST applications: ${created.status} ${created.text}`)
     return created.json
   }
@@ -433,4 +435,124 @@ t.test('a client subscribes to a contact\'s presence and is told of each change'
   const marker = await lab.fetch(new URL('/lab/events', watcher.origin), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"sipUri":"user1@contoso.com","event":{"rel":"marker"}}' })
   t.equal(marker.status, 200)
   t.same((await poll()).map((s) => s.rel), ['marker'], 'nothing from user2 after the subscription ended')
+})
+
+// Reads an application's event channel batch after batch (bounded) until what arrived since the
+// last call satisfies `done`, and returns all of it: where events fall between batches is the
+// server's timing, not the client's business.
+class EventReader {
+  private href: string
+  constructor (private readonly client: Client, app: Json) { this.href = app._links!.events!.href }
+  async until (done: (events: Sender['events']) => boolean): Promise<Sender['events']> {
+    const seen: Sender['events'] = []
+    for (let batch = 0; batch < 8 && !done(seen); batch++) {
+      const r = await this.client.call(`${this.href}&timeout=60`)
+      this.href = r.json._links!.next!.href
+      seen.push(...(r.json.sender as Sender[]).flatMap((s) => s.events))
+    }
+    return seen
+  }
+}
+const has = (rel: string, type: string) => (events: Sender['events']): boolean => events.some((e) => e.link.rel === rel && e.type === type)
+const named = (events: Sender['events'], rel: string, type: string): Sender['events'][number] | undefined => events.find((e) => e.link.rel === rel && e.type === type)
+
+// The anonymous join as the reference's AnonMeeting.js and Authentication.js make it: the organizer
+// schedules a meeting that admits everyone and joins it; a guest with only the conference URI signs
+// in with the anonmeeting grant (AuthenticationInUCWA.md), joins (joinOnlineMeeting_ref.md), adds
+// messaging when messaging says Disconnected (addMessaging_ref.md), and the two talk, each seeing
+// the other as a participant (participant_ref.md).
+t.test('a guest joins a meeting anonymously and talks with the organizer', async (t) => {
+  const organizer = new Client()
+  const orgApp = await signIn(organizer, 'user1@contoso.com', 'Pass@word1')
+  const orgEvents = new EventReader(organizer, orgApp)
+  t.equal((await organizer.call(embedded(orgApp, 'me')._links!.makeMeAvailable!.href, { method: 'POST', body: { supportedModalities: ['Messaging'] } })).status, 204)
+  await orgEvents.until(has('me', 'updated'))
+  const schedule = embedded(orgApp, 'onlineMeetings')._links!.myOnlineMeetings!.href
+  const open = (await organizer.call(schedule, { method: 'POST', body: { subject: 'open house', accessLevel: 'Everyone' } })).json as Json & { onlineMeetingUri: string, onlineMeetingId: string }
+  const closed = (await organizer.call(schedule, { method: 'POST', body: { subject: 'staff only' } })).json as Json & { onlineMeetingUri: string, onlineMeetingId: string }
+
+  const orgCommunication = (await organizer.call(embedded(orgApp, 'communication')._links!.self!.href)).json
+  const orgJoin = await organizer.call(orgCommunication._links!.joinOnlineMeeting!.href, { method: 'POST', body: { onlineMeetingUri: open.onlineMeetingUri, operationId: 'org-join' } })
+  t.equal(orgJoin.status, 201, 'the organizer joins: 201')
+  const orgJoined = await orgEvents.until(has('messaging', 'updated'))
+  t.match(named(orgJoined, 'onlineMeetingInvitation', 'completed'), { status: 'Success', _embedded: { onlineMeetingInvitation: { operationId: 'org-join', onlineMeetingUri: open.onlineMeetingUri, direction: 'Outgoing' } } })
+  const orgMessaging = named(orgJoined, 'messaging', 'updated')!._embedded!.messaging!
+  t.equal(orgMessaging.state, 'Disconnected', 'messaging is not part of the join')
+  t.equal((await organizer.call(orgMessaging._links!.addMessaging!.href, { method: 'POST', body: { operationId: 'org-im' } })).status, 201, 'addMessaging: 201')
+  const orgConnected = named(await orgEvents.until(has('messagingInvitation', 'completed')), 'messaging', 'updated')!._embedded!.messaging!
+  t.equal(orgConnected.state, 'Connected')
+
+  // The guest has nothing but the conference URI; the conference id is its key.
+  const token = async (uri: string, key: string): Promise<Response> => await lab.fetch(`${lab.urls['webext.contoso.com']}/WebTicket/oauthtoken`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: `grant_type=urn:microsoft.rtc:anonmeeting&ms_rtc_conferenceuri=${encodeURIComponent(uri)}&password=${encodeURIComponent(key)}`,
+  })
+  const wrongKey = await token(open.onlineMeetingUri, 'NOTTHEKEY')
+  t.equal(wrongKey.status, 400, 'a wrong conference key')
+  t.match(await wrongKey.json(), { error: 'invalid_grant' })
+  t.equal((await token('sip:user1@contoso.com', open.onlineMeetingId)).status, 400, 'not a conference URI')
+
+  const guestOf = (m: { onlineMeetingUri: string, onlineMeetingId: string }) => ({
+    grant: `grant_type=urn:microsoft.rtc:anonmeeting&ms_rtc_conferenceuri=${encodeURIComponent(m.onlineMeetingUri)}&password=${m.onlineMeetingId}`,
+    application: { culture: 'en-US', userAgent: 'UCWA Samples - Anon Meeting' },
+  })
+  const guest = new Client()
+  const guestApp = await signIn(guest, 'user1@contoso.com', '', guestOf(open))
+  t.same(Object.keys(guestApp._embedded as object).sort(), ['communication', 'me'], 'a guest\'s application: me and communication only')
+  t.match(embedded(guestApp, 'me'), { uri: /^sip:\d+@anonymous\.invalid$/, rel: 'me' })
+  const guestCommunication = embedded(guestApp, 'communication')
+  t.ok(guestCommunication._links!.joinOnlineMeeting, 'joinOnlineMeeting from the start, without makeMeAvailable')
+  t.notOk(guestCommunication._links!.startMessaging, 'no IM of its own')
+  const guestBase = guestApp._links!.self!.href
+  for (const path of ['/people/search?query=user2', '/me/presence', '/onlineMeetings/myOnlineMeetings']) {
+    t.match(await guest.call(guestBase + path), { status: 403, json: { code: 'Forbidden' } }, `a guest has no ${path}`)
+  }
+  t.equal((await guest.call(`${guestBase}/me/makeMeAvailable`, { method: 'POST', body: {} })).status, 403, 'nor makeMeAvailable')
+  const join = guestCommunication._links!.joinOnlineMeeting!.href
+  t.match(await guest.call(join, { method: 'POST', body: { onlineMeetingUri: closed.onlineMeetingUri, anonymousDisplayName: 'Visitor' } }), { status: 403, json: { code: 'Forbidden' } }, 'only the conference its ticket names')
+  t.match(await guest.call(join, { method: 'POST', body: { onlineMeetingUri: open.onlineMeetingUri } }), { status: 400, json: { subcode: 'ParameterValidationFailure' } }, 'a guest must give a name')
+
+  const guestEvents = new EventReader(guest, guestApp)
+  const joined = await guest.call(join, { method: 'POST', body: { anonymousDisplayName: 'Visitor', onlineMeetingUri: open.onlineMeetingUri, operationId: 'guest-join' } })
+  t.equal(joined.status, 201, 'the guest joins: 201')
+  t.equal((await guest.call(join, { method: 'POST', body: { anonymousDisplayName: 'Visitor' } })).status, 409, 'joined already')
+  t.match((await guest.call(joined.location)).json, { rel: 'onlineMeetingInvitation', direction: 'Outgoing', anonymousDisplayName: 'Visitor' }, 'the Location answers')
+  const guestJoined = await guestEvents.until(has('messaging', 'updated'))
+  t.same(guestJoined.map((e) => `${e.link.rel} ${e.type}`), [
+    'onlineMeetingInvitation started', 'conversation added', 'participant added', 'conversation updated', 'onlineMeetingInvitation completed', 'messaging updated',
+  ], 'the join\'s events, in order')
+  t.match(named(guestJoined, 'participant', 'added')!.link, { title: 'Lab User One' }, 'the organizer is in the roster, by name')
+  t.match(named(guestJoined, 'onlineMeetingInvitation', 'completed'), { status: 'Success', _embedded: { onlineMeetingInvitation: { anonymousDisplayName: 'Visitor', operationId: 'guest-join', state: 'Connected' } } })
+  const conversation = named(guestJoined, 'conversation', 'updated')!._embedded!.conversation!
+  t.match(conversation, { state: 'Connected', subject: 'open house', participantCount: 2 })
+  t.match(await organizer.call(orgCommunication._links!.conversations!.href), { json: { _links: { conversation: [{ href: /\/conversations\// }] } } }, 'the meeting is among the organizer\'s conversations')
+  t.match(named(await orgEvents.until(has('participant', 'added')), 'participant', 'added')!.link, { title: 'Visitor' }, 'the organizer sees the guest arrive')
+
+  const guestMessaging = named(guestJoined, 'messaging', 'updated')!._embedded!.messaging!
+  t.equal((await guest.call(guestMessaging._links!.addMessaging!.href, { method: 'POST', body: { operationId: 'guest-im' } })).status, 201)
+  const guestConnected = named(await guestEvents.until(has('messagingInvitation', 'completed')), 'messaging', 'updated')!._embedded!.messaging!
+  t.equal(guestConnected.state, 'Connected')
+
+  const say = async (client: Client, href: string, text: string): Promise<number> =>
+    (await lab.fetch(new URL(href, client.origin), { method: 'POST', headers: { authorization: `Bearer ${client.bearer}`, 'content-type': 'text/plain' }, body: text })).status
+  t.equal(await say(guest, guestConnected._links!.sendMessage!.href, 'Hello, is this the open house?'), 201, 'the guest speaks')
+  const heard = named(await orgEvents.until(has('message', 'completed')), 'message', 'completed')!._embedded!.message!
+  t.equal(heard._links!.plainMessage!.href, 'data:text/plain;charset=utf-8,Hello%2C+is+this+the+open+house%3F')
+  t.match((await organizer.call(heard._links!.participant!.href)).json, { name: 'Visitor', anonymous: true, rel: 'participant' }, 'from whom: the guest')
+  t.equal(await say(organizer, orgConnected._links!.sendMessage!.href, 'It is. Welcome!'), 201, 'the organizer answers')
+  const answer = (await guestEvents.until(has('message', 'completed'))).filter((e) => e.link.rel === 'message').map((e) => e._embedded!.message!)
+  const welcome = answer.find((m) => m.direction === 'Incoming')!
+  t.equal(welcome._links!.plainMessage!.href, 'data:text/plain;charset=utf-8,It+is.+Welcome%21')
+  t.match((await guest.call(welcome._links!.participant!.href)).json, { name: 'Lab User One', anonymous: false, organizer: true, role: 'Leader' }, 'and from the organizer')
+
+  t.equal((await guest.call(conversation._links!.self!.href, { method: 'DELETE' })).status, 204, 'the guest leaves')
+  t.ok(has('participant', 'deleted')(await orgEvents.until(has('participant', 'deleted'))), 'the organizer sees the guest go')
+
+  // A meeting for the same enterprise: the lab has no lobby, so the guest is refused, with the reason.
+  const outsider = new Client()
+  const outsiderApp = await signIn(outsider, 'user1@contoso.com', '', guestOf(closed))
+  const outsiderEvents = new EventReader(outsider, outsiderApp)
+  t.equal((await outsider.call(embedded(outsiderApp, 'communication')._links!.joinOnlineMeeting!.href, { method: 'POST', body: { anonymousDisplayName: 'Stranger' } })).status, 201)
+  t.match(named(await outsiderEvents.until(has('onlineMeetingInvitation', 'completed')), 'onlineMeetingInvitation', 'completed'), { status: 'Failure', reason: { code: 'Forbidden', message: /accessLevel is SameEnterprise.*no lobby/ } })
 })

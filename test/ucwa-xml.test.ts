@@ -67,6 +67,8 @@ t.test('a resource, the event answer and the error body, mapped as the reference
     '<sender rel="me" href="/me"><updated rel="me" href="/me"/>' +
     '<added rel="presence" href="/me/presence"><resource rel="presence" href="/me/presence"><property name="availability">Online</property></resource></added>' +
     '</sender></events>')
+  const roster = { _links: { self: { href: '/e?ack=3' } }, sender: [{ rel: 'conversation', href: '/c', events: [{ link: { rel: 'participant', href: '/c/participants/1', title: 'Visitor' }, type: 'added' }] }] }
+  t.match(toUcwaXml(roster), '<sender rel="conversation" href="/c"><added rel="participant" href="/c/participants/1" title="Visitor"/></sender>', 'a participant event keeps its title')
   t.equal(toUcwaXml({ _links: { resync: { href: '/e?ack=1' } } }), `<?xml version="1.0" encoding="utf-8"?><events ${NS}><link rel="resync" href="/e?ack=1"/></events>`)
   t.equal(toUcwaXml({ code: 'Conflict', subcode: 'AlreadyExists', message: 'Twice.' }),
     `<?xml version="1.0" encoding="utf-8"?><reason ${NS}><code>Conflict</code><subcode>AlreadyExists</subcode><message>Twice.</message></reason>`)

@@ -3,6 +3,7 @@
 // IIS site and poll its events through the other, as with the real server.
 import type { SiteKind, SiteProtocol, StandInSpec, WebPool } from './types.js'
 import type { ApplicationRegistry } from './ucwa/applications.js'
+import type { ConferenceRegistry } from './ucwa/meeting-conversation.js'
 import type { EventChannels } from './ucwa/events.js'
 import type { MeetingRegistry } from './ucwa/meetings.js'
 import type { ConversationRegistry } from './ucwa/messaging.js'
@@ -19,5 +20,7 @@ export interface StandInContext {
   channels: EventChannels
   conversations: ConversationRegistry
   meetings: MeetingRegistry
+  // The conversations of meetings that have been joined (joinOnlineMeeting).
+  conferences: ConferenceRegistry
   subscriptions: SubscriptionRegistry
 }

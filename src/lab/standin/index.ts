@@ -9,6 +9,7 @@ import { ownPool } from './topology.js'
 import type { BoundSite, LabTopology, RunningStandIn, StandInSpec } from './types.js'
 import { ApplicationRegistry } from './ucwa/applications.js'
 import { EventChannels } from './ucwa/events.js'
+import { ConferenceRegistry } from './ucwa/meeting-conversation.js'
 import { MeetingRegistry } from './ucwa/meetings.js'
 import { ConversationRegistry } from './ucwa/messaging.js'
 import { SubscriptionRegistry } from './ucwa/subscriptions.js'
@@ -24,6 +25,7 @@ export interface PoolState {
   channels: EventChannels
   conversations: ConversationRegistry
   meetings: MeetingRegistry
+  conferences: ConferenceRegistry
   subscriptions: SubscriptionRegistry
 }
 
@@ -33,6 +35,7 @@ export function createPoolState (topology: LabTopology): PoolState {
     channels: new EventChannels(topology.ucwa?.minEventTimeout),
     conversations: new ConversationRegistry(),
     meetings: new MeetingRegistry(),
+    conferences: new ConferenceRegistry(),
     subscriptions: new SubscriptionRegistry(),
   }
 }
@@ -46,6 +49,7 @@ export async function startStandIn (spec: StandInSpec, shared: PoolState = creat
     channels: shared.channels,
     conversations: shared.conversations,
     meetings: shared.meetings,
+    conferences: shared.conferences,
     subscriptions: shared.subscriptions,
   }
   const apps: FastifyInstance[] = []
@@ -77,6 +81,7 @@ export async function startStandIn (spec: StandInSpec, shared: PoolState = creat
         ctx.applications.clear()
         ctx.conversations.forget()
         ctx.meetings.forget()
+        ctx.conferences.forget()
         ctx.subscriptions.forget()
         // One turn of the event loop lets those answers reach their sockets before close destroys them.
         await new Promise((resolve) => setImmediate(resolve))

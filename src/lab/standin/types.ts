@@ -10,6 +10,11 @@ export interface WebPool { internalFqdn: string; externalFqdn: string }
 
 export interface LabUser { sipUri: string; password: string; displayName?: string }
 
+// Whom a web ticket names: a directory user, or a meeting guest signed in with the anonmeeting
+// grant, who has a URI made up for the ticket (sip:<digits>@anonymous.invalid, as a real pool gives
+// one) and the one conference URI the ticket admits to.
+export interface Caller extends LabUser { conference?: string }
+
 // Where a SIP client registers: a name it opens TLS to, and the port.
 export interface SipAccess { fqdn: string; port: number }
 

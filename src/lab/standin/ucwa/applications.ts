@@ -1,14 +1,17 @@
 // UCWA applications: what a client creates with POST /ucwa/oauth/v1/applications and then addresses
 // by id. Held in memory for the life of the stand-in, like an FE's registered endpoints.
 import { randomBytes } from 'node:crypto'
-import type { LabUser } from '../types.js'
+import type { Caller } from '../types.js'
 import { sipKey } from '../topology.js'
 import { newMeState, type MeState } from './me-state.js'
 
 export interface UcwaApplication {
   id: string
   owner: string
-  user: LabUser
+  user: Caller
+  // A meeting guest's application (an anonymous ticket): the conference it may join, and the name
+  // the guest goes by there. It has none of a user's own resources (caller.ts).
+  guest?: { conference: string, name: string }
   userAgent: string
   endpointId: string
   culture: string
@@ -18,7 +21,7 @@ export interface UcwaApplication {
   me: MeState
 }
 
-export interface NewApplication { userAgent: string; endpointId: string; culture: string }
+export interface NewApplication { userAgent: string; endpointId: string; culture: string; guestName?: string }
 
 export const APPLICATIONS_PATH = '/ucwa/oauth/v1/applications'
 
@@ -27,19 +30,21 @@ export class ApplicationRegistry {
 
   // UCWA makes creation idempotent per endpoint: the same user and EndpointId get the same
   // application back, so a client retrying after a lost 201 does not leak applications.
-  create (user: LabUser, input: NewApplication): UcwaApplication {
+  create (user: Caller, input: NewApplication): UcwaApplication {
     const owner = sipKey(user.sipUri)
     for (const app of this.apps.values()) {
       if (app.owner === owner && app.endpointId === input.endpointId) return app
     }
     const id = randomBytes(8).toString('hex')
-    const app: UcwaApplication = { id, owner, user, ...input, photoCookie: randomBytes(24).toString('base64url'), me: newMeState() }
+    const { guestName, ...rest } = input
+    const guest = user.conference === undefined ? {} : { guest: { conference: user.conference, name: guestName ?? '' } }
+    const app: UcwaApplication = { id, owner, user, ...rest, ...guest, photoCookie: randomBytes(24).toString('base64url'), me: newMeState() }
     this.apps.set(id, app)
     return app
   }
 
   // An application is only visible to the user who created it.
-  find (id: string, user: LabUser): UcwaApplication | undefined {
+  find (id: string, user: Caller): UcwaApplication | undefined {
     const app = this.apps.get(id)
     return app !== undefined && app.owner === sipKey(user.sipUri) ? app : undefined
   }

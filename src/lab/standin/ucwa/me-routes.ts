@@ -13,11 +13,12 @@ type Request = AppRequest
 
 export function registerMe (app: FastifyInstance, ctx: StandInContext, site: Site): void {
   const base = `${APPLICATIONS_PATH}/:id`
-  const found = (request: Request, reply: FastifyReply): UcwaApplication | undefined => callerApplication(request, reply, ctx, site)
+  const found = (request: Request, reply: FastifyReply, guests = false): UcwaApplication | undefined => callerApplication(request, reply, ctx, site, { guests })
   const fail = (reply: FastifyReply, f: MeFailure): FastifyReply => sendUcwaError(reply, f.status, f.code, f.subcode, f.message)
+  // What needs no makeMeAvailable (me, communication) is a meeting guest's too.
   const get = (path: string, body: (a: UcwaApplication) => object, gate: boolean): void => {
     app.get(base + path, async (request: Request, reply) => {
-      const application = found(request, reply)
+      const application = found(request, reply, !gate)
       if (application === undefined) return reply
       const refused = gate ? requireAvailable(application) : undefined
       return refused === undefined ? sendUcwa(reply, 200, body(application)) : fail(reply, refused)

@@ -28,6 +28,8 @@ function base (app: UcwaApplication): string {
 export function meBody (app: UcwaApplication): object {
   const link = (path: string): Link => ({ href: base(app) + path })
   const uri = sipUriOf(app.user)
+  // A meeting guest is its made-up URI and the name it gave, as a pool's anonymous application shows it.
+  if (app.guest !== undefined) return { uri, name: app.guest.name, _links: { self: link('/me') }, rel: 'me' }
   const links: Record<string, Link> = app.me.available
     ? { self: link('/me'), note: link('/me/note'), presence: link('/me/presence'), location: link('/me/location'), reportMyActivity: link('/me/reportMyActivity'), phones: link('/me/phones') }
     : { self: link('/me'), makeMeAvailable: link('/me/makeMeAvailable') }
@@ -64,16 +66,21 @@ export function locationBody (app: UcwaApplication): object {
   return { rel: 'location', location: app.me.location, _links: { self: { href: `${base(app)}/me/location` } } }
 }
 
-// Once available, communication links to starting an IM and to the conversations
-// (EventChannelDetails.md's sample, with the walk-throughs' paths).
+// Once available, communication links to starting an IM, to joining a meeting and to the
+// conversations (EventChannelDetails.md's sample, with the walk-throughs' paths); a meeting guest's
+// has the join and the conversations from the start, and no IM of its own.
 export function communicationBody (app: UcwaApplication): object {
   const href = `${base(app)}/communication`
+  const links: Record<string, Link> = { self: { href } }
+  if (app.me.available || app.guest !== undefined) {
+    links.conversations = { href: `${href}/conversations` }
+    links.joinOnlineMeeting = { href: `${href}/joinOnlineMeeting` }
+  }
+  if (app.me.available) links.startMessaging = { href: `${href}/messagingInvitations` }
   return {
-    supportedModalities: app.me.supportedModalities,
-    supportedMessageFormats: app.me.supportedMessageFormats,
-    _links: app.me.available
-      ? { self: { href }, conversations: { href: `${href}/conversations` }, startMessaging: { href: `${href}/messagingInvitations` } }
-      : { self: { href } },
+    supportedModalities: app.guest === undefined ? app.me.supportedModalities : ['Messaging'],
+    supportedMessageFormats: app.guest === undefined ? app.me.supportedMessageFormats : ['Plain'],
+    _links: links,
     rel: 'communication',
   }
 }

@@ -7,6 +7,7 @@ import { findUser } from '../topology.js'
 import { APPLICATIONS_PATH, type UcwaApplication } from './applications.js'
 import { callerApplication, type AppRequest } from './caller.js'
 import { requireAvailable } from './me.js'
+import { meetingConversationRoutes } from './meeting-join-routes.js'
 import { answer, conversationBody, conversationsBody, findMessage, invitationBody, messageBody, messageSent, messagingBody, startedEvents, stopped, textOfDataUri, unansweredEvents, type Send } from './messaging.js'
 import { optionalJsonBody, property, sendUcwa, sendUcwaError } from './respond.js'
 
@@ -26,12 +27,14 @@ export function registerMessaging (app: FastifyInstance, ctx: StandInContext, si
   const invalid = (reply: FastifyReply, message: string): FastifyReply => sendUcwaError(reply, 400, 'BadRequest', 'ParameterValidationFailure', message)
   const notFound = (reply: FastifyReply): FastifyReply => sendUcwaError(reply, 404, 'NotFound', undefined, 'No such conversation or invitation in this application.')
   const conflict = (reply: FastifyReply, message: string): FastifyReply => sendUcwaError(reply, 409, 'Conflict', undefined, message)
-  const route = (method: 'GET' | 'POST', path: string, handle: (a: UcwaApplication, request: Request, reply: FastifyReply) => FastifyReply): void => {
+  // The conversation paths are a meeting guest's too: its meeting conversation is found there.
+  const route = (method: 'GET' | 'POST', path: string, handle: (a: UcwaApplication, request: Request, reply: FastifyReply) => FastifyReply, guests = false): void => {
     app.route({ method, url: communication + path, handler: async (request, reply) => {
-      const application = callerApplication(request as Request, reply, ctx, site)
+      const application = callerApplication(request as Request, reply, ctx, site, { guests })
       return application === undefined ? reply : handle(application, request as Request, reply)
     } })
   }
+  const meeting = meetingConversationRoutes(ctx)
 
   route('POST', '/messagingInvitations', (a, request, reply) => {
     const refused = requireAvailable(a)
@@ -86,38 +89,40 @@ export function registerMessaging (app: FastifyInstance, ctx: StandInContext, si
     })
   }
 
-  route('GET', '/conversations', (a, _request, reply) => sendUcwa(reply, 200, conversationsBody(a, ctx.conversations)))
+  route('GET', '/conversations', (a, _request, reply) => sendUcwa(reply, 200, conversationsBody(a, ctx.conversations, meeting.active(a))), true)
   route('GET', '/conversations/:item', (a, request, reply) => {
     const found = ctx.conversations.find(a, request.params.item)
-    return found === undefined ? notFound(reply) : sendUcwa(reply, 200, conversationBody(found.thread, found.side))
-  })
+    return found === undefined ? meeting.conversation(a, request.params.item, reply) ?? notFound(reply) : sendUcwa(reply, 200, conversationBody(found.thread, found.side))
+  }, true)
   route('GET', '/conversations/:item/messaging', (a, request, reply) => {
     const found = ctx.conversations.find(a, request.params.item)
-    return found === undefined ? notFound(reply) : sendUcwa(reply, 200, messagingBody(found.thread, found.side))
-  })
+    return found === undefined ? meeting.messaging(a, request.params.item, reply) ?? notFound(reply) : sendUcwa(reply, 200, messagingBody(found.thread, found.side))
+  }, true)
   route('POST', '/conversations/:item/messaging/messages', (a, request, reply) => {
-    const found = ctx.conversations.find(a, request.params.item)
-    if (found === undefined) return notFound(reply)
-    if (found.thread.state !== 'Connected') return conflict(reply, 'Messaging is not connected.')
     const text = Buffer.isBuffer(request.body) ? request.body.toString('utf8') : ''
+    const found = ctx.conversations.find(a, request.params.item)
+    if (found === undefined) return meeting.send(a, request.params.item, text, reply) ?? notFound(reply)
+    if (found.thread.state !== 'Connected') return conflict(reply, 'Messaging is not connected.')
     if (text === '') return invalid(reply, 'The message is the body, as text/plain.')
     const { number, sends } = messageSent(found.thread, found.side, found.other, text)
     publish(sends)
     return reply.code(201).header('Location', `${APPLICATIONS_PATH}/${a.id}/communication/conversations/${found.side.conversationId}/messaging/messages/${number}`).send()
-  })
+  }, true)
   route('GET', '/conversations/:item/messaging/messages/:number', (a, request, reply) => {
+    const number = Number((request.params as { number?: string }).number)
     const found = ctx.conversations.find(a, request.params.item)
-    const message = found === undefined ? undefined : findMessage(found.thread, Number((request.params as { number?: string }).number))
-    return found === undefined || message === undefined ? notFound(reply) : sendUcwa(reply, 200, messageBody(found.side, message))
-  })
+    if (found === undefined) return meeting.message(a, request.params.item, number, reply) ?? notFound(reply)
+    const message = findMessage(found.thread, number)
+    return message === undefined ? notFound(reply) : sendUcwa(reply, 200, messageBody(found.side, message))
+  }, true)
   // Before the invitee has answered, stopping cancels the invitation: it completes on both sides.
   route('POST', '/conversations/:item/messaging/terminate', (a, request, reply) => {
     const found = ctx.conversations.find(a, request.params.item)
-    if (found === undefined) return notFound(reply)
+    if (found === undefined) return meeting.stop(a, request.params.item, reply) ?? notFound(reply)
     if (found.thread.state === 'Connecting') publish(answer(found.thread, false, 'The inviter stopped before an answer.'))
     else if (found.thread.state === 'Connected') publish(stopped(found.thread))
     return reply.code(204).send()
-  })
+  }, true)
 }
 
 // An application deleted (routes.ts) ends its conversations: the other side is told, as if the

@@ -293,9 +293,11 @@ export function stopped (thread: Thread): Send[] {
   }))
 }
 
-export function conversationsBody (app: UcwaApplication, registry: ConversationRegistry): object {
+// The application's conversations that are not over, and the meetings it is in (their hrefs).
+export function conversationsBody (app: UcwaApplication, registry: ConversationRegistry, meetings: string[]): object {
   const href = `${appBase(app)}/communication/conversations`
-  return { rel: 'conversations', _links: { self: { href }, conversation: registry.of(app).filter(({ thread }) => thread.state !== 'Disconnected').map(({ side }) => ({ href: conversationHref(side) })) } }
+  const twoParty = registry.of(app).filter(({ thread }) => thread.state !== 'Disconnected').map(({ side }) => conversationHref(side))
+  return { rel: 'conversations', _links: { self: { href }, conversation: [...twoParty, ...meetings].map((h) => ({ href: h })) } }
 }
 
 // An invitation to someone with no application that can take it: started, then at once completed

@@ -1,11 +1,13 @@
 // UCWA on the Front End: creating an application and its event channel (the long-poll P-GET that a
 // reverse proxy must let live for up to 1800 s, events.ts); the application's own resources are registered
 // from me-routes.ts, people-routes.ts and messaging-routes.ts.
+import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Site, StandInContext } from '../context.js'
 import { authenticate } from '../webticket/bearer.js'
-import { APPLICATIONS_PATH, type UcwaApplication } from './applications.js'
+import { APPLICATIONS_PATH, type NewApplication, type UcwaApplication } from './applications.js'
 import { registerBatch } from './batch.js'
+import { leaveMeetingsOf, registerMeetingJoin } from './meeting-join-routes.js'
 import { registerMe } from './me-routes.js'
 import { onlineMeetingsBody, registerMeetings } from './meetings-routes.js'
 import { endConversationsOf, registerMessaging } from './messaging-routes.js'
@@ -16,8 +18,10 @@ import { peopleBody } from './people.js'
 import { parseJson, property, sendAppNotFound, sendUcwa, sendUcwaError } from './respond.js'
 import { communicationBody, meBody } from './me.js'
 
-// applications_ref.md, culture: "The maximum length is 100 characters".
+// applications_ref.md, culture: "The maximum length is 100 characters"; onlineMeetingInvitation_ref.md,
+// anonymousDisplayName: 250.
 const MAX_CULTURE_LENGTH = 100
+const MAX_DISPLAY_NAME = 250
 
 // A resource the UCWA application does not have: UCWA's JSON error body
 // (ErrorsAndInformationalMessages.md, "Error response body": code is the one required property), not
@@ -28,6 +32,8 @@ export function sendUcwaNotFound (request: FastifyRequest, reply: FastifyReply, 
   return sendUcwaError(reply, 404, 'NotFound', undefined, 'This lab server has no such UCWA resource.')
 }
 
+// A meeting guest's application embeds only me and communication: it has no people and no meetings
+// of its own (an anonymous application of a pool, as AnonMeeting.js's flow meets it).
 function applicationBody (app: UcwaApplication, nextAck: number): object {
   const base = `${APPLICATIONS_PATH}/${app.id}`
   const link = (path: string): { href: string } => ({ href: base + path })
@@ -38,12 +44,9 @@ function applicationBody (app: UcwaApplication, nextAck: number): object {
     endpointId: app.endpointId,
     id: app.id,
     _links: { self: link(''), policies: link('/policies'), batch: link('/batch'), events: link(`/events?ack=${nextAck}`) },
-    _embedded: {
-      me: meBody(app),
-      people: peopleBody(app),
-      onlineMeetings: onlineMeetingsBody(app),
-      communication: communicationBody(app),
-    },
+    _embedded: app.guest !== undefined
+      ? { me: meBody(app), communication: communicationBody(app) }
+      : { me: meBody(app), people: peopleBody(app), onlineMeetings: onlineMeetingsBody(app), communication: communicationBody(app) },
     rel: 'application',
   }
 }
@@ -54,14 +57,25 @@ function applicationBody (app: UcwaApplication, nextAck: number): object {
 // its walk-through (CreateAnApplication.md) sends UserAgent, EndpointId and Culture: both are taken,
 // as a name matched without regard to case.
 // Returns what is wrong, in the message of a ParameterValidationFailure, when the body will not do.
-function applicationInput (body: Record<string, unknown> | undefined): { userAgent: string, endpointId: string, culture: string } | string {
-  if (body === undefined) return 'The body must be a JSON object with culture, endpointId and userAgent.'
-  const required = ['userAgent', 'endpointId', 'culture'] as const
+// A meeting guest's POST (anonApplications_ref.md) needs only culture and userAgent, and may give the
+// guest's name as AnonymousDisplayName, as the Skype Web SDK does; an endpointId is made up when
+// it has none.
+function applicationInput (body: Record<string, unknown> | undefined, guest: boolean): NewApplication | string {
+  const required = guest ? ['userAgent', 'culture'] as const : ['userAgent', 'endpointId', 'culture'] as const
+  if (body === undefined) return `The body must be a JSON object with ${required.join(', ')}.`
   const missing = required.filter((name) => typeof property(body, name) !== 'string')
   if (missing.length > 0) return `Required and missing: ${missing.join(', ')}.`
   const culture = property(body, 'culture') as string
   if (culture === '' || culture.length > MAX_CULTURE_LENGTH) return `culture must have 1 to ${MAX_CULTURE_LENGTH} characters.`
-  return { userAgent: property(body, 'userAgent') as string, endpointId: property(body, 'endpointId') as string, culture }
+  const endpointId = property(body, 'endpointId')
+  const guestName = property(body, 'anonymousDisplayName')
+  if (guestName !== undefined && (typeof guestName !== 'string' || guestName.length > MAX_DISPLAY_NAME)) return `anonymousDisplayName has at most ${MAX_DISPLAY_NAME} characters.`
+  return {
+    userAgent: property(body, 'userAgent') as string,
+    endpointId: typeof endpointId === 'string' ? endpointId : randomUUID(),
+    culture,
+    ...(guest && typeof guestName === 'string' ? { guestName } : {}),
+  }
 }
 
 // The client's timeout parameter; one that is not a positive number counts as not given.
@@ -84,16 +98,16 @@ export function registerUcwa (app: FastifyInstance, ctx: StandInContext, site: S
   registerMessaging(app, ctx, site)
   registerBatch(app, ctx, site)
   registerMeetings(app, ctx, site)
+  registerMeetingJoin(app, ctx, site)
   registerPolicies(app, ctx, site)
   registerSubscriptions(app, ctx, site)
 
   app.post(APPLICATIONS_PATH, async (request, reply) => {
     const user = authenticate(request, reply, ctx, site)
     if (user === undefined) return reply
-    const input = applicationInput(parseJson(request.body))
+    const input = applicationInput(parseJson(request.body), user.conference !== undefined)
     if (typeof input === 'string') return sendUcwaError(reply, 400, 'BadRequest', 'ParameterValidationFailure', input)
-    const { userAgent, endpointId, culture } = input
-    const created = applications.create(user, { userAgent, endpointId, culture })
+    const created = applications.create(user, input)
     // The photo cookie is scoped to the application's photos and marked secure/HttpOnly, as UCWA does;
     // proxies must pass Set-Cookie through untouched.
     reply.header('Set-Cookie', `cwt_ucwa=${created.photoCookie}; path=${APPLICATIONS_PATH}/${created.id}/photos; secure; HttpOnly`)
@@ -116,6 +130,7 @@ export function registerUcwa (app: FastifyInstance, ctx: StandInContext, site: S
     channels.drop(found.id)
     ctx.subscriptions.dropApplication(found.id)
     endConversationsOf(ctx, found)
+    leaveMeetingsOf(ctx, found)
     // The user may have gone offline with it.
     if (found.me.available) notifyWatchers(ctx, found.user.sipUri, 'presence')
     return reply.code(204).send()

@@ -89,12 +89,14 @@ function resource (body: Json, rel: string, ns: string): string {
   return `<resource rel="${text(typeof body.rel === 'string' ? body.rel : rel)}"${attr('href', self)}${ns}>${links(body)}${properties(body)}${embedded.join('')}</resource>`
 }
 
-// One event: its type as the element, its link as rel and href, an embedded resource inside.
+// One event: its type as the element, its link as rel, href and title (a participant's name), an
+// embedded resource inside.
 function event (e: Json): string {
   const type = typeof e.type === 'string' && /^[A-Za-z]+$/.test(e.type) ? e.type : 'updated'
-  const link = (e.link ?? {}) as { rel?: unknown, href?: unknown }
+  const link = (e.link ?? {}) as { rel?: unknown, href?: unknown, title?: unknown }
   const inner = Object.entries((e._embedded ?? {}) as Record<string, Json>).map(([name, value]) => resource(value, name, '')).join('')
-  return inner === '' ? `<${type}${attr('rel', link.rel)}${attr('href', link.href)}/>` : `<${type}${attr('rel', link.rel)}${attr('href', link.href)}>${inner}</${type}>`
+  const head = `<${type}${attr('rel', link.rel)}${attr('href', link.href)}${attr('title', link.title)}`
+  return inner === '' ? `${head}/>` : `${head}>${inner}</${type}>`
 }
 
 function events (body: Json): string {

@@ -5,7 +5,7 @@
 // autodiscover user resources and by UCWA.
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Site, StandInContext } from '../context.js'
-import type { LabUser } from '../types.js'
+import type { Caller } from '../types.js'
 import { sendIisError, sendIisUnauthorized } from '../iis.js'
 import { findUser, webFqdn } from '../topology.js'
 import { msDiagnostics } from './diagnostics.js'
@@ -39,9 +39,9 @@ function presentedTicket (request: FastifyRequest): string | undefined {
   return undefined
 }
 
-// Returns the signed-in user, or sends the Lync answer (401 challenge, or 500 / 28032 for a ticket this
+// Returns the signed-in user (or the meeting guest of an anonymous ticket), or sends the Lync answer (401 challenge, or 500 / 28032 for a ticket this
 // pool did not issue) and returns undefined.
-export function authenticate (request: FastifyRequest, reply: FastifyReply, ctx: StandInContext, site: Site): LabUser | undefined {
+export function authenticate (request: FastifyRequest, reply: FastifyReply, ctx: StandInContext, site: Site): Caller | undefined {
   const token = presentedTicket(request)
   if (token === undefined) {
     reply.header('X-MS-WebTicketURL', `${webTicketBase(ctx, site)}/WebTicketService.svc`)
@@ -51,7 +51,11 @@ export function authenticate (request: FastifyRequest, reply: FastifyReply, ctx:
     return undefined
   }
   const check = verifyWebTicket(ctx.ticketKey, token, ctx.pool.internalFqdn)
-  const user = check.ok ? findUser(ctx.spec.topology, check.ticket.user) : undefined
+  const user: Caller | undefined = !check.ok
+    ? undefined
+    : check.ticket.conference !== undefined
+      ? { sipUri: check.ticket.user, password: '', conference: check.ticket.conference }
+      : findUser(ctx.spec.topology, check.ticket.user)
   if (user === undefined) {
     // Lync answers any ticket it cannot use (another pool's, expired, garbled) this way, which is how
     // a Director ticket replayed on a Front End shows up in the field.

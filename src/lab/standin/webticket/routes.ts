@@ -2,7 +2,9 @@
 // Mobile (a form POST with a grant, answered with a pool-scoped cwt= ticket), and the WS-Trust web
 // ticket service (WebTicketService.svc), as used by the desktop clients and SIPE: anonymous
 // metadata at /mex, and IssueToken behind Windows authentication, answered with a SAML assertion.
+import { randomInt } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { parseConferenceUri } from '../conference.js'
 import type { Site, StandInContext } from '../context.js'
 import { sendIisMethodNotAllowed, sendIisNotFound } from '../iis.js'
 import { findUser, sipKey, sipUriOf, webFqdn } from '../topology.js'
@@ -52,27 +54,45 @@ export function registerWebTicket (app: FastifyInstance, ctx: StandInContext, si
   app.route({ method: ['GET', 'POST'], url: WEBTICKET_SERVICE, handler: withWindowsAuth(ctx, (request, reply, who) => issueToken(ctx, site, request, reply, who)) })
   app.route({ method: ['GET', 'POST'], url: `${WEBTICKET_SERVICE}/*`, handler: withWindowsAuth(ctx, (_request, reply) => sendIisNotFound(reply)) })
 
-  app.post('/WebTicket/oauthtoken', async (request, reply) => {
-    const form = formOf(request.body)
-    const grant = form.get('grant_type') ?? ''
-    // Only the password grant is modelled: the lab has no domain for urn:microsoft.rtc:windows and no
-    // conferences for anonmeeting, so those are refused the way a pool refuses a disabled grant.
-    if (grant !== 'password') {
-      reply.header('X-Ms-diagnostics', msDiagnostics(28029, source, 'Authentication type not allowed.'))
-      return reply.code(400).type('application/json').send('{"error":"unsupported_grant_type"}')
-    }
-    const user = findUser(ctx.spec.topology, form.get('username') ?? '')
-    if (user === undefined || user.password !== (form.get('password') ?? '')) {
-      reply.header('X-Ms-diagnostics', msDiagnostics(28000, source, 'The user name or password is not valid.'))
-      return reply.code(400).type('application/json').send('{"error":"invalid_grant"}')
-    }
+  const refuse = (reply: FastifyReply, error: string, code: number, reason: string): FastifyReply => {
+    reply.header('X-Ms-diagnostics', msDiagnostics(code, source, reason))
+    return reply.code(400).type('application/json').send(JSON.stringify({ error }))
+  }
+  // AuthenticationInUCWA.md: the password grant's answer, which the anonmeeting grant shares.
+  const sendTicket = (reply: FastifyReply, ticket: string): FastifyReply => {
     reply.header('Cache-Control', 'no-store').header('Pragma', 'no-cache')
     return reply.type('application/json').send(JSON.stringify({
-      access_token: issueWebTicket(ctx.ticketKey, ctx.pool.internalFqdn, sipKey(user.sipUri)),
+      access_token: ticket,
       expires_in: TICKET_LIFETIME_SECONDS,
       ms_rtc_identityscope: 'local',
       token_type: 'Bearer',
     }))
+  }
+
+  app.post('/WebTicket/oauthtoken', async (request, reply) => {
+    const form = formOf(request.body)
+    const grant = form.get('grant_type') ?? ''
+    if (grant === 'password') {
+      const user = findUser(ctx.spec.topology, form.get('username') ?? '')
+      if (user === undefined || user.password !== (form.get('password') ?? '')) return refuse(reply, 'invalid_grant', 28000, 'The user name or password is not valid.')
+      return sendTicket(reply, issueWebTicket(ctx.ticketKey, ctx.pool.internalFqdn, sipKey(user.sipUri)))
+    }
+    // AuthenticationInUCWA.md, "Anonymous meeting attendee grant type": the conference URI and its
+    // key (password), which is the conference id. The ticket is checked against the conference's
+    // own name here; whether the meeting exists is joinOnlineMeeting's question (404
+    // DestinationNotFound), asked on the pool that holds the meetings, so a Director or any server of
+    // a pool can issue the ticket without sharing that state.
+    if (grant === 'urn:microsoft.rtc:anonmeeting') {
+      const uri = form.get('ms_rtc_conferenceuri') ?? ''
+      const conference = parseConferenceUri(uri)
+      if (conference === undefined) return refuse(reply, 'invalid_request', 28000, 'ms_rtc_conferenceuri is not a conference URI (<organizer SIP URI>;gruu;opaque=app:conf:focus:id:<id>).')
+      if (findUser(ctx.spec.topology, conference.organizer) === undefined) return refuse(reply, 'invalid_grant', 28000, 'The conference organizer is not a user of this deployment.')
+      if ((form.get('password') ?? '').toUpperCase() !== conference.id) return refuse(reply, 'invalid_grant', 28000, 'The conference key is not valid.')
+      const guest = `${randomInt(1_000_000_000, 10_000_000_000)}@anonymous.invalid`
+      return sendTicket(reply, issueWebTicket(ctx.ticketKey, ctx.pool.internalFqdn, guest, Date.now(), uri.replace(/\s+/g, '')))
+    }
+    // The lab has no domain for urn:microsoft.rtc:windows: refused as a pool refuses a disabled grant.
+    return refuse(reply, 'unsupported_grant_type', 28029, 'Authentication type not allowed.')
   })
 
   app.get('/WebTicket/oauthtoken', async (_request, reply) => sendIisMethodNotAllowed(reply, 'POST'))

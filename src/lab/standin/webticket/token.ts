@@ -17,7 +17,9 @@ export function ticketKeyOf (privateKeyPem: string | undefined): Buffer {
 // Eight hours, the user ticket lifetime of Lync 2013.
 export const TICKET_LIFETIME_SECONDS = 28_800
 
-export interface WebTicket { pool: string; user: string; expires: number }
+// An anonymous meeting ticket (the urn:microsoft.rtc:anonmeeting grant) also names the conference it
+// admits to: joinOnlineMeeting_ref.md refuses a join to any other with 403.
+export interface WebTicket { pool: string; user: string; expires: number; conference?: string }
 
 export type TicketCheck =
   | { ok: true; ticket: WebTicket }
@@ -27,8 +29,8 @@ function sign (key: Buffer, payload: string): string {
   return createHmac('sha256', key).update(payload).digest('base64url')
 }
 
-export function issueWebTicket (key: Buffer, pool: string, user: string, now = Date.now()): string {
-  const ticket: WebTicket = { pool: pool.toLowerCase(), user, expires: Math.floor(now / 1000) + TICKET_LIFETIME_SECONDS }
+export function issueWebTicket (key: Buffer, pool: string, user: string, now = Date.now(), conference?: string): string {
+  const ticket: WebTicket = { pool: pool.toLowerCase(), user, expires: Math.floor(now / 1000) + TICKET_LIFETIME_SECONDS, ...(conference === undefined ? {} : { conference }) }
   // A nonce makes two tickets for the same user differ, as real ones do.
   const payload = Buffer.from(JSON.stringify({ ...ticket, n: randomBytes(6).toString('base64url') })).toString('base64url')
   return `cwt=${payload}.${sign(key, payload)}`
@@ -51,7 +53,8 @@ export function verifyWebTicket (key: Buffer, token: string, pool: string, now =
     if (typeof data.pool !== 'string' || typeof data.user !== 'string' || typeof data.expires !== 'number') {
       return { ok: false, reason: 'malformed' }
     }
-    ticket = { pool: data.pool, user: data.user, expires: data.expires }
+    if (data.conference !== undefined && typeof data.conference !== 'string') return { ok: false, reason: 'malformed' }
+    ticket = { pool: data.pool, user: data.user, expires: data.expires, ...(data.conference === undefined ? {} : { conference: data.conference }) }
   } catch {
     return { ok: false, reason: 'malformed' }
   }

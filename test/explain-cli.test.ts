@@ -11,7 +11,7 @@ import { runExplain } from '../src/cli/explain.js'
 import { validateConfigObject } from '../src/config/load.js'
 import { startProxy } from '../src/control/proxy.js'
 import { explainRequest, type ExplainResult } from '../src/explain/explain.js'
-import { REQUEST_FIELDS, UNLISTED_WHY } from '../src/forward/header-policy.js'
+import { REQUEST_FIELDS, TRUSTED_FORWARDING_WHY, UNLISTED_WHY } from '../src/forward/header-policy.js'
 import type { Exchange } from '../src/observe/exchange.js'
 import { request } from './helpers/client.js'
 import { PUBLIC_NAMES, testCertificates } from './helpers/proxy.js'
@@ -88,6 +88,20 @@ t.test('a long poll on webext: rules tried, upstream URL, headers, timeouts, por
   t.match(out, /Firewall details for the reverse proxy server: external interface\n {4}HTTPS\/TCP\/443 {2}Any -> Reverse proxy listener/)
   t.match(out, /Firewall details for the reverse proxy server: internal interface\n {4}HTTPS\/TCP\/4443 {2}Internal reverse proxy interface -> Front End Server, Front End pool, Director, Director pool/)
   t.notMatch(out, /Single Director/, 'the Front End pool is not behind the Director\'s VIP')
+})
+
+// A proxy in front that defaults.trustedProxies names: its X-Forwarded-For and Forwarded are kept and
+// this hop appended, and explain says so, from the header policy's own reason.
+t.test('behind a trusted proxy: X-Forwarded-For and Forwarded extended, with that reason', async (t) => {
+  const trusting = path.join(dir, 'trusting.yaml')
+  fs.writeFileSync(trusting, fs.readFileSync(LAB, 'utf8') + '  trustedProxies: [198.51.100.0/24]\n')
+  const r = await explainJson(['https://webext.contoso.com/ucwa/v1/applications', '-c', trusting,
+    '-H', 'X-Forwarded-For: 10.1.1.1', '-H', 'Forwarded: for=10.1.1.1;proto=https', '--client', '198.51.100.7'])
+  const replaced = new Map(r.headers!.replaced.map((c) => [c.name.toLowerCase(), c]))
+  t.match(replaced.get('x-forwarded-for'), { from: '10.1.1.1', to: '10.1.1.1, 198.51.100.7', why: TRUSTED_FORWARDING_WHY })
+  t.match(replaced.get('forwarded'), { from: 'for=10.1.1.1;proto=https', to: 'for=10.1.1.1;proto=https, for=198.51.100.7;proto=https;host=webext.contoso.com', why: TRUSTED_FORWARDING_WHY })
+  const untrusted = await explainJson(['https://webext.contoso.com/ucwa/v1/applications', '-c', trusting, '-H', 'X-Forwarded-For: 10.1.1.1', '--client', '203.0.113.5'])
+  t.match(untrusted.headers!.replaced.find((c) => c.name === 'X-Forwarded-For'), { to: '203.0.113.5', why: REQUEST_FIELDS.get('x-forwarded-for')!.why }, 'from anyone else: replaced, and the first-hop reason')
 })
 
 t.test('the JSON answer: every rule with its verdict', async (t) => {

@@ -73,6 +73,13 @@ t.test('trustedProxies: X-Forwarded-For kept from a trusted proxy, replaced from
   t.same(field(up.received.at(-1), 'x-forwarded-for'), ['203.0.113.9, 198.51.100.7, 127.0.0.1'], 'the chain is kept and the client appended')
   await send(trusted, {})
   t.same(field(up.received.at(-1), 'x-forwarded-for'), ['127.0.0.1'], 'with nothing sent, the client alone')
+  t.same(field(up.received.at(-1), 'forwarded'), ['for=127.0.0.1;proto=http;host=webext.contoso.com'])
+
+  // RFC 7239 §4: each proxy appends its own element to Forwarded, as to X-Forwarded-For.
+  await send(trusted, { forwarded: 'for=203.0.113.9;proto=https;host=webext.contoso.com' })
+  t.same(field(up.received.at(-1), 'forwarded'), ['for=203.0.113.9;proto=https;host=webext.contoso.com, for=127.0.0.1;proto=http;host=webext.contoso.com'], 'Forwarded from a trusted proxy: kept, this hop appended')
+  await send(otherNet, { forwarded: 'for=203.0.113.9' })
+  t.same(field(up.received.at(-1), 'forwarded'), ['for=127.0.0.1;proto=http;host=webext.contoso.com'], 'from anyone else: replaced')
 })
 
 t.test('maxHeaderBytes: a 20 KiB Kerberos-sized Authorization, refused at 16 KiB, forwarded at 32 KiB', async (t) => {

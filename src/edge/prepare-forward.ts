@@ -29,9 +29,15 @@ function withChoices (route: Route, raw: string[], ctx: ForwardContext, forwardi
   if (forwarding?.underscoreHeaders !== undefined) out.underscore = forwarding.underscoreHeaders
   const trusted = forwarding?.trustedProxies
   if (trusted !== undefined && trusted.check(ctx.client, isIPv6(ctx.client) ? 'ipv6' : 'ipv4')) {
-    const sent: string[] = []
-    for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === 'x-forwarded-for') sent.push(raw[i + 1]!.trim())
-    if (sent.length > 0) out.forwardedFor = sent.join(', ')
+    const sent = (name: string): string | undefined => {
+      const values: string[] = []
+      for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === name) values.push(raw[i + 1]!.trim())
+      return values.length > 0 ? values.join(', ') : undefined
+    }
+    const forwardedFor = sent('x-forwarded-for')
+    const forwarded = sent('forwarded')
+    if (forwardedFor !== undefined) out.forwardedFor = forwardedFor
+    if (forwarded !== undefined) out.forwarded = forwarded
   }
   return out
 }

@@ -9,7 +9,7 @@ import { DEFAULT_HEADER_COUNT_LIMIT, DEFAULT_TARGET_LENGTH_LIMIT } from '../cont
 import type { ListenerState } from '../edge/listener-state.js'
 import { isRefusal, prepareForward } from '../edge/prepare-forward.js'
 import { isFailure, resolveRoute } from '../edge/resolve.js'
-import { CONNECTION_NAMED_WHY, REQUEST_FIELDS, UNLISTED_WHY } from '../forward/header-policy.js'
+import { CONNECTION_NAMED_WHY, REQUEST_FIELDS, TRUSTED_FORWARDING_FIELDS, TRUSTED_FORWARDING_WHY, UNLISTED_WHY } from '../forward/header-policy.js'
 import { Exchange, ExchangeBus } from '../observe/exchange.js'
 import type { Failure } from '../respond/failure.js'
 import { EdgeFailures } from '../respond/failure.js'
@@ -280,7 +280,9 @@ function headerChanges (received: readonly string[], forwarded: readonly string[
     } else if (inn.values.join(', ') === value) {
       changes.kept.push({ name: out.name, value, why: why(key) ?? UNLISTED_WHY })
     } else {
-      changes.replaced.push({ name: out.name, from: inn.values.join(', '), to: value, why: why(key) ?? 'rewritten by the proxy' })
+      const from = inn.values.join(', ')
+      const extended = TRUSTED_FORWARDING_FIELDS.has(key) && value.startsWith(`${from}, `)
+      changes.replaced.push({ name: out.name, from, to: value, why: extended ? TRUSTED_FORWARDING_WHY : why(key) ?? 'rewritten by the proxy' })
     }
   }
   for (const [key, inn] of before) {

@@ -51,6 +51,10 @@ export const REQUEST_FIELDS: ReadonlyMap<string, RequestFieldPolicy> = new Map<s
   ['expect', { treatment: 'drop', why: 'the expectation goes upstream, so that only a server that will read the body invites it' }],
 ])
 
+// X-Forwarded-For and Forwarded from a peer in defaults.trustedProxies: kept, with this hop appended.
+export const TRUSTED_FORWARDING_WHY = 'extended: the client is a trusted proxy (defaults.trustedProxies), so its value is kept and the proxy appends the hop it saw'
+export const TRUSTED_FORWARDING_FIELDS: ReadonlySet<string> = new Set(['x-forwarded-for', 'forwarded'])
+
 // A field of no listed kind.
 export const UNLISTED_WHY = 'passed through unchanged'
 // A field the client's Connection field names is hop-by-hop too (RFC 9110 §7.6.1), on both ways.

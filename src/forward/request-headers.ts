@@ -25,9 +25,10 @@ export interface ForwardContext {
   upstreamHost?: string
   // defaults.underscoreHeaders when it is not `refuse`.
   underscore?: 'drop' | 'forward'
-  // The X-Forwarded-For a trusted proxy in front sent (defaults.trustedProxies): the client is
-  // appended to it instead of replacing it.
+  // The X-Forwarded-For and Forwarded a trusted proxy in front sent (defaults.trustedProxies): this
+  // hop is appended to them instead of replacing them (RFC 7239 §4: each proxy appends its element).
   forwardedFor?: string
+  forwarded?: string
   via: string
   // Present for a websocket upgrade: these fields survive the hop-by-hop rule.
   upgrade?: string
@@ -165,7 +166,8 @@ const TOKEN_HOST = /^[A-Za-z0-9.-]+$/
 function forwardedValue (ctx: ForwardContext): string {
   const forClient = ctx.client.includes(':') ? `"[${ctx.client}]"` : ctx.client
   const host = TOKEN_HOST.test(ctx.host) ? ctx.host : `"${ctx.host.replace(/["\\]/g, '')}"`
-  return `for=${forClient};proto=${ctx.proto};host=${host}`
+  const own = `for=${forClient};proto=${ctx.proto};host=${host}`
+  return ctx.forwarded === undefined ? own : `${ctx.forwarded}, ${own}`
 }
 
 const RESPONSE_DROP: ReadonlySet<string> = new Set(RESPONSE_DROPPED.fields)

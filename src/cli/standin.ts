@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util'
 import { formatErrors, loadConfigFile } from '../config/load.js'
 import { labCertificateRequest } from '../control/lab-cert-request.js'
 import { startStandIn } from '../lab/standin/index.js'
-import { standInListenError, type StandInSite } from '../lab/run.js'
+import { standInListenError, startServerEchoes, type StandInSite } from '../lab/run.js'
 import { standInSpecs, ucwaHostOf } from '../lab/topology.js'
 import { ensureLabCertificates } from '../tls/lab-certs.js'
 import { exitCodeOf, LyncProxyError } from '../errors.js'
@@ -13,7 +13,8 @@ import { DEFAULT_LAB_CONFIG } from './lab.js'
 export const STANDIN_USAGE = `Usage: lyncproxy standin --server NAME [-c FILE] [--address ADDR]
 
 Runs one stand-in server of the lab (fe01, dir01, owas01 in config/lab.yaml) with its internal and
-external sites, until SIGTERM/SIGINT.
+external sites, and the echo servers behind the tcp frontends whose pools it is a member of (a
+Director's 5061, 444, 50001-50003), until SIGTERM/SIGINT.
 
 Options:
   -s, --server NAME   a name from lab.servers in the config
@@ -45,9 +46,14 @@ export async function runStandIn (argv: string[]): Promise<number> {
       ? { config: loaded.config, file: loaded.file, spec }
       : { config: loaded.config, file: loaded.file, spec: { ...spec, address: values.address }, addressOption: values.address }
     const running = await startStandIn(site.spec).catch((err: unknown) => { throw standInListenError(err, site) })
+    const echoes = await startServerEchoes(loaded.config, certs, loaded.file, found.member, values.address).catch(async (err: unknown) => {
+      await running.close()
+      throw err
+    })
     for (const s of running.sites) process.stdout.write(`${running.member}: ${s.kind} site ${s.protocol}://${s.address}:${s.port}\n`)
+    for (const e of echoes) process.stdout.write(`${running.member}: echo tls://${e.address}:${e.port}\n`)
     if (ucwaHost !== undefined) process.stdout.write(`${running.member}: UCWA requests go to ${ucwaHost.member} (${ucwaHost.address}), which holds the pool's applications\n`)
-    const stop = (): void => { running.close().then(() => process.exit(0), () => process.exit(1)) }
+    const stop = (): void => { Promise.all([running.close(), ...echoes.map((e) => e.close())]).then(() => process.exit(0), () => process.exit(1)) }
     process.on('SIGTERM', stop)
     process.on('SIGINT', stop)
     return -1

@@ -170,16 +170,32 @@ function withEphemeralPorts (spec: StandInSpec, sibling: RunningStandIn | undefi
   return { ...spec, sites: spec.sites.map((s) => ({ ...s, port: internalPort(s) })) }
 }
 
+function internalCert (certs: LabCertificates, pool: string): { cert: string, key: string } {
+  const c = certs.internal.get(pool)
+  if (c === undefined) throw new Error(`no lab certificate for pool ${pool}`)
+  return c
+}
+
+// One member's echo behind a tcp frontend, its listen failure told with the settings that move it.
+async function startMemberEcho (o: { frontend: ResolvedConfig['tcp'][number], index: number, member: { name: string, address: string }, port: number, certs: LabCertificates, file: string }): Promise<EchoServer> {
+  const { frontend, index, member, port } = o
+  return await startEcho(member.name, member.address, port, internalCert(o.certs, frontend.pool)).catch((err: unknown) => {
+    throw listenErrno(err) === undefined ? err : listenError(err, {
+      what: `echo server ${member.name} (the lab's stand-in behind tcp frontend ${frontend.name})`,
+      address: member.address,
+      port,
+      location: { file: o.file, path: `/pools/${frontend.pool}/members/${index}` },
+      portSetting: `change targetPort: of tcp frontend ${frontend.name} (its port: when unset) in ${o.file}`,
+      addressSetting: `change the address: of member ${member.name} of pool ${frontend.pool} in ${o.file}`,
+    })
+  })
+}
+
 // One echo server per member of every layer-4 pool, on the frontend's target port. With ephemeral
 // ports the first member picks a free port and the others take the same one on their own address,
 // because a frontend has one target port for all members.
 // The echoes go into `echoes` as they start, so that the caller closes them if a later one fails.
 async function startLayer4Echoes (draft: Draft, certs: LabCertificates, ephemeral: boolean, echoes: EchoServer[], file: string): Promise<void> {
-  const cert = (pool: string): { cert: string, key: string } => {
-    const c = certs.internal.get(pool)
-    if (c === undefined) throw new Error(`no lab certificate for pool ${pool}`)
-    return c
-  }
   for (const frontend of draft.tcp) {
     const pool = draft.pools[frontend.pool]
     if (pool === undefined) continue
@@ -188,16 +204,7 @@ async function startLayer4Echoes (draft: Draft, certs: LabCertificates, ephemera
       let port = ephemeral ? 0 : frontend.targetPort
       try {
         for (const [index, member] of pool.members.entries()) {
-          const echo = await startEcho(member.name, member.address, port, cert(frontend.pool)).catch((err: unknown) => {
-            throw listenErrno(err) === undefined ? err : listenError(err, {
-              what: `echo server ${member.name} (the lab's stand-in behind tcp frontend ${frontend.name})`,
-              address: member.address,
-              port,
-              location: { file, path: `/pools/${frontend.pool}/members/${index}` },
-              portSetting: `change targetPort: of tcp frontend ${frontend.name} (its port: when unset) in ${file}`,
-              addressSetting: `change the address: of member ${member.name} of pool ${frontend.pool} in ${file}`,
-            })
-          })
+          const echo = await startMemberEcho({ frontend, index, member, port, certs, file })
           mine.push(echo)
           port = echo.port
         }
@@ -212,6 +219,26 @@ async function startLayer4Echoes (draft: Draft, certs: LabCertificates, ephemera
       frontend.targetPort = started[0]?.port ?? 0
       frontend.port = 0
     }
+  }
+}
+
+// The echoes of one lab server run alone (`lyncproxy standin`, a container): one behind each tcp
+// frontend whose pool has it as a member, on the frontend's target port, at `address` when given
+// (0.0.0.0 in a container) and otherwise at the member's own.
+export async function startServerEchoes (config: ResolvedConfig, certs: LabCertificates, file: string, server: string, address?: string): Promise<EchoServer[]> {
+  const echoes: EchoServer[] = []
+  try {
+    for (const frontend of config.tcp) {
+      const members = config.pools[frontend.pool]?.members ?? []
+      const index = members.findIndex((m) => m.name === server)
+      const member = members[index]
+      if (member === undefined) continue
+      echoes.push(await startMemberEcho({ frontend, index, member: { name: member.name, address: address ?? member.address }, port: frontend.targetPort, certs, file }))
+    }
+    return echoes
+  } catch (err) {
+    await Promise.all(echoes.map((e) => e.close()))
+    throw err
   }
 }
 

@@ -23,6 +23,7 @@ import os from 'node:os'
 import path from 'node:path'
 import YAML from 'yaml'
 import { CLI_MAIN, REPO, cleanEnv } from './cli.js'
+import { namespaceProblem, sbinPath, UNSHARE_ARGS } from './netns.js'
 
 export const SHIM_SOURCE = path.join(REPO, 'test/helpers/sipe/sax1-shim.c')
 const BITLBEE_CANDIDATES = ['/usr/sbin/bitlbee', '/usr/bin/bitlbee']
@@ -146,10 +147,6 @@ export interface SipeRun {
 }
 
 // ip and bitlbee live in sbin, which an ordinary user's PATH may lack.
-function sbinPath (): string {
-  return [process.env.PATH ?? '/usr/bin:/bin', '/usr/sbin', '/sbin'].join(':')
-}
-
 function firstExisting (candidates: string[]): string | undefined {
   return candidates.find((p) => fs.existsSync(p))
 }
@@ -177,13 +174,8 @@ export function sipeSkipReason (): string | undefined {
   if (firstExisting(SIPE_PLUGIN_CANDIDATES) === undefined) return 'the SIPE libpurple plugin is not installed (Debian package pidgin-sipe)'
   const cc = spawnSync('cc', ['--version'], { encoding: 'utf8', timeout: 10_000 })
   if (cc.error !== undefined || cc.status !== 0) return 'no C compiler (`cc`) to build the libxml2 SAX1 shim SIPE needs (Debian package gcc)'
-  const probe = spawnSync('unshare', ['-rmnpf', '--kill-child', '--mount-proc', 'sh', '-c',
-    'ip link set lo up && mount --bind /dev/null /etc/hosts && test -d /etc/ssl/certs'], { encoding: 'utf8', timeout: 20_000, env: { ...process.env, PATH: sbinPath() } })
-  if (probe.error !== undefined) return `unshare is not available (util-linux): ${probe.error.message}`
-  if (probe.status !== 0) {
-    const why = (probe.stderr || probe.stdout).trim().split('\n').at(-1) ?? ''
-    return `cannot make a private user, network, mount and PID namespace (unshare -rmnpf, then ip link set lo up and a bind mount over /etc/hosts; /etc/ssl/certs must exist): ${why}`
-  }
+  const namespace = namespaceProblem('ip link set lo up && mount --bind /dev/null /etc/hosts && test -d /etc/ssl/certs')
+  if (namespace !== undefined) return namespace
   const dir = makeWorkDir('lyncproxy-sipe-cc-')
   try {
     const built = compileShim(dir)
@@ -479,7 +471,7 @@ export async function runSipe (o: SipeOptions): Promise<SipeRun> {
     })
     delete env.DISPLAY
     delete env.WAYLAND_DISPLAY
-    const child = spawn('unshare', ['-rmnpf', '--kill-child', '--mount-proc', 'sh', path.join(dir, 'inner.sh')], {
+    const child = spawn('unshare', [...UNSHARE_ARGS, 'sh', path.join(dir, 'inner.sh')], {
       cwd: dir,
       env,
       stdio: [client, 'ignore', 'pipe'],

@@ -1,12 +1,17 @@
 // GET /api/flows.har on a running lab: a HAR 1.2 log (the fields the format requires, with their
 // types) of real exchanges through the proxy, the response side included (the 401 challenge a
-// teacher shows), the rule and member in custom fields, and no credential in the file.
+// teacher shows), the rule and member in custom fields, and no credential in the file. Then a HAR
+// consumer we did not write, Grafana's har-to-k6, reads the file and turns it into a load script.
 import fs from 'node:fs'
 import http from 'node:http'
 import os from 'node:os'
 import path from 'node:path'
+import { createRequire } from 'node:module'
 import t from 'tap'
 import { startLab } from '../src/index.js'
+
+// har-to-k6 is CommonJS whose exports Node cannot list for an ES import.
+const { liHARToK6Script, validate } = createRequire(import.meta.url)('har-to-k6') as typeof import('har-to-k6')
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'lyncproxy-har-'))
 t.teardown(() => fs.rmSync(work, { recursive: true, force: true }))
@@ -90,4 +95,11 @@ t.test('the HAR export of a lab session', async (t) => {
   t.equal(notFound?._upstream, '', 'and names no upstream')
   t.equal(new URL(notFound!.request.url).host, 'intranet.contoso.com')
   t.match(notFound?.request.headers.find((h) => h.name.toLowerCase() === 'authorization')?.value, /^Bearer \[\d+ characters hidden\]$/, 'the scheme stays, the token is masked')
+
+  // har-to-k6 checks the archive against its reading of HAR 1.2 (dates, statuses, header and query
+  // lists, timings) before it converts; a file it refuses is one a client developer cannot replay.
+  t.doesNotThrow(() => validate(har as unknown as Parameters<typeof validate>[0]), 'har-to-k6 accepts the file')
+  const { main } = await liHARToK6Script(har as unknown as Parameters<typeof liHARToK6Script>[0])
+  for (const url of [discover!.request.url, notFound!.request.url]) t.ok(main.includes(`'${url}'`), `the k6 script requests ${url}`)
+  t.match(main, /import http from 'k6\/http'[\s\S]*response = http\.get\(/, 'as k6 requests')
 })

@@ -3,7 +3,7 @@
 // API's setFault, turned on and off on a running lab.
 import fs from 'node:fs'
 import http from 'node:http'
-import type net from 'node:net'
+import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import t, { type Test } from 'tap'
@@ -140,6 +140,101 @@ t.test('percent: 0 never applies the fault', async (t) => {
   const { port } = await proxyWith(t, up, { abort: 500, percent: 0 })
   for (let i = 0; i < 5; i++) t.equal((await get(port, '/body')).status, 200)
   t.equal(up.requests.length, 5)
+})
+
+// The same faults on a WebSocket upgrade. The upstream answers 101, sends a frame of its own
+// ("welcome", 9 bytes) and counts the upgrades that reached it; the client is a raw socket.
+async function wsUpstream (t: Test): Promise<Upstream> {
+  const state: Upstream = { port: 0, requests: [], closedEarly: 0 }
+  const server = http.createServer()
+  const tunnels = new Set<net.Socket>()
+  server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket) => {
+    state.requests.push(req.url ?? '')
+    tunnels.add(socket)
+    socket.on('error', () => { /* the proxy closes tunnels as the fault says */ })
+    socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n')
+    socket.write(Buffer.from([0x81, 7, ...Buffer.from('welcome')]))
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  // Upgraded sockets have left the HTTP server's bookkeeping: closeAllConnections does not see them.
+  t.teardown(() => new Promise<void>((resolve) => { for (const s of tunnels) s.destroy(); server.closeAllConnections(); server.close(() => resolve()) }))
+  state.port = (server.address() as net.AddressInfo).port
+  return state
+}
+
+interface WsOutcome { bytes: Buffer, ended: 'closed' | 'reset' | 'still-open', ms: number, firstByteMs?: number }
+
+// Sends an upgrade and collects what comes back until the proxy closes, or `waitMs` passes.
+function upgrade (port: number, waitMs: number): Promise<WsOutcome> {
+  const started = performance.now()
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = []
+    const socket = net.connect(port, '127.0.0.1')
+    let settled = false
+    const finish = (ended: WsOutcome['ended']): void => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      socket.destroy()
+      resolve({ bytes: Buffer.concat(chunks), ended, ms: performance.now() - started, ...(firstByteMs === undefined ? {} : { firstByteMs }) })
+    }
+    let firstByteMs: number | undefined
+    const timer = setTimeout(() => finish('still-open'), waitMs)
+    socket.on('data', (c: Buffer) => { firstByteMs ??= performance.now() - started; chunks.push(c) })
+    socket.on('error', (err: NodeJS.ErrnoException) => finish(err.code === 'ECONNRESET' ? 'reset' : 'closed'))
+    socket.on('close', () => finish('closed'))
+    socket.write('GET /ws HTTP/1.1\r\nHost: webext.contoso.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n')
+  })
+}
+const SWITCHED = /^HTTP\/1\.1 101 /
+
+t.test('faults on a WebSocket upgrade: abort, reset and stall never reach the upstream', async (t) => {
+  const up = await wsUpstream(t)
+  const abort = await proxyWith(t, up, { abort: 503 })
+  const refused = await upgrade(abort.port, 5_000)
+  t.match(refused.bytes.toString('latin1'), /^HTTP\/1\.1 503 /, 'abort: the status instead of the upgrade')
+  t.equal(refused.ended, 'closed')
+
+  const reset = await proxyWith(t, up, { reset: true })
+  const cut = await upgrade(reset.port, 5_000)
+  t.equal(cut.bytes.length, 0, 'reset: not a byte')
+  t.not(cut.ended, 'still-open', 'and the connection is gone')
+
+  const stall = await proxyWith(t, up, { stall: true })
+  const waiting = await upgrade(stall.port, 400)
+  t.same({ bytes: waiting.bytes.length, ended: waiting.ended }, { bytes: 0, ended: 'still-open' }, 'stall: no answer while the client waits')
+  await settle()
+  t.equal(up.requests.length, 0, 'none of the three reached the upstream')
+  t.match(abort.records, [{ error: 'fault_abort', status: 503 }])
+  t.match(reset.records, [{ error: 'fault_reset', aborted: true }])
+  t.match(stall.records, [{ error: 'fault_stall' }], 'the stalled exchange is recorded once the client leaves')
+})
+
+t.test('faults on a WebSocket upgrade: delay, cutAfter and truncateAfter act on the tunnel', async (t) => {
+  const up = await wsUpstream(t)
+  const delay = await proxyWith(t, up, { delay: 0.3 })
+  const late = await upgrade(delay.port, 1_500)
+  t.match(late.bytes.toString('latin1'), SWITCHED, 'delay: switched')
+  t.ok(late.firstByteMs! >= 280, `after the delay (${Math.round(late.firstByteMs!)} ms)`)
+  t.equal(late.ended, 'still-open', 'and the tunnel stays open')
+
+  const cutAfter = await proxyWith(t, up, { cutAfter: 0.4 })
+  const held = await upgrade(cutAfter.port, 5_000)
+  t.match(held.bytes.toString('latin1'), SWITCHED)
+  t.ok(held.bytes.includes('welcome'), 'the frame came through before the cut')
+  t.equal(held.ended, 'closed', 'cutAfter: the tunnel is closed')
+  t.ok(held.ms >= 380, `no sooner than the cut (${Math.round(held.ms)} ms)`)
+
+  const truncate = await proxyWith(t, up, { truncateAfter: 3 })
+  const short = await upgrade(truncate.port, 5_000)
+  const text = short.bytes.toString('latin1')
+  t.match(text, SWITCHED, 'the 101 head whole')
+  t.equal(short.bytes.length - (text.indexOf('\r\n\r\n') + 4), 3, 'then 3 bytes of the frame')
+  t.equal(short.ended, 'closed')
+  await settle()
+  t.equal(up.requests.length, 3, 'each of these reached the upstream')
+  t.match(cutAfter.records, [{ error: 'fault_cut', aborted: true }])
+  t.match(truncate.records, [{ error: 'fault_truncated', aborted: true }])
 })
 
 t.test('the lab API: a fault turned on and off on a running lab', async (t) => {

@@ -162,7 +162,7 @@ export const FaultSchema = Type.Object({
   cutAfter: Type.Optional(field(Seconds, 'Close the connection this many seconds after the request arrived if the response has not ended, as a proxy with a short read timeout cuts a long poll (fault_cut).')),
 }, {
   additionalProperties: false,
-  description: 'Faults to inject, for client developers\' tests: `reset` wins over `stall`, `stall` over `abort`; `delay` comes first; `truncateAfter` and `cutAfter` apply to what is forwarded.',
+  description: 'Faults to inject, for client developers\' tests: `reset` wins over `stall`, `stall` over `abort`; `delay` comes first; `truncateAfter` and `cutAfter` apply to what is forwarded. A WebSocket upgrade gets them too: `cutAfter` closes its tunnel, `truncateAfter` counts the bytes after the 101\'s head.',
 })
 
 export const RuleSchema = Type.Object({

@@ -11,7 +11,7 @@ import type { Route } from '../routing/table.js'
 import { connectionOf, exchangeClosed, exchangeOpened, takeByteCounts, type ClientConnection } from './connection.js'
 import { kListenerState, type ListenerState } from './listener-state.js'
 import { isRefusal, prepareForward } from './prepare-forward.js'
-import { injectFault } from './injected-fault.js'
+import { injectFault, injectUpgradeFault } from './injected-fault.js'
 import { isFailure, resolveRoute } from './resolve.js'
 
 const kExchange = Symbol('lyncproxy.exchange')
@@ -192,7 +192,9 @@ function upgrade (state: ListenerState, req: IncomingMessage, socket: Socket, he
   }
   state.tunnels.add(socket)
   socket.once('close', () => state.tunnels.delete(socket))
-  forwardUpgrade(ex, socket, head, route, built.headers, done)
+  const forward = (): void => { forwardUpgrade(ex, socket, head, route, built.headers, done) }
+  if (route.fault !== undefined) injectUpgradeFault(ex, socket, route, route.fault, forward, done)
+  else forward()
 }
 
 // CONNECT goes to 'connect', not 'request'; with no listener Node destroys the socket without a

@@ -4,9 +4,11 @@
 // forwarded, after every check the edge makes, so a fault never lets through what a rule would
 // refuse. Nothing here runs for a rule without a fault: the edge compares route.fault once.
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
+import type { TLSSocket } from 'node:tls'
 import type { Exchange } from '../observe/exchange.js'
 import { failureOf, InjectedFaults } from '../respond/failure.js'
-import { sendFailure } from '../respond/local-response.js'
+import { sendFailure, writeRawFailure } from '../respond/local-response.js'
 import type { InjectedFault, Route } from '../routing/table.js'
 
 type Write = (chunk: unknown, ...rest: unknown[]) => boolean
@@ -93,4 +95,91 @@ function cutAfter (ex: Exchange, res: ServerResponse, ms: number): void {
     res.destroy()
   }, ms)
   res.once('close', () => { clearTimeout(timer) })
+}
+
+// The same faults on a WebSocket upgrade, which has the client's socket and no response object.
+// delay, reset, stall and abort act before the upgrade goes upstream; cutAfter closes the tunnel
+// that long after the upgrade arrived; truncateAfter lets that many bytes after the answer's head
+// reach the client (the 101's frames, or a refusal's body), then closes. `done` records the
+// exchange (once) where the tunnel would have.
+export function injectUpgradeFault (ex: Exchange, socket: Socket, route: Route, fault: InjectedFault, forward: () => void, done: () => void): void {
+  if (fault.percent < 100 && Math.random() * 100 >= fault.percent) { forward(); return }
+  if (fault.delayMs === 0) { actOnUpgrade(ex, socket, route, fault, forward, done); return }
+  let acted = false
+  const timer = setTimeout(() => {
+    acted = true
+    if (!socket.destroyed) actOnUpgrade(ex, socket, route, fault, forward, done)
+  }, fault.delayMs)
+  // A client that leaves during the delay ends the exchange here: nothing else holds it yet.
+  socket.once('close', () => {
+    clearTimeout(timer)
+    if (acted) return
+    ex.aborted = true
+    done()
+  })
+}
+
+function actOnUpgrade (ex: Exchange, socket: Socket, route: Route, fault: InjectedFault, forward: () => void, done: () => void): void {
+  if (fault.reset) {
+    ex.error = InjectedFaults.reset.code
+    ex.aborted = true
+    if ((socket as TLSSocket).encrypted === true) socket.destroy()
+    else socket.resetAndDestroy()
+    done()
+    return
+  }
+  if (fault.stall) {
+    // The client's bytes are read and dropped; once it ends its side, the connection goes (an
+    // upgraded socket is half-open, and nothing else would close it).
+    ex.error = InjectedFaults.stall.code
+    socket.resume()
+    socket.once('end', () => { socket.destroy() })
+    socket.once('close', done)
+    return
+  }
+  if (fault.abortStatus !== 0) {
+    const failure = failureOf({ status: fault.abortStatus, code: InjectedFaults.abort.code }, InjectedFaults.abort.reason)
+    ex.error = failure.code
+    ex.status = failure.status
+    writeRawFailure(socket, failure, route)
+    socket.destroySoon()
+    done()
+    return
+  }
+  if (fault.truncateAfter >= 0) truncateTunnel(ex, socket, fault.truncateAfter)
+  if (fault.cutAfterMs > 0) {
+    const timer = setTimeout(() => {
+      if (socket.destroyed) return
+      ex.error = InjectedFaults.cut.code
+      ex.aborted = true
+      socket.destroy()
+    }, fault.cutAfterMs)
+    socket.once('close', () => { clearTimeout(timer) })
+  }
+  forward()
+}
+
+// The tunnel writes the answer's head in one write, then relays; the bytes after it are counted.
+function truncateTunnel (ex: Exchange, socket: Socket, limit: number): void {
+  const write = socket.write.bind(socket) as Write
+  let head = true
+  let sent = 0
+  ;(socket as unknown as { write: Write }).write = (chunk, ...rest) => {
+    if (head) {
+      head = false
+      return write(chunk, ...rest)
+    }
+    if (socket.destroyed || sent >= limit) return false
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk as Uint8Array)
+    if (sent + bytes.length <= limit) {
+      sent += bytes.length
+      return write(bytes)
+    }
+    const last = bytes.subarray(0, limit - sent)
+    sent = limit
+    ex.error = InjectedFaults.truncated.code
+    ex.aborted = true
+    write(last, () => { socket.destroy() })
+    return false
+  }
 }

@@ -6,125 +6,19 @@
 // of another site (evil.example, which Chromium resolves to 127.0.0.1) that rebinds its name to the
 // admin listener, and one that POSTs to the admin plane across sites; and it checks that the page's
 // own POST passes.
-import { spawn, type ChildProcess } from 'node:child_process'
-import { EventEmitter } from 'node:events'
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import http from 'node:http'
 import net from 'node:net'
-import os from 'node:os'
 import path from 'node:path'
-import type { Readable, Writable } from 'node:stream'
 import pino from 'pino'
 import t from 'tap'
 import { startAdmin } from '../src/admin/server.js'
 import { validateConfigObject } from '../src/config/load.js'
 import { startProxy } from '../src/control/proxy.js'
+import { CHROMIUM, openPage, startChromium } from './helpers/chromium.js'
 import { request } from './helpers/client.js'
 import { testCertificates } from './helpers/proxy.js'
 import { startUpstream } from './helpers/upstream.js'
-
-const CHROMIUM = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => p !== undefined && p !== '' && existsSync(p))
-
-interface CdpMessage { id?: number, method?: string, params?: Record<string, unknown>, result?: Record<string, unknown>, error?: { message: string }, sessionId?: string }
-
-// A DevTools protocol client over the pipe Chromium opens with --remote-debugging-pipe.
-class Cdp {
-  private nextId = 0
-  private readonly pending = new Map<number, { resolve: (r: Record<string, unknown>) => void, reject: (e: Error) => void }>()
-  private buffer = ''
-  // Events (messages without an id), for whoever listens: the pages' errors.
-  readonly events = new EventEmitter()
-
-  constructor (private readonly toBrowser: Writable, fromBrowser: Readable) {
-    fromBrowser.setEncoding('utf8')
-    fromBrowser.on('data', (chunk: string) => {
-      this.buffer += chunk
-      let end
-      while ((end = this.buffer.indexOf('\0')) >= 0) {
-        const message = JSON.parse(this.buffer.slice(0, end)) as CdpMessage
-        this.buffer = this.buffer.slice(end + 1)
-        if (message.id === undefined) { this.events.emit('event', message); continue }
-        const waiter = this.pending.get(message.id)
-        this.pending.delete(message.id)
-        if (message.error !== undefined) waiter?.reject(new Error(message.error.message))
-        else waiter?.resolve(message.result ?? {})
-      }
-    })
-  }
-
-  send (method: string, params: Record<string, unknown> = {}, sessionId?: string): Promise<Record<string, unknown>> {
-    const id = ++this.nextId
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject })
-      this.toBrowser.write(JSON.stringify({ id, method, params, ...(sessionId === undefined ? {} : { sessionId }) }) + '\0')
-    })
-  }
-}
-
-interface Page {
-  // What the page reported as going wrong: uncaught exceptions, console.error, and the browser's own
-  // error log (a module that failed to load, a refused request).
-  errors: () => string[]
-  evaluate: <T>(expression: string) => Promise<T>
-  waitFor: <T>(expression: string, what: string, timeoutMs?: number) => Promise<T>
-  screenshot: () => Promise<Buffer>
-}
-
-async function openPage (cdp: Cdp, url: string): Promise<Page> {
-  const { targetId } = await cdp.send('Target.createTarget', { url: 'about:blank' }) as { targetId: string }
-  const { sessionId } = await cdp.send('Target.attachToTarget', { targetId, flatten: true }) as { sessionId: string }
-  const errors: string[] = []
-  cdp.events.on('event', (m: CdpMessage) => {
-    if (m.sessionId !== sessionId || m.params === undefined) return
-    const p = m.params as { exceptionDetails?: { text: string, exception?: { description?: string } }, type?: string, args?: Array<{ value?: unknown, description?: string }>, entry?: { level: string, text: string, url?: string } }
-    if (m.method === 'Runtime.exceptionThrown') errors.push(`exception: ${p.exceptionDetails?.exception?.description ?? p.exceptionDetails?.text}`)
-    if (m.method === 'Runtime.consoleAPICalled' && (p.type === 'error' || p.type === 'assert')) errors.push(`console.${p.type}: ${(p.args ?? []).map((a) => a.description ?? String(a.value)).join(' ')}`)
-    // The browser asks for /favicon.ico on its own; the admin plane has none.
-    if (m.method === 'Log.entryAdded' && p.entry?.level === 'error' && !(p.entry.url ?? '').endsWith('/favicon.ico')) errors.push(`log: ${p.entry.text} ${p.entry.url ?? ''}`)
-  })
-  await cdp.send('Page.enable', {}, sessionId)
-  await cdp.send('Runtime.enable', {}, sessionId)
-  await cdp.send('Log.enable', {}, sessionId)
-  await cdp.send('Emulation.setDeviceMetricsOverride', { width: 1600, height: 1100, deviceScaleFactor: 1, mobile: false }, sessionId)
-  await cdp.send('Page.navigate', { url }, sessionId)
-  const evaluate = async <T>(expression: string): Promise<T> => {
-    const r = await cdp.send('Runtime.evaluate', { expression, returnByValue: true, awaitPromise: true }, sessionId) as { result: { value: T }, exceptionDetails?: { text: string, exception?: { description?: string } } }
-    if (r.exceptionDetails !== undefined) throw new Error(`${r.exceptionDetails.text} ${r.exceptionDetails.exception?.description ?? ''}`)
-    return r.result.value
-  }
-  return {
-    errors: () => [...errors],
-    evaluate,
-    async waitFor<T> (expression: string, what: string, timeoutMs = 15_000): Promise<T> {
-      const until = Date.now() + timeoutMs
-      let last: unknown
-      for (;;) {
-        try {
-          last = await evaluate<T>(expression)
-          if (last !== null && last !== undefined && last !== false && last !== '') return last as T
-        } catch (err) {
-          last = err
-        }
-        if (Date.now() > until) throw new Error(`timed out waiting for ${what} (last: ${String(last)})`)
-        await new Promise((resolve) => setTimeout(resolve, 100))
-      }
-    },
-    async screenshot () {
-      const { data } = await cdp.send('Page.captureScreenshot', { format: 'png' }, sessionId) as { data: string }
-      return Buffer.from(data, 'base64')
-    },
-  }
-}
-
-function launchChromium (executable: string, profile: string): { browser: ChildProcess, cdp: Cdp } {
-  const browser = spawn(executable, [
-    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage', `--user-data-dir=${profile}`, '--remote-debugging-pipe',
-    // The attacker's name, resolved to loopback as a rebinding DNS server would.
-    '--host-resolver-rules=MAP evil.example 127.0.0.1', 'about:blank',
-  ], { stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'] })
-  return { browser, cdp: new Cdp(browser.stdio[3] as Writable, browser.stdio[4] as Readable) }
-}
 
 // A port forward that keeps what went through it: the requests the browser sent and the status
 // lines that came back.
@@ -204,16 +98,8 @@ t.test('the teaching page follows live traffic in headless Chromium', { skip: CH
   const vipPort = proxy.listeners.find((l) => l.name === 'dir-vip-ext-http')!.port
   const webext = (target: string): ReturnType<typeof request> => request({ port: httpsPort, host: 'webext.contoso.com', path: target, tls: { ca: certs.caPem } })
 
-  const profile = mkdtempSync(path.join(os.tmpdir(), 'lyncproxy-chromium-'))
-  const { browser, cdp } = launchChromium(CHROMIUM!, profile)
-  t.teardown(async () => {
-    const exited = new Promise((resolve) => { if (browser.exitCode !== null || browser.signalCode !== null) resolve(null); else browser.once('exit', resolve) })
-    void cdp.send('Browser.close').catch(() => {})
-    const timer = setTimeout(() => browser.kill('SIGKILL'), 5000)
-    await exited
-    clearTimeout(timer)
-    rmSync(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 })
-  })
+  // The attacker's name, resolved to loopback as a rebinding DNS server would.
+  const cdp = startChromium(t, ['--host-resolver-rules=MAP evil.example 127.0.0.1'])
 
   const page = await openPage(cdp, admin.url)
   await page.waitFor('document.body.dataset.ready === "true"', 'the page to load')

@@ -12,6 +12,7 @@ const topology: LabTopology = {
   frontEnd: { internalFqdn: 'pool01.contoso.net', externalFqdn: 'webext.contoso.com' },
   director: { internalFqdn: 'dirpool.contoso.net', externalFqdn: 'webdirext.contoso.com' },
   users: [{ sipUri: 'user1@contoso.com', password: 'Pass@word1', displayName: 'Lab User One' }],
+  crossDomainOrigins: ['https://app.fabrikam.com'],
 }
 
 const XML = 'application/vnd.microsoft.rtc.autodiscover+xml;v=1'
@@ -157,6 +158,25 @@ t.test('lyncdiscover and lyncdiscoverinternal hosts answer autodiscover on any p
   t.match(JSON.parse(internal.text), { AccessLocation: 'Internal', Root: { Links: [{ token: 'Domain' }, { token: 'User' }, { token: 'OAuth' }] } })
   const other = await get('external', 'https', '/some/Random/page.aspx', { host: 'webext.contoso.com' })
   t.equal(other.status, 404, 'the mapping is by host name, not a catch-all')
+})
+
+// The cross-domain frame (xframe.ts) and the pool's allowed list (cross-domain.ts): this topology
+// lists one origin; an X-Ms-Origin of any other is refused before the service sees it.
+t.test('the XFrame page, on its path and as lyncdiscover/xframe; X-Ms-Origin checked against the allowed list', async (t) => {
+  for (const [host, p] of [['webext.contoso.com', '/Autodiscover/XFrame/XFrame.html'], ['lyncdiscover.contoso.com', '/xframe'], ['lyncdiscover.contoso.com', '/XFrame']]) {
+    const page = await get('external', 'https', p!, { host: host! })
+    t.equal(page.status, 200, `${host}${p}`)
+    t.match(page.headers['content-type'], /^text\/html/)
+    t.match(page.text, /addEventListener\('message'/, 'the page bridges postMessage to XHR')
+  }
+  const root = (origin?: string): Promise<Reply> => get('external', 'https', '/', { host: 'lyncdiscover.contoso.com', accept: 'application/json', ...(origin === undefined ? {} : { 'x-ms-origin': origin }) })
+  t.equal((await root()).status, 200, 'no X-Ms-Origin: not a cross-domain request')
+  t.equal((await root('https://APP.fabrikam.com:443')).status, 200, 'a listed origin, in any case and with its default port')
+  for (const refused of ['https://evil.example', 'http://app.fabrikam.com', 'not an origin']) {
+    const r = await root(refused)
+    t.equal(r.status, 403, refused)
+    t.equal(r.headers['x-ms-diagnostics'], '28070;source="fe01.contoso.net";reason="Service does not allow a cross domain request from this origin."')
+  }
 })
 
 t.test('over plain HTTP the root answers 200 with a single Redirect link to HTTPS, never a 3xx', async (t) => {

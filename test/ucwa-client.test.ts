@@ -506,7 +506,7 @@ t.test('a guest joins a meeting anonymously and talks with the organizer', async
   t.notOk(guestCommunication._links!.startMessaging, 'no IM of its own')
   const guestBase = guestApp._links!.self!.href
   for (const path of ['/people/search?query=user2', '/me/presence', '/onlineMeetings/myOnlineMeetings']) {
-    t.match(await guest.call(guestBase + path), { status: 403, json: { code: 'Forbidden' } }, `a guest has no ${path}`)
+    t.match(await guest.call(guestBase + path), { status: 403, json: { code: 'Forbidden', subcode: 'AnonymousNotAllowed' } }, `a guest has no ${path}`)
   }
   t.equal((await guest.call(`${guestBase}/me/makeMeAvailable`, { method: 'POST', body: {} })).status, 403, 'nor makeMeAvailable')
   const join = guestCommunication._links!.joinOnlineMeeting!.href

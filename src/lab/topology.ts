@@ -22,6 +22,7 @@ export function labTopology (config: ResolvedConfig): LabTopology {
     users: (config.lab?.users ?? []).map((u) => ({ ...u })),
     ...(config.lab?.sipAccess === undefined ? {} : { sipAccess: { ...config.lab.sipAccess } }),
     ...(config.lab?.ucwa === undefined ? {} : { ucwa: { ...config.lab.ucwa } }),
+    ...(config.lab?.crossDomainAuthorizationList === undefined ? {} : { crossDomainOrigins: config.lab.crossDomainAuthorizationList.map((o) => new URL(o).origin) }),
   }
 }
 

@@ -6,6 +6,7 @@ import https from 'node:https'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Site, StandInContext } from './context.js'
 import { registerAutodiscover } from './autodiscover/routes.js'
+import { addCrossDomainCheck } from './cross-domain.js'
 import { registerDialin } from './dialin.js'
 import { registerDirectorRedirects } from './director.js'
 import { addIisIdentity, sendIisError, sendIisNotFound } from './iis.js'
@@ -80,6 +81,8 @@ export function buildSiteApp (ctx: StandInContext, site: Site): FastifyInstance 
     ...(ctx.spec.role === 'owas' ? {} : { rewriteUrl: rewriteLyncUrl }),
   })
   addIisIdentity(app, ctx.spec.member, ctx.spec.serverFqdn)
+  // Lync's web services check a browser application's origin; Office Web Apps Server is not Lync's.
+  if (ctx.spec.role !== 'owas') addCrossDomainCheck(app, ctx)
   // Bodies are kept raw; the few handlers that read one parse it themselves. Clients send odd
   // content types (UCWA samples use charset='utf-8') that a strict parser would refuse with 415.
   app.removeAllContentTypeParsers()

@@ -5,6 +5,8 @@ import type { IncomingMessage } from 'node:http'
 import { simpleUrlHost } from './host.js'
 
 export const AUTODISCOVER_ROOT = '/Autodiscover/AutodiscoverService.svc/root'
+// The cross-domain frame (xframe.ts), which the root links to.
+export const XFRAME = '/Autodiscover/XFrame/XFrame.html'
 
 function splitUrl (url: string): { path: string; query: string } {
   const q = url.indexOf('?')
@@ -24,7 +26,10 @@ export function rewriteLyncUrl (req: IncomingMessage): string {
   switch (simpleUrlHost(req.headers.host)) {
     case 'lyncdiscover':
       // Any path on the lyncdiscover host is the autodiscover service (clients and recon tools try /,
-      // /?sipuri=, even /dialin/); paths already inside the service keep their resource.
+      // /?sipuri=, even /dialin/); paths already inside the service keep their resource. /xframe is
+      // the cross-domain frame a browser application discovers through (CreateAnApplication.md, step
+      // 1: its GET on the root comes from https://lyncdiscover.<domain>/xframe).
+      if (path.toLowerCase() === '/xframe') return XFRAME + query
       return underVdir(path, '/Autodiscover') ? url : AUTODISCOVER_ROOT + query
     case 'meet':
       // https://meet.contoso.com/<alias>/<id> is the /Meet vdir.

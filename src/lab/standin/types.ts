@@ -28,6 +28,9 @@ export interface LabTopology {
   users: LabUser[]
   // The shortest event-channel timeout the Front End honours (lab.ucwa.minEventTimeout), in seconds.
   ucwa?: { minEventTimeout?: number }
+  // The origins allowed to use the pool through its XFrame (lab.crossDomainAuthorizationList), as
+  // URL origins (lower case, no default port).
+  crossDomainOrigins?: string[]
 }
 
 export interface SiteSpec { kind: SiteKind; protocol: SiteProtocol; port: number }

@@ -2,12 +2,12 @@
 // a Lync 2013 pool hands out. The root links to the answering pool's own user resource (a Director's
 // to the Director); every service link points at the Front End pool's web services, where users are
 // homed.
+import { XFRAME } from '../rewrite.js'
 import { accessLocation, sipAccessOf, webFqdn } from '../topology.js'
 import type { LabTopology, SiteKind, WebPool } from '../types.js'
 import type { Discovery, SipAccessEntry } from './document.js'
 
 export const SERVICE = '/Autodiscover/AutodiscoverService.svc'
-export const XFRAME = '/Autodiscover/XFrame/XFrame.html'
 
 function https (fqdn: string, path: string): string {
   return `https://${fqdn}${path}`

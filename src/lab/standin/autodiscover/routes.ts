@@ -5,7 +5,8 @@ import type { Site, StandInContext } from '../context.js'
 import { authenticate } from '../webticket/bearer.js'
 import { renderDiscovery, type Discovery } from './document.js'
 import { chooseRepresentation } from './negotiate.js'
-import { domainDiscovery, redirectDiscovery, rootDiscovery, rootUrl, SERVICE, userDiscovery, XFRAME } from './resources.js'
+import { registerXFrame } from '../xframe.js'
+import { domainDiscovery, redirectDiscovery, rootDiscovery, rootUrl, SERVICE, userDiscovery } from './resources.js'
 
 function queryOf (url: string | undefined): string {
   const q = url?.indexOf('?') ?? -1
@@ -55,10 +56,6 @@ export function registerAutodiscover (app: FastifyInstance, ctx: StandInContext,
     return overHttp(request, reply, 'Domain') ?? sendDiscovery(request, reply, domainDiscovery(fe, site.kind))
   })
 
-  // UCWA browser clients load this page in an iframe and talk to the pool through it; the lab page
-  // only has to exist so that the xframe link resolves.
-  app.get(XFRAME, async (_request, reply) => {
-    return reply.type('text/html; charset=utf-8')
-      .send('<!DOCTYPE html><html><head><title>XFrame</title></head><body><!-- lab stand-in XFrame --></body></html>')
-  })
+  // The cross-domain frame the root links to, for browser applications.
+  registerXFrame(app)
 }

@@ -21,7 +21,8 @@ export function callerApplication (request: AppRequest, reply: FastifyReply, ctx
     return undefined
   }
   if (application.guest !== undefined && o.guests !== true) {
-    sendUcwaError(reply, 403, 'Forbidden', undefined, 'An anonymous meeting application has only its meeting: this resource needs a signed-in user.')
+    // ErrorSubcode_ref.md: AnonymousNotAllowed, "This operation is not allowed for anonymous users".
+    sendUcwaError(reply, 403, 'Forbidden', 'AnonymousNotAllowed', 'An anonymous meeting application has only its meeting: this resource needs a signed-in user.')
     return undefined
   }
   return application

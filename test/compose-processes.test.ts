@@ -9,14 +9,13 @@
 //
 // The one difference from the containers: here the services share one port space, where each
 // container has its own, so a stand-in's `--address 0.0.0.0` becomes the service's own address.
-import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
 import YAML from 'yaml'
 import { CLI_MAIN, REPO, cleanEnv } from './helpers/cli.js'
-import { namespaceProblem, sbinPath, UNSHARE_ARGS } from './helpers/netns.js'
+import { echoGreetingsLine, namespaceProblem, readOrNone, runInNamespace, shellQuote as quote } from './helpers/netns.js'
 
 interface Service { command: string[], networks?: string[] | Record<string, { ipv4_address?: string } | null> }
 interface ComposeFile { services: Record<string, Service>, networks: Record<string, { ipam?: { config?: Array<{ subnet?: string }> } }> }
@@ -56,8 +55,6 @@ function addresses (file: ComposeFile): Map<string, Map<string, string>> {
   return out
 }
 
-const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`
-
 t.test('the compose topology as processes: the probe passes through it, and the HLB reaches both Directors', { skip: unavailable ?? false, timeout: RUN_TIMEOUT_MS + 30_000 }, async (t) => {
   const byService = addresses(compose)
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lyncproxy-compose-'))
@@ -67,8 +64,6 @@ t.test('the compose topology as processes: the probe passes through it, and the 
 
   const node = (args: string[]): string => `node ${quote(CLI_MAIN)} ${args.map(quote).join(' ')}`
   const script: string[] = [
-    'set -eu',
-    'unset NODE_OPTIONS',
     'ip link set lo up',
     ...[...new Set([...byService.values()].flatMap((n) => [...n.values()]))].map((a) => `ip addr add ${a}/32 dev lo`),
     `mount --bind ${quote(path.join(dir, 'hosts'))} /etc/hosts`,
@@ -98,18 +93,10 @@ t.test('the compose topology as processes: the probe passes through it, and the 
     `answers --cacert ${ca} --resolve webext.contoso.com:443:${external} https://webext.contoso.com/`,
     `${node(['probe', '--target', external, '--ca', ca, '--user', 'user1@contoso.com', '--password', 'Pass@word1', '--json'])} > ${quote(path.join(dir, 'probe.json'))} || echo $? > ${quote(path.join(dir, 'probe.rc'))}`,
     // The HLB's layer-4 side: the SIP port, four connections, the first line each echo says.
-    `for i in 1 2 3 4; do node -e ${quote(`const s=require('tls').connect({host:'${internal}',port:5061,servername:'dirpool.contoso.net',ca:require('fs').readFileSync('${ca}')},()=>s.once('data',(d)=>{console.log(String(d).trim());s.destroy()}));s.setTimeout(10000,()=>{console.log('timeout');s.destroy()})`)}; done > ${quote(path.join(dir, 'sip.txt'))}`,
+    echoGreetingsLine({ host: internal, port: '5061', servername: 'dirpool.contoso.net', ca, count: 4, file: path.join(dir, 'sip.txt') }),
   )
-  fs.writeFileSync(path.join(dir, 'inner.sh'), script.join('\n') + '\n')
-
-  const child = spawn('unshare', [...UNSHARE_ARGS, 'sh', path.join(dir, 'inner.sh')], { env: cleanEnv({ PATH: sbinPath() }), stdio: ['ignore', 'pipe', 'pipe'] })
-  let output = ''
-  child.stdout.setEncoding('utf8').on('data', (s: string) => { output += s })
-  child.stderr.setEncoding('utf8').on('data', (s: string) => { output += s })
-  const killer = setTimeout(() => child.kill('SIGKILL'), RUN_TIMEOUT_MS)
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
-  clearTimeout(killer)
-  const log = (name: string): string => { try { return fs.readFileSync(path.join(dir, name), 'utf8') } catch { return '(none)' } }
+  const { code, output } = await runInNamespace(dir, script, RUN_TIMEOUT_MS, cleanEnv())
+  const log = (name: string): string => readOrNone(path.join(dir, name))
   const logs = (): string => ['certs', ...servers.map(([n]) => n), 'lyncproxy'].map((n) => `--- ${n}.log\n${log(`${n}.log`)}`).join('\n')
   t.equal(code, 0, 'the run finished', { output, logs: logs() })
 

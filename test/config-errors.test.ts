@@ -150,6 +150,10 @@ t.test('other schema messages', async (t) => {
   const bool = parseErrors(replace(BASE, '    port: 8080\n', '    port: 8080\n    redirectToHttps: yes\n'))
   t.match(bool[0]?.message, /expected true or false, got 'yes'/)
 
+  const origin = parseErrors(BASE + 'lab:\n  sipDomain: contoso.com\n  crossDomainAuthorizationList: [app.fabrikam.com]\n')
+  t.equal(origin[0]?.location.path, '/lab/crossDomainAuthorizationList/0')
+  t.equal(origin[0]?.message, "expected an origin such as https://app.contoso.com or http://localhost:8000, got 'app.fabrikam.com'")
+
   const empty = parseErrors('')
   t.equal(empty[0]?.code, 'LRP_ERR_CONFIG_SCHEMA')
   t.equal(empty[0]?.location.line, 1)

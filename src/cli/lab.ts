@@ -97,6 +97,7 @@ export function labBanner (lab: RunningLab, admin?: RunningAdmin, o: { console?:
   const lines: string[] = ['', 'lyncproxy lab is ready.', '']
   lines.push('Listeners:')
   for (const l of proxy.listeners) lines.push(`  ${l.name.padEnd(16)} ${l.protocol}://${l.address}:${l.port}`)
+  for (const f of config.tcp) lines.push(`  ${f.name.padEnd(16)} tcp://${f.address}:${f.port} (layer 4, to pool ${f.pool})`)
   lines.push('', 'Stand-in servers:')
   for (const s of lab.standIns) lines.push(`  ${s.member.padEnd(8)} ${s.sites.map((x) => `${x.kind} ${x.protocol}://${x.address}:${x.port}`).join(', ')}`)
   if (admin !== undefined) lines.push('', `Admin plane and teaching page: ${admin.url}`, `  metrics ${admin.url}metrics, routes ${admin.url}api/routes, live flows ${admin.url}api/flows`)

@@ -76,7 +76,9 @@ type DefaultsConfig = NonNullable<Config['defaults']>
 
 type TimeoutsShape = Required<TimeoutsConfig>
 type ListenerShape = Defaulted<ListenerConfig, 'address' | 'redirectToHttps' | 'interface'>
-type MemberShape = Defaulted<MemberConfig, 'httpPort' | 'httpsPort' | 'weight'>
+// portMap is the lab's own, never the file's: where a member's port is reached on one address
+// (lab/single-address.ts), keyed by the port a rule bridges to or a frontend targets.
+type MemberShape = Defaulted<MemberConfig, 'httpPort' | 'httpsPort' | 'weight'> & { portMap?: Record<string, number> }
 type PoolShape = Simplify<Defaulted<Omit<PoolConfig, 'tls' | 'members' | 'health' | 'passive'>, 'address' | 'httpPort' | 'httpsPort' | 'maxSockets' | 'kind' | 'balance' | 'affinity'> & {
   tls: Defaulted<PoolTlsConfig, 'ca' | 'verify' | 'servername'>
   // Every pool has members: a vip pool has one, its address; a dns pool's come from DNS at run time.

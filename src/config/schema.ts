@@ -261,7 +261,7 @@ export const LabSchema = Type.Object({
       description: 'The shortest event-channel timeout, in seconds, the Front End honours: a P-GET that asks for less is held this long. 180 by default, as UCWA\'s events resource gives; lower it only so a test sees an empty answer sooner than a real pool would give it.',
     })),
   }, { additionalProperties: false, description: 'How the Front End\'s UCWA differs from a real pool\'s, for tests.' })),
-  crossDomainAuthorizationList: Type.Optional(Type.Array(Type.String({ pattern: '^https?://[^/?#\\s]+$', description: 'An origin (scheme://host[:port]), as RFC 6454 defines it.' }), {
+  crossDomainAuthorizationList: Type.Optional(Type.Array(Type.String({ pattern: '^https?://[^/?#\\s]+$', expected: 'an origin such as https://app.contoso.com or http://localhost:8000', description: 'An origin (scheme://host[:port]), as RFC 6454 defines it.' }), {
     description: 'The origins whose browser applications may use the pool through its XFrame (CsWebServiceConfiguration\'s CrossDomainAuthorizationList): a request whose X-Ms-Origin is not listed is refused with 403, X-Ms-diagnostics 28070, as a real pool refuses it. Empty by default, as on a pool nobody has configured.',
   })),
   users: Type.Optional(Type.Array(LabUserSchema, { description: 'The users the stand-in servers accept.' })),

@@ -57,7 +57,8 @@ function onConnection (this: net.Server, client: net.Socket): void {
 // count is taken at connect and given back at its close, which comes once.
 function connectMember (client: net.Socket, frontend: ResolvedTcpFrontend, member: Member, onConnectFailure: (m: Member) => void): void {
   if (client.destroyed) return
-  const upstream = net.connect({ host: member.address, port: frontend.targetPort, noDelay: true, allowHalfOpen: true })
+  const port = member.portMap.get(frontend.targetPort) ?? frontend.targetPort
+  const upstream = net.connect({ host: member.address, port, noDelay: true, allowHalfOpen: true })
   let connected = false
   upstream.setTimeout(CONNECT_TIMEOUT_MS, () => upstream.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })))
   upstream.once('connect', () => {

@@ -11,6 +11,7 @@ import type { Logger } from '../observe/logger.js'
 import { ensureLabCertificates, type LabCertificates } from '../tls/lab-certs.js'
 import { startEcho, type EchoServer } from './echo.js'
 import { withFreshPortsOnClash } from './port-clash.js'
+import { applyOneAddress, portsForOneAddress, singleAddressNote, standInOnOneAddress, unbindableLoopbackAddresses } from './single-address.js'
 import { createPoolState, startStandIn } from './standin/index.js'
 import type { RunningStandIn, StandInSpec } from './standin/types.js'
 import { standInSpecs } from './topology.js'
@@ -49,6 +50,15 @@ export async function startLab (loaded: LoadedConfig, options: LabOptions): Prom
     const note = movePrivilegedPorts(draft)
     if (note !== undefined) notes.push(note)
   }
+  // Tests bind port 0 on the topology's addresses; a lab for people falls back to 127.0.0.1 alone
+  // where those addresses are missing (single-address.ts).
+  const missing = ephemeral ? [] : await unbindableLoopbackAddresses(draft)
+  const serverPorts = [80, 443].map((p) => unprivileged ? unprivilegedPort(p) : p)
+  const oneAddress = missing.length === 0 ? undefined : await portsForOneAddress(draft, serverPorts)
+  if (oneAddress !== undefined) {
+    applyOneAddress(draft, oneAddress, serverPorts)
+    notes.push(singleAddressNote(missing, oneAddress))
+  }
   const standIns: RunningStandIn[] = []
   const echoes: EchoServer[] = []
   const closeBackends = async (): Promise<void> => { await Promise.all([...standIns.map((s) => s.close()), ...echoes.map((e) => e.close())]) }
@@ -57,8 +67,9 @@ export async function startLab (loaded: LoadedConfig, options: LabOptions): Prom
     const byPool = new Map<string, StandInSpec[]>()
     for (const configured of standInSpecs(draft, certs)) {
       // The servers' internal IIS sites are always 80/443 (topology.ts); they move with the rest.
-      const spec = unprivileged ? { ...configured, sites: configured.sites.map((s) => ({ ...s, port: unprivilegedPort(s.port) })) } : configured
-      const pool = poolOf(spec.member)
+      const shifted = unprivileged ? { ...configured, sites: configured.sites.map((s) => ({ ...s, port: unprivilegedPort(s.port) })) } : configured
+      const pool = poolOf(shifted.member)
+      const spec = oneAddress === undefined ? shifted : standInOnOneAddress(shifted, draft, pool)
       byPool.set(pool, [...(byPool.get(pool) ?? []), spec])
     }
     const site = (spec: StandInSpec): StandInSite => ({ config: loaded.config, file: loaded.file, spec })
@@ -92,9 +103,10 @@ export async function startLab (loaded: LoadedConfig, options: LabOptions): Prom
     echoes,
     notes,
     prepare (config) {
-      if (!unprivileged) return config
+      if (!unprivileged && oneAddress === undefined) return config
       const moved = structuredClone(config) as Draft
-      movePrivilegedPorts(moved)
+      if (unprivileged) movePrivilegedPorts(moved)
+      if (oneAddress !== undefined) applyOneAddress(moved, oneAddress, serverPorts)
       return deepFreeze(moved) as ResolvedConfig
     },
     async close (graceMs = 0) {
@@ -204,7 +216,9 @@ async function startLayer4Echoes (draft: Draft, certs: LabCertificates, ephemera
       let port = ephemeral ? 0 : frontend.targetPort
       try {
         for (const [index, member] of pool.members.entries()) {
-          const echo = await startMemberEcho({ frontend, index, member, port, certs, file })
+          // On one address each member has the target port at a port of its own.
+          const own = ephemeral ? port : member.portMap?.[String(frontend.targetPort)] ?? frontend.targetPort
+          const echo = await startMemberEcho({ frontend, index, member, port: own, certs, file })
           mine.push(echo)
           port = echo.port
         }

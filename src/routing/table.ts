@@ -55,7 +55,8 @@ export interface Route {
 // port for the scheme the route speaks upstream. The forward engines, the upgrade path and explain
 // all ask here, so what explain shows is where requests go.
 export function upstreamPort (route: Route, member: Member): number {
-  return route.bridgePort !== 0 ? route.bridgePort : route.upstreamTls ? member.httpsPort : member.httpPort
+  if (route.bridgePort === 0) return route.upstreamTls ? member.httpsPort : member.httpPort
+  return member.portMap.get(route.bridgePort) ?? route.bridgePort
 }
 
 export interface InjectedFault {

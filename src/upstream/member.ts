@@ -10,6 +10,7 @@ export interface MemberOptions {
   httpPort: number
   httpsPort: number
   weight: number
+  portMap?: Readonly<Record<string, number>>
 }
 
 export class Member {
@@ -19,6 +20,8 @@ export class Member {
   readonly httpPort: number
   readonly httpsPort: number
   readonly weight: number
+  // Where this member's port P is reached when not at P (the single-address lab); else empty.
+  readonly portMap: ReadonlyMap<number, number>
   // The MS-WSMAN affinity value: a digest of the pool and member names, so the cookie never reveals
   // an address and stays the same across restarts.
   readonly cookie: string
@@ -41,6 +44,7 @@ export class Member {
     this.httpPort = o.httpPort
     this.httpsPort = o.httpsPort
     this.weight = o.weight
+    this.portMap = new Map(Object.entries(o.portMap ?? {}).map(([from, to]) => [Number(from), to]))
     this.cookie = createHash('sha256').update(o.pool + '\0' + o.name).digest('hex').slice(0, 24)
     this.httpOrigin = this.origin(false, o.httpPort)
     this.httpsOrigin = this.origin(true, o.httpsPort)

@@ -231,10 +231,15 @@ t.test('faults on a WebSocket upgrade: delay, cutAfter and truncateAfter act on 
   t.match(text, SWITCHED, 'the 101 head whole')
   t.equal(short.bytes.length - (text.indexOf('\r\n\r\n') + 4), 3, 'then 3 bytes of the frame')
   t.equal(short.ended, 'closed')
+  const none = await proxyWith(t, up, { truncateAfter: 0 })
+  const headOnly = await upgrade(none.port, 5_000)
+  t.equal(headOnly.bytes.length - (headOnly.bytes.toString('latin1').indexOf('\r\n\r\n') + 4), 0, 'truncateAfter 0: the head, then not a byte')
+  t.equal(headOnly.ended, 'closed', 'and the connection is cut, not left waiting')
   await settle()
-  t.equal(up.requests.length, 3, 'each of these reached the upstream')
+  t.equal(up.requests.length, 4, 'each of these reached the upstream')
   t.match(cutAfter.records, [{ error: 'fault_cut', aborted: true }])
   t.match(truncate.records, [{ error: 'fault_truncated', aborted: true }])
+  t.match(none.records, [{ error: 'fault_truncated', aborted: true }])
 })
 
 t.test('the lab API: a fault turned on and off on a running lab', async (t) => {

@@ -30,7 +30,10 @@ t.test('127.0.0.1 alone: the lab moves onto it, says so, and the probe passes', 
     `${node(['lab', '-c', 'lab.yaml'])} > ${out('lab.log')} 2>&1 &`,
     `i=0; until grep -q 'Ctrl-C stops the lab' ${out('lab.log')}; do i=$((i+1)); [ $i -lt 600 ] || { echo 'the lab did not start' >&2; exit 1; }; sleep 0.2; done`,
     `${node(['probe', '--target', '127.0.0.1', '--ca', path.join(certs, 'lab-ca.pem'), '--user', 'user1@contoso.com', '--password', 'Pass@word1', '--json'])} > ${out('probe.json')} || echo $? > ${out('probe.rc')}`,
-    // The VIP's SIP port, wherever the banner says it went: four connections, the first line of each.
+    // The VIP's SIP port, wherever the banner says it went: four connections, the first line of each,
+    // after long enough for the pool's health checks (every 5 s, down after 2 failures) to have
+    // taken a member out had they probed the wrong port.
+    'sleep 12',
     `sip=$(sed -n 's|^  dir-sip *tcp://127.0.0.1:\\([0-9]*\\).*|\\1|p' ${out('lab.log')})`,
     echoGreetingsLine({ host: '127.0.0.1', port: '"$sip"', servername: 'dirpool.contoso.net', ca: path.join(certs, 'lab-ca.pem'), count: 4, file: path.join(dir, 'sip.txt') }),
   ]

@@ -172,7 +172,8 @@ t.test('the XFrame page, on its path and as lyncdiscover/xframe; X-Ms-Origin che
   const root = (origin?: string): Promise<Reply> => get('external', 'https', '/', { host: 'lyncdiscover.contoso.com', accept: 'application/json', ...(origin === undefined ? {} : { 'x-ms-origin': origin }) })
   t.equal((await root()).status, 200, 'no X-Ms-Origin: not a cross-domain request')
   t.equal((await root('https://APP.fabrikam.com:443')).status, 200, 'a listed origin, in any case and with its default port')
-  for (const refused of ['https://evil.example', 'http://app.fabrikam.com', 'not an origin']) {
+  // The last: what XHR sends when a page adds its own X-Ms-Origin beside the frame's.
+  for (const refused of ['https://evil.example', 'http://app.fabrikam.com', 'not an origin', 'https://app.fabrikam.com/path', 'https://app.fabrikam.com, https://evil.example']) {
     const r = await root(refused)
     t.equal(r.status, 403, refused)
     t.equal(r.headers['x-ms-diagnostics'], '28070;source="fe01.contoso.net";reason="Service does not allow a cross domain request from this origin."')

@@ -554,5 +554,18 @@ t.test('a guest joins a meeting anonymously and talks with the organizer', async
   const outsiderApp = await signIn(outsider, 'user1@contoso.com', '', guestOf(closed))
   const outsiderEvents = new EventReader(outsider, outsiderApp)
   t.equal((await outsider.call(embedded(outsiderApp, 'communication')._links!.joinOnlineMeeting!.href, { method: 'POST', body: { anonymousDisplayName: 'Stranger' } })).status, 201)
-  t.match(named(await outsiderEvents.until(has('onlineMeetingInvitation', 'completed')), 'onlineMeetingInvitation', 'completed'), { status: 'Failure', reason: { code: 'Forbidden', message: /accessLevel is SameEnterprise.*no lobby/ } })
+  const refusal = await outsiderEvents.until(has('onlineMeetingInvitation', 'completed'))
+  t.match(named(refusal, 'onlineMeetingInvitation', 'completed'), { status: 'Failure', reason: { code: 'Forbidden', message: /accessLevel is SameEnterprise.*no lobby/ } })
+  const refusedConversation = named(refusal, 'onlineMeetingInvitation', 'completed')!._embedded!.onlineMeetingInvitation!._links!.conversation!.href
+  t.equal((await outsider.call(`${refusedConversation}/participants`)).status, 404, 'a refused guest sees no roster')
+  t.equal((await outsider.call(`${refusedConversation}/messaging/messages/1`)).status, 404, 'and no message')
+
+  // A guest who joins later reads only what was said since; the organizer's earlier message is not its to read.
+  const late = new Client()
+  const lateApp = await signIn(late, 'user1@contoso.com', '', guestOf(open))
+  const lateEvents = new EventReader(late, lateApp)
+  t.equal((await late.call(embedded(lateApp, 'communication')._links!.joinOnlineMeeting!.href, { method: 'POST', body: { anonymousDisplayName: 'Latecomer' } })).status, 201)
+  const lateConversation = named(await lateEvents.until(has('onlineMeetingInvitation', 'completed')), 'conversation', 'added')!.link.href
+  t.equal((await late.call(`${lateConversation}/messaging/messages/2`)).status, 404, 'a message from before it joined')
+  t.equal((await late.call(`${lateConversation}/participants`)).status, 200, 'but it sees who is there')
 })

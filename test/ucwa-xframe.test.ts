@@ -151,4 +151,6 @@ t.test('a browser application signs in through the XFrame; an unlisted origin is
   const refused = await other.evaluate<{ status: number, headers: string }>("send('https://lyncdiscover.contoso.com/xframe', { type: 'get', url: 'https://lyncdiscover.contoso.com/', accepts: 'application/json' })")
   t.equal(refused.status, 403, 'an origin not in the list: 403')
   t.match(refused.headers, /^x-ms-diagnostics: 28070;source="dir0[12]\.contoso\.net";reason="Service does not allow a cross domain request from this origin\."/im)
+  const posing = await other.evaluate<{ status: number }>(`send('https://lyncdiscover.contoso.com/xframe', { type: 'get', url: 'https://lyncdiscover.contoso.com/', accepts: 'application/json', headers: { 'X-Ms-Origin': '${APP}' } })`)
+  t.equal(posing.status, 403, 'a page that names a listed origin itself is still refused: the frame says where it comes from')
 })

@@ -107,8 +107,17 @@ export function injectUpgradeFault (ex: Exchange, socket: Socket, route: Route, 
   if (fault.delayMs === 0) { actOnUpgrade(ex, socket, route, fault, forward, done); return }
   let acted = false
   const timer = setTimeout(() => {
+    // A socket destroyed in this turn has its 'close' still to come, which records the exchange.
+    if (socket.destroyed) return
     acted = true
-    if (!socket.destroyed) actOnUpgrade(ex, socket, route, fault, forward, done)
+    // Outside onUpgrade's guard now: what throws here must still end the exchange, not the process.
+    try {
+      actOnUpgrade(ex, socket, route, fault, forward, done)
+    } catch {
+      ex.error ||= 'internal_error'
+      socket.destroy()
+      done()
+    }
   }, fault.delayMs)
   // A client that leaves during the delay ends the exchange here: nothing else holds it yet.
   socket.once('close', () => {
@@ -160,26 +169,28 @@ function actOnUpgrade (ex: Exchange, socket: Socket, route: Route, fault: Inject
 }
 
 // The tunnel writes the answer's head in one write, then relays; the bytes after it are counted.
+// The first byte past the limit cuts the connection, once what was allowed has been flushed.
 function truncateTunnel (ex: Exchange, socket: Socket, limit: number): void {
   const write = socket.write.bind(socket) as Write
   let head = true
   let sent = 0
+  let cutting = false
   ;(socket as unknown as { write: Write }).write = (chunk, ...rest) => {
     if (head) {
       head = false
       return write(chunk, ...rest)
     }
-    if (socket.destroyed || sent >= limit) return false
+    if (cutting || socket.destroyed) return false
     const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk as Uint8Array)
     if (sent + bytes.length <= limit) {
       sent += bytes.length
       return write(bytes)
     }
-    const last = bytes.subarray(0, limit - sent)
-    sent = limit
+    cutting = true
     ex.error = InjectedFaults.truncated.code
     ex.aborted = true
-    write(last, () => { socket.destroy() })
+    write(bytes.subarray(0, limit - sent), () => { socket.destroy() })
+    sent = limit
     return false
   }
 }

@@ -31,7 +31,7 @@ function withChoices (route: Route, raw: string[], ctx: ForwardContext, forwardi
   if (trusted !== undefined && trusted.check(ctx.client, isIPv6(ctx.client) ? 'ipv6' : 'ipv4')) {
     const sent = (name: string): string | undefined => {
       const values: string[] = []
-      for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === name) values.push(raw[i + 1]!.trim())
+      for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === name && raw[i + 1]!.trim() !== '') values.push(raw[i + 1]!.trim())
       return values.length > 0 ? values.join(', ') : undefined
     }
     const forwardedFor = sent('x-forwarded-for')

@@ -38,16 +38,23 @@ export async function unbindableLoopbackAddresses (config: ResolvedConfig): Prom
   return missing
 }
 
-// A free port on 127.0.0.1, from the system.
-export async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.once('error', reject)
-    server.listen({ host: SINGLE_ADDRESS, port: 0, exclusive: true }, () => {
-      const { port } = server.address() as net.AddressInfo
-      server.close(() => { resolve(port) })
-    })
-  })
+// `count` distinct free ports on 127.0.0.1, from the system. Every server stays open until all are
+// known: a port closed at once could be handed out again for the next.
+export async function freePorts (count: number): Promise<number[]> {
+  const servers: net.Server[] = []
+  try {
+    for (let i = 0; i < count; i++) {
+      const server = net.createServer()
+      servers.push(server)
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject)
+        server.listen({ host: SINGLE_ADDRESS, port: 0, exclusive: true }, () => { resolve() })
+      })
+    }
+    return servers.map((s) => (s.address() as net.AddressInfo).port)
+  } finally {
+    await Promise.all(servers.map((s) => new Promise<void>((resolve) => { s.close(() => { resolve() }) })))
+  }
 }
 
 // Moves every 127.x address of the draft onto 127.0.0.1, each (address, port) to its port in
@@ -65,12 +72,11 @@ export function applyOneAddress (draft: Draft, ports: ReadonlyMap<string, number
 // The port on 127.0.0.1 of every (address, port) the draft would use on another loopback address.
 // `serverPorts` are the ports every stand-in listens on whatever the rules say (its internal IIS
 // sites' 80 and 443, or where the unprivileged lab moved them).
-export async function portsForOneAddress (draft: ResolvedConfig, serverPorts: readonly number[], allocate: () => Promise<number> = freePort): Promise<Map<string, number>> {
-  const keys: string[] = []
-  visit(structuredClone(draft) as Draft, (address, port) => { keys.push(`${address}:${port}`); return port }, serverPorts)
-  const ports = new Map<string, number>()
-  for (const key of keys) if (!ports.has(key)) ports.set(key, await allocate())
-  return ports
+export async function portsForOneAddress (draft: ResolvedConfig, serverPorts: readonly number[], allocate: (count: number) => Promise<number[]> = freePorts): Promise<Map<string, number>> {
+  const keys = new Set<string>()
+  visit(structuredClone(draft) as Draft, (address, port) => { keys.add(`${address}:${port}`); return port }, serverPorts)
+  const ports = await allocate(keys.size)
+  return new Map([...keys].map((key, i) => [key, ports[i]!]))
 }
 
 function visit (draft: Draft, at: (address: string, port: number) => number, serverPorts: readonly number[]): void {

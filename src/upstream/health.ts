@@ -98,7 +98,8 @@ export class HealthChecker {
   }
 
   private probeTcp (member: Member): Promise<string | undefined> {
-    const port = this.settings.tcpPort ?? member.httpsPort
+    // A layer-4 frontend's target port, where this member has it (its portMap on one address).
+    const port = this.settings.tcpPort === undefined ? member.httpsPort : member.portMap.get(this.settings.tcpPort) ?? this.settings.tcpPort
     const timeoutMs = this.settings.timeoutMs
     return new Promise((resolve) => {
       const socket = net.connect({ host: member.address, port })

@@ -11,7 +11,10 @@ import { msDiagnostics } from './webticket/diagnostics.js'
 
 export const CROSS_DOMAIN_REFUSED = 'Service does not allow a cross domain request from this origin.'
 
+// The origin an X-Ms-Origin names, or '' when it is not exactly one origin: a path, a second value
+// joined with a comma, or anything else that is not scheme://host[:port] is refused.
 function originOf (value: string): string {
+  if (!/^https?:\/\/[^/?#\s,]+\/?$/i.test(value)) return ''
   try { return new URL(value).origin } catch { return '' }
 }
 

@@ -27,7 +27,12 @@ addEventListener('message', function (event) {
     if (request.xhrFields && request.xhrFields.withCredentials === true) xhr.withCredentials = true
     if (request.accepts) xhr.setRequestHeader('Accept', request.accepts)
     if (request.contentType) xhr.setRequestHeader('Content-Type', request.contentType)
-    for (var name in headers) if (headers[name] !== '' && headers[name] !== undefined && headers[name] !== null) xhr.setRequestHeader(name, headers[name])
+    // The frame alone says where a request comes from: a page's own X-Ms-Origin would be joined to
+    // it by XHR, and could name an origin the pool lists.
+    for (var name in headers) {
+      if (/^x-ms-origin$|^x-requested-with$/i.test(name)) continue
+      if (headers[name] !== '' && headers[name] !== undefined && headers[name] !== null) xhr.setRequestHeader(name, headers[name])
+    }
     xhr.setRequestHeader('X-Ms-Origin', event.origin)
     xhr.setRequestHeader('X-Requested-With', 'XMLHttpRequest')
   } catch (e) {

@@ -22,7 +22,8 @@ const METHODS = new Set(['GET', 'POST', 'PUT', 'DELETE'])
 
 export function registerBatch (app: FastifyInstance, ctx: StandInContext, site: Site): void {
   app.post(`${APPLICATIONS_PATH}/:id/batch`, async (request: AppRequest, reply) => {
-    const application = callerApplication(request, reply, ctx, site)
+    // Each part is checked again as a request of its own, so a guest's batch reaches what a guest may.
+    const application = callerApplication(request, reply, ctx, site, { guests: true })
     if (application === undefined) return reply
     const boundary = batchBoundary(request.headers['content-type'])
     if (boundary === undefined) return sendUcwaError(reply, 415, 'UnsupportedMediaType', undefined, 'A batch is multipart/batching with a boundary.')

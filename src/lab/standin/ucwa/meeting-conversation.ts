@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto'
 import { sipKey, sipUriOf } from '../topology.js'
 import { APPLICATIONS_PATH, type UcwaApplication } from './applications.js'
 import type { OnlineMeeting } from './meetings.js'
-import { textDataUri, type Send } from './messaging.js'
+import { appendMessage, textDataUri, type Send } from './messaging.js'
 
 // The lab's own bound, so that a looping client cannot fill the process; Lync's is the pool's
 // conferencing policy, which the reference does not give.
@@ -31,6 +31,9 @@ export interface Attendee {
   messagingOperationId?: string
   state: ConversationState
   messaging: 'Connected' | 'Disconnected'
+  // The messages it may read: those sent while it was in the meeting.
+  firstMessage: number
+  lastMessage?: number
 }
 
 interface ConferenceMessage { number: number, from: Attendee, text: string, at: number }
@@ -69,6 +72,7 @@ export class ConferenceRegistry {
       ...(operationId === undefined ? {} : { operationId }),
       state: 'Connecting',
       messaging: 'Disconnected',
+      firstMessage: (conference.messages.at(-1)?.number ?? 0) + 1,
     }
     conference.attendees.push(attendee)
     for (const id of [attendee.conversationId, attendee.invitationId]) this.byId.set(id, { conference, attendee })
@@ -147,8 +151,8 @@ function role (c: Conference, a: Attendee): 'Leader' | 'Attendee' {
 export function participantBody (c: Conference, viewer: Attendee, whom: Attendee): object {
   const guest = whom.app.guest !== undefined
   const links: Record<string, { href: string }> = { self: { href: participantHref(viewer, whom) }, conversation: { href: conversationHref(viewer) } }
-  // A guest is nobody in the directory: no contact to look up.
-  if (!guest) links.contact = { href: `${APPLICATIONS_PATH}/${viewer.app.id}/people/${encodeURIComponent(sipKey(whom.app.user.sipUri))}` }
+  // A guest is nobody in the directory, and a guest's application has no directory to look in.
+  if (!guest && viewer.app.guest === undefined) links.contact = { href: `${APPLICATIONS_PATH}/${viewer.app.id}/people/${encodeURIComponent(sipKey(whom.app.user.sipUri))}` }
   return {
     anonymous: guest,
     inLobby: false,
@@ -298,14 +302,15 @@ export function messageBody (viewer: Attendee, m: ConferenceMessage): object {
   return { direction: incoming ? 'Incoming' : 'Outgoing', timeStamp: `/Date(${m.at})/`, _links: links, rel: 'message' }
 }
 
-export function findMessage (c: Conference, number: number): ConferenceMessage | undefined {
+// A message `a` may read: one sent while it was in the meeting, and still kept.
+export function findMessage (c: Conference, a: Attendee, number: number): ConferenceMessage | undefined {
+  if (number < a.firstMessage || (a.lastMessage !== undefined && number > a.lastMessage)) return undefined
   return c.messages.find((m) => m.number === number)
 }
 
 // sendMessage in a meeting: completed for the sender, and for everyone whose messaging is connected.
 export function messageSentEvents (c: Conference, from: Attendee, text: string): { number: number, sends: Send[] } {
-  const m: ConferenceMessage = { number: c.messages.length + 1, from, text, at: Date.now() }
-  c.messages.push(m)
+  const m = appendMessage(c.messages, (number): ConferenceMessage => ({ number, from, text, at: Date.now() }))
   const to = c.attendees.filter((a) => a.state === 'Connected' && a.messaging === 'Connected')
   return {
     number: m.number,
@@ -313,14 +318,16 @@ export function messageSentEvents (c: Conference, from: Attendee, text: string):
   }
 }
 
-// Leaving (DELETE on the conversation, or the application deleted): the leaver's conversation
-// disconnected, and the others see the participant deleted.
+// Leaving (DELETE on the conversation, or the application deleted): the leaver's messaging (if it
+// had it) and conversation disconnected, and the others see the participant deleted.
 export function leftEvents (c: Conference, a: Attendee): Send[] {
   const present = others(c, a)
+  const hadMessaging = a.messaging === 'Connected'
   a.state = 'Disconnected'
+  a.lastMessage = c.messages.at(-1)?.number ?? a.firstMessage - 1
   a.messaging = 'Disconnected'
   return [
-    { app: a.app, senders: [communication(a, [embed('conversation', conversationHref(a), conversationBody(c, a), 'updated')])] },
+    { app: a.app, senders: [...(hadMessaging ? [conversation(a, [messagingUpdated(a)])] : []), communication(a, [embed('conversation', conversationHref(a), conversationBody(c, a), 'updated')])] },
     ...present.map((o) => ({ app: o.app, senders: [conversation(o, [participantEvent(o, a, 'deleted'), embed('conversation', conversationHref(o), conversationBody(c, o), 'updated')])] })),
   ]
 }

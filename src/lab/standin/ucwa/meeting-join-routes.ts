@@ -66,7 +66,7 @@ export function meetingConversationRoutes (ctx: StandInContext): MeetingConversa
     message: (a, id, number, reply) => {
       const f = mine(a, id)
       if (f === undefined) return undefined
-      const m = findMessage(f.conference, number)
+      const m = findMessage(f.conference, f.attendee, number)
       return m === undefined ? sendUcwaError(reply, 404, 'NotFound', undefined, 'No such message in this conversation.') : sendUcwa(reply, 200, messageBody(f.attendee, m))
     },
     stop: (a, id, reply) => {
@@ -143,9 +143,10 @@ export function registerMeetingJoin (app: FastifyInstance, ctx: StandInContext, 
 
   route('GET', '/invitations/:item', (a, request, reply) => {
     const found = ctx.conferences.find(a, request.params.item)
-    if (found === undefined) return notFound(reply)
-    const { conference, attendee } = found
-    return sendUcwa(reply, 200, attendee.invitationId === request.params.item ? invitationBody(conference, attendee) : messagingInvitationBody(attendee))
+    const { item } = request.params
+    if (found?.attendee.invitationId === item) return sendUcwa(reply, 200, invitationBody(found.conference, found.attendee))
+    if (found?.attendee.messagingInvitationId === item) return sendUcwa(reply, 200, messagingInvitationBody(found.attendee))
+    return notFound(reply)
   })
 
   // addMessaging_ref.md: 201 with the messagingInvitation's Location.
@@ -164,13 +165,18 @@ export function registerMeetingJoin (app: FastifyInstance, ctx: StandInContext, 
     return reply.code(201).header('Location', `${APPLICATIONS_PATH}/${a.id}/communication/invitations/${attendee.messagingInvitationId ?? ''}`).send()
   })
 
-  route('GET', '/conversations/:item/participants', (a, request, reply) => {
+  // The roster is for those in the meeting: not for one refused, or gone.
+  const present = (a: UcwaApplication, request: Request): Found | undefined => {
     const found = conversationOf(a, request)
+    return found?.attendee.state === 'Connected' ? found : undefined
+  }
+  route('GET', '/conversations/:item/participants', (a, request, reply) => {
+    const found = present(a, request)
     return found === undefined ? notFound(reply) : sendUcwa(reply, 200, participantsBody(found.conference, found.attendee))
   })
   route('GET', '/conversations/:item/participants/:participant', (a, request, reply) => {
-    const found = conversationOf(a, request)
-    const whom = found?.conference.attendees.find((x) => x.participantId === request.params.participant && (x.state === 'Connected' || x === found.attendee))
+    const found = present(a, request)
+    const whom = found?.conference.attendees.find((x) => x.participantId === request.params.participant && x.state === 'Connected')
     return found === undefined || whom === undefined ? notFound(reply) : sendUcwa(reply, 200, participantBody(found.conference, found.attendee, whom))
   })
 

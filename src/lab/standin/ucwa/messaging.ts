@@ -267,13 +267,24 @@ export function messageBody (side: Side, m: SentMessage): object {
   return { direction: incoming ? 'Incoming' : 'Outgoing', timeStamp: `/Date(${m.at})/`, _links: links, rel: 'message' }
 }
 
+// The lab keeps the last KEPT_MESSAGES of a conversation readable at their Locations (older ones
+// answer 404), so that a chatty client cannot fill the process; the reference names no such bound.
+export const KEPT_MESSAGES = 200
+
+// Appends the next message (numbered on from the last) and forgets the oldest past the bound.
+export function appendMessage<T extends { number: number }> (list: T[], make: (number: number) => T): T {
+  const m = make((list.at(-1)?.number ?? 0) + 1)
+  list.push(m)
+  if (list.length > KEPT_MESSAGES) list.shift()
+  return m
+}
+
 export function findMessage (thread: Thread, number: number): SentMessage | undefined {
   return thread.messages.find((m) => m.number === number)
 }
 
 export function messageSent (thread: Thread, from: Side, to: Side, text: string): { number: number, sends: Send[] } {
-  const m: SentMessage = { number: thread.messages.length + 1, from, text, at: Date.now() }
-  thread.messages.push(m)
+  const m = appendMessage(thread.messages, (number): SentMessage => ({ number, from, text, at: Date.now() }))
   const event = (side: Side): object => ({ link: { rel: 'message', href: `${conversationHref(side)}/messaging/messages/${m.number}` }, status: 'Success', _embedded: { message: messageBody(side, m) }, type: 'completed' })
   return {
     number: m.number,

@@ -23,7 +23,7 @@ const LAB_POLICIES = {
 
 export function registerPolicies (app: FastifyInstance, ctx: StandInContext, site: Site): void {
   app.get(`${APPLICATIONS_PATH}/:id/policies`, async (request: AppRequest, reply) => {
-    const a = callerApplication(request, reply, ctx, site)
+    const a = callerApplication(request, reply, ctx, site, { guests: true })
     if (a === undefined) return reply
     return sendUcwa(reply, 200, { ...LAB_POLICIES, _links: { self: { href: `${APPLICATIONS_PATH}/${a.id}/policies` } }, rel: 'policies' })
   })

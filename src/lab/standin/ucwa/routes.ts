@@ -1,7 +1,6 @@
 // UCWA on the Front End: creating an application and its event channel (the long-poll P-GET that a
 // reverse proxy must let live for up to 1800 s, events.ts); the application's own resources are registered
 // from me-routes.ts, people-routes.ts and messaging-routes.ts.
-import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Site, StandInContext } from '../context.js'
 import { authenticate } from '../webticket/bearer.js'
@@ -58,8 +57,7 @@ function applicationBody (app: UcwaApplication, nextAck: number): object {
 // as a name matched without regard to case.
 // Returns what is wrong, in the message of a ParameterValidationFailure, when the body will not do.
 // A meeting guest's POST (anonApplications_ref.md) needs only culture and userAgent, and may give the
-// guest's name as AnonymousDisplayName, as the Skype Web SDK does; an endpointId is made up when
-// it has none.
+// guest's name as AnonymousDisplayName, as the Skype Web SDK does.
 function applicationInput (body: Record<string, unknown> | undefined, guest: boolean): NewApplication | string {
   const required = guest ? ['userAgent', 'culture'] as const : ['userAgent', 'endpointId', 'culture'] as const
   if (body === undefined) return `The body must be a JSON object with ${required.join(', ')}.`
@@ -69,10 +67,11 @@ function applicationInput (body: Record<string, unknown> | undefined, guest: boo
   if (culture === '' || culture.length > MAX_CULTURE_LENGTH) return `culture must have 1 to ${MAX_CULTURE_LENGTH} characters.`
   const endpointId = property(body, 'endpointId')
   const guestName = property(body, 'anonymousDisplayName')
-  if (guestName !== undefined && (typeof guestName !== 'string' || guestName.length > MAX_DISPLAY_NAME)) return `anonymousDisplayName has at most ${MAX_DISPLAY_NAME} characters.`
+  if (guest && guestName !== undefined && (typeof guestName !== 'string' || guestName.length > MAX_DISPLAY_NAME)) return `anonymousDisplayName has at most ${MAX_DISPLAY_NAME} characters.`
   return {
     userAgent: property(body, 'userAgent') as string,
-    endpointId: typeof endpointId === 'string' ? endpointId : randomUUID(),
+    // A guest's ticket is its identity: without an endpointId, one application per ticket.
+    endpointId: typeof endpointId === 'string' ? endpointId : 'anonymous',
     culture,
     ...(guest && typeof guestName === 'string' ? { guestName } : {}),
   }
@@ -91,6 +90,16 @@ function ackOf (value: unknown): number {
   return Number.isSafeInteger(n) && n >= 0 ? n : -1
 }
 
+// An application that is gone (deleted, or the oldest past the lab's bounds): its event channel, its
+// subscriptions, its conversations and meetings end, and its user's watchers learn it may be offline.
+function retireApplication (ctx: StandInContext, gone: UcwaApplication): void {
+  ctx.channels.drop(gone.id)
+  ctx.subscriptions.dropApplication(gone.id)
+  endConversationsOf(ctx, gone)
+  leaveMeetingsOf(ctx, gone)
+  if (gone.me.available) notifyWatchers(ctx, gone.user.sipUri, 'presence')
+}
+
 export function registerUcwa (app: FastifyInstance, ctx: StandInContext, site: Site): void {
   const { applications, channels } = ctx
   registerMe(app, ctx, site)
@@ -107,7 +116,8 @@ export function registerUcwa (app: FastifyInstance, ctx: StandInContext, site: S
     if (user === undefined) return reply
     const input = applicationInput(parseJson(request.body), user.conference !== undefined)
     if (typeof input === 'string') return sendUcwaError(reply, 400, 'BadRequest', 'ParameterValidationFailure', input)
-    const created = applications.create(user, input)
+    const { app: created, evicted } = applications.create(user, input)
+    for (const gone of evicted) retireApplication(ctx, gone)
     // The photo cookie is scoped to the application's photos and marked secure/HttpOnly, as UCWA does;
     // proxies must pass Set-Cookie through untouched.
     reply.header('Set-Cookie', `cwt_ucwa=${created.photoCookie}; path=${APPLICATIONS_PATH}/${created.id}/photos; secure; HttpOnly`)
@@ -127,12 +137,7 @@ export function registerUcwa (app: FastifyInstance, ctx: StandInContext, site: S
     const found = applications.find(request.params.id, user)
     if (found === undefined) return sendAppNotFound(reply)
     applications.remove(found.id)
-    channels.drop(found.id)
-    ctx.subscriptions.dropApplication(found.id)
-    endConversationsOf(ctx, found)
-    leaveMeetingsOf(ctx, found)
-    // The user may have gone offline with it.
-    if (found.me.available) notifyWatchers(ctx, found.user.sipUri, 'presence')
+    retireApplication(ctx, found)
     return reply.code(204).send()
   })
 

@@ -80,8 +80,9 @@ export function registerWebTicket (app: FastifyInstance, ctx: StandInContext, si
     // AuthenticationInUCWA.md, "Anonymous meeting attendee grant type": the conference URI and its
     // key (password), which is the conference id. The ticket is checked against the conference's
     // own name here; whether the meeting exists is joinOnlineMeeting's question (404
-    // DestinationNotFound), asked on the pool that holds the meetings, so a Director or any server of
-    // a pool can issue the ticket without sharing that state.
+    // DestinationNotFound), asked on the pool that holds the meetings, so every server of a pool
+    // issues the ticket without sharing that state. (A Director issues one too, good on the
+    // Director only: the guest's sign-in follows its redirect and asks the Front End again.)
     if (grant === 'urn:microsoft.rtc:anonmeeting') {
       const uri = form.get('ms_rtc_conferenceuri') ?? ''
       const conference = parseConferenceUri(uri)

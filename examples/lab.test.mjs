@@ -41,6 +41,20 @@ test('the client under test meets a Front End that answers 503, then recovers', 
   await healed.arrayBuffer()
 })
 
+// One of the misconfigured proxies admins actually deploy, as a preset: lyncdiscover on port 80
+// redirected to HTTPS instead of forwarded. A mobile client's HTTP first hop must cope with it.
+test('behind the redirect-lyncdiscover preset, the HTTP first hop gets a redirect, not the pool', async () => {
+  const broken = await startLab({ broken: 'redirect-lyncdiscover' })
+  try {
+    const firstHop = await broken.fetch(`${broken.httpUrls['lyncdiscover.contoso.com']}/?sipuri=${broken.users[0].sipUri}`, { redirect: 'manual' })
+    assert.ok(firstHop.status >= 300 && firstHop.status < 400, `a redirect (${firstHop.status})`)
+    assert.match(firstHop.headers.get('location') ?? '', /^https:\/\/lyncdiscover\.contoso\.com(:\d+)?\//, 'to HTTPS, on whatever port the lab gave it')
+    await firstHop.arrayBuffer()
+  } finally {
+    await broken.close()
+  }
+})
+
 test('nothing unpublished leaves the lab', async () => {
   await assert.rejects(lab.fetch('https://intranet.contoso.com/'), /fetch failed/)
 })

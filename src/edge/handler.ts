@@ -6,7 +6,7 @@ import { forwardUpgrade } from '../forward/upgrade.js'
 import { Exchange } from '../observe/exchange.js'
 import { CLIENT_CLOSED_REQUEST, EdgeFailures, OPTIONS_STAR, type Failure } from '../respond/failure.js'
 import { containFault } from '../respond/fault.js'
-import { sendFailure, sendOptionsStar, sendRedirect, writeRawFailure } from '../respond/local-response.js'
+import { refuseRawSocket, sendFailure, sendOptionsStar, sendRedirect} from '../respond/local-response.js'
 import type { Route } from '../routing/table.js'
 import { connectionOf, exchangeClosed, exchangeOpened, takeByteCounts, type ClientConnection } from './connection.js'
 import { kListenerState, type ListenerState } from './listener-state.js'
@@ -207,13 +207,7 @@ export function onConnect (this: Server, req: IncomingMessage, socket: Socket): 
 }
 
 function refuseUpgrade (socket: Socket, ex: Exchange, failure: Failure, done: () => void): void {
-  ex.error = failure.code
-  ex.status = failure.status
-  writeRawFailure(socket, failure, undefined)
-  // The socket left the HTTP server, which would have closed it: a client that keeps its side open
-  // must not hold it once the refusal is out.
-  socket.destroySoon()
-  done()
+  refuseRawSocket(socket, ex, failure, undefined, done)
 }
 
 function swallow (): void {}

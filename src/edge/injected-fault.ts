@@ -8,7 +8,7 @@ import type { Socket } from 'node:net'
 import type { TLSSocket } from 'node:tls'
 import type { Exchange } from '../observe/exchange.js'
 import { failureOf, InjectedFaults } from '../respond/failure.js'
-import { sendFailure, writeRawFailure } from '../respond/local-response.js'
+import { refuseRawSocket, sendFailure } from '../respond/local-response.js'
 import type { InjectedFault, Route } from '../routing/table.js'
 
 type Write = (chunk: unknown, ...rest: unknown[]) => boolean
@@ -147,12 +147,7 @@ function actOnUpgrade (ex: Exchange, socket: Socket, route: Route, fault: Inject
     return
   }
   if (fault.abortStatus !== 0) {
-    const failure = failureOf({ status: fault.abortStatus, code: InjectedFaults.abort.code }, InjectedFaults.abort.reason)
-    ex.error = failure.code
-    ex.status = failure.status
-    writeRawFailure(socket, failure, route)
-    socket.destroySoon()
-    done()
+    refuseRawSocket(socket, ex, failureOf({ status: fault.abortStatus, code: InjectedFaults.abort.code }, InjectedFaults.abort.reason), route, done)
     return
   }
   if (fault.truncateAfter >= 0) truncateTunnel(ex, socket, fault.truncateAfter)

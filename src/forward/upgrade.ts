@@ -21,7 +21,7 @@ import type { Socket } from 'node:net'
 import type { TLSSocket } from 'node:tls'
 import type { Exchange } from '../observe/exchange.js'
 import { CLIENT_CLOSED_REQUEST } from '../respond/failure.js'
-import { writeRawFailure } from '../respond/local-response.js'
+import { refuseRawSocket, writeRawFailure } from '../respond/local-response.js'
 import { upstreamPort, type Route } from '../routing/table.js'
 import type { Member } from '../upstream/member.js'
 import { beginAttempt, recordAnswer, recordConnectFailure, releaseMember, type MemberAttempt } from './member-attempt.js'
@@ -65,12 +65,7 @@ export function forwardUpgrade (ex: Exchange, client: Socket, head: Buffer, rout
   ex.pool = pool.name
   const member = pool.pick(ex.client, '')
   if (member === undefined) {
-    const failure = noHealthyMember(route)
-    ex.error = failure.code
-    ex.status = failure.status
-    writeRawFailure(client, failure, route)
-    client.destroySoon()
-    done()
+    refuseRawSocket(client, ex, noHealthyMember(route), route, done)
     return
   }
   const port = upstreamPort(route, member)

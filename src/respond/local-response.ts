@@ -56,6 +56,17 @@ export function reasonPhrase (status: number): string | undefined {
 }
 
 // For sockets that left the HTTP server (upgrades) or never became a request (parse errors).
+// A socket that left the HTTP server (an upgrade, a CONNECT) refused with `failure`: the record
+// takes its code and status, and a client that keeps its side open does not hold the socket once
+// the refusal is out. `done` records the exchange.
+export function refuseRawSocket (socket: Socket, ex: { error: string, status: number }, failure: Failure, route: AnsweringRule | undefined, done: () => void): void {
+  ex.error = failure.code
+  ex.status = failure.status
+  writeRawFailure(socket, failure, route)
+  socket.destroySoon()
+  done()
+}
+
 export function writeRawFailure (socket: Socket, failure: Failure, route: AnsweringRule | undefined): void {
   if (!socket.writable) { socket.destroy(); return }
   const body = failureBody(failure, route)

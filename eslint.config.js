@@ -7,8 +7,8 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   // The teaching page's modules run in the browser: browser globals, and no node ones.
-  { ignores: ['src/admin/static/**'], languageOptions: { globals: { ...globals.node } } },
-  { files: ['src/admin/static/**/*.js'], languageOptions: { globals: { ...globals.browser }, sourceType: 'module' } },
+  { ignores: ['src/admin/static/**', 'test/helpers/*.browser.js'], languageOptions: { globals: { ...globals.node } } },
+  { files: ['src/admin/static/**/*.js', 'test/helpers/*.browser.js'], languageOptions: { globals: { ...globals.browser }, sourceType: 'module' } },
   {
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],

@@ -4,7 +4,7 @@
 // recent history keeps references to the records, and JSON is made when a record is written.
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Exchange, ExchangeBus } from '../observe/exchange.js'
-import { flowRecord } from '../observe/flow-record.js'
+import { flowRecord } from './flow-record.js'
 
 export interface FlowFeedOptions {
   // Records replayed to a client when it connects, so the page is not empty.
@@ -13,6 +13,8 @@ export interface FlowFeedOptions {
   perClient?: number
   heartbeatMs?: number
   onDrop?: (count: number) => void
+  // The port a listener is bound to, by name, for the records.
+  listenerPort?: (listener: string) => number
 }
 
 export interface FlowFeed {
@@ -68,7 +70,7 @@ export function createFlowFeed (bus: ExchangeBus, options: FlowFeedOptions = {})
   }
 
   function send (client: Client, ex: Exchange): void {
-    const ok = client.res.write(`id: ${ex.id}\nevent: exchange\ndata: ${JSON.stringify(flowRecord(ex))}\n\n`)
+    const ok = client.res.write(`id: ${ex.id}\nevent: exchange\ndata: ${JSON.stringify(flowRecord(ex, options.listenerPort))}\n\n`)
     if (!ok) {
       client.blocked = true
       client.res.once('drain', () => flush(client))

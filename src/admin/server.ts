@@ -12,7 +12,7 @@ import { ExplainError, explainRequest } from '../explain/explain.js'
 import { portTables } from '../ports/ports.js'
 import type { Logger } from '../observe/logger.js'
 import { createAdminMetrics, createMetrics, type Metrics } from '../observe/metrics.js'
-import { harLog } from '../observe/har.js'
+import { harLog } from './har.js'
 import { tallyTraffic } from '../observe/traffic.js'
 import { requireToken, resolveAdminToken } from './auth.js'
 import type { AdminCluster } from './cluster.js'
@@ -85,7 +85,8 @@ export async function startAdmin (o: AdminOptions): Promise<RunningAdmin> {
   const metrics = cluster === undefined ? createMetrics(proxy, { processMetrics }) : createAdminMetrics({ processMetrics })
   cluster?.registerMetrics(metrics.registry)
   const traffic = tallyTraffic(proxy.bus)
-  const flows = createFlowFeed(proxy.bus, { history: o.flowHistory ?? 50, perClient: o.flowQueue ?? 256, onDrop: (n) => metrics.recordFlowDrops(n) })
+  const listenerPort = (name: string): number => proxy.listeners.find((l) => l.name === name)?.port ?? 0
+  const flows = createFlowFeed(proxy.bus, { history: o.flowHistory ?? 50, perClient: o.flowQueue ?? 256, onDrop: (n) => metrics.recordFlowDrops(n), listenerPort })
   const recordReload = (r: ReloadResult): ReloadResult => { metrics.recordReload(r.ok ? 'success' : 'failure'); return r }
   const reload = cluster === undefined
     ? createReloader({ file: o.file, proxy, logger, env, onResult: recordReload, ...(o.prepare === undefined ? {} : { prepare: o.prepare }) })
@@ -185,7 +186,7 @@ export async function startAdmin (o: AdminOptions): Promise<RunningAdmin> {
     if (cluster !== undefined) return reply.code(501).send({ error: 'not_with_workers', message: FLOWS_NEED_ONE_WORKER })
     const listeners = proxy.config().listeners
     const scheme = (name: string): 'http' | 'https' => listeners.find((l) => l.name === name)?.protocol ?? 'http'
-    const har = harLog(flows.recent(), { name: 'lyncproxy', version: PACKAGE_VERSION }, scheme)
+    const har = harLog(flows.recent(), { name: 'lyncproxy', version: PACKAGE_VERSION }, { scheme, port: listenerPort })
     return reply.header('content-disposition', 'attachment; filename="lyncproxy-flows.har"')
       .type('application/json; charset=utf-8').send(JSON.stringify(har))
   })

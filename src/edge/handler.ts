@@ -3,7 +3,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import { forwardRequest, responseClosed } from '../forward/forward.js'
 import { forwardUpgrade } from '../forward/upgrade.js'
-import { Exchange } from '../observe/exchange.js'
+import { attachExchange, Exchange, exchangeOf } from '../observe/exchange.js'
 import { CLIENT_CLOSED_REQUEST, EdgeFailures, OPTIONS_STAR, type Failure } from '../respond/failure.js'
 import { containFault } from '../respond/fault.js'
 import { refuseRawSocket, sendFailure, sendOptionsStar, sendRedirect} from '../respond/local-response.js'
@@ -14,11 +14,10 @@ import { isRefusal, prepareForward } from './prepare-forward.js'
 import { injectFault, injectUpgradeFault } from './injected-fault.js'
 import { isFailure, resolveRoute } from './resolve.js'
 
-const kExchange = Symbol('lyncproxy.exchange')
 const kConnection = Symbol('lyncproxy.exchangeConnection')
 
 interface StatefulServer extends Server { [kListenerState]: ListenerState }
-interface TaggedResponse extends ServerResponse { [kExchange]?: Exchange, [kListenerState]?: ListenerState, [kConnection]?: ClientConnection }
+interface TaggedResponse extends ServerResponse { [kListenerState]?: ListenerState, [kConnection]?: ClientConnection }
 
 export function clientAddress (socket: Socket): string {
   const a = socket.remoteAddress ?? ''
@@ -47,7 +46,7 @@ export function onRequest (this: Server, req: IncomingMessage, res: ServerRespon
   // A reference, for the flow feed and the HAR export: refused requests show what was sent too.
   ex.requestHeaders = req.rawHeaders
   const tagged = res as TaggedResponse
-  tagged[kExchange] = ex
+  attachExchange(res, ex)
   tagged[kListenerState] = state
   tagged[kConnection] = conn
   exchangeOpened(conn, req, res)
@@ -132,7 +131,7 @@ function answerLocally (res: ServerResponse, ex: Exchange, failure: Failure, rou
 // upstream side and gives the member back; then the record is final and goes out, once.
 function onExchangeClose (this: ServerResponse): void {
   const tagged = this as TaggedResponse
-  const ex = tagged[kExchange]!
+  const ex = exchangeOf(this)!
   const clientLeft = !this.writableFinished
   if (clientLeft) {
     ex.aborted = true

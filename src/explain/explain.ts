@@ -9,8 +9,8 @@ import { DEFAULT_HEADER_COUNT_LIMIT, DEFAULT_TARGET_LENGTH_LIMIT } from '../cont
 import type { ListenerState } from '../edge/listener-state.js'
 import { isRefusal, prepareForward } from '../edge/prepare-forward.js'
 import { isFailure, resolveRoute } from '../edge/resolve.js'
-import { CONNECTION_NAMED_WHY, REQUEST_FIELDS, TRUSTED_FORWARDING_FIELDS, TRUSTED_FORWARDING_WHY, UNLISTED_WHY } from '../forward/header-policy.js'
 import { Exchange, ExchangeBus } from '../observe/exchange.js'
+import { requestChanges } from '../forward/header-changes.js'
 import type { Failure } from '../respond/failure.js'
 import { EdgeFailures } from '../respond/failure.js'
 import { sendFailure, sendRedirect } from '../respond/local-response.js'
@@ -128,7 +128,7 @@ export function explainRequest (input: ExplainRequest, ctx: ExplainContext): Exp
 
 // The edge handler's own checks (prepareForward), so explain predicts what the proxy does.
 function forward (result: ExplainResult, route: Route, raw: string[], hctx: { client: string, proto: 'http' | 'https', host: string }, ctx: ExplainContext): void {
-  const expectContinue = group(raw).get('expect')?.values.some((v) => v.toLowerCase() === '100-continue') === true
+  const expectContinue = raw.some((v, i) => i % 2 === 1 && raw[i - 1]!.toLowerCase() === 'expect' && v.toLowerCase() === '100-continue')
   const built = prepareForward(route, raw, { ...hctx, via: VIA_PLACEHOLDER, expectContinue }, ctx.table.forwarding)
   if (isRefusal(built)) { refuse(result, built, route); return }
   const pool = route.pool!
@@ -249,45 +249,15 @@ function pathOnly (target: string): string {
   return q < 0 ? target : target.slice(0, q)
 }
 
-// Why the header policy adds, replaces or drops a field: the policy's own reasons
-// (forward/header-policy.ts); the decisions themselves are buildUpstreamHeaders'.
-function why (key: string): string | undefined {
-  return REQUEST_FIELDS.get(key)?.why
-}
-
-function group (raw: readonly string[]): Map<string, { name: string, values: string[] }> {
-  const out = new Map<string, { name: string, values: string[] }>()
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const key = raw[i]!.toLowerCase()
-    const entry = out.get(key) ?? { name: raw[i]!, values: [] }
-    entry.values.push(raw[i + 1]!)
-    out.set(key, entry)
-  }
-  return out
-}
-
+// What the header policy did to each field, with its reasons (header-changes.ts, which the flow feed
+// uses too), in the explain answer's groups.
 function headerChanges (received: readonly string[], forwarded: readonly string[]): NonNullable<ExplainResult['headers']> {
-  const before = group(received)
-  const after = group(forwarded)
   const changes: NonNullable<ExplainResult['headers']> = {
     received: pairs(received), forwarded: pairs(forwarded), added: [], replaced: [], removed: [], kept: [],
   }
-  for (const [key, out] of after) {
-    const inn = before.get(key)
-    const value = out.values.join(', ')
-    if (inn === undefined) {
-      changes.added.push({ name: out.name, value, why: why(key) ?? 'added by the proxy' })
-    } else if (inn.values.join(', ') === value) {
-      changes.kept.push({ name: out.name, value, why: why(key) ?? UNLISTED_WHY })
-    } else {
-      const from = inn.values.join(', ')
-      const extended = TRUSTED_FORWARDING_FIELDS.has(key) && value.startsWith(`${from}, `)
-      changes.replaced.push({ name: out.name, from, to: value, why: extended ? TRUSTED_FORWARDING_WHY : why(key) ?? 'rewritten by the proxy' })
-    }
-  }
-  for (const [key, inn] of before) {
-    if (after.has(key)) continue
-    changes.removed.push({ name: inn.name, value: inn.values.join(', '), why: why(key) ?? CONNECTION_NAMED_WHY })
+  for (const c of requestChanges(received, forwarded)) {
+    if (c.change === 'replaced') changes.replaced.push({ name: c.name, from: c.from ?? '', to: c.value, why: c.why })
+    else changes[c.change].push({ name: c.name, value: c.value, why: c.why })
   }
   return changes
 }

@@ -93,6 +93,7 @@ export function relayResponseHead (state: ForwardState, status: number, statusMe
   const { ex, res, route, member } = state
   state.responded = true
   ex.upstreamStatus = status
+  ex.upstreamResponseHeaders = rawHeaders
   recordAnswer(state, status)
   if (res.destroyed) return true
   const headers = filterResponseHeaders(rawHeaders)

@@ -81,6 +81,14 @@ export const TRAILERS_DROPPED: FieldGroup = {
   fields: ['content-length', 'transfer-encoding', 'host', 'authorization', 'set-cookie', 'content-type', 'content-encoding', 'content-range', 'trailer', 'te', 'connection', 'www-authenticate', 'proxy-authenticate', 'cache-control', 'expect', 'max-forwards', 'pragma', 'range'],
 }
 
+// Why the proxy adds a field to a forwarded response (addResponseFields), by field name.
+export const RESPONSE_ADDED_WHY: ReadonlyMap<string, string> = new Map([
+  ['set-cookie', 'cookie affinity: the answering member names itself in MS-WSMAN, so that the client\'s next request comes back to it'],
+  ['strict-transport-security', 'HSTS, asked for by the rule (rules.<name>.hstsMaxAge)'],
+])
+// A response field the upstream's own Connection field names is hop-by-hop too.
+export const RESPONSE_CONNECTION_NAMED_WHY = 'named in the upstream\'s Connection header: hop-by-hop'
+
 // Cookie affinity: the answering member names itself in MS-WSMAN unless the request already named it,
 // so that the client's next request comes back to it.
 export function needsAffinityCookie (pool: UpstreamPool, requestCookie: string, member: Member): boolean {

@@ -37,9 +37,13 @@ export class Exchange {
   // for the teaching page's "show headers". Nothing is built for them on the request path.
   requestHeaders: readonly string[] | undefined = undefined
   forwardedHeaders: readonly string[] | undefined = undefined
-  // The relayed response's fields as sent to the client (after the response header policy), for
-  // the HAR export; undefined when the proxy answered itself.
+  // The response's fields as the client got them: the relayed one after the response header policy,
+  // or the proxy's own answer (respond/local-response.ts).
   responseHeaders: readonly string[] | undefined = undefined
+  // The relayed response's fields as the server sent them.
+  upstreamResponseHeaders: readonly string[] | undefined = undefined
+  // Why the proxy answered itself (a failure's or a redirect's reason); '' when a server answered.
+  reason = ''
 
   constructor (listener: string, client: string, method: string) {
     this.id = idPrefix + (++sequence).toString(36)
@@ -49,6 +53,33 @@ export class Exchange {
     this.client = client
     this.method = method
   }
+}
+
+// Where an exchange stopped: a request no rule took, at the listener; one a rule answered itself
+// (deny, redirect, a body too large), at the rule; one that reached for a member, at the pool.
+export type ExchangeStop = 'listener' | 'rule' | 'pool'
+
+export function stopOf (ex: Exchange): ExchangeStop {
+  return ex.member !== '' || ex.upstream !== '' ? 'pool' : ex.rule !== '' ? 'rule' : 'listener'
+}
+
+// The proxy's own refusal of the request (its failure code), '' when it forwarded it, redirected it
+// or the client left before an answer.
+export function refusalOf (ex: Exchange): string {
+  return ex.error === '' || ex.error === 'client_aborted' || stopOf(ex) === 'pool' ? '' : ex.error
+}
+
+// The exchange a response belongs to, for the code that writes the proxy's own answers: it records
+// what it wrote without every caller passing the exchange along.
+const kExchange = Symbol('lyncproxy.exchange')
+interface ExchangeHolder { [kExchange]?: Exchange }
+
+export function attachExchange (res: object, ex: Exchange): void {
+  (res as ExchangeHolder)[kExchange] = ex
+}
+
+export function exchangeOf (res: object): Exchange | undefined {
+  return (res as ExchangeHolder)[kExchange]
 }
 
 export type ExchangeSink = (exchange: Exchange) => void

@@ -3,7 +3,8 @@
 // the same numbers plus "what happened last", cheaply, as JSON. Entries are created once per series
 // and then updated in place.
 import { Type, type Static } from '@sinclair/typebox'
-import type { Exchange, ExchangeBus } from './exchange.js'
+import { StringEnum } from '../schema-types.js'
+import { refusalOf, stopOf, type Exchange, type ExchangeBus } from './exchange.js'
 
 // A schema, because /api/traffic answers with it (src/admin/schemas.ts); the type is derived.
 export const TrafficEntrySchema = Type.Object({
@@ -15,6 +16,11 @@ export const TrafficEntrySchema = Type.Object({
   lastError: Type.String(),
   lastUpstream: Type.String(),
   lastTime: Type.Number(),
+  // The proxy's own refusal (its failure code: not_published, denied, misdirected…), counted apart
+  // from the rule's other exchanges so that the picture can draw it where it stopped; '' otherwise.
+  refusal: Type.String(),
+  reason: Type.String(),
+  stop: StringEnum(['listener', 'rule', 'pool']),
 })
 export type TrafficEntry = Static<typeof TrafficEntrySchema>
 
@@ -24,17 +30,21 @@ export interface TrafficTally {
 }
 
 export function tallyTraffic (bus: ExchangeBus): TrafficTally {
-  const byListener = new Map<string, Map<string, Map<string, TrafficEntry>>>()
+  // listener → rule → pool, then refusal ('' for every exchange the proxy did not refuse itself).
+  const byListener = new Map<string, Map<string, Map<string, Map<string, TrafficEntry>>>>()
 
   function entryFor (ex: Exchange): TrafficEntry {
     let byRule = byListener.get(ex.listener)
     if (byRule === undefined) { byRule = new Map(); byListener.set(ex.listener, byRule) }
     let byPool = byRule.get(ex.rule)
     if (byPool === undefined) { byPool = new Map(); byRule.set(ex.rule, byPool) }
-    let entry = byPool.get(ex.pool)
+    let byRefusal = byPool.get(ex.pool)
+    if (byRefusal === undefined) { byRefusal = new Map(); byPool.set(ex.pool, byRefusal) }
+    const refusal = refusalOf(ex)
+    let entry = byRefusal.get(refusal)
     if (entry === undefined) {
-      entry = { listener: ex.listener, rule: ex.rule, pool: ex.pool, requests: 0, lastStatus: 0, lastError: '', lastUpstream: '', lastTime: 0 }
-      byPool.set(ex.pool, entry)
+      entry = { listener: ex.listener, rule: ex.rule, pool: ex.pool, requests: 0, lastStatus: 0, lastError: '', lastUpstream: '', lastTime: 0, refusal, reason: '', stop: stopOf(ex) }
+      byRefusal.set(refusal, entry)
     }
     return entry
   }
@@ -46,12 +56,13 @@ export function tallyTraffic (bus: ExchangeBus): TrafficTally {
     entry.lastError = ex.error
     entry.lastUpstream = ex.upstream
     entry.lastTime = ex.time
+    if (entry.refusal !== '') entry.reason = ex.reason
   })
 
   return {
     snapshot () {
       const out: TrafficEntry[] = []
-      for (const byRule of byListener.values()) for (const byPool of byRule.values()) for (const e of byPool.values()) out.push({ ...e })
+      for (const byRule of byListener.values()) for (const byPool of byRule.values()) for (const byRefusal of byPool.values()) for (const e of byRefusal.values()) out.push({ ...e })
       return out
     },
     close: detach,

@@ -53,6 +53,8 @@ export interface Page {
   evaluate: <T>(expression: string) => Promise<T>
   waitFor: <T>(expression: string, what: string, timeoutMs?: number) => Promise<T>
   screenshot: () => Promise<Buffer>
+  // The window's size in CSS pixels, as a laptop or a projector shows the page.
+  setViewport: (width: number, height: number) => Promise<void>
 }
 
 export async function openPage (cdp: Cdp, url: string): Promise<Page> {
@@ -97,6 +99,9 @@ export async function openPage (cdp: Cdp, url: string): Promise<Page> {
     async screenshot () {
       const { data } = await cdp.send('Page.captureScreenshot', { format: 'png' }, sessionId) as { data: string }
       return Buffer.from(data, 'base64')
+    },
+    async setViewport (width, height) {
+      await cdp.send('Emulation.setDeviceMetricsOverride', { width, height, deviceScaleFactor: 1, mobile: false }, sessionId)
     },
   }
 }

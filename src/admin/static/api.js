@@ -9,7 +9,7 @@
 /** @typedef {import('../../observe/traffic.js').TrafficEntry} TrafficEntry */
 /** @typedef {import('../../explain/explain-schema.js').ExplainResult} ExplainResult */
 /** @typedef {import('../../explain/explain-schema.js').RuleVerdict} RuleVerdict */
-/** @typedef {import('../../observe/flow-record.js').FlowRecord} FlowRecord */
+/** @typedef {import('../flow-record.js').FlowRecord} FlowRecord */
 
 const token = new URLSearchParams(location.search).get('token')
 /** @type {Record<string, string>} */

@@ -5,12 +5,15 @@
 //
 // What the proxy knows goes where HAR has a field; what HAR has no field for goes in custom fields,
 // which the format allows when their names start with an underscore: the listener, the rule, the
-// pool and member that answered, the upstream address, the error code, and the headers as forwarded.
+// pool and member that answered, the upstream address, the error code, the client's address and the
+// port it reached, why the proxy answered itself and where the exchange stopped, the headers as
+// forwarded, the response as the server sent it, and what the proxy changed each way and why: all a
+// replay of the lesson on the teaching page needs, without a lab.
 // The proxy keeps no bodies, so content carries sizes only, and timings has the whole exchange as
 // `wait` (HAR requires send, wait and receive; -1 marks the phases it does not know).
 import { STATUS_CODES } from 'node:http'
-import type { Exchange } from './exchange.js'
-import { headerPairs } from './flow-record.js'
+import { stopOf, type Exchange, type ExchangeStop } from '../observe/exchange.js'
+import { headerPairs, requestChangesOf, responseChangesOf, type HeaderChange } from './flow-record.js'
 
 interface HarHeader { name: string, value: string }
 
@@ -58,15 +61,29 @@ export interface HarEntry {
   _error: string
   _aborted: boolean
   _forwardedHeaders: HarHeader[]
+  _id: string
+  _client: string
+  _listenerPort: number
+  _reason: string
+  _stop: ExchangeStop
+  _upstreamResponseHeaders: HarHeader[]
+  _requestChanges: HeaderChange[]
+  _responseChanges: HeaderChange[]
 }
 
-export function harLog (exchanges: Iterable<Exchange>, creator: { name: string, version: string }, scheme: (listener: string) => 'http' | 'https'): HarLog {
+// What the export knows of the listeners, by name: the scheme of the URL, the port the client reached.
+export interface HarListeners {
+  scheme (listener: string): 'http' | 'https'
+  port (listener: string): number
+}
+
+export function harLog (exchanges: Iterable<Exchange>, creator: { name: string, version: string }, listeners: HarListeners): HarLog {
   const entries: HarEntry[] = []
-  for (const ex of exchanges) entries.push(harEntry(ex, scheme(ex.listener)))
+  for (const ex of exchanges) entries.push(harEntry(ex, listeners.scheme(ex.listener), listeners.port(ex.listener)))
   return { log: { version: '1.2', creator, entries } }
 }
 
-function harEntry (ex: Exchange, scheme: 'http' | 'https'): HarEntry {
+function harEntry (ex: Exchange, scheme: 'http' | 'https', port: number): HarEntry {
   const requestHeaders = pairs(ex.requestHeaders)
   const responseHeaders = pairs(ex.responseHeaders)
   const url = `${scheme}://${ex.host === '' ? 'unknown' : ex.host}${ex.target.startsWith('/') ? ex.target : '/' + ex.target}`
@@ -107,6 +124,14 @@ function harEntry (ex: Exchange, scheme: 'http' | 'https'): HarEntry {
     _error: ex.error,
     _aborted: ex.aborted,
     _forwardedHeaders: pairs(ex.forwardedHeaders),
+    _id: ex.id,
+    _client: ex.client,
+    _listenerPort: port,
+    _reason: ex.reason,
+    _stop: stopOf(ex),
+    _upstreamResponseHeaders: pairs(ex.upstreamResponseHeaders),
+    _requestChanges: requestChangesOf(ex),
+    _responseChanges: responseChangesOf(ex),
   }
   if (ex.upstream !== '') entry.serverIPAddress = ex.upstream.slice(0, ex.upstream.lastIndexOf(':'))
   return entry

@@ -57,6 +57,7 @@ const DEFAULT_PATHS: Record<keyof typeof DEFAULTS, string[]> = {
   adminEnabled: ['admin.enabled'],
   adminAddress: ['admin.address'],
   adminPort: ['admin.port'],
+  adminFlowHistory: ['admin.flowHistory'],
   workers: ['workers'],
 }
 

@@ -12,7 +12,7 @@ import { startProxy } from '../src/control/proxy.js'
 import { explainRequest } from '../src/explain/explain.js'
 import { RESPONSE_ADDED_WHY, RESPONSE_DROPPED } from '../src/forward/header-policy.js'
 import { EdgeFailures } from '../src/respond/failure.js'
-import type { FlowRecord } from '../src/admin/flow-record.js'
+import { relayedByOf, type FlowRecord } from '../src/admin/flow-record.js'
 import { request } from './helpers/client.js'
 import { startUpstream } from './helpers/upstream.js'
 
@@ -155,4 +155,12 @@ t.test('the flow record has both sides of each exchange, with the reasons explai
   t.same(entry._responseChanges, forwarded!.responseChanges)
   t.same(entry._upstreamResponseHeaders, forwarded!.upstreamResponseHeaders.map(([name, value]) => ({ name, value })))
   t.equal(har.log.entries.find((e) => e._id === unpublished!.id)?._reason, EdgeFailures.notPublished.reason)
+})
+
+t.test('a request this proxy sent to itself names the listener it came through', async (t) => {
+  t.equal(relayedByOf(['Via', '1.1 lyncproxy-0a1b2c.external-https'], 'lyncproxy-0a1b2c'), 'external-https')
+  t.equal(relayedByOf(['via', '1.0 fw.contoso.com, 1.1 lyncproxy-0a1b2c.external-http'], 'lyncproxy-0a1b2c'), 'external-http', 'after another proxy\'s entry')
+  t.equal(relayedByOf(['Via', '1.1 lyncproxy-ffffff.external-https'], 'lyncproxy-0a1b2c'), '', 'another lyncproxy is a client like any other')
+  t.equal(relayedByOf(['Via', '1.1 xlyncproxy-0a1b2c.external-https'], 'lyncproxy-0a1b2c'), '', 'only a whole pseudonym counts')
+  t.equal(relayedByOf(undefined, 'lyncproxy-0a1b2c'), '')
 })

@@ -30,6 +30,9 @@ export interface FlowRecord {
   listenerPort: number
   // Why the proxy answered itself (a refusal's or a redirect's reason); '' when a server answered.
   reason: string
+  // The listener of this same proxy that sent this request on to here (the lab's Director HLB VIP is
+  // lyncproxy too, so one client request crosses it twice); '' for a request from a client.
+  relayedBy: string
   // Where the exchange stopped: at the listener (no rule took it), at the rule (deny, a refusal of
   // the rule's own), or at the pool (a server answered, or the forward to it failed).
   stop: ExchangeStop
@@ -75,8 +78,33 @@ export function responseChangesOf (ex: Exchange): HeaderChange[] {
   return ex.upstreamResponseHeaders === undefined || ex.responseHeaders === undefined ? [] : responseChanges(ex.upstreamResponseHeaders, ex.responseHeaders, maskHeaderValue).filter(changed)
 }
 
-// `listenerPort`: the port a listener is bound to, by its name (0 when it is not known).
-export function flowRecord (ex: Exchange, listenerPort: (listener: string) => number = () => 0): FlowRecord {
+// What a record needs to know of the proxy that served it.
+export interface RecordContext {
+  // The port a listener is bound to, by its name (0 when it is not known).
+  listenerPort (listener: string): number
+  // The proxy's pseudonym in Via ('' when it has none to recognise).
+  via: string
+}
+
+const NO_CONTEXT: RecordContext = { listenerPort: () => 0, via: '' }
+
+// Via entries are "<protocol> <pseudonym>.<listener>" (request-headers.ts); the last one of this
+// proxy's names the listener the request came through before.
+export function relayedByOf (raw: readonly string[] | undefined, via: string): string {
+  if (raw === undefined || via === '') return ''
+  const mark = ` ${via}.`
+  let found = ''
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    if (raw[i]!.toLowerCase() !== 'via') continue
+    for (const entry of raw[i + 1]!.split(',')) {
+      const at = (' ' + entry.trim()).indexOf(mark)
+      if (at >= 0) found = (' ' + entry.trim()).slice(at + mark.length).split(/\s/)[0]!
+    }
+  }
+  return found
+}
+
+export function flowRecord (ex: Exchange, context: RecordContext = NO_CONTEXT): FlowRecord {
   return {
     id: ex.id,
     time: ex.time,
@@ -97,7 +125,8 @@ export function flowRecord (ex: Exchange, listenerPort: (listener: string) => nu
     error: ex.error,
     aborted: ex.aborted,
     member: ex.member,
-    listenerPort: listenerPort(ex.listener),
+    listenerPort: context.listenerPort(ex.listener),
+    relayedBy: relayedByOf(ex.requestHeaders, context.via),
     reason: ex.reason,
     stop: stopOf(ex),
     requestHeaders: headerPairs(ex.requestHeaders),

@@ -4,7 +4,7 @@
 // recent history keeps references to the records, and JSON is made when a record is written.
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Exchange, ExchangeBus } from '../observe/exchange.js'
-import { flowRecord } from './flow-record.js'
+import { flowRecord, type RecordContext } from './flow-record.js'
 
 export interface FlowFeedOptions {
   // Records replayed to a client when it connects, so the page is not empty.
@@ -13,8 +13,8 @@ export interface FlowFeedOptions {
   perClient?: number
   heartbeatMs?: number
   onDrop?: (count: number) => void
-  // The port a listener is bound to, by name, for the records.
-  listenerPort?: (listener: string) => number
+  // What the records say of the proxy (its listeners' ports, its Via pseudonym).
+  context?: RecordContext
 }
 
 export interface FlowFeed {
@@ -70,7 +70,7 @@ export function createFlowFeed (bus: ExchangeBus, options: FlowFeedOptions = {})
   }
 
   function send (client: Client, ex: Exchange): void {
-    const ok = client.res.write(`id: ${ex.id}\nevent: exchange\ndata: ${JSON.stringify(flowRecord(ex, options.listenerPort))}\n\n`)
+    const ok = client.res.write(`id: ${ex.id}\nevent: exchange\ndata: ${JSON.stringify(flowRecord(ex, options.context))}\n\n`)
     if (!ok) {
       client.blocked = true
       client.res.once('drain', () => flush(client))

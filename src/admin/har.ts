@@ -13,7 +13,7 @@
 // `wait` (HAR requires send, wait and receive; -1 marks the phases it does not know).
 import { STATUS_CODES } from 'node:http'
 import { stopOf, type Exchange, type ExchangeStop } from '../observe/exchange.js'
-import { headerPairs, requestChangesOf, responseChangesOf, type HeaderChange } from './flow-record.js'
+import { headerPairs, relayedByOf, requestChangesOf, responseChangesOf, type HeaderChange } from './flow-record.js'
 
 interface HarHeader { name: string, value: string }
 
@@ -64,6 +64,7 @@ export interface HarEntry {
   _id: string
   _client: string
   _listenerPort: number
+  _relayedBy: string
   _reason: string
   _stop: ExchangeStop
   _upstreamResponseHeaders: HarHeader[]
@@ -75,15 +76,17 @@ export interface HarEntry {
 export interface HarListeners {
   scheme (listener: string): 'http' | 'https'
   port (listener: string): number
+  // The proxy's pseudonym in Via.
+  via: string
 }
 
 export function harLog (exchanges: Iterable<Exchange>, creator: { name: string, version: string }, listeners: HarListeners): HarLog {
   const entries: HarEntry[] = []
-  for (const ex of exchanges) entries.push(harEntry(ex, listeners.scheme(ex.listener), listeners.port(ex.listener)))
+  for (const ex of exchanges) entries.push(harEntry(ex, listeners.scheme(ex.listener), listeners.port(ex.listener), listeners.via))
   return { log: { version: '1.2', creator, entries } }
 }
 
-function harEntry (ex: Exchange, scheme: 'http' | 'https', port: number): HarEntry {
+function harEntry (ex: Exchange, scheme: 'http' | 'https', port: number, via: string): HarEntry {
   const requestHeaders = pairs(ex.requestHeaders)
   const responseHeaders = pairs(ex.responseHeaders)
   const url = `${scheme}://${ex.host === '' ? 'unknown' : ex.host}${ex.target.startsWith('/') ? ex.target : '/' + ex.target}`
@@ -127,6 +130,7 @@ function harEntry (ex: Exchange, scheme: 'http' | 'https', port: number): HarEnt
     _id: ex.id,
     _client: ex.client,
     _listenerPort: port,
+    _relayedBy: relayedByOf(ex.requestHeaders, via),
     _reason: ex.reason,
     _stop: stopOf(ex),
     _upstreamResponseHeaders: pairs(ex.upstreamResponseHeaders),

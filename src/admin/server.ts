@@ -41,6 +41,7 @@ export interface AdminOptions {
   hosts?: readonly string[]
   // Default process metrics; tests that start many admin planes leave them out.
   processMetrics?: boolean
+  // Overrides admin.flowHistory.
   flowHistory?: number
   flowQueue?: number
   // Set in a cluster primary (workers > 1): `proxy` is then the primary's view of the config, and
@@ -86,7 +87,7 @@ export async function startAdmin (o: AdminOptions): Promise<RunningAdmin> {
   cluster?.registerMetrics(metrics.registry)
   const traffic = tallyTraffic(proxy.bus)
   const listenerPort = (name: string): number => proxy.listeners.find((l) => l.name === name)?.port ?? 0
-  const flows = createFlowFeed(proxy.bus, { history: o.flowHistory ?? 50, perClient: o.flowQueue ?? 256, onDrop: (n) => metrics.recordFlowDrops(n), listenerPort })
+  const flows = createFlowFeed(proxy.bus, { history: o.flowHistory ?? settings.flowHistory, perClient: o.flowQueue ?? 256, onDrop: (n) => metrics.recordFlowDrops(n), context: { listenerPort, via: proxy.via } })
   const recordReload = (r: ReloadResult): ReloadResult => { metrics.recordReload(r.ok ? 'success' : 'failure'); return r }
   const reload = cluster === undefined
     ? createReloader({ file: o.file, proxy, logger, env, onResult: recordReload, ...(o.prepare === undefined ? {} : { prepare: o.prepare }) })
@@ -186,7 +187,7 @@ export async function startAdmin (o: AdminOptions): Promise<RunningAdmin> {
     if (cluster !== undefined) return reply.code(501).send({ error: 'not_with_workers', message: FLOWS_NEED_ONE_WORKER })
     const listeners = proxy.config().listeners
     const scheme = (name: string): 'http' | 'https' => listeners.find((l) => l.name === name)?.protocol ?? 'http'
-    const har = harLog(flows.recent(), { name: 'lyncproxy', version: PACKAGE_VERSION }, { scheme, port: listenerPort })
+    const har = harLog(flows.recent(), { name: 'lyncproxy', version: PACKAGE_VERSION }, { scheme, port: listenerPort, via: proxy.via })
     return reply.header('content-disposition', 'attachment; filename="lyncproxy-flows.har"')
       .type('application/json; charset=utf-8').send(JSON.stringify(har))
   })

@@ -42,6 +42,8 @@ export function createClusterView (loaded: LoadedConfig, labCerts: LabCertificat
     get tcpFrontends () { return tcpFrontends },
     // Exchanges happen in the workers; nothing is published here.
     bus: new ExchangeBus(),
+    // Each worker has its own; the primary forwards nothing.
+    via: '',
     // Nothing waits or is pinned here either: the workers' metrics carry those gauges.
     counters: new ProxyCounters(),
     labCerts,

@@ -58,6 +58,8 @@ export const DEFAULTS = {
   adminEnabled: true,
   adminAddress: '127.0.0.1',
   adminPort: 9090,
+  // Enough for a page to start with the last few sign-ins; a lab for teaching keeps more.
+  adminFlowHistory: 50,
   workers: 1,
 } as const
 
@@ -107,7 +109,7 @@ type ConfigShape = Simplify<Omit<Config, 'listeners' | 'pools' | 'rules' | 'defa
   certs: Defaulted<NonNullable<Config['certs']>, 'dir'>
   // file is an absolute path once resolved.
   log: Defaulted<NonNullable<Config['log']>, 'level'>
-  admin: Defaulted<NonNullable<Config['admin']>, 'enabled' | 'address' | 'port'>
+  admin: Defaulted<NonNullable<Config['admin']>, 'enabled' | 'address' | 'port' | 'flowHistory'>
 }>
 
 export type ResolvedConfig = DeepReadonly<ConfigShape>
@@ -260,6 +262,7 @@ export function applyDefaults (input: Config, baseDir: string): ResolvedConfig {
       enabled: config.admin?.enabled ?? DEFAULTS.adminEnabled,
       address: config.admin?.address ?? DEFAULTS.adminAddress,
       port: config.admin?.port ?? DEFAULTS.adminPort,
+      flowHistory: config.admin?.flowHistory ?? DEFAULTS.adminFlowHistory,
     },
   }
   return deepFreeze(resolved)

@@ -322,6 +322,7 @@ export const ConfigSchema = Type.Object({
     port: Type.Optional(field(Port, 'The admin listener\'s port.')),
     tokenEnv: Type.Optional(field(EnvName, 'An environment variable that holds a bearer token the admin API then requires.')),
     tokenFile: Type.Optional(field(FilePath, 'A file that holds a bearer token the admin API then requires.')),
+    flowHistory: Type.Optional(Type.Integer({ minimum: 0, maximum: 2000, description: 'Exchanges the flow feed keeps: what a page that connects is shown first, and what /api/flows.har exports. A lesson to replay later must fit in it; each kept exchange costs the proxy a little garbage collection on every request.' })),
   }, { additionalProperties: false, description: 'The admin plane (metrics, health, routes, the teaching page): its own listener, internal only.' })),
   lab: Type.Optional(field(LabSchema, 'The lab that `lyncproxy lab` runs: stand-in Lync servers and their users.')),
 }, { additionalProperties: false })

@@ -34,6 +34,8 @@ export interface RunningProxy {
   readonly listeners: readonly ListenerAddress[]
   readonly tcpFrontends: ReadonlyArray<Omit<TcpAddress, 'server'>>
   readonly bus: ExchangeBus
+  // This instance's pseudonym in Via (the teaching page tells its own second hop by it).
+  readonly via: string
   readonly labCerts: LabCertificates | undefined
   // This instance's own: another proxy in the same process counts apart.
   readonly counters: ProxyCounters
@@ -83,6 +85,7 @@ export async function startProxy (loaded: LoadedConfig, options: ProxyOptions): 
     listeners: listenerAddresses(listening),
     tcpFrontends: tcpAddresses(listening),
     bus,
+    via,
     counters,
     // The set it started with; a reload does not change what this says.
     labCerts,

@@ -91,9 +91,14 @@ export async function fuzz (h: FuzzHarness, o: FuzzOptions): Promise<FuzzReport>
   let n = 0
   let skipped = 0
   const stopAt = o.timeLimitMs === undefined ? Infinity : started + o.timeLimitMs
+  // fast-check's time limit returns from fc.check without waiting for the case in flight; the
+  // harness must not be closed under it (that case would read as a crash of the proxy).
+  let inFlight: Promise<unknown> = Promise.resolve()
   const property: fc.IAsyncProperty<[FuzzCase]> = fc.asyncProperty(caseArb, async (c: FuzzCase) => {
     if (performance.now() > stopAt) { skipped++; return }
-    const r = await h.runCase(c)
+    const running = h.runCase(c)
+    inFlight = running.catch(() => {})
+    const r = await running
     n++
     const open = openViolations(r, strict, known, o.ignore)
     const verbose = process.env.FUZZ_VERBOSE !== undefined
@@ -117,6 +122,7 @@ export async function fuzz (h: FuzzHarness, o: FuzzOptions): Promise<FuzzReport>
     endOnFailure: o.shrink === false,
     plugins,
   }) as fc.RunDetails<[FuzzCase]>
+  await inFlight
   const counterexample = details.failed && details.counterexample !== null ? details.counterexample[0] : undefined
   // The last case that failed is the counterexample fast-check settled on (shrinking keeps the last
   // failure); its violations and bytes are the report's.

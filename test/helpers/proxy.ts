@@ -13,9 +13,13 @@ export const PUBLIC_NAMES = ['webext.contoso.com', 'webdirext.contoso.com', 'mee
 let shared: Promise<LabCertificates> | undefined
 
 // One set of lab certificates per test file: RSA key generation is the slow part of a TLS test.
+// They live as long as the test process, which removes them when it exits.
 export function testCertificates (): Promise<LabCertificates> {
-  shared ??= ensureLabCertificates({
-    dir: fs.mkdtempSync(path.join(os.tmpdir(), 'lyncproxy-test-certs-')),
+  if (shared !== undefined) return shared
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lyncproxy-test-certs-'))
+  process.once('exit', () => { fs.rmSync(dir, { recursive: true, force: true }) })
+  shared = ensureLabCertificates({
+    dir,
     externalNames: PUBLIC_NAMES,
     internal: [
       { id: 'fe', names: ['pool01.contoso.net', 'webext.contoso.com'] },

@@ -9,7 +9,7 @@ import { ExplainResultSchema } from '../explain/explain-schema.js'
 import { PortTableSchema } from '../ports/ports.js'
 import { TrafficEntrySchema } from '../observe/traffic.js'
 import { Nullable, StringEnum } from '../schema-types.js'
-import { ASSET_NAMES } from './static-files.js'
+import { ASSET_NAMES, VENDOR_NAMES } from './static-files.js'
 
 const str = Type.String()
 const num = Type.Number()
@@ -203,3 +203,10 @@ export const assetSchema = {
   querystring: tokenQuery,
 }
 export type AssetParams = Static<typeof assetSchema.params>
+
+export const vendorAssetSchema = {
+  description: 'The third-party browser modules the page imports (the layout library), served from their installed packages.',
+  params: Type.Object({ file: StringEnum(VENDOR_NAMES) }),
+  querystring: tokenQuery,
+}
+export type VendorAssetParams = Static<typeof vendorAssetSchema.params>

@@ -226,6 +226,11 @@ export async function startAdmin (o: AdminOptions): Promise<RunningAdmin> {
     const body = given === undefined || !request.params.file.endsWith('.js') ? file.body : withTokenOnImports(file.body, given)
     return reply.type(file.type).send(body)
   })
+  // A vendored module imports nothing, so it needs no token rewriting.
+  app.get<{ Params: schemas.VendorAssetParams, Querystring: schemas.PageQuery }>('/static/vendor/:file', { schema: schemas.vendorAssetSchema }, async (request, reply) => {
+    const file = files.get(`vendor/${request.params.file}`)!
+    return reply.type(file.type).send(file.body)
+  })
 
   const closeAll = (): void => { flows.close(); traffic.close(); metrics.close() }
   let port: number
@@ -261,11 +266,12 @@ export async function startAdmin (o: AdminOptions): Promise<RunningAdmin> {
   }
 }
 
-// `from './x.js'` → `from './x.js?token=…'`. The token goes into a JavaScript string: every
-// character that could end or escape it is percent-encoded (encodeURIComponent leaves ' ( ) ! *).
+// `from './x.js'` or `from './vendor/x.js'` → the same with `?token=…`. The token goes into a
+// JavaScript string: every character that could end or escape it is percent-encoded
+// (encodeURIComponent leaves ' ( ) ! *).
 function withTokenOnImports (body: Buffer, token: string): string {
   const query = encodeURIComponent(token).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase())
-  return body.toString().replace(/ from '\.\/([a-z-]+\.js)'/g, ` from './$1?token=${query}'`)
+  return body.toString().replace(/ from '\.\/((?:vendor\/)?[a-z-]+\.js)'/g, ` from './$1?token=${query}'`)
 }
 
 // What `start` and `lab` run next to the proxy: the admin plane when the config enables it, with

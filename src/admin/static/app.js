@@ -1,12 +1,14 @@
 // @ts-check
 // The teaching page: a diagram drawn from /api/routes with live counts from /api/traffic, the flow
-// feed from /api/flows (Server-Sent Events), the "try it" box on /api/explain and the port tables
-// from /api/ports. Plain DOM and ES modules, no framework, no build step. Everything that came from
-// a client (hosts, paths, header values) is put into the page as text, never as HTML (dom.js).
+// feed from /api/flows (Server-Sent Events), the "try it" box on /api/explain, and the firewall
+// picture and port tables from /api/ports. Plain DOM and ES modules, no framework, no build step.
+// Everything that came from a client (hosts, paths, header values) is put into the page as text,
+// never as HTML (dom.js).
 import { getPorts, getRoutes, getTraffic, messageOf } from './api.js'
 import { drawDiagram } from './diagram.js'
 import { byId, el } from './dom.js'
 import { showTraffic } from './edge-counts.js'
+import { drawFirewall } from './firewall.js'
 import { connectFeed } from './flow-feed.js'
 import { drawPorts } from './port-tables.js'
 import { setUpTextSize } from './text-size.js'
@@ -27,6 +29,7 @@ async function load () {
     portData = p
     showTraffic(t)
     drawDiagram(routes, portData)
+    drawFirewall(portData, routes)
     drawPorts(portData)
   } catch (err) {
     byId('diagram').replaceChildren(el('p', { class: 'error', text: messageOf(err) }))
@@ -39,7 +42,7 @@ connectFeed()
 setInterval(async () => {
   try {
     const next = await getRoutes()
-    if (next.generation !== routes?.generation) { routes = next; portData = await getPorts(); drawDiagram(routes, portData); drawPorts(portData) }
+    if (next.generation !== routes?.generation) { routes = next; portData = await getPorts(); drawDiagram(routes, portData); drawFirewall(portData, routes); drawPorts(portData) }
     showTraffic(await getTraffic())
   } catch { /* shown by the connection pill */ }
 }, 5000)

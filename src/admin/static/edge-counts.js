@@ -15,31 +15,56 @@ const edgeLabels = new Map()
 export const vipOfListener = new Map()
 /** @type {TrafficEntry[]} */
 let traffic = []
+/** @type {Array<(entries: TrafficEntry[]) => void>} */
+const watchers = []
+
+// The largest count a drawing keeps room for: well above all the requests seen so far. A count
+// that outgrows it makes its drawing lay itself out again (overflows()).
+export function countRoom () {
+  const all = traffic.reduce((n, e) => n + e.requests, 0)
+  return Number('9'.repeat(Math.max(3, String(all).length + 1)))
+}
+
+// The widest text a count label is expected to show, for the room its layout keeps.
+/** @param {string} prefix */
+export const countReserve = (prefix) => ({ first: `${prefix}${countRoom()} req`, second: 'last 000' })
+
+// Whether a text under `root` now needs more room than its layout kept (its data-room).
+/** @param {Element} root */
+export function overflows (root) {
+  for (const t of root.querySelectorAll('text[data-room]')) {
+    if (t instanceof SVGTextContentElement && t.getComputedTextLength() > Number(t.getAttribute('data-room'))) return true
+  }
+  return false
+}
 
 /**
- * An arrow from (x1, y1) to (x2, y2) with its count label at (lx, ly).
- * @param {SVGSVGElement} root
- * @param {number} x1
- * @param {number} y1
- * @param {number} x2
- * @param {number} y2
+ * An arrow along `d`, and its count label in two lines at `at` (the baselines `y1`, `y2`), unless
+ * `at` is null. The label's text reads `<prefix>N req · last S`; the separator is not drawn.
+ * @param {Element} parent
+ * @param {string} d
  * @param {string} key
- * @param {number} lx
- * @param {number} ly
- * @param {string} [anchor]
+ * @param {{ x: number, y1: number, y2: number, room: number } | null} at
  * @param {string} [prefix] written before the count (the bridged ports)
- * @param {'horizontal' | 'vertical'} [direction]
+ * @param {string} [cls] more classes for the arrow
  */
-export function edge (root, x1, y1, x2, y2, key, lx, ly, anchor = 'middle', prefix = '', direction = 'horizontal') {
-  const mx = (x1 + x2) / 2
-  const d = direction === 'vertical' ? `M ${x1} ${y1} L ${x2} ${y2 - 4}` : `M ${x1} ${y1} C ${mx} ${y1}, ${mx} ${y2}, ${x2 - 4} ${y2}`
-  const path = svg('path', { class: 'edge', d, 'marker-end': 'url(#arrow)', 'data-edge': key })
-  root.append(path)
-  const label = svg('text', { class: 'edge-count', x: lx, y: ly, 'text-anchor': anchor, 'data-key': key }, `${prefix}0 req`)
+export function edge (parent, d, key, at, prefix = '', cls = '') {
+  const path = svg('path', { class: `edge ${cls}`.trim(), d, 'marker-end': 'url(#arrow-diagram)', 'data-edge': key })
+  parent.append(path)
+  if (at === null) return path
+  const label = svg('text', { class: 'edge-count', 'data-key': key, 'data-room': Math.ceil(at.room) + 1 })
+  label.append(svg('tspan', { x: at.x, y: at.y1 }), svg('tspan', { class: 'sep' }), svg('tspan', { x: at.x, y: at.y2 }))
   label.dataset.prefix = prefix
-  root.append(label)
+  parent.append(label)
   edgeLabels.set(key, { label, path })
+  return path
 }
+
+// What the drawings show from the traffic, besides the counts (refusal markers, lit firewall
+// rows): `watch` is called with every new tally.
+/** @param {(entries: TrafficEntry[]) => void} watch */
+export function onTraffic (watch) { watchers.push(watch) }
+export const currentTraffic = () => traffic
 
 export function updateCounts () {
   /** @type {Map<string, { requests: number, lastStatus: number, lastTime: number }>} */
@@ -67,7 +92,10 @@ export function updateCounts () {
     if (!label.isConnected) { edgeLabels.delete(key); continue }
     const s = sums.get(key)
     const prefix = label.dataset.prefix ?? ''
-    label.textContent = s ? `${prefix}${s.requests} req · last ${s.lastStatus}` : `${prefix}0 req`
+    const [first, sep, second] = label.children
+    if (first) first.textContent = `${prefix}${s?.requests ?? 0} req`
+    if (sep) sep.textContent = s ? ' · ' : ''
+    if (second) second.textContent = s ? `last ${s.lastStatus}` : ''
     label.setAttribute('class', `edge-count ${s ? statusClass(s.lastStatus) : ''}`)
     label.dataset.requests = String(s?.requests ?? 0)
     path.classList.toggle('active', Boolean(s))
@@ -78,6 +106,7 @@ export function updateCounts () {
 export function showTraffic (entries) {
   traffic = entries
   updateCounts()
+  for (const watch of watchers) watch(entries)
 }
 
 /** @param {{ listener: string, rule: string, pool: string }} record */

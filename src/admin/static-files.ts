@@ -13,7 +13,8 @@ export interface StaticFile { body: Buffer, type: string }
 export const ASSET_NAMES = [
   'app.js', 'api.js', 'diagram.js', 'dom.js', 'edge-counts.js', 'firewall.js', 'flow-feed.js', 'graph-layout.js', 'headers-panel.js', 'port-tables.js',
   'text-size.js', 'try-it.js',
-  'style.css',
+  'flow-groups.js', 'flow-view.js', 'har-replay.js', 'sequence-diagram.js',
+  'style.css', 'flows.css',
 ] as const
 
 // Other people's browser modules, served at /static/vendor/<name> straight from their installed

@@ -10,6 +10,7 @@ import { byId, el } from './dom.js'
 import { showTraffic } from './edge-counts.js'
 import { drawFirewall } from './firewall.js'
 import { connectFeed } from './flow-feed.js'
+import { setUpFlowView } from './flow-view.js'
 import { drawPorts } from './port-tables.js'
 import { setUpTextSize } from './text-size.js'
 import { setUpTryIt } from './try-it.js'
@@ -37,7 +38,8 @@ async function load () {
 }
 
 await load()
-connectFeed()
+const flowView = setUpFlowView()
+flowView.attach(connectFeed(flowView))
 // A reload may change the rules; counts move with every event, and this catches the rest.
 setInterval(async () => {
   try {

@@ -1,6 +1,8 @@
 // @ts-check
 // The live feed: one row per finished exchange from /api/flows (Server-Sent Events), newest first;
-// each event also flashes the arrows it took and refreshes the counts.
+// each event also flashes the arrows it took and refreshes the counts, and goes to the flow view.
+// Paused, the rows and the flow view stand still while the records wait here (the counts and
+// arrows above keep moving: they are the proxy's, not the lesson's).
 import { withToken } from './api.js'
 import { byId, el, one, statusClass } from './dom.js'
 import { flashEdges, refreshTrafficSoon } from './edge-counts.js'
@@ -9,6 +11,7 @@ import { showDetails } from './headers-panel.js'
 /** @typedef {import('./api.js').FlowRecord} FlowRecord */
 
 const MAX_ROWS = 200
+const MAX_KNOWN = 5000
 // The records shown, by id: a reconnecting EventSource replays the server's recent history.
 /** @type {Map<string, FlowRecord>} */
 const records = new Map()
@@ -47,7 +50,25 @@ function addRow (feedBody, r) {
   }
 }
 
-export function connectFeed () {
+/**
+ * @typedef {{ onRecord: (r: FlowRecord) => void, onWaiting: (n: number) => void }} FeedHooks
+ */
+
+/** @type {FeedHooks} */
+const NO_HOOKS = { onRecord: () => {}, onWaiting: () => {} }
+
+/**
+ * @param {FeedHooks} [hooks]
+ * @returns {{ pause: () => void, resume: () => void }}
+ */
+export function connectFeed (hooks = NO_HOOKS) {
+  let paused = false
+  /** @type {FlowRecord[]} */
+  let waiting = []
+  // Every id seen, not only the rows kept: a reconnect replays the server's whole history, which
+  // may be longer than the table.
+  /** @type {Set<string>} */
+  const known = new Set()
   const pill = byId('connection')
   /** @type {HTMLTableSectionElement} */
   const feedBody = one('#feed tbody')
@@ -59,13 +80,31 @@ export function connectFeed () {
   source.addEventListener('error', () => { pill.textContent = 'reconnecting…'; pill.className = 'pill down' })
   source.addEventListener('exchange', (ev) => {
     const record = /** @type {FlowRecord} */ (JSON.parse(/** @type {MessageEvent<string>} */ (ev).data))
-    if (records.has(record.id)) return
-    addRow(feedBody, record)
+    if (records.has(record.id) || known.has(record.id)) return
+    known.add(record.id)
+    while (known.size > MAX_KNOWN) known.delete(/** @type {string} */ (known.values().next().value))
     flashEdges(record)
     refreshTrafficSoon()
+    if (paused) {
+      waiting.push(record)
+      hooks.onWaiting(waiting.length)
+      return
+    }
+    addRow(feedBody, record)
+    hooks.onRecord(record)
   })
   source.addEventListener('dropped', (ev) => {
     const { dropped } = /** @type {{ dropped: number }} */ (JSON.parse(/** @type {MessageEvent<string>} */ (ev).data))
     feedBody.prepend(el('tr', {}, el('td', { colspan: 8, class: 'error', text: `${dropped} exchanges not shown: this page read too slowly` })))
   })
+  return {
+    pause () { paused = true },
+    resume () {
+      paused = false
+      const held = waiting
+      waiting = []
+      for (const record of held) { addRow(feedBody, record); hooks.onRecord(record) }
+      hooks.onWaiting(0)
+    },
+  }
 }

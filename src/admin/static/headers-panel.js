@@ -1,24 +1,108 @@
 // @ts-check
-// The headers of one exchange of the feed, as received from the client and as forwarded, with the
-// fields the proxy changed marked.
-import { byId, el, one } from './dom.js'
+// Both sides of one exchange: the request as received from the client and as forwarded, the
+// response as received from the server and as sent to the client, with every field the proxy
+// added, replaced or removed marked and, beside it, the header policy's reason (the record's
+// requestChanges and responseChanges, the same words `explain` gives). The feed's table and the
+// flow view both show an exchange this way.
+import { byId, el } from './dom.js'
 
 /** @typedef {import('./api.js').FlowRecord} FlowRecord */
+/** @typedef {FlowRecord['requestChanges'][number]} HeaderChange */
+/** @typedef {{ change: string, why: string, from?: string }} Mark */
 
 /**
- * @param {HTMLTableSectionElement} tbody
- * @param {Array<[string, string]>} pairs
- * @param {Array<[string, string]>} [other] the other side: fields not in it are marked as changed
+ * The changes by field name. A record without them (a proxy before they were recorded, a HAR file
+ * of another tool) still gets its changed fields marked, from comparing the two sides, without a
+ * reason.
+ * @param {HeaderChange[]} changes
+ * @param {Array<[string, string]>} before
+ * @param {Array<[string, string]>} after
+ * @returns {{ before: Map<string, Mark>, after: Map<string, Mark> }}
  */
-function headerRows (tbody, pairs, other) {
-  tbody.replaceChildren()
-  const otherSet = new Set((other ?? []).map(([n, v]) => n.toLowerCase() + '\0' + v))
-  if (pairs.length === 0) tbody.append(el('tr', {}, el('td', { colspan: 2, text: '(none: the proxy answered this request itself)' })))
-  for (const [name, value] of pairs) {
-    const changed = other !== undefined && !otherSet.has(name.toLowerCase() + '\0' + value)
-    tbody.append(el('tr', { class: changed ? 'changed' : undefined }, el('td', { text: name }), el('td', { text: value })))
+function marksOf (changes, before, after) {
+  /** @type {Map<string, Mark>} */
+  const b = new Map()
+  /** @type {Map<string, Mark>} */
+  const a = new Map()
+  if (changes.length > 0) {
+    for (const c of changes) {
+      const mark = { change: c.change, why: c.why, ...(c.from === undefined ? {} : { from: c.from }) }
+      if (c.change === 'removed') b.set(c.name.toLowerCase(), mark)
+      else a.set(c.name.toLowerCase(), mark)
+    }
+    return { before: b, after: a }
   }
+  if (before.length === 0 || after.length === 0) return { before: b, after: a }
+  /** @param {Array<[string, string]>} side */
+  const joined = (side) => {
+    /** @type {Map<string, string>} */
+    const m = new Map()
+    for (const [n, v] of side) m.set(n.toLowerCase(), m.has(n.toLowerCase()) ? `${m.get(n.toLowerCase())}, ${v}` : v)
+    return m
+  }
+  const jb = joined(before)
+  const ja = joined(after)
+  for (const [k, v] of ja) {
+    const was = jb.get(k)
+    if (was === undefined) a.set(k, { change: 'added', why: '' })
+    else if (was !== v) a.set(k, { change: 'replaced', why: '', from: was })
+  }
+  for (const k of jb.keys()) if (!ja.has(k)) b.set(k, { change: 'removed', why: '' })
+  return { before: b, after: a }
 }
+
+/**
+ * @param {string} id
+ * @param {string} caption
+ * @param {Array<[string, string]>} pairs
+ * @param {Map<string, Mark>} marks
+ * @param {string} empty what an empty side means
+ */
+function headerTable (id, caption, pairs, marks, empty) {
+  const body = el('tbody')
+  if (pairs.length === 0) body.append(el('tr', { class: 'none' }, el('td', { colspan: 3, text: empty })))
+  for (const [name, value] of pairs) {
+    const mark = marks.get(name.toLowerCase())
+    const note = mark === undefined
+      ? el('td', { class: 'why' })
+      : el('td', { class: 'why' },
+        el('span', { class: `change-kind ${mark.change}`, text: mark.change }),
+        mark.from === undefined ? null : el('span', { class: 'from', text: ` (was ${mark.from})` }),
+        mark.why === '' ? null : el('span', { class: 'reason', text: `: ${mark.why}` }))
+    body.append(el('tr', { class: mark === undefined ? undefined : 'changed', 'data-change': mark?.change, 'data-name': name.toLowerCase() },
+      el('td', { class: 'name', text: name }), el('td', { class: 'value', text: value }), note))
+  }
+  return el('div', { class: 'side' },
+    el('h4', { id: `${id}-title`, text: caption }),
+    el('table', { id, class: 'exchange-headers' },
+      el('thead', {}, el('tr', {}, el('th', { text: 'Field' }), el('th', { text: 'Value' }), el('th', { text: 'Changed by the proxy' }))),
+      body))
+}
+
+/**
+ * The four sides of one exchange, as a block. `prefix` names its tables: `${prefix}-received`,
+ * `-forwarded`, `-upstream-response`, `-response`.
+ * @param {FlowRecord} r
+ * @param {string} prefix
+ */
+export function exchangeSides (r, prefix) {
+  const proxyAnswered = r.member === '' && r.upstream === ''
+  const forwarded = r.forwardedHeaders ?? []
+  const fromServer = r.upstreamResponseHeaders ?? []
+  const toClient = r.responseHeaders ?? []
+  const req = marksOf(r.requestChanges ?? [], r.requestHeaders ?? [], forwarded)
+  const res = marksOf(r.responseChanges ?? [], fromServer, toClient)
+  const answered = proxyAnswered ? `(none: the proxy answered this request itself${r.reason ? ': ' + r.reason : ''})` : ''
+  const notForwarded = proxyAnswered ? answered : r.upstreamStatus === 0 && r.error !== '' ? `(none recorded: ${r.error})` : '(none recorded)'
+  return el('div', { class: 'sides' },
+    headerTable(`${prefix}-received`, 'Request as received from the client', r.requestHeaders ?? [], req.before, '(none recorded)'),
+    headerTable(`${prefix}-forwarded`, r.upstream ? `Request as forwarded to ${r.upstream}` : 'Request as forwarded', forwarded, req.after, proxyAnswered ? answered : notForwarded),
+    headerTable(`${prefix}-upstream-response`, r.upstream ? `Response as received from ${r.member || r.upstream}` : 'Response as received from the server', fromServer, res.before, proxyAnswered ? answered : notForwarded),
+    headerTable(`${prefix}-response`, 'Response as sent to the client', toClient, res.after, '(none recorded)'))
+}
+
+/** @param {FlowRecord} r */
+export const exchangeTitle = (r) => `${r.method} ${r.host}${r.path} → ${r.status}${r.error ? ' ' + r.error : ''}`
 
 /**
  * @param {FlowRecord} r
@@ -27,9 +111,9 @@ function headerRows (tbody, pairs, other) {
 export function showDetails (r, row) {
   for (const selected of document.querySelectorAll('#feed tbody tr.selected')) selected.classList.remove('selected')
   row.classList.add('selected')
-  byId('details').hidden = false
-  byId('details-title').textContent = `${r.method} ${r.host}${r.path} → ${r.status}  (exchange ${r.id})`
-  byId('details-forwarded-title').textContent = r.upstream ? `As forwarded to ${r.upstream} (changed fields marked)` : 'As forwarded'
-  headerRows(one('#details-received tbody'), r.requestHeaders)
-  headerRows(one('#details-forwarded tbody'), r.forwardedHeaders, r.requestHeaders)
+  const panel = byId('details')
+  panel.hidden = false
+  panel.replaceChildren(
+    el('h3', { id: 'details-title', text: `${exchangeTitle(r)}  (exchange ${r.id})` }),
+    exchangeSides(r, 'details'))
 }

@@ -1,0 +1,134 @@
+// @ts-check
+// A HAR file turned back into the flow feed's records, so that a lesson exported from
+// /api/flows.har (or kept from a browser's developer tools) is shown by the same flow view, without
+// a lab. lyncproxy's own export carries what HAR has no field for in `_` fields (src/admin/har.ts);
+// an entry without them is drawn as well as its standard fields allow: the server is the one HAR
+// names (serverIPAddress) or else the URL's host, and the proxy's side of it is unknown. Nothing of
+// the file is trusted: every field is checked for its type, and an entry that is not one is
+// skipped and counted.
+
+/** @typedef {import('./api.js').FlowRecord} FlowRecord */
+/** @typedef {FlowRecord['requestChanges'][number]} HeaderChange */
+
+/** @param {unknown} v @returns {v is Record<string, unknown>} */
+const isObject = (v) => typeof v === 'object' && v !== null && !Array.isArray(v)
+/** @param {unknown} v @param {string} [fallback] */
+const str = (v, fallback = '') => typeof v === 'string' ? v : fallback
+/** @param {unknown} v @param {number} [fallback] */
+const num = (v, fallback = 0) => typeof v === 'number' && Number.isFinite(v) ? v : fallback
+
+/**
+ * HAR's {name, value} headers as the feed's [name, value] pairs.
+ * @param {unknown} list
+ * @returns {Array<[string, string]>}
+ */
+function pairs (list) {
+  if (!Array.isArray(list)) return []
+  /** @type {Array<[string, string]>} */
+  const out = []
+  for (const h of list) if (isObject(h) && typeof h.name === 'string') out.push([h.name, str(h.value)])
+  return out
+}
+
+const CHANGES = new Set(['added', 'removed', 'replaced'])
+
+/**
+ * @param {unknown} list
+ * @returns {HeaderChange[]}
+ */
+function changes (list) {
+  if (!Array.isArray(list)) return []
+  /** @type {HeaderChange[]} */
+  const out = []
+  for (const c of list) {
+    if (!isObject(c) || typeof c.name !== 'string' || !CHANGES.has(String(c.change))) continue
+    /** @type {HeaderChange} */
+    const change = { name: c.name, change: /** @type {HeaderChange['change']} */ (c.change), value: str(c.value), why: str(c.why) }
+    if (typeof c.from === 'string') change.from = c.from
+    out.push(change)
+  }
+  return out
+}
+
+const STOPS = new Set(['listener', 'rule', 'pool'])
+
+/**
+ * @param {Record<string, unknown>} e one HAR entry
+ * @param {number} i its place in the file, for an id when it has none
+ * @returns {FlowRecord | undefined}
+ */
+export function recordOfEntry (e, i) {
+  const request = e.request
+  const response = e.response
+  if (!isObject(request) || !isObject(response)) return undefined
+  /** @type {URL} */
+  let url
+  try { url = new URL(str(request.url)) } catch { return undefined }
+  const time = Date.parse(str(e.startedDateTime))
+  if (Number.isNaN(time)) return undefined
+  const requestHeaders = pairs(request.headers)
+  const hostHeader = requestHeaders.find(([n]) => n.toLowerCase() === 'host')?.[1]
+  const ours = typeof e._rule === 'string' || typeof e._upstream === 'string'
+  const defaultPort = url.protocol === 'https:' ? 443 : 80
+  const urlPort = url.port === '' ? defaultPort : Number(url.port)
+  const server = str(e.serverIPAddress) || url.hostname
+  const member = ours ? str(e._member) : server
+  const upstream = ours ? str(e._upstream) : `${server}:${urlPort}`
+  const content = isObject(response.content) ? response.content : {}
+  const status = num(response.status)
+  const stop = String(e._stop)
+  return {
+    id: str(e._id) || `har-${i + 1}`,
+    time,
+    listener: str(e._listener, url.protocol.replace(':', '')),
+    client: str(e._client) || 'the HAR\'s client',
+    method: str(request.method, 'GET'),
+    host: hostHeader ?? url.host,
+    publicName: '',
+    path: url.pathname + url.search,
+    rule: str(e._rule),
+    pool: str(e._pool),
+    upstream,
+    status,
+    upstreamStatus: num(e._upstreamStatus, ours ? 0 : status),
+    bytesIn: Math.max(0, num(request.bodySize)),
+    bytesOut: Math.max(0, num(content.size, num(response.bodySize))),
+    durationMs: Math.max(0, num(e.time)),
+    error: str(e._error),
+    aborted: e._aborted === true,
+    member,
+    listenerPort: num(e._listenerPort, ours ? 0 : urlPort),
+    reason: str(e._reason),
+    relayedBy: str(e._relayedBy),
+    stop: STOPS.has(stop) ? /** @type {FlowRecord['stop']} */ (stop) : member === '' && upstream === '' ? 'listener' : 'pool',
+    requestHeaders,
+    forwardedHeaders: pairs(e._forwardedHeaders),
+    upstreamResponseHeaders: ours ? pairs(e._upstreamResponseHeaders) : pairs(response.headers),
+    responseHeaders: pairs(response.headers),
+    requestChanges: changes(e._requestChanges),
+    responseChanges: changes(e._responseChanges),
+  }
+}
+
+/**
+ * The records of a HAR file's text, in the file's order.
+ * @param {string} text
+ * @returns {{ records: FlowRecord[], skipped: number, creator: string }}
+ */
+export function recordsOfHar (text) {
+  /** @type {unknown} */
+  let har
+  try { har = JSON.parse(text) } catch (err) { throw new Error(`not a HAR file: ${err instanceof Error ? err.message : String(err)}`) }
+  const log = isObject(har) ? har.log : undefined
+  if (!isObject(log) || !Array.isArray(log.entries)) throw new Error('not a HAR file: it has no log.entries')
+  /** @type {FlowRecord[]} */
+  const records = []
+  let skipped = 0
+  log.entries.forEach((e, i) => {
+    const r = isObject(e) ? recordOfEntry(e, i) : undefined
+    if (r === undefined) skipped++
+    else records.push(r)
+  })
+  const creator = isObject(log.creator) ? `${str(log.creator.name, 'an unknown tool')} ${str(log.creator.version)}`.trim() : 'an unknown tool'
+  return { records, skipped, creator }
+}

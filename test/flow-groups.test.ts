@@ -1,0 +1,249 @@
+// The flow view's grouping (src/admin/static/flow-groups.js) and HAR reading (har-replay.js), from
+// node: the page's own modules, which touch no DOM. Lab-shaped sequences are grouped and named as a
+// teacher tells them, the HLB's hops fold into the exchange they serve, and any sequence of records
+// at all is grouped without throwing, each record in exactly one flow, in the order given.
+import fc from 'fast-check'
+import t from 'tap'
+import type { FlowRecord } from '../src/admin/flow-record.js'
+
+// The page's modules are plain JavaScript, which the node side's tsc does not read (no allowJs):
+// what this test uses of them is restated here.
+interface Step { index: number, record: FlowRecord, chain: FlowRecord[], name: string, category: string }
+interface Flow { key: string, client: string, kind: string, name: string, steps: Step[], records: FlowRecord[], start: number, end: number }
+interface Lane { key: string, name: string, sub: string, vip: boolean }
+const { groupFlows, lanesOf, IDLE_MS } = await import(new URL('../src/admin/static/flow-groups.js', import.meta.url).href) as {
+  groupFlows: (records: readonly FlowRecord[], options?: { idleMs?: number }) => Flow[]
+  lanesOf: (flow: Flow) => Lane[]
+  IDLE_MS: number
+}
+const { recordsOfHar } = await import(new URL('../src/admin/static/har-replay.js', import.meta.url).href) as {
+  recordsOfHar: (text: string) => { records: FlowRecord[], skipped: number, creator: string }
+}
+
+let seq = 0
+let clock = 1_700_000_000_000
+function rec (o: Partial<FlowRecord> & { host: string, path: string }): FlowRecord {
+  seq++
+  clock += 20
+  return {
+    id: `r${seq}`, time: clock, listener: 'external-https', client: '203.0.113.5', method: 'GET', publicName: '', rule: 'webext', pool: 'fe',
+    upstream: '127.0.1.11:4443', status: 200, upstreamStatus: 200, bytesIn: 0, bytesOut: 0, durationMs: 5, error: '', aborted: false,
+    member: 'fe01', listenerPort: 443, reason: '', relayedBy: '', stop: 'pool', requestHeaders: [], forwardedHeaders: [],
+    upstreamResponseHeaders: [], responseHeaders: [], requestChanges: [], responseChanges: [], ...o,
+  }
+}
+
+// A request to the Director pool, whose VIP is lyncproxy too: the VIP's hop finishes (and is
+// published) first, then the client's exchange that waited for it.
+function viaVip (o: Partial<FlowRecord> & { host: string, path: string }, member = 'dir01'): FlowRecord[] {
+  const outer = rec({ rule: 'director', pool: 'dir', member: 'vip', upstream: '127.0.1.2:4443', durationMs: 12, ...o })
+  const hop = rec({ ...o, listener: 'dir-vip-ext-https', listenerPort: 4443, relayedBy: o.listener ?? 'external-https', rule: 'dir-hlb-external', pool: 'dir-servers', member, upstream: `127.0.1.${member === 'dir01' ? 21 : 22}:4443`, time: outer.time + 1, durationMs: 8 })
+  return [hop, outer]
+}
+
+const refusal = (host: string, o: Partial<FlowRecord> = {}): FlowRecord => rec({ host, path: '/', listener: 'external-http', listenerPort: 80, rule: '', pool: '', member: '', upstream: '', status: 404, upstreamStatus: 0, error: 'not_published', reason: 'this name is not published by any rule on this listener', stop: 'listener', ...o })
+
+function mobileSignIn (client = '203.0.113.5'): FlowRecord[] {
+  return [
+    ...viaVip({ client, host: 'lyncdiscover.contoso.com', path: '/?sipuri=user1@contoso.com', listener: 'external-http', listenerPort: 80, upstream: '127.0.1.2:8080' }),
+    ...viaVip({ client, host: 'webdirext.contoso.com', path: '/Autodiscover/AutodiscoverService.svc/root?sipuri=user1@contoso.com' }, 'dir02'),
+    ...viaVip({ client, host: 'webdirext.contoso.com', path: '/Autodiscover/AutodiscoverService.svc/root/oauth/user', status: 401, upstreamStatus: 401 }),
+    ...viaVip({ client, method: 'POST', host: 'webdirext.contoso.com', path: '/WebTicket/oauthtoken' }, 'dir02'),
+    ...viaVip({ client, host: 'webdirext.contoso.com', path: '/Autodiscover/AutodiscoverService.svc/root/oauth/user' }),
+    rec({ client, host: 'webext.contoso.com', path: '/Autodiscover/AutodiscoverService.svc/root' }),
+    rec({ client, host: 'webext.contoso.com', path: '/Autodiscover/AutodiscoverService.svc/root/oauth/user', status: 401, upstreamStatus: 401, member: 'fe02', upstream: '127.0.1.12:4443' }),
+    rec({ client, method: 'POST', host: 'webext.contoso.com', path: '/WebTicket/oauthtoken' }),
+    rec({ client, host: 'webext.contoso.com', path: '/Autodiscover/AutodiscoverService.svc/root/oauth/user', member: 'fe02', upstream: '127.0.1.12:4443' }),
+    rec({ client, method: 'POST', host: 'webext.contoso.com', path: '/ucwa/oauth/v1/applications', status: 201, upstreamStatus: 201 }),
+    rec({ client, method: 'POST', host: 'webext.contoso.com', path: '/ucwa/oauth/v1/applications/123/me/makeMeAvailable', status: 204, upstreamStatus: 204 }),
+    rec({ client, host: 'webext.contoso.com', path: '/ucwa/oauth/v1/applications/123/events?ack=1&timeout=180' }),
+  ]
+}
+
+function ntlmDownload (client = '203.0.113.5'): FlowRecord[] {
+  const challenge = { status: 401, upstreamStatus: 401, responseHeaders: [['WWW-Authenticate', 'Negotiate'], ['WWW-Authenticate', 'NTLM']] as Array<[string, string]> }
+  return [
+    rec({ client, host: 'webext.contoso.com', path: '/abs/handler/', ...challenge }),
+    rec({ client, host: 'webext.contoso.com', path: '/abs/handler/', ...challenge, requestHeaders: [['Authorization', 'NTLM [40 characters hidden]']] }),
+    rec({ client, host: 'webext.contoso.com', path: '/abs/handler/', requestHeaders: [['Authorization', 'NTLM [300 characters hidden]']] }),
+  ]
+}
+
+const names = (flows: Flow[]): string[] => flows.map((f) => f.name)
+const stepNames = (f: Flow | undefined): string[] => (f?.steps ?? []).map((s) => s.name)
+
+t.test('a lab sign-in, an NTLM download, a meeting join and a refusal: four flows, named', async (t) => {
+  const signIn = mobileSignIn()
+  const ntlm = ntlmDownload()
+  const meeting = [
+    ...viaVip({ host: 'meet.contoso.com', path: '/user1/ABCD1234' }),
+    ...viaVip({ host: 'lyncdiscover.contoso.com', path: '/?sipuri=user1@contoso.com' }),
+    ...viaVip({ host: 'webdirext.contoso.com', path: '/Autodiscover/AutodiscoverService.svc/root/oauth/user', status: 401, upstreamStatus: 401 }),
+    rec({ method: 'POST', host: 'webext.contoso.com', path: '/ucwa/oauth/v1/applications/9/communication/joinOnlineMeeting', status: 201, upstreamStatus: 201 }),
+  ]
+  const refused = [refusal('intranet.contoso.com')]
+  const flows = groupFlows([...signIn, ...ntlm, ...meeting, ...refused])
+  t.same(names(flows), ['Mobile sign-in', 'Address book download (NTLM)', 'Meeting join', 'Refused: unpublished name'])
+  const [first, second, third, fourth] = flows
+  t.same(stepNames(first), [
+    'lyncdiscover', 'autodiscover root', 'user resource', 'OAuth token', 'user resource',
+    'autodiscover root', 'user resource', 'OAuth token', 'user resource', 'applications', 'makeMeAvailable', 'event channel',
+  ], 'the sign-in\'s steps, the roots the Director and the user resource sent the client to included')
+  t.same(first?.records, signIn, 'every record of it, the VIP\'s hops included, in the order given')
+  t.same(first?.steps.slice(0, 5).map((s) => s.chain.map((r) => r.member)), [['vip', 'dir01'], ['vip', 'dir02'], ['vip', 'dir01'], ['vip', 'dir02'], ['vip', 'dir01']], 'each hop inside the exchange it served')
+  t.same(lanesOf(first!).map((l) => [l.name, l.sub, l.vip]), [['dir01', 'pool dir-servers', true], ['dir02', 'pool dir-servers', true], ['fe01', 'pool fe', false], ['fe02', 'pool fe', false]], 'a lifeline per server that answered; the VIP is lyncproxy\'s own')
+  t.same(stepNames(second), ['address book', 'address book (type 1)', 'address book (type 3)'], 'the NTLM messages told apart by their length')
+  t.same(stepNames(third), ['meeting page', 'lyncdiscover', 'user resource', 'meeting join (UCWA)'], 'a join includes the guest\'s own discovery')
+  t.same(fourth?.steps.map((s) => [s.name, s.category, s.chain.length]), [['refused: unpublished name', 'refused', 1]])
+  t.same(lanesOf(fourth!), [], 'no server answered it')
+  t.equal(first?.key, signIn[0]?.id, 'a flow is known by its earliest record')
+})
+
+t.test('what begins a flow and what continues one', async (t) => {
+  t.test('the same root asked again is a new sign-in; another root while discovering is not', async (t) => {
+    const again = rec({ host: 'lyncdiscover.contoso.com', path: '/?sipuri=user1@contoso.com', member: 'vip', pool: 'dir' })
+    const flows = groupFlows([...mobileSignIn().slice(0, 4), again])
+    t.same(names(flows), ['Mobile sign-in', 'Mobile sign-in'])
+    t.same(stepNames(flows[0]), ['lyncdiscover', 'autodiscover root'])
+  })
+  t.test('a root after the session got going is a new sign-in', async (t) => {
+    const flows = groupFlows([...mobileSignIn(), rec({ host: 'webext.contoso.com', path: '/Autodiscover/AutodiscoverService.svc/root' })])
+    t.same(names(flows), ['Mobile sign-in', 'Sign-in (autodiscover)'])
+  })
+  t.test('an address book download after a sign-in is its own flow; group expansion continues it', async (t) => {
+    const flows = groupFlows([...mobileSignIn(), ...ntlmDownload(), rec({ method: 'POST', host: 'webext.contoso.com', path: '/GroupExpansion/service.svc' })])
+    t.same(names(flows), ['Mobile sign-in', 'Address book download (NTLM)'])
+    t.same(stepNames(flows[1]), ['address book', 'address book (type 1)', 'address book (type 3)', 'group expansion'])
+  })
+  t.test('without a client\'s answer, the offered schemes name the download', async (t) => {
+    t.same(names(groupFlows(ntlmDownload().slice(0, 1))), ['Address book download (Negotiate or NTLM offered)'])
+  })
+  t.test('a refusal of a name the flow used stays in it; of another name, it is a flow of its own', async (t) => {
+    const flows = groupFlows([...mobileSignIn(), refusal('webext.contoso.com'), refusal('intranet.contoso.com')])
+    t.same(names(flows), ['Mobile sign-in', 'Refused: unpublished name'])
+    t.equal(flows[0]?.steps.at(-1)?.name, 'refused: unpublished name')
+  })
+  t.test('other refusals are steps of the open flow', async (t) => {
+    const denied = rec({ host: 'webext.contoso.com', path: '/admin', rule: 'deny-admin', pool: '', member: '', upstream: '', status: 403, upstreamStatus: 0, error: 'denied', stop: 'rule' })
+    const flows = groupFlows([...ntlmDownload(), denied])
+    t.same(stepNames(flows[0]), ['address book', 'address book (type 1)', 'address book (type 3)', 'refused: deny rule'])
+  })
+  t.test('a minute\'s silence ends a flow', async (t) => {
+    const records = ntlmDownload()
+    const late = rec({ host: 'webext.contoso.com', path: '/ucwa/oauth/v1/applications/1/events', time: records.at(-1)!.time + 5 + IDLE_MS + 1 })
+    const soon = rec({ host: 'webext.contoso.com', path: '/ucwa/oauth/v1/applications/1/events', time: records.at(-1)!.time + 5 + IDLE_MS - 1 })
+    t.same(groupFlows([...records, late]).map((f) => f.steps.length), [3, 1], 'idle a minute and a millisecond: a new flow')
+    t.same(groupFlows([...records, soon]).map((f) => f.steps.length), [4], 'just under a minute: the same flow')
+    t.same(names(groupFlows([...records, late])), ['Address book download (NTLM)', 'UCWA session'])
+  })
+  t.test('each client has its own flows, interleaved or not', async (t) => {
+    const a = mobileSignIn('203.0.113.5')
+    const b = ntlmDownload('198.51.100.7')
+    const mixed: FlowRecord[] = []
+    for (let i = 0; i < Math.max(a.length, b.length); i++) mixed.push(...[a[i], b[i]].filter((r): r is FlowRecord => r !== undefined))
+    const flows = groupFlows(mixed)
+    t.same(flows.map((f) => [f.name, f.client, f.records.length]).sort(), [['Address book download (NTLM)', '198.51.100.7', b.length], ['Mobile sign-in', '203.0.113.5', a.length]])
+  })
+  t.test('a hop that arrives before its exchange and one without relayedBy (an older HAR) both fold', async (t) => {
+    const [hop, outer] = viaVip({ host: 'meet.contoso.com', path: '/user1/X' })
+    const older = { ...hop!, relayedBy: '' }
+    for (const records of [[hop!, outer!], [outer!, hop!], [older, outer!]]) {
+      const flows = groupFlows(records)
+      t.same(flows.map((f) => f.steps.map((s) => s.chain.map((r) => r.id))), [[[outer!.id, hop!.id]]])
+    }
+    const apart = groupFlows([{ ...hop!, relayedBy: 'another-listener' }, outer!])
+    t.equal(apart.flatMap((f) => f.steps).length, 2, 'relayed by another listener: not its hop')
+  })
+})
+
+// Any records at all: the shapes a live feed, a reconnect, a hand-edited HAR file or another tool's
+// export can produce, times out of order included.
+const header = fc.tuple(fc.constantFrom('Host', 'Authorization', 'WWW-Authenticate', 'Location', 'X-Custom'), fc.constantFrom('', 'NTLM abc', 'Negotiate', 'NTLM, Negotiate', 'https://x/', 'Bearer [3 characters hidden]'))
+const anyRecord = fc.record({
+  client: fc.constantFrom('a', 'b', 'c', ''),
+  method: fc.constantFrom('GET', 'POST'),
+  host: fc.constantFrom('lyncdiscover.contoso.com', 'lyncdiscoverinternal.contoso.com', 'webext.contoso.com', 'meet.contoso.com', 'dialin.contoso.com', 'intranet.contoso.com', '', 'WEBEXT.contoso.com:443'),
+  path: fc.constantFrom('/', '/?sipuri=u@c', '/Autodiscover/AutodiscoverService.svc/root', '/Autodiscover/AutodiscoverService.svc/root/oauth/user', '/WebTicket/oauthtoken', '/abs/handler/', '/GroupExpansion/service.svc',
+    '/meet/', '/dialin/', '/ucwa/oauth/v1/applications', '/ucwa/oauth/v1/applications/1/events', '/xframe', '/x', '', '*', '/meet/a.js'),
+  status: fc.constantFrom(0, 200, 201, 301, 401, 403, 404, 421, 502, 999),
+  upstreamStatus: fc.constantFrom(0, 200, 401),
+  member: fc.constantFrom('', 'fe01', 'dir01', 'vip'),
+  pool: fc.constantFrom('', 'fe', 'dir'),
+  upstream: fc.constantFrom('', '127.0.1.2:4443', '127.0.1.11:4443', 'x', '[::1]:80'),
+  listener: fc.constantFrom('external-http', 'external-https', 'dir-vip-ext-https'),
+  listenerPort: fc.constantFrom(0, 80, 443, 4443),
+  relayedBy: fc.constantFrom('', 'external-https', 'other'),
+  error: fc.constantFrom('', 'not_published', 'path_not_published', 'denied', 'misdirected', 'upstream_refused'),
+  gap: fc.integer({ min: -5000, max: 2 * 60_000 }),
+  durationMs: fc.integer({ min: 0, max: 90_000 }),
+  requestHeaders: fc.array(header, { maxLength: 3 }),
+  responseHeaders: fc.array(header, { maxLength: 3 }),
+})
+
+t.test('any sequence of records: no throw, each record in exactly one flow, in the order given', async (t) => {
+  fc.assert(fc.property(fc.array(anyRecord, { maxLength: 60 }), (drafts) => {
+    let time = 1_700_000_000_000
+    const records = drafts.map(({ gap, ...d }, i) => {
+      time += gap
+      return rec({ ...d, id: `p${i}`, time })
+    })
+    const flows = groupFlows(records)
+    const where = new Map(records.map((r, i) => [r, i]))
+    const seen = new Set<number>()
+    for (const flow of flows) {
+      if (flow.steps.length === 0 || flow.name === '') return false
+      let last = -1
+      for (const r of flow.records) {
+        const i = where.get(r)
+        if (i === undefined || seen.has(i) || i <= last) return false
+        seen.add(i)
+        last = i
+      }
+      const inSteps = flow.steps.flatMap((s) => s.chain)
+      if (inSteps.length !== flow.records.length || !inSteps.every((r) => flow.records.includes(r))) return false
+      if (!flow.steps.every((s, i) => s.index === i && s.chain[0] === s.record && s.name !== '')) return false
+      const lanes = lanesOf(flow)
+      if (new Set(lanes.map((l) => l.key)).size !== lanes.length) return false
+    }
+    return seen.size === records.length
+  }), { numRuns: 400 })
+  t.pass('held for 400 sequences')
+})
+
+t.test('a HAR file back into records', async (t) => {
+  const ours = {
+    startedDateTime: '2026-01-02T03:04:05.678Z', time: 12.5,
+    request: { method: 'GET', url: 'https://webext.contoso.com/abs/handler/?x=1', headers: [{ name: 'Host', value: 'webext.contoso.com' }, { name: 'Authorization', value: 'NTLM [40 characters hidden]' }], bodySize: -1 },
+    response: { status: 401, headers: [{ name: 'WWW-Authenticate', value: 'NTLM TlRMTVNTUAACAAAA' }], content: { size: 0, mimeType: '' } },
+    serverIPAddress: '127.0.1.11',
+    _id: 'abc-1', _client: '10.0.0.5', _listener: 'external-https', _listenerPort: 443, _rule: 'webext', _pool: 'fe', _member: 'fe01', _upstream: '127.0.1.11:4443',
+    _upstreamStatus: 401, _error: '', _aborted: false, _reason: '', _stop: 'pool', _relayedBy: '',
+    _forwardedHeaders: [{ name: 'Host', value: 'webext.contoso.com' }, { name: 'X-Forwarded-For', value: '10.0.0.5' }],
+    _upstreamResponseHeaders: [{ name: 'WWW-Authenticate', value: 'NTLM TlRMTVNTUAACAAAA' }, { name: 'Connection', value: 'keep-alive' }],
+    _requestChanges: [{ name: 'X-Forwarded-For', change: 'added', value: '10.0.0.5', why: 'set by the proxy' }, { name: 'Evil', change: 'exploded', value: '', why: '' }],
+    _responseChanges: [{ name: 'Connection', change: 'removed', value: 'keep-alive', why: 'hop-by-hop' }],
+  }
+  const browser = {
+    startedDateTime: '2026-01-02T03:04:06.000Z', time: 3,
+    request: { method: 'GET', url: 'https://lyncdiscover.contoso.com/?sipuri=u@contoso.com', headers: [] },
+    response: { status: 200, headers: [{ name: 'Content-Type', value: 'application/json' }], content: { size: 120 } },
+    serverIPAddress: '192.0.2.80',
+  }
+  const noServer = { ...browser, serverIPAddress: undefined, request: { ...browser.request, url: 'http://meet.contoso.com:8080/user1/X' } }
+  const { records, skipped, creator } = recordsOfHar(JSON.stringify({ log: { creator: { name: 'lyncproxy', version: '0.1.0' }, entries: [ours, browser, noServer, { request: {} }, 'nonsense', { ...browser, startedDateTime: 'yesterday' }] } }))
+  t.equal(creator, 'lyncproxy 0.1.0')
+  t.equal(skipped, 3, 'entries that are not exchanges are skipped and counted')
+  t.match(records[0], {
+    id: 'abc-1', client: '10.0.0.5', time: Date.parse(ours.startedDateTime), host: 'webext.contoso.com', path: '/abs/handler/?x=1', status: 401, member: 'fe01', pool: 'fe',
+    upstream: '127.0.1.11:4443', listenerPort: 443, stop: 'pool',
+    requestHeaders: [['Host', 'webext.contoso.com'], ['Authorization', 'NTLM [40 characters hidden]']],
+    upstreamResponseHeaders: [['WWW-Authenticate', 'NTLM TlRMTVNTUAACAAAA'], ['Connection', 'keep-alive']],
+    responseHeaders: [['WWW-Authenticate', 'NTLM TlRMTVNTUAACAAAA']],
+  })
+  t.same(records[0]?.requestChanges, [{ name: 'X-Forwarded-For', change: 'added', value: '10.0.0.5', why: 'set by the proxy' }], 'an unknown kind of change is dropped')
+  t.match(records[1], { member: '192.0.2.80', upstream: '192.0.2.80:443', pool: '', listenerPort: 443, stop: 'pool', upstreamStatus: 200, upstreamResponseHeaders: [['Content-Type', 'application/json']] }, 'another tool\'s entry: the server HAR names')
+  t.match(records[2], { member: 'meet.contoso.com', upstream: 'meet.contoso.com:8080', listenerPort: 8080, host: 'meet.contoso.com:8080' }, 'or else the URL\'s host')
+  t.same(names(groupFlows(records)), ['Address book download (NTLM)', 'Mobile sign-in', 'Meeting join'], 'and they group like the feed\'s')
+  t.throws(() => recordsOfHar('{"log":{}}'), /no log\.entries/)
+  t.throws(() => recordsOfHar('<html>'), /not a HAR file/)
+})

@@ -3,6 +3,7 @@
 // it, what the proxy changed each way with the header policy's reason (the very words `explain`
 // prints), the member that answered, the port reached, and for the proxy's own answers the fields
 // it wrote, its reason and where the request stopped. A real proxy, a real upstream, real sockets.
+import http from 'node:http'
 import net from 'node:net'
 import pino from 'pino'
 import t from 'tap'
@@ -74,7 +75,7 @@ t.test('the flow record has both sides of each exchange, with the reasons explai
   const records = feedRecords(admin.url, 4)
   // The feed connects before the traffic; the history would replay it otherwise, in the same order.
   await new Promise((resolve) => setTimeout(resolve, 100))
-  const challenged = await request({ port, host: 'webext.contoso.com', path: '/abs/handler', headers: { 'X-Forwarded-For': '203.0.113.9', Connection: 'keep-alive' } })
+  const challenged = await request({ port, host: 'webext.contoso.com', path: '/abs/handler', headers: { 'X-Forwarded-For': '203.0.113.9', Connection: 'keep-alive', Cookie: 'MS-WSMAN=c2VjcmV0; lang=en' } })
   t.equal(challenged.status, 401)
   t.equal((await request({ port, host: 'intranet.contoso.com', path: '/' })).status, 404)
   t.equal((await request({ port, host: 'webext.contoso.com', path: '/admin/x' })).status, 403)
@@ -90,6 +91,7 @@ t.test('the flow record has both sides of each exchange, with the reasons explai
   t.equal(forwarded!.listenerPort, port, 'the port the client reached')
   t.equal(forwarded!.stop, 'pool')
   t.equal(forwarded!.reason, '', 'a server answered')
+  t.same(forwarded!.requestHeaders.filter(([n]) => n === 'Cookie'), [['Cookie', 'MS-WSMAN=[8 characters hidden]; lang=[2 characters hidden]']], 'a cookie\'s name is shown, never its value')
   const names = (pairs: Array<[string, string]>): string[] => pairs.map(([n]) => n.toLowerCase())
   t.same(forwarded!.upstreamResponseHeaders.filter(([n]) => n.toLowerCase() === 'www-authenticate').map(([, v]) => v), ['NTLM', 'Negotiate'], 'the challenge as the server sent it')
   t.same(forwarded!.responseHeaders.filter(([n]) => n.toLowerCase() === 'www-authenticate').map(([, v]) => v), ['NTLM', 'Negotiate'], 'and as the client got it')
@@ -100,7 +102,8 @@ t.test('the flow record has both sides of each exchange, with the reasons explai
   t.equal(responseWhy.get('removed connection'), RESPONSE_DROPPED.why)
   t.equal(responseWhy.get('replaced set-cookie'), RESPONSE_ADDED_WHY.get('set-cookie'), 'the affinity cookie beside the server\'s own')
   const cookie = forwarded!.responseChanges.find((c) => c.name.toLowerCase() === 'set-cookie')!
-  t.match(cookie.value, /characters hidden/, 'cookie values stay masked in the changes too')
+  t.match(cookie.value, /^lab=\[1 characters hidden\]; Path=\/, MS-WSMAN=\[\d+ characters hidden\]; Path=\/$/, 'cookie values stay masked in the changes too, each cookie\'s name and attributes kept')
+  t.equal(cookie.from, 'lab=[1 characters hidden]; Path=/')
   t.notOk(forwarded!.responseChanges.some((c) => c.name.toLowerCase() === 'www-authenticate'), 'the challenge passes unchanged, so it is not listed as a change')
 
   // The request's changes carry explain's reasons for the same request, word for word.
@@ -163,4 +166,38 @@ t.test('a request this proxy sent to itself names the listener it came through',
   t.equal(relayedByOf(['Via', '1.1 lyncproxy-ffffff.external-https'], 'lyncproxy-0a1b2c'), '', 'another lyncproxy is a client like any other')
   t.equal(relayedByOf(['Via', '1.1 xlyncproxy-0a1b2c.external-https'], 'lyncproxy-0a1b2c'), '', 'only a whole pseudonym counts')
   t.equal(relayedByOf(undefined, 'lyncproxy-0a1b2c'), '')
+})
+
+t.test('a WebSocket upgrade has both sides too', async (t) => {
+  const upstream = http.createServer((_req, res) => { res.writeHead(404).end() })
+  upstream.on('upgrade', (_req, socket: net.Socket) => {
+    socket.end('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nX-Lab-Member: fe01\r\n\r\n')
+  })
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => { upstream.closeAllConnections(); upstream.close(() => resolve()) }))
+  const upstreamPort = (upstream.address() as net.AddressInfo).port
+  const loaded = validateConfigObject({
+    listeners: [{ name: 'external-http', protocol: 'http', address: '127.0.0.1', port: 0, redirectToHttps: false }],
+    admin: { port: 0 },
+    pools: { fe: { role: 'frontend', fqdn: 'pool01.contoso.net', kind: 'members', members: [{ name: 'fe01', address: '127.0.0.1', httpPort: upstreamPort, httpsPort: upstreamPort }], health: { check: 'none' } } },
+    rules: [{ name: 'webext', publicNames: ['webext.contoso.com'], listeners: ['external-http'], action: 'forward', pool: 'fe' }],
+  }, { file: 'sides-ws-test.yaml', baseDir: process.cwd() })
+  const logger = pino({ level: 'silent' })
+  const proxy = await startProxy(loaded, { logger })
+  t.teardown(() => proxy.close(0))
+  const admin = await startAdmin({ proxy, logger, processMetrics: false })
+  t.teardown(() => admin.close())
+  const records = feedRecords(admin.url, 1)
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  await new Promise<void>((resolve) => {
+    const s = net.connect(proxy.listeners[0]!.port, '127.0.0.1', () => s.write('GET /ucwa/ws HTTP/1.1\r\nHost: webext.contoso.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n'))
+    s.on('data', () => {}).on('close', () => resolve()).on('error', () => resolve())
+  })
+  const [ws] = await records
+  t.equal(ws!.status, 101)
+  t.ok(ws!.requestHeaders.some(([n, v]) => n === 'Upgrade' && v === 'websocket'), 'the upgrade request as received')
+  t.ok(ws!.forwardedHeaders.some(([n]) => n === 'Via'), 'and as forwarded')
+  t.ok(ws!.upstreamResponseHeaders.some(([n]) => n === 'X-Lab-Member'), 'the 101 as the server sent it')
+  t.ok(ws!.responseHeaders.some(([n, v]) => n === 'Connection' && v === 'Upgrade'), 'and as the client got it')
+  t.ok(ws!.requestChanges.some((c) => c.name === 'Via' && c.change === 'added'), 'with the changes and their reasons')
 })

@@ -50,15 +50,32 @@ export interface FlowRecord {
 // out); `value` is the new value, or the one dropped, and `from` the value replaced.
 export type HeaderChange = FieldChange & { change: 'added' | 'removed' | 'replaced' }
 
-const SECRET_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-ms-webticket'])
+// The page masks a replayed HAR of another tool's with the same list (src/admin/static/, checked
+// against this one by test/flow-groups.test.ts).
+export const SECRET_HEADERS: ReadonlySet<string> = new Set(['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-ms-webticket'])
 
-// Keeps the scheme ("NTLM", "Bearer") visible: which handshake step a request is matters when
-// teaching NTLM over a reverse proxy; the token itself does not.
+const hidden = (secret: string): string => `[${secret.length} characters hidden]`
+
+// A cookie's value hidden, its name kept: MS-WSMAN (the pool's affinity cookie) is half of a lesson.
+function maskCookie (pair: string): string {
+  const eq = pair.indexOf('=')
+  return eq < 0 ? hidden(pair) : `${pair.slice(0, eq + 1)}${hidden(pair.slice(eq + 1))}`
+}
+
+// Keeps what a lesson needs and no credential: the scheme of an Authorization ("NTLM", "Bearer"),
+// because which handshake step a request is matters when teaching NTLM over a reverse proxy; the
+// names of cookies, and a Set-Cookie's attributes (Path, Secure).
 export function maskHeaderValue (name: string, value: string): string {
-  if (!SECRET_HEADERS.has(name.toLowerCase())) return value
+  const lower = name.toLowerCase()
+  if (!SECRET_HEADERS.has(lower)) return value
+  if (lower === 'cookie') return value.split(';').map((pair) => { const lead = pair.length - pair.trimStart().length; return pair.slice(0, lead) + maskCookie(pair.trimStart()) }).join(';')
+  if (lower === 'set-cookie') {
+    const semi = value.indexOf(';')
+    return semi < 0 ? maskCookie(value) : maskCookie(value.slice(0, semi)) + value.slice(semi)
+  }
   const space = value.indexOf(' ')
-  const scheme = name.toLowerCase().endsWith('authorization') && space > 0 ? value.slice(0, space) + ' ' : ''
-  return `${scheme}[${value.length - scheme.length} characters hidden]`
+  const scheme = lower.endsWith('authorization') && space > 0 ? value.slice(0, space) + ' ' : ''
+  return scheme + hidden(value.slice(scheme.length))
 }
 
 export function headerPairs (raw: readonly string[] | undefined): Array<[string, string]> {

@@ -109,7 +109,7 @@ export class ClusterControl implements AdminCluster {
     const merged = new Map<string, TrafficEntry>()
     for (const entries of answers) {
       for (const e of entries ?? []) {
-        const key = `${e.listener}\u0000${e.rule}\u0000${e.pool}\u0000${e.refusal}`
+        const key = `${e.listener}\u0000${e.rule}\u0000${e.pool}\u0000${e.stop}\u0000${e.refusal}`
         const have = merged.get(key)
         if (have === undefined) { merged.set(key, { ...e }); continue }
         const requests = have.requests + e.requests

@@ -158,6 +158,7 @@ function finish (ex: Exchange, conn: ClientConnection, state: ListenerState): vo
 export function onUpgrade (this: Server, req: IncomingMessage, socket: Socket, head: Buffer): void {
   const state = (this as StatefulServer)[kListenerState]
   const ex = new Exchange(state.name, clientAddress(socket), req.method ?? '')
+  ex.requestHeaders = req.rawHeaders
   socket.on('error', swallow)
   // The tunnel can end from either side, and a fault can end it too: the record goes out once.
   let published = false
@@ -189,6 +190,7 @@ function upgrade (state: ListenerState, req: IncomingMessage, socket: Socket, he
     refuseUpgrade(socket, ex, built, done)
     return
   }
+  ex.forwardedHeaders = built.headers
   state.tunnels.add(socket)
   socket.once('close', () => state.tunnels.delete(socket))
   const forward = (): void => { forwardUpgrade(ex, socket, head, route, built.headers, done) }

@@ -37,23 +37,26 @@ interface Reasons {
   kept (key: string): string
 }
 
+// The mask applies to each value before they are joined: a Set-Cookie's mask keeps what follows its
+// first pair, which in a joined list would be the next cookie.
 function diff (before: readonly string[], after: readonly string[], reasons: Reasons, mask: (name: string, value: string) => string): FieldChange[] {
   const inn = group(before)
   const out = group(after)
+  const shown = (g: Grouped): string => g.values.map((v) => mask(g.name, v)).join(', ')
   const changes: FieldChange[] = []
   for (const [key, sent] of out) {
     const came = inn.get(key)
     const value = sent.values.join(', ')
     if (came === undefined) {
-      changes.push({ name: sent.name, change: 'added', value: mask(sent.name, value), why: reasons.added(key) })
+      changes.push({ name: sent.name, change: 'added', value: shown(sent), why: reasons.added(key) })
       continue
     }
     const from = came.values.join(', ')
-    if (from === value) changes.push({ name: sent.name, change: 'kept', value: mask(sent.name, value), why: reasons.kept(key) })
-    else changes.push({ name: sent.name, change: 'replaced', value: mask(sent.name, value), from: mask(came.name, from), why: reasons.replaced(key, from, value) })
+    if (from === value) changes.push({ name: sent.name, change: 'kept', value: shown(sent), why: reasons.kept(key) })
+    else changes.push({ name: sent.name, change: 'replaced', value: shown(sent), from: shown(came), why: reasons.replaced(key, from, value) })
   }
   for (const [key, came] of inn) {
-    if (!out.has(key)) changes.push({ name: came.name, change: 'removed', value: mask(came.name, came.values.join(', ')), why: reasons.removed(key) })
+    if (!out.has(key)) changes.push({ name: came.name, change: 'removed', value: shown(came), why: reasons.removed(key) })
   }
   return changes
 }

@@ -21,7 +21,7 @@ import type { Socket } from 'node:net'
 import type { TLSSocket } from 'node:tls'
 import type { Exchange } from '../observe/exchange.js'
 import { CLIENT_CLOSED_REQUEST } from '../respond/failure.js'
-import { refuseRawSocket, writeRawFailure } from '../respond/local-response.js'
+import { refuseRawSocket } from '../respond/local-response.js'
 import { upstreamPort, type Route } from '../routing/table.js'
 import type { Member } from '../upstream/member.js'
 import { beginAttempt, recordAnswer, recordConnectFailure, releaseMember, type MemberAttempt } from './member-attempt.js'
@@ -141,11 +141,7 @@ function onUpstreamError (this: ClientRequest, err: UpstreamError): void {
   const { ex, route, member, client } = tunnel
   const failure = classifyUpstreamError(err, route, member.address, tunnel.port)
   recordConnectFailure(tunnel, err)
-  ex.error = failure.code
-  ex.status = failure.status
-  writeRawFailure(client, failure, route)
-  client.destroySoon()
-  end(tunnel)
+  refuseRawSocket(client, ex, failure, route, () => { end(tunnel) })
 }
 
 // The upstream declined the upgrade: its answer is relayed as a plain response, then the connection
@@ -168,7 +164,10 @@ function onDeclined (this: ClientRequest, upRes: IncomingMessage): void {
   upRes.on('aborted', onDeclinedAborted)
   upRes.on('error', onDeclinedAborted)
   upRes.on('end', onDeclinedEnd)
-  client.write(statusLine(upRes) + headerBlock(filterResponseHeaders(upRes.rawHeaders), ['Connection', 'close']))
+  const declined = filterResponseHeaders(upRes.rawHeaders)
+  ex.upstreamResponseHeaders = upRes.rawHeaders
+  ex.responseHeaders = [...declined, 'Connection', 'close']
+  client.write(statusLine(upRes) + headerBlock(declined, ['Connection', 'close']))
   upRes.pipe(client)
 }
 
@@ -207,6 +206,8 @@ function onSwitched (this: ClientRequest, upRes: IncomingMessage, upSocket: Sock
   upSocket.setTimeout(0)
   const relayed = filterResponseHeaders(upRes.rawHeaders)
   relayed.push('Connection', 'Upgrade', 'Upgrade', upRes.headers.upgrade ?? 'websocket')
+  ex.upstreamResponseHeaders = upRes.rawHeaders
+  ex.responseHeaders = relayed
   client.write(statusLine(upRes) + headerBlock(relayed, []))
   if (upHead.length > 0) client.write(upHead)
   if (tunnel.head.length > 0) upSocket.write(tunnel.head)

@@ -30,7 +30,9 @@ export interface TrafficTally {
 }
 
 export function tallyTraffic (bus: ExchangeBus): TrafficTally {
-  // listener → rule → pool, then refusal ('' for every exchange the proxy did not refuse itself).
+  // listener → rule → pool, then where the exchange stopped and its refusal ('' for every exchange
+  // the proxy did not refuse itself): a rule's exchanges that reached a member apart from those that
+  // stopped at the rule, so that only the former light the internal firewall's rows.
   const byListener = new Map<string, Map<string, Map<string, Map<string, TrafficEntry>>>>()
 
   function entryFor (ex: Exchange): TrafficEntry {
@@ -41,10 +43,12 @@ export function tallyTraffic (bus: ExchangeBus): TrafficTally {
     let byRefusal = byPool.get(ex.pool)
     if (byRefusal === undefined) { byRefusal = new Map(); byPool.set(ex.pool, byRefusal) }
     const refusal = refusalOf(ex)
-    let entry = byRefusal.get(refusal)
+    const stop = stopOf(ex)
+    const key = stop + '\0' + refusal
+    let entry = byRefusal.get(key)
     if (entry === undefined) {
-      entry = { listener: ex.listener, rule: ex.rule, pool: ex.pool, requests: 0, lastStatus: 0, lastError: '', lastUpstream: '', lastTime: 0, refusal, reason: '', stop: stopOf(ex) }
-      byRefusal.set(refusal, entry)
+      entry = { listener: ex.listener, rule: ex.rule, pool: ex.pool, requests: 0, lastStatus: 0, lastError: '', lastUpstream: '', lastTime: 0, refusal, reason: '', stop }
+      byRefusal.set(key, entry)
     }
     return entry
   }

@@ -271,7 +271,8 @@ function rowBox (row, external, min, compact = false) {
 }
 
 // A row is lit by the traffic that crossed it: an external row by its listener's requests, an
-// internal one by the forwarded requests of its listener/rule pairs (or of its VIP listeners). Each
+// internal one by the requests of its listener/rule pairs (or of its VIP listeners) that reached a
+// member: one refused at the rule (a body too large, no healthy member) never crossed it. Each
 // row's `via` names them, as ports.ts derived them from the listeners' ports and the rules' pools.
 /** @param {TrafficEntry[]} entries */
 function lightRows (entries) {
@@ -279,7 +280,7 @@ function lightRows (entries) {
     let requests = 0
     if (r.served) {
       for (const e of entries) {
-        const crossed = r.external ? r.row.via.includes(e.listener) : e.pool !== '' && (r.row.via.includes(`${e.listener}/${e.rule}`) || r.row.via.includes(e.listener))
+        const crossed = r.external ? r.row.via.includes(e.listener) : e.stop === 'pool' && (r.row.via.includes(`${e.listener}/${e.rule}`) || r.row.via.includes(e.listener))
         if (crossed) requests += e.requests
       }
     }

@@ -4,7 +4,7 @@
 // at all is grouped without throwing, each record in exactly one flow, in the order given.
 import fc from 'fast-check'
 import t from 'tap'
-import type { FlowRecord } from '../src/admin/flow-record.js'
+import { maskHeaderValue, SECRET_HEADERS, type FlowRecord } from '../src/admin/flow-record.js'
 
 // The page's modules are plain JavaScript, which the node side's tsc does not read (no allowJs):
 // what this test uses of them is restated here.
@@ -16,9 +16,23 @@ const { groupFlows, lanesOf, IDLE_MS } = await import(new URL('../src/admin/stat
   lanesOf: (flow: Flow) => Lane[]
   IDLE_MS: number
 }
-const { recordsOfHar } = await import(new URL('../src/admin/static/har-replay.js', import.meta.url).href) as {
+const { recordsOfHar, SECRET_HEADERS: PAGE_SECRET_HEADERS, maskHeaderValue: pageMask } = await import(new URL('../src/admin/static/har-replay.js', import.meta.url).href) as {
   recordsOfHar: (text: string) => { records: FlowRecord[], skipped: number, creator: string }
+  SECRET_HEADERS: ReadonlySet<string>
+  maskHeaderValue: (name: string, value: string) => string
 }
+const { MAX_LIVE, pushBounded, waitingText } = await import(new URL('../src/admin/static/live-window.js', import.meta.url).href) as {
+  MAX_LIVE: number
+  pushBounded: <T>(list: T[], item: T, max: number) => T[]
+  waitingText: (waiting: number, dropped: number) => string
+}
+interface Mark { change: string, why: string, from?: string }
+const { marksOf } = await import(new URL('../src/admin/static/headers-panel.js', import.meta.url).href) as {
+  marksOf: (changes: FlowRecord['requestChanges']) => { before: Map<string, Mark>, after: Map<string, Mark> }
+}
+
+// A record as an export older than relayedBy gives it: without the field.
+const withoutRelayedBy = (r: FlowRecord): FlowRecord => ({ ...r, relayedBy: undefined }) as unknown as FlowRecord
 
 let seq = 0
 let clock = 1_700_000_000_000
@@ -146,14 +160,72 @@ t.test('what begins a flow and what continues one', async (t) => {
   })
   t.test('a hop that arrives before its exchange and one without relayedBy (an older HAR) both fold', async (t) => {
     const [hop, outer] = viaVip({ host: 'meet.contoso.com', path: '/user1/X' })
-    const older = { ...hop!, relayedBy: '' }
-    for (const records of [[hop!, outer!], [outer!, hop!], [older, outer!]]) {
+    const older = withoutRelayedBy(hop!)
+    for (const records of [[hop!, outer!], [outer!, hop!], [older, outer!], [withoutRelayedBy(outer!), older]]) {
       const flows = groupFlows(records)
       t.same(flows.map((f) => f.steps.map((s) => s.chain.map((r) => r.id))), [[[outer!.id, hop!.id]]])
     }
     const apart = groupFlows([{ ...hop!, relayedBy: 'another-listener' }, outer!])
     t.equal(apart.flatMap((f) => f.steps).length, 2, 'relayed by another listener: not its hop')
+    t.equal(groupFlows([{ ...hop!, relayedBy: '' }, outer!]).flatMap((f) => f.steps).length, 2, 'relayedBy \'\': a client\'s request, whatever its port')
+    t.equal(groupFlows([{ ...older, time: outer!.time - 2 }, outer!]).flatMap((f) => f.steps).length, 2, 'begun before the exchange: not its hop')
+    t.equal(groupFlows([{ ...older, durationMs: 20 }, outer!]).flatMap((f) => f.steps).length, 2, 'ended after the exchange: not its hop')
+    t.equal(groupFlows([{ ...older, time: outer!.time - 1, durationMs: 13 }, outer!]).flatMap((f) => f.steps).length, 1, 'a millisecond off either way (the clock\'s rounding): still its hop')
   })
+})
+
+// Office Web Apps is published on 443 and listens on 443: a listener's port equal to the upstream's
+// is no sign of a hop. The page asks for the same discovery document again and again.
+const owas = (o: Partial<FlowRecord> = {}): FlowRecord => rec({
+  host: 'owas.contoso.com', path: '/hosting/discovery', listener: 'external-https', listenerPort: 443, rule: 'owas', pool: 'owas', member: 'owas01', upstream: '127.0.1.31:443', relayedBy: '', ...o,
+})
+
+t.test('identical requests on a port the upstream shares are steps, not hops', async (t) => {
+  t.test('three identical Office Web Apps GETs from the feed: three steps', async (t) => {
+    const records = [owas(), owas(), owas()]
+    const flows = groupFlows(records)
+    t.same(flows.map((f) => f.steps.map((s) => s.chain.map((r) => r.id))), [records.map((r) => [r.id])], 'one flow of three steps, none folded into another')
+    t.same(flows[0]?.records, records)
+  })
+  t.test('a long one with another inside its time: both steps', async (t) => {
+    const first = owas({ durationMs: 500 })
+    const inside = owas({ time: first.time + 10, durationMs: 20 })
+    t.same(groupFlows([first, inside]).flatMap((f) => f.steps).map((s) => s.chain.length), [1, 1])
+  })
+  const entry = (at: number, time: number, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+    startedDateTime: new Date(Date.parse('2026-01-02T03:04:05.000Z') + at).toISOString(), time,
+    request: { method: 'GET', url: 'https://owas.contoso.com/hosting/discovery', headers: [] },
+    response: { status: 200, statusText: 'OK', headers: [] },
+    serverIPAddress: '192.0.2.31',
+    ...extra,
+  })
+  t.test('the same from a browser\'s HAR file (no _ fields), one of them inside another\'s time', async (t) => {
+    const { records } = recordsOfHar(JSON.stringify({ log: { entries: [entry(0, 200), entry(20, 30), entry(400, 30)] } }))
+    t.same(records.map((r) => [r.listenerPort, r.upstream, r.relayedBy]), Array(3).fill([443, '192.0.2.31:443', '']), 'a browser saw only its own requests: relayedBy \'\'')
+    t.same(groupFlows(records).map((f) => f.steps.length), [3], 'three steps')
+  })
+  t.test('the same from an export older than relayedBy: paired by the port, kept apart by the times', async (t) => {
+    const ours = { _listener: 'external-https', _listenerPort: 443, _rule: 'owas', _pool: 'owas', _member: 'owas01', _upstream: '127.0.1.31:443', _upstreamStatus: 200, _stop: 'pool' }
+    const { records } = recordsOfHar(JSON.stringify({ log: { entries: [entry(0, 30, ours), entry(20, 30, ours), entry(45, 30, ours)] } }))
+    t.same(records.map((r) => r.relayedBy), [undefined, undefined, undefined], 'no _relayedBy: left undefined')
+    t.same(groupFlows(records).map((f) => f.steps.length), [3], 'three steps: none begun and ended within another')
+  })
+})
+
+t.test('the proxy\'s own answers that are not refusals are not named so', async (t) => {
+  const own = { rule: '', pool: '', member: '', upstream: '', upstreamStatus: 0, stop: 'listener' as const }
+  const options = rec({ ...own, method: 'OPTIONS', host: 'webext.contoso.com', path: '*', status: 200 })
+  const optionsCoded = { ...options, id: 'options-coded', error: 'options' }
+  const left = rec({ ...own, host: 'webext.contoso.com', path: '/abs/handler/', status: 499, error: 'client_aborted' })
+  const answered = rec({ ...own, host: 'webext.contoso.com', path: '/x', status: 204 })
+  const steps = (r: FlowRecord): Array<[string, string]> => groupFlows([r]).flatMap((f) => f.steps.map((s): [string, string] => [s.name, s.category]))
+  t.same(steps(options), [['OPTIONS * (answered by the proxy)', 'answered']])
+  t.same(steps(optionsCoded), [['OPTIONS * (answered by the proxy)', 'answered']], 'whatever code OPTIONS * carries')
+  t.same(steps(left), [['client left before the answer', 'answered']])
+  t.same(steps(answered), [['answered by the proxy', 'answered']])
+  t.same(names(groupFlows([left])), ['Client left before the answer'])
+  t.same(steps(rec({ ...own, host: 'webext.contoso.com', path: '/x', status: 413, error: 'body_too_large', stop: 'rule', rule: 'webext' })), [['refused: body_too_large', 'refused']], 'a refusal is still one')
+  t.same(steps(rec({ host: 'webext.contoso.com', path: '/x', status: 499, error: 'client_aborted' })), [['GET /x', 'other']], 'a forwarded request the client left is named by its path')
 })
 
 // Any records at all: the shapes a live feed, a reconnect, a hand-edited HAR file or another tool's
@@ -169,10 +241,16 @@ const anyRecord = fc.record({
   upstreamStatus: fc.constantFrom(0, 200, 401),
   member: fc.constantFrom('', 'fe01', 'dir01', 'vip'),
   pool: fc.constantFrom('', 'fe', 'dir'),
-  upstream: fc.constantFrom('', '127.0.1.2:4443', '127.0.1.11:4443', 'x', '[::1]:80'),
+  upstream: fc.constantFrom('', '127.0.1.2:4443', '127.0.1.11:4443', '127.0.1.31:443', '192.0.2.80:80', 'x', '[::1]:80'),
   listener: fc.constantFrom('external-http', 'external-https', 'dir-vip-ext-https'),
   listenerPort: fc.constantFrom(0, 80, 443, 4443),
-  relayedBy: fc.constantFrom('', 'external-https', 'other'),
+  // undefined: an export older than the field, paired by the port.
+  relayedBy: fc.constantFrom(undefined, '', 'external-https', 'other'),
+  stop: fc.constantFrom(undefined, 'listener', 'rule', 'pool'),
+  // The same request again this many times, each `again` ms after the one before: the
+  // Office Web Apps page asking for the same document, a client retrying.
+  repeat: fc.integer({ min: 0, max: 3 }),
+  again: fc.integer({ min: 0, max: 1500 }),
   error: fc.constantFrom('', 'not_published', 'path_not_published', 'denied', 'misdirected', 'upstream_refused'),
   gap: fc.integer({ min: -5000, max: 2 * 60_000 }),
   durationMs: fc.integer({ min: 0, max: 90_000 }),
@@ -181,31 +259,41 @@ const anyRecord = fc.record({
 })
 
 t.test('any sequence of records: no throw, each record in exactly one flow, in the order given', async (t) => {
-  fc.assert(fc.property(fc.array(anyRecord, { maxLength: 60 }), (drafts) => {
+  fc.assert(fc.property(fc.array(anyRecord, { maxLength: 40 }), (drafts) => {
     let time = 1_700_000_000_000
-    const records = drafts.map(({ gap, ...d }, i) => {
+    const records: FlowRecord[] = []
+    for (const { gap, repeat, again, relayedBy, stop, ...d } of drafts) {
       time += gap
-      return rec({ ...d, id: `p${i}`, time })
-    })
+      for (let n = 0; n <= repeat; n++) {
+        const r = rec({ ...d, id: `p${records.length}`, time: time + n * again })
+        records.push({ ...r, relayedBy: relayedBy as string, stop: stop ?? (undefined as unknown as FlowRecord['stop']) })
+      }
+    }
     const flows = groupFlows(records)
     const where = new Map(records.map((r, i) => [r, i]))
-    const seen = new Set<number>()
+    // Where each record landed: which flow, and whether as a step or as a hop of one of its steps.
+    const landed = new Map<number, Flow[]>()
     for (const flow of flows) {
       if (flow.steps.length === 0 || flow.name === '') return false
       let last = -1
       for (const r of flow.records) {
         const i = where.get(r)
-        if (i === undefined || seen.has(i) || i <= last) return false
-        seen.add(i)
+        if (i === undefined || i <= last) return false
         last = i
       }
-      const inSteps = flow.steps.flatMap((s) => s.chain)
-      if (inSteps.length !== flow.records.length || !inSteps.every((r) => flow.records.includes(r))) return false
+      for (const s of flow.steps) {
+        for (const r of s.chain) {
+          const i = where.get(r)
+          if (i === undefined || !flow.records.includes(r)) return false
+          landed.set(i, [...(landed.get(i) ?? []), flow])
+        }
+      }
+      if (flow.steps.flatMap((s) => s.chain).length !== flow.records.length) return false
       if (!flow.steps.every((s, i) => s.index === i && s.chain[0] === s.record && s.name !== '')) return false
       const lanes = lanesOf(flow)
       if (new Set(lanes.map((l) => l.key)).size !== lanes.length) return false
     }
-    return seen.size === records.length
+    return records.every((_, i) => landed.get(i)?.length === 1)
   }), { numRuns: 400 })
   t.pass('held for 400 sequences')
 })
@@ -246,4 +334,79 @@ t.test('a HAR file back into records', async (t) => {
   t.same(names(groupFlows(records)), ['Address book download (NTLM)', 'Mobile sign-in', 'Meeting join'], 'and they group like the feed\'s')
   t.throws(() => recordsOfHar('{"log":{}}'), /no log\.entries/)
   t.throws(() => recordsOfHar('<html>'), /not a HAR file/)
+})
+
+// Another tool's HAR file (a browser's devtools) carries credentials in clear; the page masks them
+// as the server masks its feed and its export, by the same list and the same rule.
+const SECRETS: Array<[string, string]> = [
+  ['Authorization', 'NTLM TlRMTVNTUAABAAAAB4IIogAAAAAAAAAAAAAAAAAAAAAGAbEdAAAADw=='],
+  ['authorization', 'Bearer'],
+  ['Proxy-Authorization', 'Basic dXNlcjpwYXNz'],
+  ['Cookie', 'a=abc; MS-WSMAN=0123456789ab'],
+  ['Cookie', ' flag;x=1=2; '],
+  ['Set-Cookie', 'MS-WSMAN=0123456789ab; Path=/; Secure; HttpOnly'],
+  ['Set-Cookie', 'lonely'],
+  ['X-MS-WebTicket', 'opaque-ticket'],
+  ['Host', 'webext.contoso.com'],
+  ['WWW-Authenticate', 'NTLM TlRMTVNTUAACAAAA'],
+]
+
+t.test('a HAR file\'s credentials masked as the server masks them', async (t) => {
+  t.same([...PAGE_SECRET_HEADERS].sort(), [...SECRET_HEADERS].sort(), 'the page\'s list of secret fields is the server\'s')
+  for (const [name, value] of SECRETS) t.equal(pageMask(name, value), maskHeaderValue(name, value), `${name}: ${value}`)
+  t.equal(pageMask('Cookie', 'a=abc; MS-WSMAN=0123456789ab'), 'a=[3 characters hidden]; MS-WSMAN=[12 characters hidden]', 'a cookie\'s name kept')
+  t.equal(pageMask('Set-Cookie', 'MS-WSMAN=0123456789ab; Path=/'), 'MS-WSMAN=[12 characters hidden]; Path=/', 'a Set-Cookie\'s attributes kept')
+  for (const [name, value] of SECRETS) {
+    const once = pageMask(name, value)
+    t.equal(pageMask(name, once), once, `masked once only: ${name}: ${once}`)
+  }
+  t.equal(pageMask('Authorization', 'NTLM [40 characters hidden], Negotiate [8 characters hidden]'), 'NTLM [40 characters hidden], Negotiate [8 characters hidden]', 'a change of a repeated field, masked and joined, kept')
+
+  const browser = {
+    startedDateTime: '2026-01-02T03:04:06.000Z', time: 3,
+    request: { method: 'GET', url: 'https://webext.contoso.com/ucwa/oauth/v1/applications', headers: [{ name: 'Authorization', value: 'Bearer cwt=AAEBHAEFAAAAAAAFFQAAAA' }, { name: 'Cookie', value: 'a=abc; MS-WSMAN=0123456789ab' }, { name: 'X-MS-WebTicket', value: 'opaque-ticket' }] },
+    response: { status: 200, headers: [{ name: 'Set-Cookie', value: 'MS-WSMAN=0123456789ab; Path=/' }, { name: 'Content-Type', value: 'application/json' }] },
+  }
+  const ours = {
+    ...browser,
+    request: { ...browser.request, headers: [{ name: 'Authorization', value: 'Bearer [26 characters hidden]' }, { name: 'Cookie', value: 'a=[3 characters hidden]; MS-WSMAN=[12 characters hidden]' }] },
+    response: { status: 200, headers: [{ name: 'Set-Cookie', value: 'MS-WSMAN=[12 characters hidden]; Path=/' }] },
+    _rule: 'webext', _upstream: '127.0.1.11:4443', _member: 'fe01', _relayedBy: '',
+    _forwardedHeaders: [{ name: 'Cookie', value: 'a=[3 characters hidden]; MS-WSMAN=[12 characters hidden]' }],
+    _upstreamResponseHeaders: [{ name: 'Set-Cookie', value: 'MS-WSMAN=[12 characters hidden]; Path=/' }],
+    _requestChanges: [{ name: 'Authorization', change: 'removed', value: 'Bearer [26 characters hidden]', why: 'test' }],
+  }
+  const { records: [foreign, own] } = recordsOfHar(JSON.stringify({ log: { entries: [browser, ours] } }))
+  t.same(foreign?.requestHeaders, [['Authorization', 'Bearer [26 characters hidden]'], ['Cookie', 'a=[3 characters hidden]; MS-WSMAN=[12 characters hidden]'], ['X-MS-WebTicket', '[13 characters hidden]']], 'another tool\'s request: masked on reading')
+  t.same(foreign?.responseHeaders, [['Set-Cookie', 'MS-WSMAN=[12 characters hidden]; Path=/'], ['Content-Type', 'application/json']], 'and its response')
+  t.same(foreign?.upstreamResponseHeaders, foreign?.responseHeaders, 'on both sides')
+  t.same([own?.requestHeaders, own?.responseHeaders, own?.forwardedHeaders, own?.upstreamResponseHeaders, own?.requestChanges.map((c) => c.value)],
+    [ours.request.headers.map((h) => [h.name, h.value]), [['Set-Cookie', 'MS-WSMAN=[12 characters hidden]; Path=/']], [['Cookie', 'a=[3 characters hidden]; MS-WSMAN=[12 characters hidden]']], [['Set-Cookie', 'MS-WSMAN=[12 characters hidden]; Path=/']], ['Bearer [26 characters hidden]']],
+    'our own export, masked already: left as it is')
+})
+
+t.test('the changed fields marked are the server\'s changes, and none without them', async (t) => {
+  const marks = marksOf([
+    { name: 'X-Forwarded-For', change: 'added', value: '10.0.0.5', why: 'set by the proxy' },
+    { name: 'Connection', change: 'removed', value: 'keep-alive', why: 'hop-by-hop' },
+    { name: 'Host', change: 'replaced', value: 'fe01', from: 'webext.contoso.com', why: 'the pool\'s name' },
+  ])
+  t.same([...marks.before], [['connection', { change: 'removed', why: 'hop-by-hop' }]])
+  t.same([...marks.after], [['x-forwarded-for', { change: 'added', why: 'set by the proxy' }], ['host', { change: 'replaced', why: 'the pool\'s name', from: 'webext.contoso.com' }]])
+  const none = marksOf([])
+  t.same([none.before.size, none.after.size], [0, 0], 'a HAR of another tool\'s: nothing guessed')
+})
+
+t.test('a paused feed holds the newest MAX_LIVE and counts the older ones it let go', async (t) => {
+  const held: number[] = []
+  let dropped = 0
+  for (let i = 0; i < MAX_LIVE + 37; i++) dropped += pushBounded(held, i, MAX_LIVE).length
+  t.equal(held.length, MAX_LIVE, 'no more than the flow view keeps')
+  t.same([held[0], held.at(-1)], [37, MAX_LIVE + 36], 'the newest kept, in their order')
+  t.equal(dropped, 37)
+  t.same(pushBounded([1, 2], 3, 5), [], 'nothing dropped below the bound')
+  t.equal(waitingText(0, 0), '')
+  t.equal(waitingText(1, 0), '1 new exchange waits')
+  t.equal(waitingText(MAX_LIVE, 37), `${MAX_LIVE} new exchanges wait, 37 older ones dropped`)
+  t.equal(waitingText(MAX_LIVE, 1), `${MAX_LIVE} new exchanges wait, 1 older one dropped`)
 })

@@ -13,7 +13,7 @@ export interface StaticFile { body: Buffer, type: string }
 export const ASSET_NAMES = [
   'app.js', 'api.js', 'diagram.js', 'dom.js', 'edge-counts.js', 'firewall.js', 'flow-feed.js', 'graph-layout.js', 'headers-panel.js', 'port-tables.js',
   'text-size.js', 'try-it.js',
-  'flow-groups.js', 'flow-view.js', 'har-replay.js', 'sequence-diagram.js',
+  'flow-groups.js', 'flow-view.js', 'har-replay.js', 'live-window.js', 'sequence-diagram.js',
   'style.css', 'flows.css',
 ] as const
 

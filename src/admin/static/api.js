@@ -9,7 +9,10 @@
 /** @typedef {import('../../observe/traffic.js').TrafficEntry} TrafficEntry */
 /** @typedef {import('../../explain/explain-schema.js').ExplainResult} ExplainResult */
 /** @typedef {import('../../explain/explain-schema.js').RuleVerdict} RuleVerdict */
-/** @typedef {import('../flow-record.js').FlowRecord} FlowRecord */
+// An exchange as the page holds it: the feed's record (src/admin/flow-record.ts), or one read back
+// from a HAR file, which may lack relayedBy (an export older than the field) and carries the
+// status text the file gave.
+/** @typedef {Omit<import('../flow-record.js').FlowRecord, 'relayedBy'> & { relayedBy?: string, statusText?: string }} FlowRecord */
 
 const token = new URLSearchParams(location.search).get('token')
 /** @type {Record<string, string>} */

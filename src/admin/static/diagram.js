@@ -8,7 +8,7 @@
 // "nothing unpublished is forwarded" can be seen.
 import { byId, svg } from './dom.js'
 import { countReserve, countRoom, currentTraffic, edge, highlightEdges, onTraffic, overflows, updateCounts, vipOfListener } from './edge-counts.js'
-import { box, BOX_PAD, drawBox, drawingRoot, fit, layout, LINE_GAP, lineMetrics, route, textWidth, titleBand, wrap, ZONE_PAD } from './graph-layout.js'
+import { box, BOX_PAD, drawBox, drawingRoot, fit, layout, LINE_GAP, lineMetrics, ROLE_ORDER, ROLE_TEXT, route, textWidth, titleBand, wrap, ZONE_PAD } from './graph-layout.js'
 
 /** @typedef {import('./api.js').RoutesView} RoutesView */
 /** @typedef {import('./api.js').RouteView} RouteView */
@@ -25,11 +25,6 @@ import { box, BOX_PAD, drawBox, drawingRoot, fit, layout, LINE_GAP, lineMetrics,
 const MAX = { client: 240, listener: 300, rule: 340, pool: 340, refusal: 260 }
 // Between the stacked boxes under the layout (the HLB VIPs and what they balance).
 const STACK_GAP = 28
-
-/** @type {Record<string, number>} */
-const ROLE_ORDER = { frontend: 0, director: 1, owas: 2, other: 3 }
-/** @type {Record<string, string>} */
-const ROLE_TEXT = { frontend: 'Front End pool', director: 'Director pool (HLB VIP)', owas: 'Office Web Apps', other: 'Other servers' }
 
 // A listener's rules, each once with the names it is published under, in rule order.
 /**

@@ -9,7 +9,7 @@
 // service) cross neither firewall: they are listed inside the internal network.
 import { byId, svg } from './dom.js'
 import { countRoom, currentTraffic, onTraffic, overflows } from './edge-counts.js'
-import { box, drawBox, drawingRoot, layout, lineMetrics, route, textWidth, titleBand, ZONE_PAD } from './graph-layout.js'
+import { box, drawBox, drawingRoot, layout, lineMetrics, ROLE_ORDER, ROLE_TEXT, route, textWidth, titleBand, ZONE_PAD } from './graph-layout.js'
 
 /** @typedef {import('./api.js').RoutesView} RoutesView */
 /** @typedef {import('./api.js').Ports} Ports */
@@ -26,11 +26,6 @@ const LIST_GAP = 14
 // The Director table's rows sent from the reverse proxy's internal interface (the seed's source):
 // they cross the internal firewall like the internal table's.
 const FROM_PROXY = new Set(['director-http-8080', 'director-https-4443'])
-
-/** @type {Record<string, number>} */
-const ROLE_ORDER = { frontend: 0, director: 1, owas: 2, other: 3 }
-/** @type {Record<string, string>} */
-const ROLE_TEXT = { frontend: 'Front End pool', director: 'Director pool (HLB VIP)', owas: 'Office Web Apps', other: 'Other servers' }
 
 // The rows drawn, for lighting them: where each is, which traffic crosses it, its arrows.
 /** @type {Array<{ g: SVGGElement, count: SVGTextElement | null, row: PortRow, external: boolean, served: boolean, paths: SVGPathElement[] }>} */

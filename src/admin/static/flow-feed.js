@@ -7,10 +7,12 @@ import { withToken } from './api.js'
 import { byId, el, one, statusClass } from './dom.js'
 import { flashEdges, refreshTrafficSoon } from './edge-counts.js'
 import { showDetails } from './headers-panel.js'
+import { MAX_LIVE, pushBounded } from './live-window.js'
 
 /** @typedef {import('./api.js').FlowRecord} FlowRecord */
 
 const MAX_ROWS = 200
+// The ids seen, far more than the server's history (what a reconnect replays).
 const MAX_KNOWN = 5000
 // The records shown, by id: a reconnecting EventSource replays the server's recent history.
 /** @type {Map<string, FlowRecord>} */
@@ -51,7 +53,9 @@ function addRow (feedBody, r) {
 }
 
 /**
- * @typedef {{ onRecord: (r: FlowRecord) => void, onWaiting: (n: number) => void }} FeedHooks
+ * Each record reaches onRecord once: the feed is the one that knows which it has seen. onWaiting
+ * counts what a paused feed holds and the older ones it let go (it holds the newest MAX_LIVE).
+ * @typedef {{ onRecord: (r: FlowRecord) => void, onWaiting: (n: number, dropped: number) => void }} FeedHooks
  */
 
 /** @type {FeedHooks} */
@@ -65,8 +69,9 @@ export function connectFeed (hooks = NO_HOOKS) {
   let paused = false
   /** @type {FlowRecord[]} */
   let waiting = []
+  let dropped = 0
   // Every id seen, not only the rows kept: a reconnect replays the server's whole history, which
-  // may be longer than the table.
+  // may be longer than the table. The flow view takes the feed's word for it.
   /** @type {Set<string>} */
   const known = new Set()
   const pill = byId('connection')
@@ -86,8 +91,8 @@ export function connectFeed (hooks = NO_HOOKS) {
     flashEdges(record)
     refreshTrafficSoon()
     if (paused) {
-      waiting.push(record)
-      hooks.onWaiting(waiting.length)
+      dropped += pushBounded(waiting, record, MAX_LIVE).length
+      hooks.onWaiting(waiting.length, dropped)
       return
     }
     addRow(feedBody, record)
@@ -102,9 +107,12 @@ export function connectFeed (hooks = NO_HOOKS) {
     resume () {
       paused = false
       const held = waiting
+      const lost = dropped
       waiting = []
+      dropped = 0
+      if (lost > 0) feedBody.prepend(el('tr', {}, el('td', { colspan: 8, class: 'error', text: `${lost} exchanges not shown: they came while paused, before the newest ${MAX_LIVE}` })))
       for (const record of held) { addRow(feedBody, record); hooks.onRecord(record) }
-      hooks.onWaiting(0)
+      hooks.onWaiting(0, 0)
     },
   }
 }

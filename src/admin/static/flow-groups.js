@@ -21,19 +21,22 @@
 //         where the attendee opens the link, whatever the client did before;
 //       - a refusal of a name nothing publishes, when the open flow never used that name: a name
 //         nobody published is somebody else's mistake, not the next step of this flow;
-//   (c) the client was idle for more than a minute: Lync clients keep an event channel or a
-//       keep-alive going while a session lasts, so a silence that long ends it.
+//   (c) the client was silent for longer than IDLE_MS since the flow's last exchange ended: a
+//       signed-in Lync client always has an event channel or a keep-alive going, so a silence
+//       longer than their period means the session is over, and what comes next is a new one.
 // Exchanges that are a hop of another one are not steps of their own: where lyncproxy is also the
 // Director pool's HLB (the lab), a request forwarded to the VIP comes back to lyncproxy as a second
-// exchange, on the listener the first one's upstream names, for the same method, name and path,
-// while the first is waiting. That hop is drawn inside the first one's step (client → lyncproxy →
-// VIP → dir02), not as a request of the client's.
+// exchange, which the proxy marks with the listener that sent it (relayedBy), for the same method,
+// name and path, begun and ended while the first one waits. That hop is drawn inside the first
+// one's step (client → lyncproxy → VIP → dir02), not as a request of the client's.
 
 /** @typedef {import('./api.js').FlowRecord} FlowRecord */
 
 /**
- * What kind of step an exchange is, which decides whether it begins a flow.
- * @typedef {'discovery' | 'user' | 'token' | 'ucwa' | 'address-book' | 'meeting' | 'xframe' | 'refused' | 'redirect' | 'other'} Category
+ * What kind of step an exchange is, which decides whether it begins a flow. `refused` and
+ * `redirect` are answers the proxy gave itself instead of forwarding; `answered` its other ones
+ * (OPTIONS *, a client that left before any answer).
+ * @typedef {'discovery' | 'user' | 'token' | 'ucwa' | 'address-book' | 'meeting' | 'xframe' | 'refused' | 'redirect' | 'answered' | 'other'} Category
  */
 
 /**
@@ -60,8 +63,10 @@ export const IDLE_MS = 60_000
 // How far apart, in records, an exchange and its hop may arrive: other clients' exchanges finish in
 // between, and the hop is published first (it ends before the exchange that waits for it).
 const HOP_WINDOW = 64
-// Both are stamped by one clock; a HAR file rounds them to the millisecond.
-const HOP_SLACK_MS = 1000
+// A hop begins after its exchange and ends before it, by one clock; but the start is kept in whole
+// milliseconds (Date.now(), and a HAR file's startedDateTime), so either end may read up to one
+// millisecond past the exchange's.
+const CLOCK_MS = 1
 
 /** @param {FlowRecord} r */
 const pathOnly = (r) => {
@@ -71,8 +76,21 @@ const pathOnly = (r) => {
 }
 /** @param {FlowRecord} r */
 const hostOnly = (r) => (r.host ?? '').toLowerCase().replace(/:\d+$/, '')
-/** @param {FlowRecord} r */
-export const answeredByProxy = (r) => (r.member ?? '') === '' && (r.upstream ?? '') === ''
+/**
+ * Whether the proxy answered the client itself: the exchange stopped at the listener or the rule.
+ * A record without `stop` (made by hand, or by a proxy older than the field) is judged by whether
+ * it names a server, which is what the server's stopOf (src/observe/exchange.ts) derives it from.
+ * @param {FlowRecord} r
+ */
+export const answeredByProxy = (r) => r.stop === undefined ? (r.member ?? '') === '' && (r.upstream ?? '') === '' : r.stop !== 'pool'
+
+/**
+ * The proxy's own refusal of the request (its failure code), '' when it forwarded it, redirected it
+ * or answered it otherwise (OPTIONS *), or the client left before an answer: the server's
+ * refusalOf (src/observe/exchange.ts), which the diagram's refusal markers count.
+ * @param {FlowRecord} r
+ */
+export const refusalOf = (r) => r.error === '' || r.error === 'client_aborted' || !answeredByProxy(r) ? '' : r.error
 /** @param {string} upstream */
 const portOf = (upstream) => {
   const colon = upstream.lastIndexOf(':')
@@ -91,15 +109,19 @@ export function classify (r) {
   const p = pathOnly(r)
   const host = hostOnly(r)
   if (answeredByProxy(r)) {
-    if (r.error === 'not_published') return { name: 'refused: unpublished name', category: 'refused' }
-    if (r.error === 'path_not_published') return { name: 'refused: unpublished path', category: 'refused' }
-    if (r.error === 'denied') return { name: 'refused: deny rule', category: 'refused' }
-    if (r.error === 'misdirected') return { name: 'refused: misdirected (421)', category: 'refused' }
+    // OPTIONS * asks about the proxy itself, which answers it whatever code its record carries.
+    const refusal = r.method === 'OPTIONS' && r.path === '*' ? '' : refusalOf(r)
+    if (refusal === 'not_published') return { name: 'refused: unpublished name', category: 'refused' }
+    if (refusal === 'path_not_published') return { name: 'refused: unpublished path', category: 'refused' }
+    if (refusal === 'denied') return { name: 'refused: deny rule', category: 'refused' }
+    if (refusal === 'misdirected') return { name: 'refused: misdirected (421)', category: 'refused' }
+    if (refusal !== '') return { name: `refused: ${refusal}`, category: 'refused' }
+    if (r.error === 'client_aborted') return { name: 'client left before the answer', category: 'answered' }
     if (r.status >= 300 && r.status < 400) {
       const location = (r.responseHeaders ?? []).find(([n]) => n.toLowerCase() === 'location')?.[1] ?? ''
       return { name: location.toLowerCase().startsWith('https://') ? 'redirect to HTTPS' : 'redirect by the proxy', category: 'redirect' }
     }
-    return { name: `refused: ${r.error || r.status}`, category: 'refused' }
+    return { name: r.method === 'OPTIONS' && r.path === '*' ? 'OPTIONS * (answered by the proxy)' : 'answered by the proxy', category: 'answered' }
   }
   const lyncdiscover = host.startsWith('lyncdiscover.') || host.startsWith('lyncdiscoverinternal.')
   if (p.includes('/xframe')) return { name: 'XFrame', category: 'xframe' }
@@ -157,25 +179,34 @@ function ucwaName (p) {
 }
 
 /**
- * Which record is a hop of which: exchange index → its hop's index. The proxy says of a request it
- * relayed to itself which of its listeners sent it (relayedBy); a record without it (a HAR file of
- * an older export) is paired by the port instead: its listener's port is the one the other
- * exchange's upstream names.
+ * Which record is a hop of which: exchange index → its hop's index. The proxy says of every request
+ * which of its own listeners relayed it (relayedBy), '' for a client's request: that is the answer
+ * wherever it is there. Only a record without the field (a HAR file of an export older than it) is
+ * paired by the port instead: its listener's port is the one the other exchange's upstream names.
+ * Either way the hop is the same request (method, name, path), begun and ended while its exchange
+ * waited; and no record is the hop of its own hop, however far down, so that every chain has an
+ * outermost exchange, a step of its flow.
  * @param {readonly FlowRecord[]} records
  * @returns {Map<number, number>}
  */
 export function pairHops (records) {
   /** @type {Map<number, number>} */
   const hopOf = new Map()
-  const claimed = new Set()
+  /** @type {Map<number, number>} hop index → the exchange it serves */
+  const servedBy = new Map()
   /**
    * @param {FlowRecord} a the exchange
    * @param {FlowRecord} b a candidate for its hop
    */
   const hopFits = (a, b) => {
-    if ((b.relayedBy ?? '') !== '' ? b.relayedBy !== a.listener : b.listenerPort !== portOf(a.upstream ?? '')) return false
-    return b.method === a.method && hostOnly(b) === hostOnly(a) && b.path === a.path &&
-      b.time >= a.time - HOP_SLACK_MS && b.time <= a.time + (a.durationMs ?? 0) + HOP_SLACK_MS
+    const relayed = typeof b.relayedBy === 'string' ? b.relayedBy !== '' && b.relayedBy === a.listener : b.listenerPort === portOf(a.upstream ?? '')
+    return relayed && b.method === a.method && hostOnly(b) === hostOnly(a) && b.path === a.path &&
+      b.time >= a.time - CLOCK_MS && b.time + (b.durationMs ?? 0) <= a.time + (a.durationMs ?? 0) + CLOCK_MS
+  }
+  /** Whether `j` is `i` or serves it, however far up. @param {number} j @param {number} i */
+  const above = (j, i) => {
+    for (let at = /** @type {number | undefined} */ (i); at !== undefined; at = servedBy.get(at)) if (at === j) return true
+    return false
   }
   records.forEach((a, i) => {
     if (portOf(a.upstream ?? '') === 0) return
@@ -183,11 +214,11 @@ export function pairHops (records) {
     for (let d = 1; d <= HOP_WINDOW && best < 0; d++) {
       for (const j of [i - d, i + d]) {
         const b = records[j]
-        if (b === undefined || best >= 0 || claimed.has(j) || hopOf.has(j) && hopOf.get(j) === i) continue
+        if (b === undefined || best >= 0 || servedBy.has(j) || above(j, i)) continue
         if (hopFits(a, b)) best = j
       }
     }
-    if (best >= 0) { hopOf.set(i, best); claimed.add(best) }
+    if (best >= 0) { hopOf.set(i, best); servedBy.set(best, i) }
   })
   return hopOf
 }
@@ -306,6 +337,7 @@ export function flowName (flow) {
     case 'refused':
       return first.record.error === 'not_published' ? 'Refused: unpublished name' : `Refused: ${first.name.replace(/^refused: /, '')}`
     case 'redirect': return 'Redirected by the proxy'
+    case 'answered': return first.name.charAt(0).toUpperCase() + first.name.slice(1)
     default: return `Requests to ${host || 'an unnamed host'}`
   }
 }

@@ -8,6 +8,7 @@ import { byId, el } from './dom.js'
 import { answeringHop, groupFlows, lanesOf } from './flow-groups.js'
 import { recordsOfHar } from './har-replay.js'
 import { exchangeSides, exchangeTitle } from './headers-panel.js'
+import { MAX_LIVE, pushBounded, waitingText } from './live-window.js'
 import { drawSequence, statusLine } from './sequence-diagram.js'
 
 /** @typedef {import('./api.js').FlowRecord} FlowRecord */
@@ -15,9 +16,6 @@ import { drawSequence, statusLine } from './sequence-diagram.js'
 /** @typedef {import('./flow-groups.js').Step} Step */
 /** @typedef {{ pause: () => void, resume: () => void }} FeedControl */
 
-// The live records the view keeps: a teaching session, not a capture (the HAR export is the
-// capture, and a replay has no limit but the file's).
-const MAX_LIVE = 1000
 // The flows listed before "show older": the list never needs a scroll box of its own, whose
 // hidden rows would still be laid out under the drawing.
 const LISTED = 8
@@ -36,7 +34,6 @@ const timeOf = (ms) => new Date(ms).toTimeString().slice(0, 8)
 export function setUpFlowView () {
   /** @type {FlowRecord[]} */
   const live = []
-  const seen = new Set()
   /** @type {{ records: FlowRecord[], file: string, note: string } | null} */
   let replay = null
   /** @type {FeedControl | null} */
@@ -54,6 +51,7 @@ export function setUpFlowView () {
   /** @type {Flow[]} */
   let flows = []
   let drawnKey = ''
+  let listKey = ''
   let detailsKey = ''
   /** @type {ReturnType<typeof setTimeout> | undefined} */
   let timer
@@ -101,26 +99,43 @@ export function setUpFlowView () {
     renderDetails(flow)
   }
 
+  // The list is built again only when what it shows changed (a render comes up to every 40 ms while
+  // exchanges arrive): a button replaced under the pointer loses the click, and under the keyboard's
+  // focus the focus. When it must be built again, the focus goes back to the same flow's button.
   /** @param {Flow | undefined} shown */
   function renderList (shown) {
     const newest = [...flows].reverse()
     const items = allListed ? newest : newest.slice(0, LISTED)
-    const children = items.map((f) => {
+    /** @param {Flow} f */
+    const meta = (f) => {
       const last = f.steps[f.steps.length - 1]?.record
+      return `from ${f.client} · ${f.steps.length} ${f.steps.length === 1 ? 'step' : 'steps'} · ${timeOf(f.start)}${last ? ' · last ' + last.status : ''}`
+    }
+    const more = newest.length > LISTED ? (allListed ? 'Show the newest only' : `Show ${newest.length - LISTED} older flows`) : ''
+    const none = items.length > 0 ? '' : replay ? 'This file has no exchange' : 'No exchange has gone through the proxy since this page opened'
+    const key = JSON.stringify([items.map((f) => [f.key, f.kind, f.name, meta(f), f === shown]), more, none])
+    list.dataset.count = String(flows.length)
+    if (key === listKey) return
+    listKey = key
+    const focused = document.activeElement instanceof HTMLElement && list.contains(document.activeElement) ? document.activeElement : null
+    const children = items.map((f) => {
       const button = el('button', { type: 'button', class: 'flow-item', 'data-flow': f.key, 'data-kind': f.kind, 'aria-pressed': f === shown ? 'true' : 'false' },
         el('span', { class: 'flow-name', text: f.name }),
-        el('span', { class: 'flow-meta', text: `from ${f.client} · ${f.steps.length} ${f.steps.length === 1 ? 'step' : 'steps'} · ${timeOf(f.start)}${last ? ' · last ' + last.status : ''}` }))
+        el('span', { class: 'flow-meta', text: meta(f) }))
       button.addEventListener('click', () => choose(f.key))
       return el('li', {}, button)
     })
-    if (newest.length > LISTED) {
-      const more = el('button', { type: 'button', class: 'flow-more', text: allListed ? 'Show the newest only' : `Show ${newest.length - LISTED} older flows` })
-      more.addEventListener('click', () => { allListed = !allListed; render() })
-      children.push(el('li', {}, more))
+    if (more !== '') {
+      const button = el('button', { type: 'button', class: 'flow-more', text: more })
+      button.addEventListener('click', () => { allListed = !allListed; render() })
+      children.push(el('li', {}, button))
     }
-    if (children.length === 0) children.push(el('li', { class: 'flow-none', text: replay ? 'This file has no exchange' : 'No exchange has gone through the proxy since this page opened' }))
+    if (none !== '') children.push(el('li', { class: 'flow-none', text: none }))
     list.replaceChildren(...children)
-    list.dataset.count = String(flows.length)
+    if (focused !== null) {
+      const again = focused.dataset.flow === undefined ? list.querySelector('.flow-more') : list.querySelector(`.flow-item[data-flow="${CSS.escape(focused.dataset.flow)}"]`)
+      if (again instanceof HTMLElement) again.focus({ preventScroll: true })
+    }
   }
 
   /** @param {Flow | undefined} flow */
@@ -257,16 +272,14 @@ export function setUpFlowView () {
   return {
     /** @param {FlowRecord} r */
     onRecord (r) {
-      if (seen.has(r.id)) return
-      seen.add(r.id)
-      live.push(r)
-      while (live.length > MAX_LIVE) seen.delete(live.shift()?.id)
+      pushBounded(live, r, MAX_LIVE)
       if (replay === null) schedule()
     },
-    /** @param {number} n */
-    onWaiting (n) {
-      waiting.textContent = n === 0 ? '' : `${n} new ${n === 1 ? 'exchange waits' : 'exchanges wait'}`
+    /** @param {number} n @param {number} dropped */
+    onWaiting (n, dropped) {
+      waiting.textContent = waitingText(n, dropped)
       waiting.dataset.waiting = String(n)
+      waiting.dataset.dropped = String(dropped)
     },
     /** @param {FeedControl} control */
     attach (control) { feed = control },

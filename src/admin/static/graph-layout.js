@@ -28,6 +28,13 @@ export const ZONE_PAD = 12
 const TITLE_TOP = 12
 const TITLE_GAP = 18
 
+// The kinds of server a pool is (its role in the configuration), in the order both drawings put
+// them, top to bottom, and the name each gives them; an unknown role after them all.
+/** @type {Record<string, number>} */
+export const ROLE_ORDER = { frontend: 0, director: 1, owas: 2, other: 3 }
+/** @type {Record<string, string>} */
+export const ROLE_TEXT = { frontend: 'Front End pool', director: 'Director pool (HLB VIP)', owas: 'Office Web Apps', other: 'Other servers' }
+
 /** @type {SVGTextElement | null} */
 let probe = null
 /** @type {Map<string, number>} */

@@ -5,7 +5,9 @@
 // an entry without them is drawn as well as its standard fields allow: the server is the one HAR
 // names (serverIPAddress) or else the URL's host, and the proxy's side of it is unknown. Nothing of
 // the file is trusted: every field is checked for its type, and an entry that is not one is
-// skipped and counted.
+// skipped and counted. Another tool's file carries credentials in clear (a browser's devtools
+// export keeps Authorization and Cookie): they are masked on reading, as the server masks its feed
+// and its export, so that a lesson on the projector shows no more of a replay than of the live feed.
 
 /** @typedef {import('./api.js').FlowRecord} FlowRecord */
 /** @typedef {FlowRecord['requestChanges'][number]} HeaderChange */
@@ -17,8 +19,44 @@ const str = (v, fallback = '') => typeof v === 'string' ? v : fallback
 /** @param {unknown} v @param {number} [fallback] */
 const num = (v, fallback = 0) => typeof v === 'number' && Number.isFinite(v) ? v : fallback
 
+// The fields whose values are credentials: the server's list (SECRET_HEADERS in
+// src/admin/flow-record.ts; test/flow-groups.test.ts checks the two are the same).
+export const SECRET_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-ms-webticket'])
+
+// What a masked value reads, the server's words: one masked already (lyncproxy's own export) is
+// kept as it is, not counted again; so is the first of several masked and joined (a change of a
+// repeated field: "NTLM [40 characters hidden], Negotiate [8 characters hidden]").
+const MASKED = /^\[\d+ characters hidden\]/
+/** @param {string} secret */
+const hidden = (secret) => MASKED.test(secret) ? secret : `[${secret.length} characters hidden]`
+/** @param {string} pair a cookie's name=value */
+function maskCookie (pair) {
+  const eq = pair.indexOf('=')
+  return eq < 0 ? hidden(pair) : `${pair.slice(0, eq + 1)}${hidden(pair.slice(eq + 1))}`
+}
+
 /**
- * HAR's {name, value} headers as the feed's [name, value] pairs.
+ * A header's value as the server's feed shows it (maskHeaderValue in src/admin/flow-record.ts):
+ * the scheme of an Authorization kept ("NTLM", "Bearer": which handshake step a request is), the
+ * names of cookies and a Set-Cookie's attributes kept, every secret replaced by its length.
+ * @param {string} name
+ * @param {string} value
+ */
+export function maskHeaderValue (name, value) {
+  const lower = name.toLowerCase()
+  if (!SECRET_HEADERS.has(lower) || MASKED.test(value)) return value
+  if (lower === 'cookie') return value.split(';').map((pair) => { const lead = pair.length - pair.trimStart().length; return pair.slice(0, lead) + maskCookie(pair.trimStart()) }).join(';')
+  if (lower === 'set-cookie') {
+    const semi = value.indexOf(';')
+    return semi < 0 ? maskCookie(value) : maskCookie(value.slice(0, semi)) + value.slice(semi)
+  }
+  const space = value.indexOf(' ')
+  const scheme = lower.endsWith('authorization') && space > 0 ? value.slice(0, space) + ' ' : ''
+  return scheme + hidden(value.slice(scheme.length))
+}
+
+/**
+ * HAR's {name, value} headers as the feed's [name, value] pairs, credentials masked.
  * @param {unknown} list
  * @returns {Array<[string, string]>}
  */
@@ -26,7 +64,7 @@ function pairs (list) {
   if (!Array.isArray(list)) return []
   /** @type {Array<[string, string]>} */
   const out = []
-  for (const h of list) if (isObject(h) && typeof h.name === 'string') out.push([h.name, str(h.value)])
+  for (const h of list) if (isObject(h) && typeof h.name === 'string') out.push([h.name, maskHeaderValue(h.name, str(h.value))])
   return out
 }
 
@@ -43,8 +81,8 @@ function changes (list) {
   for (const c of list) {
     if (!isObject(c) || typeof c.name !== 'string' || !CHANGES.has(String(c.change))) continue
     /** @type {HeaderChange} */
-    const change = { name: c.name, change: /** @type {HeaderChange['change']} */ (c.change), value: str(c.value), why: str(c.why) }
-    if (typeof c.from === 'string') change.from = c.from
+    const change = { name: c.name, change: /** @type {HeaderChange['change']} */ (c.change), value: maskHeaderValue(c.name, str(c.value)), why: str(c.why) }
+    if (typeof c.from === 'string') change.from = maskHeaderValue(c.name, c.from)
     out.push(change)
   }
   return out
@@ -90,6 +128,7 @@ export function recordOfEntry (e, i) {
     pool: str(e._pool),
     upstream,
     status,
+    statusText: str(response.statusText),
     upstreamStatus: num(e._upstreamStatus, ours ? 0 : status),
     bytesIn: Math.max(0, num(request.bodySize)),
     bytesOut: Math.max(0, num(content.size, num(response.bodySize))),
@@ -99,7 +138,9 @@ export function recordOfEntry (e, i) {
     member,
     listenerPort: num(e._listenerPort, ours ? 0 : urlPort),
     reason: str(e._reason),
-    relayedBy: str(e._relayedBy),
+    // Missing from an export older than the field (then pairHops goes by the ports); another
+    // tool's file holds only the client's own requests.
+    relayedBy: typeof e._relayedBy === 'string' ? e._relayedBy : ours ? undefined : '',
     stop: STOPS.has(stop) ? /** @type {FlowRecord['stop']} */ (stop) : member === '' && upstream === '' ? 'listener' : 'pool',
     requestHeaders,
     forwardedHeaders: pairs(e._forwardedHeaders),

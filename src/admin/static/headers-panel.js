@@ -5,50 +5,30 @@
 // requestChanges and responseChanges, the same words `explain` gives). The feed's table and the
 // flow view both show an exchange this way.
 import { byId, el } from './dom.js'
+import { answeredByProxy } from './flow-groups.js'
 
 /** @typedef {import('./api.js').FlowRecord} FlowRecord */
 /** @typedef {FlowRecord['requestChanges'][number]} HeaderChange */
 /** @typedef {{ change: string, why: string, from?: string }} Mark */
 
 /**
- * The changes by field name. A record without them (a proxy before they were recorded, a HAR file
- * of another tool) still gets its changed fields marked, from comparing the two sides, without a
- * reason.
+ * The marks of one way through the proxy, by field name: the server's record of what the proxy
+ * changed (header-changes.ts, the same words `explain` gives). A record without them (another
+ * tool's HAR file) has nothing marked: what the proxy did is not for the page to guess.
  * @param {HeaderChange[]} changes
- * @param {Array<[string, string]>} before
- * @param {Array<[string, string]>} after
  * @returns {{ before: Map<string, Mark>, after: Map<string, Mark> }}
  */
-function marksOf (changes, before, after) {
+export function marksOf (changes) {
   /** @type {Map<string, Mark>} */
-  const b = new Map()
+  const before = new Map()
   /** @type {Map<string, Mark>} */
-  const a = new Map()
-  if (changes.length > 0) {
-    for (const c of changes) {
-      const mark = { change: c.change, why: c.why, ...(c.from === undefined ? {} : { from: c.from }) }
-      if (c.change === 'removed') b.set(c.name.toLowerCase(), mark)
-      else a.set(c.name.toLowerCase(), mark)
-    }
-    return { before: b, after: a }
+  const after = new Map()
+  for (const c of changes) {
+    const mark = { change: c.change, why: c.why, ...(c.from === undefined ? {} : { from: c.from }) }
+    if (c.change === 'removed') before.set(c.name.toLowerCase(), mark)
+    else after.set(c.name.toLowerCase(), mark)
   }
-  if (before.length === 0 || after.length === 0) return { before: b, after: a }
-  /** @param {Array<[string, string]>} side */
-  const joined = (side) => {
-    /** @type {Map<string, string>} */
-    const m = new Map()
-    for (const [n, v] of side) m.set(n.toLowerCase(), m.has(n.toLowerCase()) ? `${m.get(n.toLowerCase())}, ${v}` : v)
-    return m
-  }
-  const jb = joined(before)
-  const ja = joined(after)
-  for (const [k, v] of ja) {
-    const was = jb.get(k)
-    if (was === undefined) a.set(k, { change: 'added', why: '' })
-    else if (was !== v) a.set(k, { change: 'replaced', why: '', from: was })
-  }
-  for (const k of jb.keys()) if (!ja.has(k)) b.set(k, { change: 'removed', why: '' })
-  return { before: b, after: a }
+  return { before, after }
 }
 
 /**
@@ -86,12 +66,12 @@ function headerTable (id, caption, pairs, marks, empty) {
  * @param {string} prefix
  */
 export function exchangeSides (r, prefix) {
-  const proxyAnswered = r.member === '' && r.upstream === ''
+  const proxyAnswered = answeredByProxy(r)
   const forwarded = r.forwardedHeaders ?? []
   const fromServer = r.upstreamResponseHeaders ?? []
   const toClient = r.responseHeaders ?? []
-  const req = marksOf(r.requestChanges ?? [], r.requestHeaders ?? [], forwarded)
-  const res = marksOf(r.responseChanges ?? [], fromServer, toClient)
+  const req = marksOf(r.requestChanges ?? [])
+  const res = marksOf(r.responseChanges ?? [])
   const answered = proxyAnswered ? `(none: the proxy answered this request itself${r.reason ? ': ' + r.reason : ''})` : ''
   const notForwarded = proxyAnswered ? answered : r.upstreamStatus === 0 && r.error !== '' ? `(none recorded: ${r.error})` : '(none recorded)'
   return el('div', { class: 'sides' },

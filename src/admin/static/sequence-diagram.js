@@ -9,7 +9,7 @@
 // column cannot reach another label, a box's edge or an arrow, at any window size. Labels sit
 // above their arrows, never on them. The drawing is in CSS pixels (no viewBox scaling), so the
 // widths measured are the widths drawn.
-import { svg } from './dom.js'
+import { statusClass, svg } from './dom.js'
 import { answeredByProxy, answeringHop, laneKey } from './flow-groups.js'
 
 /** @typedef {import('./api.js').FlowRecord} FlowRecord */
@@ -17,6 +17,8 @@ import { answeredByProxy, answeringHop, laneKey } from './flow-groups.js'
 /** @typedef {import('./flow-groups.js').Step} Step */
 /** @typedef {import('./flow-groups.js').Lane} Lane */
 
+// The status texts of a live record, which carries only the number (a HAR file's entry has its
+// own statusText): the statuses a Lync flow and the proxy's own answers give.
 /** @type {Record<number, string>} */
 const STATUS_TEXT = {
   200: 'OK', 201: 'Created', 204: 'No Content', 301: 'Moved Permanently', 302: 'Found', 304: 'Not Modified', 307: 'Temporary Redirect', 308: 'Permanent Redirect',
@@ -25,10 +27,11 @@ const STATUS_TEXT = {
   501: 'Not Implemented', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout', 505: 'HTTP Version Not Supported', 508: 'Loop Detected',
 }
 
-/** @param {number} status */
-const statusClass = (status) => status >= 200 && status < 600 ? 's' + Math.floor(status / 100) : ''
 /** @param {FlowRecord} r */
-export const statusLine = (r) => `${r.status}${r.error ? ' ' + r.error : STATUS_TEXT[r.status] ? ' ' + STATUS_TEXT[r.status] : ''}${r.aborted ? ' (aborted)' : ''}`
+export const statusLine = (r) => {
+  const text = r.error || r.statusText || STATUS_TEXT[r.status] || ''
+  return `${r.status}${text === '' ? '' : ' ' + text}${r.aborted ? ' (aborted)' : ''}`
+}
 /** @param {string} upstream */
 const portOf = (upstream) => upstream.slice(upstream.lastIndexOf(':') + 1)
 /** @param {FlowRecord} r */
@@ -126,7 +129,8 @@ function cutMiddle (text, full, max) {
 }
 
 // The browser's own lengths after layout, for the rare label the canvas measured short (a glyph
-// from a fallback font): cut one character more until it fits. Bounded by the label's length.
+// from a fallback font): each pass cuts the labels still too long, by 1 character, then 3, 5 and 7
+// more, 16 in all at the most: the canvas errs by a glyph or two, not by a word.
 /** @param {Fitted[]} fitted */
 function settle (fitted) {
   for (let pass = 0; pass < 4; pass++) {
@@ -241,7 +245,7 @@ export function drawSequence (host, flow, lanes, o) {
     const base2 = y2 - 7 - Math.ceil(fs * 0.25)
     const r = step.record
     const g = svg('g', {
-      class: `step${o.selected === i ? ' selected' : ''}${answeredByProxy(r) ? ' refused' : ''}`,
+      class: `step${o.selected === i ? ' selected' : ''}${step.category === 'refused' ? ' refused' : ''}`,
       tabindex: 0,
       role: 'button',
       'data-step': i,
@@ -281,10 +285,10 @@ export function drawSequence (host, flow, lanes, o) {
     if (answeredByProxy(r)) {
       const x = proxyX + 12
       const boxW = right - x
-      const cls = r.status >= 300 && r.status < 400 ? 'redirect' : 'refusal'
+      const cls = step.category === 'refused' ? 'refusal' : step.category === 'redirect' ? 'redirect' : 'answer'
       g.append(svg('rect', { class: `box ${cls}`, x, y: top + 3, width: Math.max(20, boxW), height: y2 + 4 - (top + 3), rx: 4 }))
       const where = r.stop === 'rule' ? `rule ${r.rule}` : `the listener ${r.listener}`
-      const what = cls === 'redirect' ? `redirected at ${where}` : `refused at ${where}`
+      const what = `${cls === 'refusal' ? 'refused' : cls === 'redirect' ? 'redirected' : 'answered'} at ${where}`
       label(g, fitted, what, x + 8, base1, boxW - 16, `stop-label ${cls}`)
       label(g, fitted, r.reason || r.error || `answered ${r.status} by the proxy`, x + 8, base2, boxW - 16, 'reason')
       return

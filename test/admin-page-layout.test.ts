@@ -8,7 +8,6 @@
 // directory, and to $LYNCPROXY_SCREENSHOTS when it names one.
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { request as httpsRequest } from 'node:https'
-import net from 'node:net'
 import path from 'node:path'
 import pino from 'pino'
 import t, { type Test } from 'tap'
@@ -19,19 +18,13 @@ import { CHROMIUM, openPage, startChromium, type Page } from './helpers/chromium
 import { request } from './helpers/client.js'
 import { collisions, textCount } from './helpers/layout-check.js'
 import { testCertificates } from './helpers/proxy.js'
+import { freePort } from './helpers/ports.js'
 import { startUpstream } from './helpers/upstream.js'
 
 const SIZES: ReadonlyArray<[number, number]> = [[1024, 768], [1920, 1080]]
 // The page polls and the machine may be busy: wait on what the page shows, generously.
 const WAIT = 45_000
 
-async function closedPort (): Promise<number> {
-  const s = net.createServer()
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve))
-  const port = (s.address() as net.AddressInfo).port
-  await new Promise<void>((resolve) => s.close(() => resolve()))
-  return port
-}
 
 interface Lab {
   certs: Awaited<ReturnType<typeof testCertificates>>
@@ -47,7 +40,7 @@ async function startLab (t: Test): Promise<Lab> {
   const dirHttp = await startUpstream()
   const dirHttps = await startUpstream(undefined, certs.internal.get('dir'))
   t.teardown(() => Promise.all([fe.close(), dirHttp.close(), dirHttps.close()]))
-  return { certs, fe: fe.port, dirHttp: dirHttp.port, dirHttps: dirHttps.port, owas: await closedPort() }
+  return { certs, fe: fe.port, dirHttp: dirHttp.port, dirHttps: dirHttps.port, owas: await freePort() }
 }
 
 function pools (lab: Lab): Record<string, unknown> {

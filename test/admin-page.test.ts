@@ -18,6 +18,7 @@ import { startProxy } from '../src/control/proxy.js'
 import { CHROMIUM, openPage, startChromium } from './helpers/chromium.js'
 import { request } from './helpers/client.js'
 import { testCertificates } from './helpers/proxy.js'
+import { freePort } from './helpers/ports.js'
 import { startUpstream } from './helpers/upstream.js'
 
 // A port forward that keeps what went through it: the requests the browser sent and the status
@@ -44,13 +45,6 @@ async function recordingForward (to: () => number): Promise<{ port: number, sent
   }
 }
 
-async function closedPort (): Promise<number> {
-  const s = net.createServer()
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve))
-  const port = (s.address() as net.AddressInfo).port
-  await new Promise<void>((resolve) => s.close(() => resolve()))
-  return port
-}
 
 t.test('the teaching page follows live traffic in headless Chromium', { skip: CHROMIUM === undefined ? 'no chromium (apt-get install chromium)' : false, timeout: 120_000 }, async (t) => {
   const certs = await testCertificates()
@@ -58,7 +52,7 @@ t.test('the teaching page follows live traffic in headless Chromium', { skip: CH
   const dirHttp = await startUpstream()
   const dirHttps = await startUpstream(undefined, certs.internal.get('dir'))
   t.teardown(() => Promise.all([fe.close(), dirHttp.close(), dirHttps.close()]))
-  const owas = await closedPort()
+  const owas = await freePort()
   const loaded = validateConfigObject({
     listeners: [
       { name: 'external-http', protocol: 'http', address: '127.0.0.1', port: 0 },

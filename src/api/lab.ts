@@ -38,6 +38,11 @@ export interface StartLabOptions {
   // One classic reverse proxy mistake (lab/broken-presets.ts): bridge-443, redirect-lyncdiscover,
   // drop-host, short-timeout, tls-offload, pool-ntlm.
   broken?: string
+  // 'ephemeral' (the default): every listener and stand-in on a port the system picks, so that
+  // suites run side by side. 'configured': the config's own ports, as `npm start` binds them (moved
+  // up by 10000 below 1024 for a user who may not bind there), for a lab that a browser or another
+  // machine reaches at the port summaries' numbers: a lesson, a screenshot.
+  ports?: 'ephemeral' | 'configured'
 }
 
 export interface LabUser {
@@ -84,7 +89,7 @@ export async function startLab (options: StartLabOptions = {}): Promise<Lab> {
   for (const [rule, fault] of Object.entries(options.faults ?? {})) config = withRuleFault(config, rule, fault)
   if (options.broken !== undefined) config = withBrokenPreset(config, options.broken)
   const logger = pino({ level: options.logLevel ?? 'silent' })
-  const running = await startLabServers({ ...loaded, config }, { logger, ephemeralPorts: true })
+  const running = await startLabServers({ ...loaded, config }, { logger, ephemeralPorts: options.ports !== 'configured' })
   let admin: { url: string, close (): Promise<void> } | undefined
   try {
     if (config.admin.enabled) admin = await (await import('../admin/server.js')).startAdminIfEnabled({ ...loaded, config }, running.proxy, logger)

@@ -170,7 +170,10 @@ t.test('what begins a flow and what continues one', async (t) => {
     t.equal(groupFlows([{ ...hop!, relayedBy: '' }, outer!]).flatMap((f) => f.steps).length, 2, 'relayedBy \'\': a client\'s request, whatever its port')
     t.equal(groupFlows([{ ...older, time: outer!.time - 2 }, outer!]).flatMap((f) => f.steps).length, 2, 'begun before the exchange: not its hop')
     t.equal(groupFlows([{ ...older, durationMs: 20 }, outer!]).flatMap((f) => f.steps).length, 2, 'ended after the exchange: not its hop')
-    t.equal(groupFlows([{ ...older, time: outer!.time - 1, durationMs: 13 }, outer!]).flatMap((f) => f.steps).length, 1, 'a millisecond off either way (the clock\'s rounding): still its hop')
+    // The exchange runs from T to T + 12.
+    t.equal(groupFlows([{ ...older, time: outer!.time - 1, durationMs: 13 }, outer!]).flatMap((f) => f.steps).length, 1, 'begun a millisecond early (the clock\'s rounding): still its hop')
+    t.equal(groupFlows([{ ...older, time: outer!.time + 1, durationMs: 12 }, outer!]).flatMap((f) => f.steps).length, 1, 'ended a millisecond late: still its hop')
+    t.equal(groupFlows([{ ...older, time: outer!.time + 1, durationMs: 13 }, outer!]).flatMap((f) => f.steps).length, 2, 'ended two milliseconds late: not its hop')
   })
 })
 
@@ -210,17 +213,24 @@ t.test('identical requests on a port the upstream shares are steps, not hops', a
     t.same(records.map((r) => r.relayedBy), [undefined, undefined, undefined], 'no _relayedBy: left undefined')
     t.same(groupFlows(records).map((f) => f.steps.length), [3], 'three steps: none begun and ended within another')
   })
+  t.test('the same from an export older than relayedBy, one inside another\'s time: the same listener is no hop', async (t) => {
+    const ours = { _listener: 'external-https', _listenerPort: 443, _rule: 'owas', _pool: 'owas', _member: 'owas01', _upstream: '127.0.1.31:443', _upstreamStatus: 200, _stop: 'pool' }
+    const { records } = recordsOfHar(JSON.stringify({ log: { entries: [entry(0, 200, ours), entry(20, 30, ours), entry(400, 30, ours)] } }))
+    t.same(groupFlows(records).map((f) => f.steps.map((s) => s.chain.length)), [[1, 1, 1]], 'three steps of one exchange each')
+  })
 })
 
 t.test('the proxy\'s own answers that are not refusals are not named so', async (t) => {
   const own = { rule: '', pool: '', member: '', upstream: '', upstreamStatus: 0, stop: 'listener' as const }
   const options = rec({ ...own, method: 'OPTIONS', host: 'webext.contoso.com', path: '*', status: 200 })
-  const optionsCoded = { ...options, id: 'options-coded', error: 'options' }
+  const optionsFailed = { ...options, id: 'options-failed', status: 500, error: 'internal_error' }
+  const optionsReplayed = { ...options, id: 'options-replayed', path: '/*' }
   const left = rec({ ...own, host: 'webext.contoso.com', path: '/abs/handler/', status: 499, error: 'client_aborted' })
   const answered = rec({ ...own, host: 'webext.contoso.com', path: '/x', status: 204 })
   const steps = (r: FlowRecord): Array<[string, string]> => groupFlows([r]).flatMap((f) => f.steps.map((s): [string, string] => [s.name, s.category]))
   t.same(steps(options), [['OPTIONS * (answered by the proxy)', 'answered']])
-  t.same(steps(optionsCoded), [['OPTIONS * (answered by the proxy)', 'answered']], 'whatever code OPTIONS * carries')
+  t.same(steps(optionsReplayed), [['OPTIONS * (answered by the proxy)', 'answered']], 'read back from a HAR file, whose URL makes the target /*')
+  t.same(steps(optionsFailed), [['refused: internal_error', 'refused']], 'an OPTIONS * the proxy failed is a refusal, as the server\'s refusalOf counts it')
   t.same(steps(left), [['client left before the answer', 'answered']])
   t.same(steps(answered), [['answered by the proxy', 'answered']])
   t.same(names(groupFlows([left])), ['Client left before the answer'])
@@ -332,6 +342,10 @@ t.test('a HAR file back into records', async (t) => {
   t.match(records[1], { member: '192.0.2.80', upstream: '192.0.2.80:443', pool: '', listenerPort: 443, stop: 'pool', upstreamStatus: 200, upstreamResponseHeaders: [['Content-Type', 'application/json']] }, 'another tool\'s entry: the server HAR names')
   t.match(records[2], { member: 'meet.contoso.com', upstream: 'meet.contoso.com:8080', listenerPort: 8080, host: 'meet.contoso.com:8080' }, 'or else the URL\'s host')
   t.same(names(groupFlows(records)), ['Address book download (NTLM)', 'Mobile sign-in', 'Meeting join'], 'and they group like the feed\'s')
+  // An export older than _stop: the stop the server's stopOf gives.
+  const denied = { ...ours, response: { status: 403, headers: [] }, _member: '', _upstream: '', _error: 'denied', _stop: undefined }
+  const unpublished = { ...denied, response: { status: 404, headers: [] }, _rule: '', _error: 'not_published' }
+  t.same(recordsOfHar(JSON.stringify({ log: { entries: [denied, unpublished, { ...ours, _stop: undefined }] } })).records.map((r) => r.stop), ['rule', 'listener', 'pool'])
   t.throws(() => recordsOfHar('{"log":{}}'), /no log\.entries/)
   t.throws(() => recordsOfHar('<html>'), /not a HAR file/)
 })
@@ -361,6 +375,16 @@ t.test('a HAR file\'s credentials masked as the server masks them', async (t) =>
     t.equal(pageMask(name, once), once, `masked once only: ${name}: ${once}`)
   }
   t.equal(pageMask('Authorization', 'NTLM [40 characters hidden], Negotiate [8 characters hidden]'), 'NTLM [40 characters hidden], Negotiate [8 characters hidden]', 'a change of a repeated field, masked and joined, kept')
+  // Values that begin as a masked one and go on: the rest is a secret like any other.
+  const smuggled: Array<[string, string, string]> = [
+    ['Cookie', '[3 characters hidden]; session=s3cr3t', 's3cr3t'],
+    ['Authorization', 'Bearer [1 characters hidden]tail', 'tail'],
+    ['Authorization', 'NTLM [40 characters hidden], Negotiate TlRMTVNTUAAB', 'TlRMTVNTUAAB'],
+    ['X-MS-WebTicket', '[3 characters hidden] ticket', 'ticket'],
+    ['X-MS-WebTicket', 'ticket [3 characters hidden]', 'ticket'],
+    ['Set-Cookie', 'MS-WSMAN=[3 characters hidden]x; Path=/', '[3 characters hidden]x'],
+  ]
+  for (const [name, value, secret] of smuggled) t.notOk(pageMask(name, value).includes(secret), `${name}: ${value} → ${pageMask(name, value)}`)
 
   const browser = {
     startedDateTime: '2026-01-02T03:04:06.000Z', time: 3,
@@ -385,7 +409,22 @@ t.test('a HAR file\'s credentials masked as the server masks them', async (t) =>
     'our own export, masked already: left as it is')
 })
 
-t.test('the changed fields marked are the server\'s changes, and none without them', async (t) => {
+// Any value of any field: where it holds no masked piece, the page masks it exactly as the server;
+// and whatever it holds, the page shows no more of a secret than the server would of the raw value
+// (a kept cookie name, an Authorization's scheme, a Set-Cookie's attributes).
+t.test('any header value: the page masks as the server does, and never shows more', async (t) => {
+  const names = fc.constantFrom(...SECRET_HEADERS, 'Authorization', 'COOKIE', 'Host', 'WWW-Authenticate')
+  const pieces = fc.constantFrom('[3 characters hidden]', '[12 characters hidden]', 'NTLM ', 'Bearer ', '; ', ';', ', ', ',', '=', ' ', 'a=', 'Path=/', 'Zq9', 'Zq9=', '')
+  fc.assert(fc.property(names, fc.string(), (name, value) => value.includes('characters hidden') || pageMask(name, value) === maskHeaderValue(name, value)), { numRuns: 2000 })
+  const count = (text: string): number => text.split('Zq9').length - 1
+  fc.assert(fc.property(names, fc.array(pieces, { maxLength: 12 }), (name, parts) => {
+    const value = parts.join('')
+    return count(pageMask(name, value)) <= count(maskHeaderValue(name, value)) && pageMask(name, pageMask(name, value)) === pageMask(name, value)
+  }), { numRuns: 2000 })
+  t.pass('held for 2,000 values of each kind')
+})
+
+t.test('the changed fields marked are the server\'s changes', async (t) => {
   const marks = marksOf([
     { name: 'X-Forwarded-For', change: 'added', value: '10.0.0.5', why: 'set by the proxy' },
     { name: 'Connection', change: 'removed', value: 'keep-alive', why: 'hop-by-hop' },
@@ -393,8 +432,6 @@ t.test('the changed fields marked are the server\'s changes, and none without th
   ])
   t.same([...marks.before], [['connection', { change: 'removed', why: 'hop-by-hop' }]])
   t.same([...marks.after], [['x-forwarded-for', { change: 'added', why: 'set by the proxy' }], ['host', { change: 'replaced', why: 'the pool\'s name', from: 'webext.contoso.com' }]])
-  const none = marksOf([])
-  t.same([none.before.size, none.after.size], [0, 0], 'a HAR of another tool\'s: nothing guessed')
 })
 
 t.test('a paused feed holds the newest MAX_LIVE and counts the older ones it let go', async (t) => {

@@ -98,20 +98,28 @@ export function connectFeed (hooks = NO_HOOKS) {
     addRow(feedBody, record)
     hooks.onRecord(record)
   })
+  // What the server let go because this page read too slowly; while paused, told on Resume, above
+  // the rows it comes with (told at once, the rows added on Resume would push it out of the table).
+  let tooSlow = 0
+  /** @param {string} text */
+  const notice = (text) => feedBody.prepend(el('tr', { class: 'notice' }, el('td', { colspan: 8, class: 'error', text })))
+  const slowText = (/** @type {number} */ n) => `${n} exchanges not shown: this page read too slowly`
   source.addEventListener('dropped', (ev) => {
-    const { dropped } = /** @type {{ dropped: number }} */ (JSON.parse(/** @type {MessageEvent<string>} */ (ev).data))
-    feedBody.prepend(el('tr', {}, el('td', { colspan: 8, class: 'error', text: `${dropped} exchanges not shown: this page read too slowly` })))
+    const { dropped: n } = /** @type {{ dropped: number }} */ (JSON.parse(/** @type {MessageEvent<string>} */ (ev).data))
+    if (paused) tooSlow += n
+    else notice(slowText(n))
   })
   return {
     pause () { paused = true },
     resume () {
       paused = false
       const held = waiting
-      const lost = dropped
+      for (const record of held) { addRow(feedBody, record); hooks.onRecord(record) }
+      if (dropped > 0) notice(`${dropped} exchanges not shown: they came while paused, before the newest ${MAX_LIVE}`)
+      if (tooSlow > 0) notice(slowText(tooSlow))
       waiting = []
       dropped = 0
-      if (lost > 0) feedBody.prepend(el('tr', {}, el('td', { colspan: 8, class: 'error', text: `${lost} exchanges not shown: they came while paused, before the newest ${MAX_LIVE}` })))
-      for (const record of held) { addRow(feedBody, record); hooks.onRecord(record) }
+      tooSlow = 0
       hooks.onWaiting(0, 0)
     },
   }

@@ -109,8 +109,7 @@ export function classify (r) {
   const p = pathOnly(r)
   const host = hostOnly(r)
   if (answeredByProxy(r)) {
-    // OPTIONS * asks about the proxy itself, which answers it whatever code its record carries.
-    const refusal = r.method === 'OPTIONS' && r.path === '*' ? '' : refusalOf(r)
+    const refusal = refusalOf(r)
     if (refusal === 'not_published') return { name: 'refused: unpublished name', category: 'refused' }
     if (refusal === 'path_not_published') return { name: 'refused: unpublished path', category: 'refused' }
     if (refusal === 'denied') return { name: 'refused: deny rule', category: 'refused' }
@@ -121,7 +120,8 @@ export function classify (r) {
       const location = (r.responseHeaders ?? []).find(([n]) => n.toLowerCase() === 'location')?.[1] ?? ''
       return { name: location.toLowerCase().startsWith('https://') ? 'redirect to HTTPS' : 'redirect by the proxy', category: 'redirect' }
     }
-    return { name: r.method === 'OPTIONS' && r.path === '*' ? 'OPTIONS * (answered by the proxy)' : 'answered by the proxy', category: 'answered' }
+    // OPTIONS * asks about the proxy itself; a HAR file's URL reads its target as the path /*.
+    return { name: r.method === 'OPTIONS' && (r.path === '*' || r.path === '/*') ? 'OPTIONS * (answered by the proxy)' : 'answered by the proxy', category: 'answered' }
   }
   const lyncdiscover = host.startsWith('lyncdiscover.') || host.startsWith('lyncdiscoverinternal.')
   if (p.includes('/xframe')) return { name: 'XFrame', category: 'xframe' }
@@ -199,7 +199,9 @@ export function pairHops (records) {
    * @param {FlowRecord} b a candidate for its hop
    */
   const hopFits = (a, b) => {
-    const relayed = typeof b.relayedBy === 'string' ? b.relayedBy !== '' && b.relayedBy === a.listener : b.listenerPort === portOf(a.upstream ?? '')
+    // By the port, the hop came in on another listener than its exchange: one listener twice is a
+    // loop (refused with 508), and Office Web Apps is published on the port it listens on.
+    const relayed = typeof b.relayedBy === 'string' ? b.relayedBy !== '' && b.relayedBy === a.listener : b.listenerPort === portOf(a.upstream ?? '') && b.listener !== a.listener
     return relayed && b.method === a.method && hostOnly(b) === hostOnly(a) && b.path === a.path &&
       b.time >= a.time - CLOCK_MS && b.time + (b.durationMs ?? 0) <= a.time + (a.durationMs ?? 0) + CLOCK_MS
   }

@@ -99,43 +99,62 @@ export function setUpFlowView () {
     renderDetails(flow)
   }
 
-  // The list is built again only when what it shows changed (a render comes up to every 40 ms while
-  // exchanges arrive): a button replaced under the pointer loses the click, and under the keyboard's
-  // focus the focus. When it must be built again, the focus goes back to the same flow's button.
+  // The list's items, by flow key, kept from one render to the next (a render comes up to every
+  // 40 ms while exchanges arrive): a step more changes an item's text in place, because a button
+  // replaced under the pointer loses the click, and under the keyboard's focus the focus. Only a
+  // new order (a flow begun, "show older") puts the items in again, and the focus goes back to
+  // the button it was on.
+  /** @type {Map<string, { li: HTMLLIElement, button: HTMLButtonElement, name: HTMLElement, meta: HTMLElement }>} */
+  const listed = new Map()
+  const moreButton = el('button', { type: 'button', class: 'flow-more' })
+  moreButton.addEventListener('click', () => { allListed = !allListed; render() })
+  const moreItem = el('li', {}, moreButton)
+  const noneItem = el('li', { class: 'flow-none' })
+
+  /** @param {string} key */
+  function itemOf (key) {
+    let item = listed.get(key)
+    if (item === undefined) {
+      const name = el('span', { class: 'flow-name' })
+      const meta = el('span', { class: 'flow-meta' })
+      const button = /** @type {HTMLButtonElement} */ (el('button', { type: 'button', class: 'flow-item', 'data-flow': key }, name, meta))
+      button.addEventListener('click', () => choose(key))
+      item = { li: /** @type {HTMLLIElement} */ (el('li', {}, button)), button, name, meta }
+      listed.set(key, item)
+    }
+    return item
+  }
+
+  /** @param {Element} node @param {string} text */
+  const setText = (node, text) => { if (node.textContent !== text) node.textContent = text }
+  /** @param {Element} node @param {string} name @param {string} value */
+  const setAttr = (node, name, value) => { if (node.getAttribute(name) !== value) node.setAttribute(name, value) }
+
   /** @param {Flow | undefined} shown */
   function renderList (shown) {
     const newest = [...flows].reverse()
     const items = allListed ? newest : newest.slice(0, LISTED)
-    /** @param {Flow} f */
-    const meta = (f) => {
+    for (const f of items) {
+      const item = itemOf(f.key)
       const last = f.steps[f.steps.length - 1]?.record
-      return `from ${f.client} · ${f.steps.length} ${f.steps.length === 1 ? 'step' : 'steps'} · ${timeOf(f.start)}${last ? ' · last ' + last.status : ''}`
+      setText(item.name, f.name)
+      setText(item.meta, `from ${f.client} · ${f.steps.length} ${f.steps.length === 1 ? 'step' : 'steps'} · ${timeOf(f.start)}${last ? ' · last ' + last.status : ''}`)
+      setAttr(item.button, 'data-kind', f.kind)
+      setAttr(item.button, 'aria-pressed', f === shown ? 'true' : 'false')
     }
     const more = newest.length > LISTED ? (allListed ? 'Show the newest only' : `Show ${newest.length - LISTED} older flows`) : ''
     const none = items.length > 0 ? '' : replay ? 'This file has no exchange' : 'No exchange has gone through the proxy since this page opened'
-    const key = JSON.stringify([items.map((f) => [f.key, f.kind, f.name, meta(f), f === shown]), more, none])
+    setText(moreButton, more)
+    setText(noneItem, none)
     list.dataset.count = String(flows.length)
-    if (key === listKey) return
-    listKey = key
+    const order = JSON.stringify([items.map((f) => f.key), more !== '', none !== ''])
+    if (order === listKey) return
+    listKey = order
     const focused = document.activeElement instanceof HTMLElement && list.contains(document.activeElement) ? document.activeElement : null
-    const children = items.map((f) => {
-      const button = el('button', { type: 'button', class: 'flow-item', 'data-flow': f.key, 'data-kind': f.kind, 'aria-pressed': f === shown ? 'true' : 'false' },
-        el('span', { class: 'flow-name', text: f.name }),
-        el('span', { class: 'flow-meta', text: meta(f) }))
-      button.addEventListener('click', () => choose(f.key))
-      return el('li', {}, button)
-    })
-    if (more !== '') {
-      const button = el('button', { type: 'button', class: 'flow-more', text: more })
-      button.addEventListener('click', () => { allListed = !allListed; render() })
-      children.push(el('li', {}, button))
-    }
-    if (none !== '') children.push(el('li', { class: 'flow-none', text: none }))
-    list.replaceChildren(...children)
-    if (focused !== null) {
-      const again = focused.dataset.flow === undefined ? list.querySelector('.flow-more') : list.querySelector(`.flow-item[data-flow="${CSS.escape(focused.dataset.flow)}"]`)
-      if (again instanceof HTMLElement) again.focus({ preventScroll: true })
-    }
+    const keys = new Set(items.map((f) => f.key))
+    for (const key of [...listed.keys()]) if (!keys.has(key)) listed.delete(key)
+    list.replaceChildren(...items.map((f) => itemOf(f.key).li), ...(more === '' ? [] : [moreItem]), ...(none === '' ? [] : [noneItem]))
+    if (focused !== null && list.contains(focused)) focused.focus({ preventScroll: true })
   }
 
   /** @param {Flow | undefined} flow */

@@ -23,10 +23,14 @@ const num = (v, fallback = 0) => typeof v === 'number' && Number.isFinite(v) ? v
 // src/admin/flow-record.ts; test/flow-groups.test.ts checks the two are the same).
 export const SECRET_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-ms-webticket'])
 
-// What a masked value reads, the server's words: one masked already (lyncproxy's own export) is
-// kept as it is, not counted again; so is the first of several masked and joined (a change of a
-// repeated field: "NTLM [40 characters hidden], Negotiate [8 characters hidden]").
-const MASKED = /^\[\d+ characters hidden\]/
+// What a masked secret reads, the server's words. A piece that reads exactly so (lyncproxy's own
+// export, masked already) is kept as it is rather than counted again; anything else is a secret,
+// even if it begins with those words, so a value cannot smuggle its tail past the mask. A raw
+// secret that happens to read "[12 characters hidden]" is kept too: it shows nothing.
+const MASKED = /^\[\d+ characters hidden\]$/
+// A change of a repeated Authorization, each value masked by the server and joined:
+// "NTLM [40 characters hidden], Negotiate [8 characters hidden]".
+const MASKED_JOINED = /^(\S+ )?\[\d+ characters hidden\](, (\S+ )?\[\d+ characters hidden\])*$/
 /** @param {string} secret */
 const hidden = (secret) => MASKED.test(secret) ? secret : `[${secret.length} characters hidden]`
 /** @param {string} pair a cookie's name=value */
@@ -44,14 +48,16 @@ function maskCookie (pair) {
  */
 export function maskHeaderValue (name, value) {
   const lower = name.toLowerCase()
-  if (!SECRET_HEADERS.has(lower) || MASKED.test(value)) return value
+  if (!SECRET_HEADERS.has(lower)) return value
   if (lower === 'cookie') return value.split(';').map((pair) => { const lead = pair.length - pair.trimStart().length; return pair.slice(0, lead) + maskCookie(pair.trimStart()) }).join(';')
   if (lower === 'set-cookie') {
     const semi = value.indexOf(';')
     return semi < 0 ? maskCookie(value) : maskCookie(value.slice(0, semi)) + value.slice(semi)
   }
+  const authorization = lower.endsWith('authorization')
+  if (authorization && MASKED_JOINED.test(value)) return value
   const space = value.indexOf(' ')
-  const scheme = lower.endsWith('authorization') && space > 0 ? value.slice(0, space) + ' ' : ''
+  const scheme = authorization && space > 0 ? value.slice(0, space) + ' ' : ''
   return scheme + hidden(value.slice(scheme.length))
 }
 
@@ -141,7 +147,8 @@ export function recordOfEntry (e, i) {
     // Missing from an export older than the field (then pairHops goes by the ports); another
     // tool's file holds only the client's own requests.
     relayedBy: typeof e._relayedBy === 'string' ? e._relayedBy : ours ? undefined : '',
-    stop: STOPS.has(stop) ? /** @type {FlowRecord['stop']} */ (stop) : member === '' && upstream === '' ? 'listener' : 'pool',
+    // An export older than _stop: where the server's stopOf (src/observe/exchange.ts) would put it.
+    stop: STOPS.has(stop) ? /** @type {FlowRecord['stop']} */ (stop) : member !== '' || upstream !== '' ? 'pool' : str(e._rule) !== '' ? 'rule' : 'listener',
     requestHeaders,
     forwardedHeaders: pairs(e._forwardedHeaders),
     upstreamResponseHeaders: ours ? pairs(e._upstreamResponseHeaders) : pairs(response.headers),

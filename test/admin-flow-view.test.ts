@@ -254,5 +254,13 @@ t.test('the flow view follows real Lync flows, opens both sides, replays the HAR
   t.same((await flowNames(page))[0], 'Refused: unpublished name', 'a flow of its own: another name nobody publishes')
   t.equal(await rows(), rowsBefore + 1)
   t.equal(await page.evaluate<string>('document.getElementById("flow-waiting").dataset.waiting'), '0', 'nothing waits any more')
+
+  // A step more of a listed flow changes its button's text, not the button: one replaced under the
+  // pointer would lose the click.
+  await page.evaluate('window.refusedButton = document.querySelector("#flow-list .flow-item")')
+  await unpublished(lab, 'extranet.contoso.com', held)
+  await page.waitFor('/ 2 steps /.test(document.querySelector("#flow-list .flow-item .flow-meta").textContent)', 'the second refusal a step of the same flow')
+  t.ok(await page.evaluate<boolean>('window.refusedButton.isConnected && window.refusedButton === document.querySelector("#flow-list .flow-item")'), 'the same button, updated in place')
+  t.same(await flowNames(page), ['Refused: unpublished name', ...names])
   t.same(page.errors(), [], 'the live page ran without an error')
 })

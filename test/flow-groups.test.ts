@@ -342,6 +342,9 @@ t.test('a HAR file back into records', async (t) => {
   t.match(records[1], { member: '192.0.2.80', upstream: '192.0.2.80:443', pool: '', listenerPort: 443, stop: 'pool', upstreamStatus: 200, upstreamResponseHeaders: [['Content-Type', 'application/json']] }, 'another tool\'s entry: the server HAR names')
   t.match(records[2], { member: 'meet.contoso.com', upstream: 'meet.contoso.com:8080', listenerPort: 8080, host: 'meet.contoso.com:8080' }, 'or else the URL\'s host')
   t.same(names(groupFlows(records)), ['Address book download (NTLM)', 'Mobile sign-in', 'Meeting join'], 'and they group like the feed\'s')
+  const twice = recordsOfHar(JSON.stringify({ log: { entries: [ours, { ...ours, _client: '10.0.0.6' }, ours] } })).records
+  t.same(twice.map((r) => r.id), ['abc-1', 'abc-1#2', 'abc-1#3'], 'an _id repeated by hand: each record still its own id')
+  t.equal(new Set(groupFlows(twice).map((f) => f.key)).size, groupFlows(twice).length, 'and each flow its own key')
   // An export older than _stop: the stop the server's stopOf gives.
   const denied = { ...ours, response: { status: 403, headers: [] }, _member: '', _upstream: '', _error: 'denied', _stop: undefined }
   const unpublished = { ...denied, response: { status: 404, headers: [] }, _rule: '', _error: 'not_published' }

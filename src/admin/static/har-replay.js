@@ -172,10 +172,15 @@ export function recordsOfHar (text) {
   /** @type {FlowRecord[]} */
   const records = []
   let skipped = 0
+  // A flow is known by its first exchange's id: a hand-edited file that repeats an _id would make
+  // two flows one in the list. A repeat gets the entry's place added.
+  const ids = new Set()
   log.entries.forEach((e, i) => {
     const r = isObject(e) ? recordOfEntry(e, i) : undefined
-    if (r === undefined) skipped++
-    else records.push(r)
+    if (r === undefined) { skipped++; return }
+    if (ids.has(r.id)) r.id = `${r.id}#${i + 1}`
+    ids.add(r.id)
+    records.push(r)
   })
   const creator = isObject(log.creator) ? `${str(log.creator.name, 'an unknown tool')} ${str(log.creator.version)}`.trim() : 'an unknown tool'
   return { records, skipped, creator }
